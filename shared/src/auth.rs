@@ -1,0 +1,184 @@
+//! Bearer-token authentication. Tokens are compared by their SHA-256 digest, so neither the tokens nor
+//! their comparison timing leak through the lookup. Roles: `admin` (head office) and `cashier` (one store).
+
+use std::collections::HashMap;
+use std::future::{Ready, ready};
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use anyhow::{Context, bail};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Principal {
+    Admin,
+    Cashier { store_id: i32 },
+}
+
+type TokenDigest = [u8; 32];
+
+fn digest(token: &str) -> TokenDigest {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// The tokens a service accepts.
+#[derive(Debug, Clone, Default)]
+pub struct TokenRegistry {
+    tokens: Arc<HashMap<TokenDigest, Principal>>,
+}
+
+impl TokenRegistry {
+    pub fn new(admin: Option<&SecretString>, cashiers: &[(i32, SecretString)]) -> Self {
+        let mut tokens = HashMap::new();
+        if let Some(admin) = admin {
+            tokens.insert(digest(admin.expose_secret()), Principal::Admin);
+        }
+        for (store_id, token) in cashiers {
+            tokens.insert(
+                digest(token.expose_secret()),
+                Principal::Cashier {
+                    store_id: *store_id,
+                },
+            );
+        }
+        Self {
+            tokens: Arc::new(tokens),
+        }
+    }
+
+    pub fn principal(&self, token: &str) -> Option<Principal> {
+        self.tokens.get(&digest(token)).copied()
+    }
+}
+
+/// Parses `POS_CASHIER_TOKENS`: `STORE_ID=TOKEN` pairs separated by commas.
+pub fn parse_cashier_tokens(text: &SecretString) -> anyhow::Result<Vec<(i32, SecretString)>> {
+    let mut out = Vec::new();
+    for (index, pair) in text
+        .expose_secret()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .enumerate()
+    {
+        let Some((store, token)) = pair.split_once('=') else {
+            bail!("POS_CASHIER_TOKENS: entry {} is not STORE_ID=TOKEN", index + 1);
+        };
+        let store_id: i32 = store
+            .trim()
+            .parse()
+            .with_context(|| format!("POS_CASHIER_TOKENS: entry {} has a bad store id", index + 1))?;
+        if token.trim().len() < 16 {
+            bail!("POS_CASHIER_TOKENS: the token of store {store_id} is shorter than 16 characters");
+        }
+        out.push((store_id, SecretString::from(token.trim().to_owned())));
+    }
+    Ok(out)
+}
+
+/// A fresh random token (hex, 256 bits).
+pub fn generate_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    hex::encode(bytes)
+}
+
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?;
+    let value = value.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
+    let registry = req
+        .app_data::<web::Data<TokenRegistry>>()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("token registry is not configured")))?;
+    bearer(req)
+        .and_then(|token| registry.principal(token))
+        .ok_or(ApiError::Unauthorized)
+}
+
+/// Extractor: a request from head office.
+#[derive(Debug, Clone, Copy)]
+pub struct Admin;
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(match authenticate(req) {
+            Ok(Principal::Admin) => Ok(Admin),
+            Ok(Principal::Cashier { .. }) => Err(ApiError::Forbidden(
+                "this endpoint is for head office (admin) only".into(),
+            )),
+            Err(e) => Err(e),
+        })
+    }
+}
+
+/// Extractor: a cashier, bound to one store.
+#[derive(Debug, Clone, Copy)]
+pub struct Cashier {
+    pub store_id: i32,
+}
+
+impl FromRequest for Cashier {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(match authenticate(req) {
+            Ok(Principal::Cashier { store_id }) => Ok(Cashier { store_id }),
+            Ok(Principal::Admin) => Err(ApiError::Forbidden(
+                "this endpoint is for a store's cashiers".into(),
+            )),
+            Err(e) => Err(e),
+        })
+    }
+}
+
+/// Extractor: any authenticated caller (read-only endpoints both roles may use).
+#[derive(Debug, Clone, Copy)]
+pub struct Authenticated(pub Principal);
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req).map(Authenticated))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cashier_tokens_parse_and_resolve() {
+        let text = SecretString::from("1=aaaaaaaaaaaaaaaaaaaa, 2=bbbbbbbbbbbbbbbbbbbb".to_owned());
+        let cashiers = parse_cashier_tokens(&text).unwrap();
+        let admin = SecretString::from("cccccccccccccccccccc".to_owned());
+        let registry = TokenRegistry::new(Some(&admin), &cashiers);
+        assert_eq!(
+            registry.principal("bbbbbbbbbbbbbbbbbbbb"),
+            Some(Principal::Cashier { store_id: 2 })
+        );
+        assert_eq!(registry.principal("cccccccccccccccccccc"), Some(Principal::Admin));
+        assert_eq!(registry.principal("nope"), None);
+    }
+
+    #[test]
+    fn malformed_cashier_tokens_do_not_echo_the_token() {
+        let text = SecretString::from("x=supersecretsupersecret".to_owned());
+        let err = format!("{:#}", parse_cashier_tokens(&text).unwrap_err());
+        assert!(!err.contains("supersecret"), "{err}");
+        let short = SecretString::from("1=short".to_owned());
+        assert!(parse_cashier_tokens(&short).is_err());
+    }
+}

@@ -1,0 +1,223 @@
+//! Database access: the pool, dedicated connections, and the schema runner (versioned migrations plus
+//! replaceable function files, applied under an advisory lock).
+
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
+
+/// Advisory lock key taken while a schema is applied ("pos-schema").
+const SCHEMA_LOCK_KEY: i64 = 0x706f_732d_7363_6865;
+
+/// Parses a database URL and fills in what a service always wants: a connect timeout (libpq's default
+/// waits forever) and an application name that shows in `pg_stat_activity`.
+pub fn parse_url(url: &SecretString, application_name: &str) -> anyhow::Result<tokio_postgres::Config> {
+    let mut config: tokio_postgres::Config = url
+        .expose_secret()
+        .parse()
+        .map_err(|_| anyhow!("the database URL is malformed (expected postgres://user:password@host:port/dbname)"))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(5));
+    }
+    if config.get_application_name().is_none() {
+        config.application_name(application_name);
+    }
+    Ok(config)
+}
+
+/// `host:port/dbname` of a configuration, for messages: never the password.
+pub fn describe(config: &tokio_postgres::Config) -> String {
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config.get_dbname().unwrap_or("(default)");
+    format!("{host}:{port}/{db}")
+}
+
+pub fn pool(config: tokio_postgres::Config, size: usize) -> anyhow::Result<Pool> {
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(Duration::from_secs(10)))
+        .create_timeout(Some(Duration::from_secs(10)))
+        .build()
+        .context("building the database pool")
+}
+
+/// A connection of its own (LISTEN, migrations, a replication session), driven on a spawned task.
+pub async fn connect(config: &tokio_postgres::Config) -> anyhow::Result<tokio_postgres::Client> {
+    let (client, connection) = config
+        .connect(NoTls)
+        .await
+        .with_context(|| format!("connecting to the database at {}", describe(config)))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "database connection closed");
+        }
+    });
+    Ok(client)
+}
+
+/// A replaceable SQL file: functions and triggers, written to be re-run (CREATE OR REPLACE).
+#[derive(Debug, Clone, Copy)]
+pub struct ReplaceableSql {
+    pub name: &'static str,
+    pub text: &'static str,
+}
+
+/// Applies pending versioned migrations, then each replaceable file whose text changed since it was last
+/// applied. Two processes starting at once serialise on an advisory lock; applying twice is a no-op.
+pub async fn apply_schema(
+    config: &tokio_postgres::Config,
+    migrations: refinery::Runner,
+    replaceable: &[ReplaceableSql],
+) -> anyhow::Result<()> {
+    let mut client = connect(config).await?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&SCHEMA_LOCK_KEY])
+        .await
+        .context("taking the schema lock")?;
+    let result = async {
+        migrations
+            .set_abort_divergent(true)
+            .run_async(&mut client)
+            .await
+            .context("applying versioned migrations")?;
+        for file in replaceable {
+            apply_replaceable(&mut client, file).await?;
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    // The lock is released with the session in any case; unlock explicitly for a tidy log.
+    let _ = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&SCHEMA_LOCK_KEY])
+        .await;
+    result
+}
+
+async fn apply_replaceable(
+    client: &mut tokio_postgres::Client,
+    file: &ReplaceableSql,
+) -> anyhow::Result<()> {
+    let hash = hex::encode(Sha256::digest(file.text.as_bytes()));
+    let current: Option<String> = client
+        .query_opt("SELECT sha256 FROM schema_functions WHERE name = $1", &[&file.name])
+        .await
+        .context("reading schema_functions")?
+        .map(|row| row.get(0));
+    if current.as_deref() == Some(hash.as_str()) {
+        return Ok(());
+    }
+    let tx = client.transaction().await?;
+    tx.batch_execute(file.text)
+        .await
+        .with_context(|| format!("applying {}", file.name))?;
+    tx.execute(
+        "INSERT INTO schema_functions (name, sha256) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET sha256 = EXCLUDED.sha256, applied_at = now()",
+        &[&file.name, &hash],
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(file = file.name, "applied replaceable SQL");
+    Ok(())
+}
+
+/// Connects once and fails with one clear line when the database is unreachable or misconfigured.
+pub async fn check_reachable(pool: &Pool, config: &tokio_postgres::Config) -> anyhow::Result<()> {
+    let client = pool.get().await.map_err(|e| {
+        anyhow!(
+            "cannot connect to the database at {}: {}",
+            describe(config),
+            root_message(&e)
+        )
+    })?;
+    client
+        .simple_query("SELECT 1")
+        .await
+        .with_context(|| format!("querying the database at {}", describe(config)))?;
+    Ok(())
+}
+
+fn root_message(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = err;
+    let mut text = current.to_string();
+    while let Some(next) = current.source() {
+        current = next;
+        text = current.to_string();
+    }
+    if let Some(db) = err_as_db(err) {
+        return db.message().to_owned();
+    }
+    text
+}
+
+fn err_as_db<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a tokio_postgres::error::DbError> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(db) = e.downcast_ref::<tokio_postgres::error::DbError>() {
+            return Some(db);
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// The database error (SQLSTATE, message, detail) somewhere in an error chain.
+pub fn db_error(err: &anyhow::Error) -> Option<&tokio_postgres::error::DbError> {
+    err.chain().find_map(|e| {
+        e.downcast_ref::<tokio_postgres::Error>()
+            .and_then(|pg| pg.as_db_error())
+            .or_else(|| e.downcast_ref::<tokio_postgres::error::DbError>())
+    })
+}
+
+pub fn sqlstate(err: &anyhow::Error) -> Option<&SqlState> {
+    db_error(err).map(|db| db.code())
+}
+
+/// True when the failure is the database being out of reach (pool timeout, refused or closed
+/// connection, shutdown), as opposed to a bad statement.
+pub fn is_unavailable(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        if let Some(pool) = e.downcast_ref::<deadpool_postgres::PoolError>() {
+            return matches!(
+                pool,
+                deadpool_postgres::PoolError::Timeout(_) | deadpool_postgres::PoolError::Backend(_)
+            );
+        }
+        if let Some(pg) = e.downcast_ref::<tokio_postgres::Error>() {
+            if pg.is_closed() {
+                return true;
+            }
+            if let Some(code) = pg.code() {
+                return code == &SqlState::ADMIN_SHUTDOWN
+                    || code == &SqlState::CANNOT_CONNECT_NOW
+                    || code == &SqlState::CONNECTION_FAILURE
+                    || code == &SqlState::TOO_MANY_CONNECTIONS;
+            }
+            return pg.as_db_error().is_none();
+        }
+        e.downcast_ref::<std::io::Error>().is_some()
+    })
+}

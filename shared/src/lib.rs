@@ -1,0 +1,13 @@
+//! Pieces shared by the `central` and `store-node` services and by `posctl`.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod money;
+pub mod pgctl;
+pub mod telemetry;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;

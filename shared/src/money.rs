@@ -1,0 +1,156 @@
+//! Money: a decimal with two places, written as a string ("150.00") in JSON. Never a float.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
+pub struct Money(Decimal);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum MoneyError {
+    #[error("is not a decimal amount")]
+    NotANumber,
+    #[error("has more than two decimal places")]
+    TooPrecise,
+    #[error("is too large")]
+    TooLarge,
+}
+
+/// NUMERIC(12,2): at most 10 digits before the point.
+const MAX: Decimal = Decimal::from_parts(1_410_065_407, 2, 0, false, 0); // 9_999_999_999.99 * 100 / 100
+
+impl Money {
+    pub const ZERO: Money = Money(Decimal::ZERO);
+
+    pub fn new(value: Decimal) -> Result<Self, MoneyError> {
+        if value.normalize().scale() > 2 {
+            return Err(MoneyError::TooPrecise);
+        }
+        if value.abs() > MAX {
+            return Err(MoneyError::TooLarge);
+        }
+        let mut value = value;
+        value.rescale(2);
+        Ok(Self(value))
+    }
+
+    /// Rounds half away from zero to cents (for computed amounts).
+    pub fn rounded(value: Decimal) -> Self {
+        let mut value = value.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+        value.rescale(2);
+        Self(value)
+    }
+
+    pub fn amount(self) -> Decimal {
+        self.0
+    }
+
+    pub fn is_negative(self) -> bool {
+        self.0.is_sign_negative() && !self.0.is_zero()
+    }
+}
+
+impl FromStr for Money {
+    type Err = MoneyError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let value = Decimal::from_str_exact(s.trim()).map_err(|_| MoneyError::NotANumber)?;
+        Self::new(value)
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.2}", self.0)
+    }
+}
+
+impl From<Money> for Decimal {
+    fn from(m: Money) -> Decimal {
+        m.0
+    }
+}
+
+impl Serialize for Money {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Money {
+    /// Accepts "12.50" and, for convenience of hand-written requests, the JSON number 12.5.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Text(String),
+            Number(serde_json::Number),
+        }
+        let text = match Repr::deserialize(deserializer)? {
+            Repr::Text(t) => t,
+            Repr::Number(n) => n.to_string(),
+        };
+        text.parse()
+            .map_err(|e: MoneyError| serde::de::Error::custom(format!("amount {text:?} {e}")))
+    }
+}
+
+impl utoipa::PartialSchema for Money {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .examples([serde_json::json!("150.00")])
+            .pattern(Some(r"^-?\d{1,10}(\.\d{1,2})?$"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Money {}
+
+impl<'a> tokio_postgres::types::FromSql<'a> for Money {
+    fn from_sql(
+        ty: &tokio_postgres::types::Type,
+        raw: &'a [u8],
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Self::rounded(Decimal::from_sql(ty, raw)?))
+    }
+    tokio_postgres::types::accepts!(NUMERIC);
+}
+
+impl tokio_postgres::types::ToSql for Money {
+    fn to_sql(
+        &self,
+        ty: &tokio_postgres::types::Type,
+        out: &mut tokio_postgres::types::private::BytesMut,
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        self.0.to_sql(ty, out)
+    }
+    tokio_postgres::types::accepts!(NUMERIC);
+    tokio_postgres::types::to_sql_checked!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints_two_places() {
+        assert_eq!("150".parse::<Money>().unwrap().to_string(), "150.00");
+        assert_eq!("0.5".parse::<Money>().unwrap().to_string(), "0.50");
+        assert_eq!("1.005".parse::<Money>(), Err(MoneyError::TooPrecise));
+        assert_eq!("abc".parse::<Money>(), Err(MoneyError::NotANumber));
+        assert_eq!("99999999999".parse::<Money>(), Err(MoneyError::TooLarge));
+        assert!("9999999999.99".parse::<Money>().is_ok());
+    }
+
+    #[test]
+    fn json_round_trip_is_a_string() {
+        let m: Money = serde_json::from_str("\"12.3\"").unwrap();
+        assert_eq!(serde_json::to_string(&m).unwrap(), "\"12.30\"");
+        let n: Money = serde_json::from_str("12.5").unwrap();
+        assert_eq!(n.to_string(), "12.50");
+        assert!(serde_json::from_str::<Money>("\"1.234\"").is_err());
+    }
+}

@@ -1,0 +1,181 @@
+//! Test kit: throwaway PostgreSQL instances (initdb into a temp dir, fsync off, free port), one set per
+//! test binary, and a fresh database per test cloned from a migrated template.
+//!
+//! Every instance is watched by a small shell process that stops it and removes its directory when the
+//! test process exits, however it exits: statics are never dropped, and a panicking or killed test binary
+//! must not leave servers behind.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use anyhow::Context;
+use secrecy::SecretString;
+use tokio::sync::OnceCell;
+
+use crate::auth::generate_token;
+use crate::pgctl::{self, APP_ROLE, InstanceOptions, PgInstance, REPLICATOR_ROLE, StopMode};
+
+/// A PostgreSQL instance of the test kit, with the service and replication roles created.
+#[derive(Debug)]
+pub struct TestInstance {
+    pub pg: PgInstance,
+    pub app_password: String,
+    pub replicator_password: String,
+    /// Stop the server when this value is dropped (dedicated instances of fault tests).
+    stop_on_drop: bool,
+}
+
+/// A free TCP port on the loopback interface.
+pub fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+fn shell_quote(path: &std::path::Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
+}
+
+impl TestInstance {
+    /// A new instance of its own (fault tests stop and start it); stopped when dropped.
+    pub async fn start_dedicated() -> anyhow::Result<Self> {
+        let mut instance = Self::start_new().await?;
+        instance.stop_on_drop = true;
+        Ok(instance)
+    }
+
+    async fn start_new() -> anyhow::Result<Self> {
+        let root = tempfile::Builder::new()
+            .prefix("pos-test-pg-")
+            .tempdir()
+            .context("creating a temp dir")?
+            .keep();
+        let data_dir = root.join("data");
+        let port = free_port()?;
+        let password = generate_token();
+        let pg = tokio::task::spawn_blocking(move || {
+            let pg = PgInstance::init(data_dir, port, password, &InstanceOptions { ephemeral: true })?;
+            pg.start()?;
+            anyhow::Ok(pg)
+        })
+        .await??;
+        watch_until_exit(&pg, &root)?;
+        let admin = pg.superuser_client("postgres").await?;
+        let app_password = generate_token();
+        let replicator_password = generate_token();
+        pgctl::ensure_role(&admin, APP_ROLE, &app_password).await?;
+        pgctl::ensure_role(&admin, REPLICATOR_ROLE, &replicator_password).await?;
+        Ok(Self {
+            pg,
+            app_password,
+            replicator_password,
+            stop_on_drop: false,
+        })
+    }
+
+    /// The service role's URL for `dbname`.
+    pub fn app_url(&self, dbname: &str) -> SecretString {
+        SecretString::from(self.pg.url(APP_ROLE, &self.app_password, dbname))
+    }
+
+    /// A fresh database with a random name, cloned from `template` (or empty, with dblink, when `None`).
+    pub async fn create_database(&self, template: Option<&str>) -> anyhow::Result<String> {
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let admin = self.pg.superuser_client("postgres").await?;
+        pgctl::create_database(&self.pg, &admin, &name, template).await?;
+        Ok(name)
+    }
+
+    /// A database migrated by `migrate` (given the service role's URL), cloned from a template that is
+    /// migrated once per instance and `kind`.
+    pub async fn migrated_database<F, Fut>(&self, kind: &str, migrate: F) -> anyhow::Result<String>
+    where
+        F: FnOnce(SecretString) -> Fut,
+        Fut: Future<Output = anyhow::Result<()>>,
+    {
+        let cell = {
+            static TEMPLATES: OnceLock<Mutex<HashMap<(u16, String), Arc<OnceCell<String>>>>> =
+                OnceLock::new();
+            let mut map = TEMPLATES
+                .get_or_init(Default::default)
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            map.entry((self.pg.port, kind.to_owned()))
+                .or_default()
+                .clone()
+        };
+        let template = cell
+            .get_or_try_init(|| async {
+                let name = format!("template_{kind}");
+                let admin = self.pg.superuser_client("postgres").await?;
+                pgctl::create_database(&self.pg, &admin, &name, None).await?;
+                migrate(self.app_url(&name)).await?;
+                anyhow::Ok(name)
+            })
+            .await?;
+        self.create_database(Some(template)).await
+    }
+
+    pub fn stop(&self) -> anyhow::Result<()> {
+        self.pg.stop(StopMode::Fast)
+    }
+
+    pub fn start(&self) -> anyhow::Result<()> {
+        self.pg.start()
+    }
+}
+
+impl Drop for TestInstance {
+    fn drop(&mut self) {
+        if self.stop_on_drop {
+            let _ = self.pg.stop(StopMode::Immediate);
+        }
+    }
+}
+
+/// Starts a shell that waits for this process to exit, then stops the instance and deletes its files.
+fn watch_until_exit(pg: &PgInstance, root: &std::path::Path) -> anyhow::Result<()> {
+    let pg_ctl = pgctl::bin_dir()?.join("pg_ctl");
+    let as_postgres = if nix::unistd::geteuid().is_root() {
+        "runuser -u postgres -- "
+    } else {
+        ""
+    };
+    let script = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
+         {as_postgres}{pg_ctl} -D {data} -m immediate stop >/dev/null 2>&1; rm -rf {root}",
+        pid = std::process::id(),
+        pg_ctl = shell_quote(&pg_ctl),
+        data = shell_quote(&pg.data_dir),
+        root = shell_quote(root),
+    );
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("starting the instance watchdog")?;
+    Ok(())
+}
+
+/// The instances shared by every test of this binary, started on first use.
+pub async fn shared_instance(slot: usize) -> anyhow::Result<&'static TestInstance> {
+    static SLOTS: [OnceCell<TestInstance>; 3] = [OnceCell::const_new(), OnceCell::const_new(), OnceCell::const_new()];
+    let cell = SLOTS
+        .get(slot)
+        .context("the test kit shares three instances (slots 0, 1, 2)")?;
+    cell.get_or_try_init(TestInstance::start_new).await
+}
+
+/// Where test artifacts (screenshots, benchmark output) go: `target/test-artifacts`.
+pub fn artifacts_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("target")
+        .join("test-artifacts");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
