@@ -1,1 +1,7 @@
+//! Head office: master data, replication to the store nodes, the global order mapping, reports.
 
+pub mod config;
+pub mod db;
+pub mod routes;
+pub mod schema;
+pub mod startup;

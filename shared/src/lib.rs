@@ -8,6 +8,7 @@ pub mod http;
 pub mod money;
 pub mod pgctl;
 pub mod telemetry;
+pub mod validate;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;

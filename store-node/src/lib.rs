@@ -1,1 +1,8 @@
+//! A store node: sales, refunds and inventory of one city's stores, on the city's own database, selling
+//! whether or not head office answers.
 
+pub mod config;
+pub mod db;
+pub mod routes;
+pub mod schema;
+pub mod startup;

@@ -1,0 +1,51 @@
+//! Central's settings (`POS_` environment variables; see README's configuration table).
+
+use pos_shared::config::{CommonConfig, ConfigSource};
+use secrecy::SecretString;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub common: CommonConfig,
+    pub admin_token: SecretString,
+    pub replication: ReplicationConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReplicationConfig {
+    /// Cron expression (with seconds) of the retry job.
+    pub retry_cron: String,
+    pub max_attempts: i32,
+    pub base_backoff_ms: i32,
+    pub max_backoff_ms: i32,
+    pub batch_size: i32,
+    pub statement_timeout_ms: i32,
+    /// Per-node timeout of report queries.
+    pub report_timeout_ms: u64,
+}
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let source = ConfigSource::from_env()?;
+        let config = Self::from_source(&source)?;
+        for key in source.unread_keys() {
+            eprintln!("central: warning: {key} is set but is not a setting of this service");
+        }
+        Ok(config)
+    }
+
+    pub fn from_source(source: &ConfigSource) -> anyhow::Result<Self> {
+        Ok(Self {
+            common: CommonConfig::load(source, 8080, "pos_central")?,
+            admin_token: source.required_secret("POS_ADMIN_TOKEN")?,
+            replication: ReplicationConfig {
+                retry_cron: source.get_or("POS_REPLICATION_RETRY_CRON", "*/5 * * * * *".to_owned())?,
+                max_attempts: source.get_or("POS_REPLICATION_MAX_ATTEMPTS", 8)?,
+                base_backoff_ms: source.get_or("POS_REPLICATION_BASE_BACKOFF_MS", 1000)?,
+                max_backoff_ms: source.get_or("POS_REPLICATION_MAX_BACKOFF_MS", 300_000)?,
+                batch_size: source.get_or("POS_REPLICATION_BATCH_SIZE", 1000)?,
+                statement_timeout_ms: source.get_or("POS_REPLICATION_STATEMENT_TIMEOUT_MS", 5000)?,
+                report_timeout_ms: source.get_or("POS_REPORT_NODE_TIMEOUT_MS", 3000)?,
+            },
+        })
+    }
+}

@@ -1,0 +1,42 @@
+//! The store node's settings (`POS_` environment variables; see README's configuration table).
+
+use pos_shared::auth::parse_cashier_tokens;
+use pos_shared::config::{CommonConfig, ConfigSource};
+use secrecy::SecretString;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub common: CommonConfig,
+    /// The city this node serves: it lists only this city's customers.
+    pub city_id: i32,
+    /// `(store_id, token)`: a cashier token is bound to one store.
+    pub cashier_tokens: Vec<(i32, SecretString)>,
+    /// Head office's token, for the read endpoints it may call here (optional).
+    pub admin_token: Option<SecretString>,
+}
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let source = ConfigSource::from_env()?;
+        let config = Self::from_source(&source)?;
+        for key in source.unread_keys() {
+            eprintln!("store-node: warning: {key} is set but is not a setting of this service");
+        }
+        Ok(config)
+    }
+
+    pub fn from_source(source: &ConfigSource) -> anyhow::Result<Self> {
+        let cashier_tokens = match source.secret("POS_CASHIER_TOKENS")? {
+            Some(text) => parse_cashier_tokens(&text)?,
+            None => Vec::new(),
+        };
+        Ok(Self {
+            common: CommonConfig::load(source, 8081, "pos_store")?,
+            city_id: source
+                .get("POS_CITY_ID")?
+                .ok_or_else(|| anyhow::anyhow!("POS_CITY_ID must be set (the id of this node's city at central)"))?,
+            cashier_tokens,
+            admin_token: source.secret("POS_ADMIN_TOKEN")?,
+        })
+    }
+}

@@ -1,0 +1,3 @@
+//! One function per query; statements are prepared once per connection (`prepare_cached`).
+
+pub mod products;

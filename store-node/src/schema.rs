@@ -1,0 +1,17 @@
+//! The store node's SQL: versioned migrations and the replaceable functions file.
+
+use pos_shared::db::ReplaceableSql;
+
+mod embedded {
+    refinery::embed_migrations!("../sql/store/migrations");
+}
+
+pub const FUNCTIONS: ReplaceableSql = ReplaceableSql {
+    name: "store/functions.sql",
+    text: include_str!("../../sql/store/functions.sql"),
+};
+
+/// Brings the node's database up to date (idempotent).
+pub async fn migrate(config: &tokio_postgres::Config) -> anyhow::Result<()> {
+    pos_shared::db::apply_schema(config, embedded::migrations::runner(), &[FUNCTIONS]).await
+}
