@@ -1,16 +1,19 @@
 //! Builds the central service: pool, schema, HTTP listener (port 0 in tests) and background workers.
 
 use actix_web::{App, HttpServer, web};
+use anyhow::Context;
 use deadpool_postgres::Pool;
 use pos_shared::auth::TokenRegistry;
 use tracing_actix_web::TracingLogger;
 
 use crate::config::Config;
+use crate::replicator::{Replicator, start_retry_job};
 
 pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
     background: Vec<tokio::task::JoinHandle<()>>,
+    replicator: Replicator,
 }
 
 /// What handlers share.
@@ -18,11 +21,12 @@ pub struct Application {
 pub struct AppState {
     pub pool: Pool,
     pub config: Config,
+    pub replicator: Replicator,
 }
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let (pool, _db_config) = pos_shared::db::open_and_migrate(
+        let (pool, db_config) = pos_shared::db::open_and_migrate(
             &config.common.database_url,
             "central",
             config.common.database_pool_size,
@@ -31,12 +35,27 @@ impl Application {
         .await?;
         let (listener, port) = pos_shared::http::bind(&config.common.http_host, config.common.http_port)?;
 
+        let client = pool.get().await.context("getting a connection")?;
+        crate::db::replication::configure(&client, &config.replication).await?;
+        drop(client);
+        let replicator = Replicator::new(db_config, pool.clone(), config.replication.clone());
+        replicator.sync_nodes().await?;
+        let mut background = vec![replicator.spawn_listener()];
+        if config.common.scheduler_enabled {
+            let scheduler = start_retry_job(replicator.clone(), &config.replication.retry_cron).await?;
+            background.push(tokio::spawn(async move {
+                // Keeps the scheduler alive for as long as the service runs.
+                std::future::pending::<()>().await;
+                drop(scheduler);
+            }));
+        }
+
         let tokens = TokenRegistry::new(Some(&config.admin_token), &[]);
         let state = AppState {
             pool: pool.clone(),
             config: config.clone(),
+            replicator: replicator.clone(),
         };
-        let background = Vec::new();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(TracingLogger::default())
@@ -55,6 +74,7 @@ impl Application {
             port,
             server,
             background,
+            replicator,
         })
     }
 
@@ -63,6 +83,8 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        pos_shared::http::run_until_stopped(self.server, self.background).await
+        let result = pos_shared::http::run_until_stopped(self.server, self.background).await;
+        self.replicator.shutdown().await;
+        result
     }
 }

@@ -20,3 +20,333 @@ CREATE OR REPLACE TRIGGER trg_stores_touch BEFORE UPDATE ON stores
     FOR EACH ROW EXECUTE FUNCTION touch_row();
 CREATE OR REPLACE TRIGGER trg_customers_touch BEFORE UPDATE ON customers
     FOR EACH ROW EXECUTE FUNCTION touch_row();
+
+-- ---------------------------------------------------------------------------------------------------
+-- Capture. Row triggers write one replication_log entry per target node in the writer's transaction
+-- (a rollback leaves nothing) and wake the replicator. No remote call ever happens here: a slow or down
+-- node must not slow central's writes.
+
+CREATE OR REPLACE FUNCTION log_replication(p_table text, p_record_id integer, p_city_id integer, p_operation text)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
+    SELECT p_table, p_record_id, n.city_id, p_operation
+    FROM nodes n
+    WHERE n.enabled AND (p_city_id IS NULL OR n.city_id = p_city_id);
+    IF FOUND THEN
+        -- Identical notifications in one transaction are folded into one by PostgreSQL.
+        PERFORM pg_notify('pos_replication', coalesce(p_city_id::text, '*'));
+    END IF;
+END;
+$$;
+
+-- Fragmented tables (customers, stores): the row goes to its city's node; when city_id changes, the old
+-- city's node is told too, so it stops listing the row as its own.
+CREATE OR REPLACE FUNCTION route_fragment_change(p_table text, p_op text, p_old_id integer, p_old_city integer,
+                                                 p_new_id integer, p_new_city integer)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_op = 'DELETE' THEN
+        PERFORM log_replication(p_table, p_old_id, p_old_city, p_op);
+        RETURN;
+    END IF;
+    PERFORM log_replication(p_table, p_new_id, p_new_city, p_op);
+    IF p_op = 'UPDATE' AND p_old_city IS DISTINCT FROM p_new_city THEN
+        PERFORM log_replication(p_table, p_new_id, p_old_city, p_op);
+    END IF;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION replicate_customers() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        PERFORM route_fragment_change('customers', TG_OP, OLD.id, OLD.city_id, NULL, NULL);
+    ELSIF TG_OP = 'INSERT' THEN
+        PERFORM route_fragment_change('customers', TG_OP, NULL, NULL, NEW.id, NEW.city_id);
+    ELSE
+        PERFORM route_fragment_change('customers', TG_OP, OLD.id, OLD.city_id, NEW.id, NEW.city_id);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION replicate_stores() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        PERFORM route_fragment_change('stores', TG_OP, OLD.id, OLD.city_id, NULL, NULL);
+    ELSIF TG_OP = 'INSERT' THEN
+        PERFORM route_fragment_change('stores', TG_OP, NULL, NULL, NEW.id, NEW.city_id);
+    ELSE
+        PERFORM route_fragment_change('stores', TG_OP, OLD.id, OLD.city_id, NEW.id, NEW.city_id);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+-- Catalogue tables go to every enabled node.
+CREATE OR REPLACE FUNCTION replicate_products() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM log_replication('products', CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END, NULL, TG_OP);
+    RETURN NULL;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION replicate_categories() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM log_replication('categories', CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END, NULL, TG_OP);
+    RETURN NULL;
+END;
+$$;
+
+CREATE OR REPLACE TRIGGER trg_customers AFTER INSERT OR UPDATE OR DELETE ON customers
+    FOR EACH ROW EXECUTE FUNCTION replicate_customers();
+CREATE OR REPLACE TRIGGER trg_stores AFTER INSERT OR UPDATE OR DELETE ON stores
+    FOR EACH ROW EXECUTE FUNCTION replicate_stores();
+CREATE OR REPLACE TRIGGER trg_products AFTER INSERT OR UPDATE OR DELETE ON products
+    FOR EACH ROW EXECUTE FUNCTION replicate_products();
+CREATE OR REPLACE TRIGGER trg_categories AFTER INSERT OR UPDATE OR DELETE ON categories
+    FOR EACH ROW EXECUTE FUNCTION replicate_categories();
+
+-- ---------------------------------------------------------------------------------------------------
+-- Delivery. One call ships one batch to one node over a named dblink connection kept open in the
+-- calling session (the replicator holds one session per node). The batch carries each row as it is now
+-- on central, so a retry never sends a stale snapshot, and every open entry for a shipped row is settled
+-- with it. The node applies version-guarded upserts: an older version never overwrites a newer one.
+
+CREATE OR REPLACE FUNCTION replication_connection_name(p_city_id integer) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$ SELECT 'pos_node_' || p_city_id $$;
+
+-- Error text safe to store and show: no connection options, no password.
+CREATE OR REPLACE FUNCTION redact_secrets(p_text text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT left(regexp_replace(coalesce(p_text, ''), '(password|passwd|pwd)\s*[=:]\s*\S+', '\1=***', 'gi'), 500)
+$$;
+
+-- Opens the node's named connection unless this session has it already.
+CREATE OR REPLACE FUNCTION ensure_node_connection(p_city_id integer) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_conn text := replication_connection_name(p_city_id);
+    v_server text;
+    v_timeout integer;
+BEGIN
+    IF v_conn = ANY (coalesce(dblink_get_connections(), '{}')) THEN
+        RETURN v_conn;
+    END IF;
+    SELECT server_name INTO STRICT v_server FROM nodes WHERE city_id = p_city_id;
+    SELECT statement_timeout_ms INTO v_timeout FROM replication_settings;
+    PERFORM dblink_connect(v_conn, v_server);
+    PERFORM dblink_exec(v_conn, format('SET statement_timeout = %s', v_timeout));
+    RETURN v_conn;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION drop_node_connection(p_city_id integer) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_conn text := replication_connection_name(p_city_id);
+BEGIN
+    IF v_conn = ANY (coalesce(dblink_get_connections(), '{}')) THEN
+        PERFORM dblink_disconnect(v_conn);
+    END IF;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION deliver_replication(p_city_id integer, p_include_due_failed boolean DEFAULT false,
+                                               OUT delivered integer, OUT failed integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+    s replication_settings;
+    v_ids bigint[];
+    v_payload jsonb;
+    v_conn text;
+    v_message text;
+    v_detail text;
+BEGIN
+    delivered := 0;
+    failed := 0;
+    SELECT * INTO s FROM replication_settings;
+    PERFORM 1 FROM nodes WHERE city_id = p_city_id AND enabled;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+
+    -- The batch: open entries of this node, oldest first, plus every other open entry for the same rows.
+    CREATE TEMP TABLE IF NOT EXISTS pg_temp.replication_batch (id bigint, table_name text, record_id integer)
+        ON COMMIT DROP;
+    TRUNCATE pg_temp.replication_batch;
+    INSERT INTO pg_temp.replication_batch
+    SELECT l.id, l.table_name, l.record_id
+    FROM replication_log l
+    WHERE l.target_city_id = p_city_id
+      AND (l.status = 'Pending'
+           OR (p_include_due_failed AND l.status = 'Failed' AND l.next_attempt_at <= now()))
+    ORDER BY l.id
+    LIMIT s.batch_size
+    FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    INSERT INTO pg_temp.replication_batch
+    SELECT l.id, l.table_name, l.record_id
+    FROM replication_log l
+    WHERE l.target_city_id = p_city_id
+      AND l.status IN ('Pending', 'Failed')
+      AND (l.table_name, l.record_id) IN (SELECT b.table_name, b.record_id FROM pg_temp.replication_batch b)
+      AND l.id NOT IN (SELECT b.id FROM pg_temp.replication_batch b)
+    FOR UPDATE SKIP LOCKED;
+    SELECT array_agg(id) INTO v_ids FROM pg_temp.replication_batch;
+
+    WITH wanted AS (SELECT DISTINCT table_name, record_id FROM pg_temp.replication_batch)
+    SELECT jsonb_build_object(
+        'categories', (SELECT coalesce(jsonb_agg(to_jsonb(c)), '[]') FROM categories c
+                       WHERE c.id IN (SELECT record_id FROM wanted WHERE table_name = 'categories')),
+        'products',   (SELECT coalesce(jsonb_agg(to_jsonb(p)), '[]') FROM products p
+                       WHERE p.id IN (SELECT record_id FROM wanted WHERE table_name = 'products')),
+        'stores',     (SELECT coalesce(jsonb_agg(to_jsonb(st)), '[]') FROM stores st
+                       WHERE st.id IN (SELECT record_id FROM wanted WHERE table_name = 'stores')),
+        'customers',  (SELECT coalesce(jsonb_agg(to_jsonb(cu)), '[]') FROM customers cu
+                       WHERE cu.id IN (SELECT record_id FROM wanted WHERE table_name = 'customers')),
+        'deleted',    (SELECT coalesce(jsonb_agg(jsonb_build_object('table', w.table_name, 'id', w.record_id)), '[]')
+                       FROM wanted w
+                       WHERE (w.table_name = 'categories' AND NOT EXISTS (SELECT 1 FROM categories x WHERE x.id = w.record_id))
+                          OR (w.table_name = 'products'   AND NOT EXISTS (SELECT 1 FROM products x WHERE x.id = w.record_id))
+                          OR (w.table_name = 'stores'     AND NOT EXISTS (SELECT 1 FROM stores x WHERE x.id = w.record_id))
+                          OR (w.table_name = 'customers'  AND NOT EXISTS (SELECT 1 FROM customers x WHERE x.id = w.record_id)))
+    ) INTO v_payload;
+
+    BEGIN
+        v_conn := ensure_node_connection(p_city_id);
+        PERFORM 1 FROM dblink(v_conn, format('SELECT apply_replication(%L::jsonb)', v_payload)) AS t(applied integer);
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
+        PERFORM drop_node_connection(p_city_id);
+        UPDATE replication_log
+        SET attempts = attempts + 1,
+            last_attempt_at = clock_timestamp(),
+            message = redact_secrets(v_message || CASE WHEN coalesce(v_detail, '') <> '' THEN ': ' || v_detail ELSE '' END),
+            status = CASE WHEN attempts + 1 >= s.max_attempts THEN 'Dead' ELSE 'Failed' END,
+            next_attempt_at = clock_timestamp()
+                + least(s.max_backoff_ms::double precision, s.base_backoff_ms * power(2, attempts)) * interval '1 millisecond'
+        WHERE id = ANY (v_ids);
+        failed := cardinality(v_ids);
+        RETURN;
+    END;
+
+    UPDATE replication_log
+    SET status = 'Success',
+        attempts = attempts + 1,
+        last_attempt_at = clock_timestamp(),
+        delivered_at = clock_timestamp(),
+        message = NULL,
+        next_attempt_at = NULL
+    WHERE id = ANY (v_ids);
+    delivered := cardinality(v_ids);
+END;
+$$;
+
+-- Re-attempts due Failed (and waiting Pending) entries, node by node; returns how many were delivered.
+-- Callable from psql; connections it opens are closed again unless the session had them already.
+CREATE OR REPLACE FUNCTION retry_failed_replications(p_city_id integer DEFAULT NULL) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_node record;
+    v_result record;
+    v_total integer := 0;
+    v_had_connection boolean;
+BEGIN
+    FOR v_node IN SELECT city_id FROM nodes WHERE enabled AND (p_city_id IS NULL OR city_id = p_city_id) ORDER BY city_id LOOP
+        v_had_connection := replication_connection_name(v_node.city_id) = ANY (coalesce(dblink_get_connections(), '{}'));
+        LOOP
+            SELECT * INTO v_result FROM deliver_replication(v_node.city_id, true);
+            v_total := v_total + v_result.delivered;
+            EXIT WHEN v_result.failed > 0 OR v_result.delivered = 0;
+        END LOOP;
+        IF NOT v_had_connection THEN
+            PERFORM drop_node_connection(v_node.city_id);
+        END IF;
+    END LOOP;
+    RETURN v_total;
+END;
+$$;
+
+-- Dead entries wait for an operator; this puts them back in the queue.
+CREATE OR REPLACE FUNCTION requeue_dead_replications(p_city_id integer DEFAULT NULL) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_count integer;
+BEGIN
+    UPDATE replication_log
+    SET status = 'Pending', attempts = 0, next_attempt_at = NULL,
+        message = 'requeued by an operator after: ' || coalesce(message, '')
+    WHERE status = 'Dead' AND (p_city_id IS NULL OR target_city_id = p_city_id);
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    IF v_count > 0 THEN
+        PERFORM pg_notify('pos_replication', coalesce(p_city_id::text, '*'));
+    END IF;
+    RETURN v_count;
+END;
+$$;
+
+-- Can central reach the node right now? (A probe connection of its own, closed again.)
+CREATE OR REPLACE FUNCTION probe_node(p_city_id integer) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_server text;
+BEGIN
+    SELECT server_name INTO v_server FROM nodes WHERE city_id = p_city_id;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM 1 FROM dblink(v_server, 'SELECT 1') AS t(one integer);
+    RETURN true;
+EXCEPTION WHEN OTHERS THEN
+    RETURN false;
+END;
+$$;
+
+-- Node registration: the dblink foreign server and the user mapping holding the node's replication
+-- credentials (quoted by format(), never concatenated), then an initial load of the node's fragment.
+CREATE OR REPLACE FUNCTION register_node(p_city_id integer, p_host text, p_port integer, p_dbname text,
+                                         p_user text, p_password text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_server text;
+    v_slug text;
+BEGIN
+    SELECT 'node_' || trim(both '_' from regexp_replace(lower(name), '[^a-z0-9]+', '_', 'g')) INTO STRICT v_slug
+    FROM cities WHERE id = p_city_id;
+    v_server := CASE
+        WHEN v_slug ~ '^node_[a-z0-9_]+$' AND length(v_slug) <= 60
+             AND NOT EXISTS (SELECT 1 FROM pg_foreign_server WHERE srvname = v_slug) THEN v_slug
+        ELSE 'node_' || p_city_id
+    END;
+    EXECUTE format('CREATE SERVER %I FOREIGN DATA WRAPPER dblink_fdw OPTIONS (host %L, port %L, dbname %L, '
+                   'connect_timeout %L, keepalives_idle %L, application_name %L)',
+                   v_server, p_host, p_port::text, p_dbname, '2', '30', 'pos-replication');
+    EXECUTE format('CREATE USER MAPPING FOR CURRENT_USER SERVER %I OPTIONS (user %L, password %L)',
+                   v_server, p_user, p_password);
+    INSERT INTO nodes (city_id, server_name) VALUES (p_city_id, v_server);
+    INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
+    SELECT 'categories', id, p_city_id, 'LOAD' FROM categories
+    UNION ALL SELECT 'products', id, p_city_id, 'LOAD' FROM products
+    UNION ALL SELECT 'stores', id, p_city_id, 'LOAD' FROM stores WHERE city_id = p_city_id
+    UNION ALL SELECT 'customers', id, p_city_id, 'LOAD' FROM customers WHERE city_id = p_city_id;
+    PERFORM pg_notify('pos_replication', p_city_id::text);
+    RETURN v_server;
+END;
+$$;
+
+-- Settings written by the service from its configuration.
+CREATE OR REPLACE FUNCTION configure_replication(p_max_attempts integer, p_base_backoff_ms integer,
+                                                p_max_backoff_ms integer, p_batch_size integer,
+                                                p_statement_timeout_ms integer) RETURNS void
+LANGUAGE sql AS $$
+    UPDATE replication_settings
+    SET max_attempts = p_max_attempts, base_backoff_ms = p_base_backoff_ms, max_backoff_ms = p_max_backoff_ms,
+        batch_size = p_batch_size, statement_timeout_ms = p_statement_timeout_ms
+$$;

@@ -13,6 +13,8 @@ pub struct Config {
     pub cashier_tokens: Vec<(i32, SecretString)>,
     /// Head office's token, for the read endpoints it may call here (optional).
     pub admin_token: Option<SecretString>,
+    /// Central's database as the node's outbox sees it (the `pos_replicator` role there).
+    pub central_database_url: Option<SecretString>,
 }
 
 impl Config {
@@ -37,6 +39,7 @@ impl Config {
                 .ok_or_else(|| anyhow::anyhow!("POS_CITY_ID must be set (the id of this node's city at central)"))?,
             cashier_tokens,
             admin_token: source.secret("POS_ADMIN_TOKEN")?,
+            central_database_url: source.secret("POS_CENTRAL_DATABASE_URL")?,
         })
     }
 }

@@ -1,3 +1,4 @@
 //! One function per query; statements are prepared once per connection (`prepare_cached`).
 
 pub mod products;
+pub mod customers;

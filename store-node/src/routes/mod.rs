@@ -2,8 +2,11 @@
 
 use actix_web::web;
 
+pub mod customers;
 pub mod products;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/products", web::get().to(products::list));
+    cfg.route("/products", web::get().to(products::list))
+        .route("/customers", web::get().to(customers::list))
+        .route("/customers/{id}", web::get().to(customers::get));
 }

@@ -1,0 +1,239 @@
+//! Nodes and the replication log.
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use serde::Serialize;
+use tokio_postgres::Row;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Node {
+    pub city_id: i32,
+    pub city: String,
+    pub server_name: String,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Row> for Node {
+    fn from(row: &Row) -> Self {
+        Self {
+            city_id: row.get("city_id"),
+            city: row.get("city"),
+            server_name: row.get("server_name"),
+            enabled: row.get("enabled"),
+            created_at: row.get("created_at"),
+        }
+    }
+}
+
+pub async fn list_nodes(client: &impl GenericClient) -> anyhow::Result<Vec<Node>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT n.city_id, c.name AS city, n.server_name, n.enabled, n.created_at
+             FROM nodes n JOIN cities c ON c.id = n.city_id ORDER BY n.city_id",
+        )
+        .await?;
+    let rows = client.query(&stmt, &[]).await.context("listing nodes")?;
+    Ok(rows.iter().map(Node::from).collect())
+}
+
+/// Enabled nodes' city ids.
+pub async fn enabled_node_ids(client: &impl GenericClient) -> anyhow::Result<Vec<i32>> {
+    let stmt = client
+        .prepare_cached("SELECT city_id FROM nodes WHERE enabled ORDER BY city_id")
+        .await?;
+    let rows = client.query(&stmt, &[]).await.context("listing enabled nodes")?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Where a node's database is and how central's replicator logs in there.
+pub struct NodeConnection<'a> {
+    pub host: &'a str,
+    pub port: i32,
+    pub dbname: &'a str,
+    pub user: &'a str,
+    pub password: &'a str,
+}
+
+/// Creates the foreign server and user mapping, the node row, and queues the initial load.
+pub async fn register_node(
+    client: &impl GenericClient,
+    city_id: i32,
+    connection: &NodeConnection<'_>,
+) -> anyhow::Result<String> {
+    let stmt = client
+        .prepare_cached("SELECT register_node($1, $2, $3, $4, $5, $6)")
+        .await?;
+    let row = client
+        .query_one(
+            &stmt,
+            &[
+                &city_id,
+                &connection.host,
+                &connection.port,
+                &connection.dbname,
+                &connection.user,
+                &connection.password,
+            ],
+        )
+        .await
+        .context("registering a node")?;
+    Ok(row.get(0))
+}
+
+pub async fn probe_node(client: &impl GenericClient, city_id: i32) -> anyhow::Result<bool> {
+    let stmt = client.prepare_cached("SELECT probe_node($1)").await?;
+    Ok(client.query_one(&stmt, &[&city_id]).await.context("probing a node")?.get(0))
+}
+
+/// Writes the retry policy from the configuration into `replication_settings`.
+pub async fn configure(client: &impl GenericClient, config: &crate::config::ReplicationConfig) -> anyhow::Result<()> {
+    let stmt = client
+        .prepare_cached("SELECT configure_replication($1, $2, $3, $4, $5)")
+        .await?;
+    client
+        .execute(
+            &stmt,
+            &[
+                &config.max_attempts,
+                &config.base_backoff_ms,
+                &config.max_backoff_ms,
+                &config.batch_size,
+                &config.statement_timeout_ms,
+            ],
+        )
+        .await
+        .context("writing replication settings")?;
+    Ok(())
+}
+
+/// One batch to one node: (delivered, failed) entries.
+pub async fn deliver(client: &impl GenericClient, city_id: i32, include_due_failed: bool) -> anyhow::Result<(i32, i32)> {
+    let stmt = client
+        .prepare_cached("SELECT delivered, failed FROM deliver_replication($1, $2)")
+        .await?;
+    let row = client
+        .query_one(&stmt, &[&city_id, &include_due_failed])
+        .await
+        .context("delivering a replication batch")?;
+    Ok((row.get(0), row.get(1)))
+}
+
+pub async fn retry_failed(client: &impl GenericClient) -> anyhow::Result<i32> {
+    let stmt = client.prepare_cached("SELECT retry_failed_replications()").await?;
+    Ok(client.query_one(&stmt, &[]).await.context("retrying replication")?.get(0))
+}
+
+pub async fn requeue_dead(client: &impl GenericClient, city_id: Option<i32>) -> anyhow::Result<i32> {
+    let stmt = client.prepare_cached("SELECT requeue_dead_replications($1)").await?;
+    Ok(client
+        .query_one(&stmt, &[&city_id])
+        .await
+        .context("re-queueing dead entries")?
+        .get(0))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NodeBacklog {
+    pub city_id: i32,
+    pub city: String,
+    pub pending: i64,
+    pub failed: i64,
+    pub dead: i64,
+    /// Age in seconds of the oldest entry not yet delivered (Pending or Failed).
+    pub oldest_pending_age_seconds: Option<f64>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+pub async fn backlog(client: &impl GenericClient) -> anyhow::Result<Vec<NodeBacklog>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT n.city_id, c.name AS city,
+                    count(*) FILTER (WHERE l.status = 'Pending') AS pending,
+                    count(*) FILTER (WHERE l.status = 'Failed') AS failed,
+                    count(*) FILTER (WHERE l.status = 'Dead') AS dead,
+                    extract(epoch FROM now() - min(l.created_at) FILTER (WHERE l.status IN ('Pending', 'Failed')))::float8
+                        AS oldest_pending_age_seconds,
+                    (SELECT max(s.delivered_at) FROM replication_log s
+                      WHERE s.target_city_id = n.city_id AND s.status = 'Success') AS last_success,
+                    (SELECT e.message FROM replication_log e
+                      WHERE e.target_city_id = n.city_id AND e.status IN ('Failed', 'Dead')
+                      ORDER BY e.last_attempt_at DESC NULLS LAST LIMIT 1) AS last_error
+             FROM nodes n
+             JOIN cities c ON c.id = n.city_id
+             LEFT JOIN replication_log l ON l.target_city_id = n.city_id AND l.status <> 'Success'
+             GROUP BY n.city_id, c.name
+             ORDER BY n.city_id",
+        )
+        .await?;
+    let rows = client.query(&stmt, &[]).await.context("reading the replication backlog")?;
+    Ok(rows
+        .iter()
+        .map(|r| NodeBacklog {
+            city_id: r.get("city_id"),
+            city: r.get("city"),
+            pending: r.get("pending"),
+            failed: r.get("failed"),
+            dead: r.get("dead"),
+            oldest_pending_age_seconds: r.get("oldest_pending_age_seconds"),
+            last_success: r.get("last_success"),
+            last_error: r.get("last_error"),
+        })
+        .collect())
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LogEntry {
+    pub id: i64,
+    pub table_name: String,
+    pub record_id: i32,
+    pub target_city_id: i32,
+    pub operation: String,
+    pub status: String,
+    pub attempts: i32,
+    pub message: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+pub async fn log_entries(
+    client: &impl GenericClient,
+    status: Option<&str>,
+    city_id: Option<i32>,
+    limit: i64,
+) -> anyhow::Result<Vec<LogEntry>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT id, table_name, record_id, target_city_id, operation, status, attempts, message,
+                    created_at, last_attempt_at, next_attempt_at, delivered_at
+             FROM replication_log
+             WHERE ($1::text IS NULL OR status = $1) AND ($2::int IS NULL OR target_city_id = $2)
+             ORDER BY id DESC LIMIT $3",
+        )
+        .await?;
+    let rows = client
+        .query(&stmt, &[&status, &city_id, &limit])
+        .await
+        .context("reading the replication log")?;
+    Ok(rows
+        .iter()
+        .map(|r| LogEntry {
+            id: r.get("id"),
+            table_name: r.get("table_name"),
+            record_id: r.get("record_id"),
+            target_city_id: r.get("target_city_id"),
+            operation: r.get("operation"),
+            status: r.get("status"),
+            attempts: r.get("attempts"),
+            message: r.get("message"),
+            created_at: r.get("created_at"),
+            last_attempt_at: r.get("last_attempt_at"),
+            next_attempt_at: r.get("next_attempt_at"),
+            delivered_at: r.get("delivered_at"),
+        })
+        .collect())
+}

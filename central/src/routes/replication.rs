@@ -1,0 +1,181 @@
+//! Nodes and replication operations (admin only).
+
+use actix_web::{HttpResponse, web};
+use pos_shared::auth::Admin;
+use pos_shared::error::ApiError;
+use pos_shared::validate;
+use serde::{Deserialize, Serialize};
+
+use super::{Reply, client};
+use crate::db::replication::{self as repl, NodeConnection};
+use crate::db::write_error;
+use crate::startup::AppState;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewNode {
+    pub city_id: i32,
+    pub host: String,
+    pub port: i32,
+    pub dbname: String,
+    /// The node's replication role (it may only call the node's apply function).
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for NewNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewNode")
+            .field("city_id", &self.city_id)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("dbname", &self.dbname)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RegisteredNode {
+    pub city_id: i32,
+    pub server_name: String,
+    pub reachable: bool,
+}
+
+pub async fn list_nodes(_: Admin, state: web::Data<AppState>) -> Reply {
+    Ok(HttpResponse::Ok().json(repl::list_nodes(&client(&state).await?).await?))
+}
+
+#[tracing::instrument(skip_all, err)]
+pub async fn register_node(_: Admin, state: web::Data<AppState>, body: web::Json<NewNode>) -> Reply {
+    let city_id = validate::positive_id("city_id", body.city_id)?;
+    let host = validate::text("host", &body.host, 255)?;
+    if !(1..=65535).contains(&body.port) {
+        return Err(ApiError::validation("port", "must be between 1 and 65535"));
+    }
+    let dbname = validate::text("dbname", &body.dbname, 63)?;
+    let user = validate::text("user", &body.user, 63)?;
+    if body.password.is_empty() {
+        return Err(ApiError::validation("password", "must not be empty"));
+    }
+    let mut db = client(&state).await?;
+    let tx = db.transaction().await.map_err(anyhow::Error::from)?;
+    let connection = NodeConnection {
+        host: &host,
+        port: body.port,
+        dbname: &dbname,
+        user: &user,
+        password: &body.password,
+    };
+    let server_name = match repl::register_node(&tx, city_id, &connection).await {
+        Ok(name) => name,
+        Err(e) if pos_shared::db::sqlstate(&e) == Some(&tokio_postgres::error::SqlState::NO_DATA_FOUND) => {
+            return Err(ApiError::validation("city_id", "no such city"));
+        }
+        Err(e) if pos_shared::db::sqlstate(&e) == Some(&tokio_postgres::error::SqlState::DUPLICATE_OBJECT) => {
+            return Err(ApiError::conflict(format!("city {city_id} has a node already")));
+        }
+        Err(e) => return Err(write_error(e)),
+    };
+    tx.commit().await.map_err(anyhow::Error::from)?;
+    state.replicator.sync_nodes().await?;
+    let reachable = repl::probe_node(&db, city_id).await.unwrap_or(false);
+    Ok(HttpResponse::Created().json(RegisteredNode {
+        city_id,
+        server_name,
+        reachable,
+    }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NodeStatus {
+    #[serde(flatten)]
+    pub backlog: repl::NodeBacklog,
+    pub reachable: bool,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ReplicationStatus {
+    pub nodes: Vec<NodeStatus>,
+}
+
+/// Per node: backlog counts, oldest pending age, last success, and a live reachability probe (all nodes
+/// probed in parallel, each on its own connection, so one hung node does not hold up the answer).
+pub async fn replication_status(state: &AppState) -> Result<ReplicationStatus, ApiError> {
+    let backlog = repl::backlog(&client(state).await?).await?;
+    let probes = backlog.iter().map(|node| {
+        let pool = state.pool.clone();
+        let city_id = node.city_id;
+        async move {
+            let Ok(db) = pool.get().await else { return false };
+            tokio::time::timeout(std::time::Duration::from_secs(5), repl::probe_node(&db, city_id))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or(false)
+        }
+    });
+    let reachable = futures_util::future::join_all(probes).await;
+    Ok(ReplicationStatus {
+        nodes: backlog
+            .into_iter()
+            .zip(reachable)
+            .map(|(backlog, reachable)| NodeStatus { backlog, reachable })
+            .collect(),
+    })
+}
+
+pub async fn status(_: Admin, state: web::Data<AppState>) -> Reply {
+    Ok(HttpResponse::Ok().json(replication_status(&state).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LogQuery {
+    pub status: Option<String>,
+    pub city_id: Option<i32>,
+    pub limit: Option<i64>,
+}
+
+pub async fn log(_: Admin, state: web::Data<AppState>, query: web::Query<LogQuery>) -> Reply {
+    let status = query.status.as_deref();
+    if let Some(s) = status
+        && !["Pending", "Success", "Failed", "Dead"].contains(&s)
+    {
+        return Err(ApiError::validation("status", "must be Pending, Success, Failed or Dead"));
+    }
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::validation("limit", "must be between 1 and 1000"));
+    }
+    let entries = repl::log_entries(&client(&state).await?, status, query.city_id, limit).await?;
+    Ok(HttpResponse::Ok().json(entries))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryRequest {
+    /// Also put `Dead` entries back in the queue (of one node, or all when absent).
+    #[serde(default)]
+    pub requeue_dead: bool,
+    pub city_id: Option<i32>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RetryResult {
+    pub requeued: i32,
+    pub delivered: i32,
+}
+
+/// Runs `retry_failed_replications()` now (optionally after re-queueing dead entries).
+#[tracing::instrument(skip_all, err)]
+pub async fn retry(_: Admin, state: web::Data<AppState>, body: Option<web::Json<RetryRequest>>) -> Reply {
+    let request = body.map(web::Json::into_inner).unwrap_or_default();
+    let db = client(&state).await?;
+    let requeued = if request.requeue_dead {
+        repl::requeue_dead(&db, request.city_id).await?
+    } else {
+        0
+    };
+    let delivered = repl::retry_failed(&db).await?;
+    Ok(HttpResponse::Ok().json(RetryResult { requeued, delivered }))
+}
