@@ -1,0 +1,207 @@
+use std::time::{Duration, Instant};
+
+use central::config::{Config, ReplicationConfig};
+use central::startup::Application;
+use pos_shared::config::CommonConfig;
+use pos_shared::telemetry::LogFormat;
+use pos_shared::testkit::{TestInstance, shared_instance};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+pub struct TestCentral {
+    pub url: String,
+    pub admin_token: String,
+    pub http: reqwest::Client,
+    pub instance: &'static TestInstance,
+    pub db_name: String,
+}
+
+pub fn replication_config() -> ReplicationConfig {
+    ReplicationConfig {
+        retry_cron: "*/1 * * * * *".into(),
+        max_attempts: 8,
+        base_backoff_ms: 200,
+        max_backoff_ms: 1000,
+        batch_size: 1000,
+        statement_timeout_ms: 5000,
+        report_timeout_ms: 3000,
+    }
+}
+
+pub async fn central_database() -> (&'static TestInstance, String) {
+    pos_shared::telemetry::init_for_tests();
+    let instance = shared_instance(0).await.expect("central instance");
+    let db = instance
+        .migrated_database("central", |url| async move {
+            central::schema::migrate(&pos_shared::db::parse_url(&url, "test")?).await
+        })
+        .await
+        .expect("central database");
+    (instance, db)
+}
+
+pub async fn node_database(instance: &TestInstance) -> String {
+    instance
+        .migrated_database("store", |url| async move {
+            store_node::schema::migrate(&pos_shared::db::parse_url(&url, "test")?).await
+        })
+        .await
+        .expect("node database")
+}
+
+pub async fn spawn_central(replication: ReplicationConfig) -> TestCentral {
+    let (instance, db_name) = central_database().await;
+    let admin_token = pos_shared::auth::generate_token();
+    let config = Config {
+        common: CommonConfig {
+            http_host: "127.0.0.1".into(),
+            http_port: 0,
+            database_url: instance.app_url(&db_name),
+            database_pool_size: 8,
+            log_format: LogFormat::Human,
+            log_filter: "info".into(),
+            scheduler_enabled: true,
+        },
+        admin_token: SecretString::from(admin_token.clone()),
+        replication,
+    };
+    let app = Application::build(config).await.expect("central starts");
+    let url = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestCentral {
+        url,
+        admin_token,
+        http: reqwest::Client::new(),
+        instance,
+        db_name,
+    }
+}
+
+impl TestCentral {
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: &Value) -> (u16, Value) {
+        let response = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.admin_token)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        let (status, value) = self.send(reqwest::Method::POST, path, &body).await;
+        assert_eq!(status, 201, "POST {path} {body}: {value}");
+        value
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Value {
+        let (status, value) = self.send(reqwest::Method::PATCH, path, &body).await;
+        assert_eq!(status, 200, "PATCH {path} {body}: {value}");
+        value
+    }
+
+    /// A direct connection to central's database (as the service role).
+    pub async fn db(&self) -> tokio_postgres::Client {
+        let config = pos_shared::db::parse_url(&self.instance.app_url(&self.db_name), "test").expect("url");
+        pos_shared::db::connect(&config).await.expect("central db")
+    }
+
+    pub async fn create_city(&self, name: &str) -> i32 {
+        self.post("/cities", json!({ "name": name })).await["id"].as_i64().expect("id") as i32
+    }
+
+    /// Registers `db_name` on `instance` as the node of `city_id`.
+    pub async fn register_node(&self, city_id: i32, node: &TestNode) -> Value {
+        self.post(
+            "/nodes",
+            json!({
+                "city_id": city_id, "host": "127.0.0.1", "port": node.instance.pg.port,
+                "dbname": node.db_name, "user": pos_shared::pgctl::REPLICATOR_ROLE,
+                "password": node.instance.replicator_password,
+            }),
+        )
+        .await
+    }
+}
+
+pub struct TestNode {
+    pub instance: &'static TestInstance,
+    pub db_name: String,
+}
+
+impl TestNode {
+    pub async fn new(slot: usize) -> Self {
+        let instance = shared_instance(slot).await.expect("node instance");
+        Self::on(instance).await
+    }
+
+    pub async fn on(instance: &'static TestInstance) -> Self {
+        let db_name = node_database(instance).await;
+        Self { instance, db_name }
+    }
+
+    pub async fn db(&self) -> tokio_postgres::Client {
+        let config = pos_shared::db::parse_url(&self.instance.app_url(&self.db_name), "test").expect("url");
+        pos_shared::db::connect(&config).await.expect("node db")
+    }
+
+    /// `(id, version)` of every row of `table` on the node (city_id filter for fragments).
+    pub async fn versions(&self, table: &str) -> Vec<(i32, i64)> {
+        let client = self.db().await;
+        let sql = format!("SELECT id, version FROM {table} ORDER BY id");
+        client
+            .query(&sql, &[])
+            .await
+            .expect("query")
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    }
+}
+
+/// Polls `check` until it returns true or `timeout` passes.
+pub async fn eventually<F, Fut>(what: &str, timeout: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `(id, version)` of rows of `table` on central, optionally one city's fragment.
+pub async fn central_versions(central: &TestCentral, table: &str, city_id: Option<i32>) -> Vec<(i32, i64)> {
+    let client = central.db().await;
+    let sql = match city_id {
+        Some(_) => format!("SELECT id, version FROM {table} WHERE city_id = $1 ORDER BY id"),
+        None => format!("SELECT id, version FROM {table} WHERE $1::int IS NULL ORDER BY id"),
+    };
+    client
+        .query(&sql, &[&city_id])
+        .await
+        .expect("query")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}

@@ -1,0 +1,6 @@
+//! Central's integration tests: real PostgreSQL instances (central plus nodes), real HTTP, real dblink.
+//! One set of instances for the whole binary; every test gets databases of its own.
+
+mod common;
+mod master_data;
+mod replication;

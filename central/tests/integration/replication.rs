@@ -1,0 +1,340 @@
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::common::{TestCentral, TestNode, central_versions, eventually, replication_config, spawn_central};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+struct TwoCities {
+    central: TestCentral,
+    karachi: (i32, TestNode),
+    lahore: (i32, TestNode),
+}
+
+async fn two_cities(lahore_node: TestNode, replication: central::config::ReplicationConfig) -> TwoCities {
+    let central = spawn_central(replication).await;
+    let karachi_node = TestNode::new(1).await;
+    let karachi = central.create_city("Karachi").await;
+    let lahore = central.create_city("Lahore").await;
+    central.register_node(karachi, &karachi_node).await;
+    central.register_node(lahore, &lahore_node).await;
+    TwoCities {
+        central,
+        karachi: (karachi, karachi_node),
+        lahore: (lahore, lahore_node),
+    }
+}
+
+async fn customer(central: &TestCentral, name: &str, city_id: i32) -> Value {
+    central
+        .post("/customers", json!({"name": name, "phone": "+92 300 1234567", "city_id": city_id}))
+        .await
+}
+
+async fn node_names(node: &TestNode, table: &str) -> Vec<String> {
+    node.db()
+        .await
+        .query(&format!("SELECT name FROM {table} ORDER BY id"), &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// Every node's rows equal central's (same ids, same versions) for the node's fragment.
+async fn assert_converged(setup: &TwoCities) {
+    for (city_id, node) in [&setup.karachi, &setup.lahore] {
+        let central = &setup.central;
+        for table in ["categories", "products"] {
+            let expected = central_versions(central, table, None).await;
+            eventually(&format!("{table} equal on node {city_id}"), WAIT, || async {
+                node.versions(table).await == expected
+            })
+            .await;
+        }
+        for table in ["customers", "stores"] {
+            let expected = central_versions(central, table, Some(*city_id)).await;
+            eventually(&format!("{table} fragment equal on node {city_id}"), WAIT, || async {
+                let client = node.db().await;
+                let rows: Vec<(i32, i64)> = client
+                    .query(&format!("SELECT id, version FROM {table} WHERE city_id = $1 ORDER BY id"), &[city_id])
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| (r.get(0), r.get(1)))
+                    .collect();
+                rows == expected
+            })
+            .await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn fragments_route_by_city_and_names_arrive_intact() {
+    let setup = two_cities(TestNode::new(2).await, replication_config()).await;
+    let central = &setup.central;
+    let (karachi, karachi_node) = &setup.karachi;
+    let (lahore, lahore_node) = &setup.lahore;
+    let category = central.post("/categories", json!({"name": "Snacks & Drinks"})).await["id"].clone();
+    for i in 0..3 {
+        central
+            .post("/products", json!({"sku": format!("SKU-{i}"), "name": format!("Chai {i}"), "category_id": category, "price": "150.00"}))
+            .await;
+    }
+    let tricky = ["D'Souza; DROP TABLE customers;--", "Zoë Ahmed", "Ayşe Yılmaz", "Muñoz \"Pepe\""];
+    for name in tricky {
+        customer(central, name, *karachi).await;
+    }
+    customer(central, "Lahore Only", *lahore).await;
+    central.post("/stores", json!({"code": "KHI001", "name": "Karachi Saddar", "city_id": karachi})).await;
+    central.post("/stores", json!({"code": "LHR001", "name": "Lahore Mall Road", "city_id": lahore})).await;
+
+    assert_converged(&setup).await;
+    assert_eq!(node_names(karachi_node, "customers").await, tricky);
+    assert_eq!(node_names(lahore_node, "customers").await, ["Lahore Only"]);
+    assert_eq!(node_names(karachi_node, "stores").await, ["Karachi Saddar"]);
+    assert_eq!(node_names(lahore_node, "products").await.len(), 3, "products reach every node");
+
+    // A price change reaches both nodes with the new version.
+    let product = central.get("/products").await.1[0].clone();
+    central.patch(&format!("/products/{}", product["id"]), json!({"price": "175.50"})).await;
+    assert_converged(&setup).await;
+    let price: rust_decimal::Decimal = lahore_node
+        .db()
+        .await
+        .query_one("SELECT price FROM products WHERE id = $1", &[&(product["id"].as_i64().unwrap() as i32)])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(price.to_string(), "175.50");
+
+    // The node serves its fragment.
+    let status = central.get("/replication/status").await.1;
+    for node in status["nodes"].as_array().unwrap() {
+        assert_eq!(node["pending"], 0, "{status}");
+        assert_eq!(node["reachable"], true, "{status}");
+        assert!(node["last_success"].is_string(), "{status}");
+    }
+}
+
+#[tokio::test]
+async fn a_moved_row_reaches_its_new_city_and_leaves_the_old_one() {
+    let setup = two_cities(TestNode::new(2).await, replication_config()).await;
+    let central = &setup.central;
+    let (karachi, karachi_node) = &setup.karachi;
+    let (lahore, lahore_node) = &setup.lahore;
+    let moving = customer(central, "Moving Customer", *karachi).await;
+    assert_converged(&setup).await;
+    central
+        .patch(&format!("/customers/{}", moving["id"]), json!({"city_id": lahore}))
+        .await;
+    assert_converged(&setup).await;
+    let id = moving["id"].as_i64().unwrap() as i32;
+    // Karachi keeps the row (its orders may refer to it) but with Lahore's city: no longer its own.
+    let row = karachi_node
+        .db()
+        .await
+        .query_one("SELECT city_id, version FROM customers WHERE id = $1", &[&id])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i32>(0), *lahore);
+    assert_eq!(row.get::<_, i64>(1), 2);
+    assert_eq!(node_names(lahore_node, "customers").await, ["Moving Customer"]);
+}
+
+#[tokio::test]
+async fn a_rolled_back_change_leaves_no_trace() {
+    let setup = two_cities(TestNode::new(2).await, replication_config()).await;
+    let (karachi, karachi_node) = &setup.karachi;
+    let mut client = setup.central.db().await;
+    let tx = client.transaction().await.unwrap();
+    tx.execute("INSERT INTO customers (name, city_id) VALUES ('Ghost', $1)", &[karachi])
+        .await
+        .unwrap();
+    let inside: i64 = tx
+        .query_one("SELECT count(*) FROM replication_log WHERE table_name = 'customers'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(inside, 1, "captured inside the transaction");
+    tx.rollback().await.unwrap();
+    let after: i64 = client
+        .query_one("SELECT count(*) FROM replication_log WHERE table_name = 'customers'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(after, 0);
+    // Something committed afterwards arrives, the ghost never does.
+    customer(&setup.central, "Real", *karachi).await;
+    assert_converged(&setup).await;
+    assert_eq!(node_names(karachi_node, "customers").await, ["Real"]);
+}
+
+#[tokio::test]
+async fn an_older_version_never_overwrites_a_newer_one() {
+    let setup = two_cities(TestNode::new(2).await, replication_config()).await;
+    let (karachi, karachi_node) = &setup.karachi;
+    let c = customer(&setup.central, "Versioned", *karachi).await;
+    for name in ["V2", "V3"] {
+        setup.central.patch(&format!("/customers/{}", c["id"]), json!({"name": name})).await;
+    }
+    assert_converged(&setup).await;
+    // Replay stale batches straight at the node, as a late retry would: versions 1 and 2 after 3.
+    let node = karachi_node.db().await;
+    for (version, name) in [(1, "V1 stale"), (2, "V2 stale")] {
+        let batch = json!({"customers": [{
+            "id": c["id"], "name": name, "phone": null, "email": null, "city_id": karachi,
+            "deleted_at": null, "version": version,
+            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"
+        }]});
+        let applied: i32 = node
+            .query_one("SELECT apply_replication($1::jsonb)", &[&batch])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(applied, 0);
+    }
+    assert_eq!(node_names(karachi_node, "customers").await, ["V3"]);
+    assert_converged(&setup).await;
+}
+
+#[tokio::test]
+async fn the_replication_role_may_only_apply_batches() {
+    let node = TestNode::new(1).await;
+    let url = node.instance.pg.url(
+        pos_shared::pgctl::REPLICATOR_ROLE,
+        &node.instance.replicator_password,
+        &node.db_name,
+    );
+    let config = pos_shared::db::parse_url(&secrecy::SecretString::from(url), "test").unwrap();
+    let client = pos_shared::db::connect(&config).await.unwrap();
+    client.query_one("SELECT apply_replication('{}'::jsonb)", &[]).await.unwrap();
+    for forbidden in [
+        "SELECT * FROM customers",
+        "DELETE FROM products",
+        "INSERT INTO inventory (store_id, product_id, quantity) VALUES (1, 1, 1)",
+    ] {
+        let err = client.batch_execute(forbidden).await.unwrap_err();
+        assert_eq!(
+            err.code(),
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{forbidden}"
+        );
+    }
+}
+
+/// One node's database is stopped: central's writes keep their latency, the other node keeps receiving,
+/// entries fail and then die; after the restart and a re-queue everything converges.
+#[tokio::test]
+async fn a_down_node_delays_nobody_and_catches_up_after_restart() {
+    let lahore_instance: &'static pos_shared::testkit::TestInstance =
+        Box::leak(Box::new(pos_shared::testkit::TestInstance::start_dedicated().await.unwrap()));
+    let lahore_node = TestNode::on(lahore_instance).await;
+    let mut replication = replication_config();
+    replication.max_attempts = 3;
+    let setup = two_cities(lahore_node, replication).await;
+    let central = &setup.central;
+    let (karachi, karachi_node) = &setup.karachi;
+    let (lahore, _) = &setup.lahore;
+    assert_converged(&setup).await;
+
+    lahore_instance.stop().unwrap();
+    let mut slowest = Duration::ZERO;
+    for i in 0..20 {
+        let started = Instant::now();
+        customer(central, &format!("Karachi {i}"), *karachi).await;
+        customer(central, &format!("Lahore {i}"), *lahore).await;
+        slowest = slowest.max(started.elapsed() / 2);
+    }
+    assert!(
+        slowest < Duration::from_millis(500),
+        "a write took {slowest:?} with a node down (the dblink connect timeout is 2 s)"
+    );
+    eventually("Karachi keeps receiving", WAIT, || async {
+        node_names(karachi_node, "customers").await.len() == 20
+    })
+    .await;
+    eventually("Lahore's entries fail and die", WAIT, || async {
+        let status = central.get("/replication/status").await.1;
+        let lahore_status = status["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["city_id"] == json!(lahore))
+            .cloned()
+            .unwrap();
+        lahore_status["reachable"] == json!(false) && lahore_status["dead"].as_i64().unwrap_or(0) > 0
+    })
+    .await;
+    let (_, failed) = central.get("/replication/log?status=Dead").await;
+    let message = failed[0]["message"].as_str().unwrap_or_default().to_owned();
+    assert!(!message.is_empty(), "the failure is explained: {failed}");
+    let secret = &lahore_instance.replicator_password;
+    for body in [
+        failed.to_string(),
+        central.get("/nodes").await.1.to_string(),
+        central.get("/replication/status").await.1.to_string(),
+    ] {
+        assert!(!body.contains(secret.as_str()), "a password leaked: {body}");
+    }
+
+    lahore_instance.start().unwrap();
+    let (status, retried) = central
+        .send(Method::POST, "/replication/retry", &json!({"requeue_dead": true}))
+        .await;
+    assert_eq!(status, 200, "{retried}");
+    assert!(retried["requeued"].as_i64().unwrap() > 0, "{retried}");
+    assert_converged(&setup).await;
+    let (_, dead) = central.get("/replication/log?status=Dead").await;
+    assert_eq!(dead, json!([]));
+    let status = central.get("/replication/status").await.1;
+    assert!(status["nodes"].as_array().unwrap().iter().all(|n| n["reachable"] == json!(true)));
+}
+
+#[tokio::test]
+async fn retry_failed_replications_works_from_sql() {
+    let setup = two_cities(TestNode::new(2).await, replication_config()).await;
+    let (karachi, karachi_node) = &setup.karachi;
+    let client = setup.central.db().await;
+    let id: i32 = client
+        .query_one("INSERT INTO customers (name, city_id) VALUES ('From psql', $1) RETURNING id", &[karachi])
+        .await
+        .unwrap()
+        .get(0);
+    assert_converged(&setup).await;
+    // Change the row without capture, then park its entry as a failed attempt that is due, as an
+    // earlier failure would leave it: only retry_failed_replications() can deliver it.
+    client
+        .batch_execute(
+            "ALTER TABLE customers DISABLE TRIGGER trg_customers;
+             UPDATE customers SET name = 'Renamed from psql' WHERE name = 'From psql';
+             ALTER TABLE customers ENABLE TRIGGER trg_customers;",
+        )
+        .await
+        .unwrap();
+    client
+        .execute(
+            "INSERT INTO replication_log (table_name, record_id, target_city_id, operation, status, attempts, next_attempt_at)
+             VALUES ('customers', $1, $2, 'UPDATE', 'Failed', 1, now() - interval '1 second')",
+            &[&id, karachi],
+        )
+        .await
+        .unwrap();
+    let delivered: i32 = client
+        .query_one("SELECT retry_failed_replications()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(delivered, 1);
+    assert_eq!(node_names(karachi_node, "customers").await, ["Renamed from psql"]);
+    let open: i64 = client
+        .query_one("SELECT count(*) FROM replication_log WHERE status <> 'Success'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(open, 0);
+}
