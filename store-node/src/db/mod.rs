@@ -2,3 +2,4 @@
 
 pub mod products;
 pub mod customers;
+pub mod inventory;

@@ -3,10 +3,12 @@
 use actix_web::web;
 
 pub mod customers;
+pub mod inventory;
 pub mod products;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/products", web::get().to(products::list))
         .route("/customers", web::get().to(customers::list))
-        .route("/customers/{id}", web::get().to(customers::get));
+        .route("/customers/{id}", web::get().to(customers::get))
+        .route("/inventory", web::get().to(inventory::list));
 }

@@ -1,0 +1,28 @@
+# The two commands of the README: `make run` (local cluster with demo data) and `make test`.
+CLUSTER_DIR ?= .cluster
+CITIES ?= Karachi,Lahore
+
+.PHONY: run test lint fmt bench down deps
+
+deps:
+	@bash scripts/ensure-postgres.sh
+
+run: deps
+	cargo build --workspace --bins
+	./target/debug/posctl up --dir $(CLUSTER_DIR) --cities $(CITIES) --demo-data
+
+down:
+	./target/debug/posctl down --dir $(CLUSTER_DIR)
+
+test: deps
+	cargo test --workspace
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+bench: deps
+	cargo run --release -p central --bin replication-bench

@@ -1,0 +1,35 @@
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use serde::Serialize;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StockLine {
+    pub product_id: i32,
+    pub sku: String,
+    pub name: String,
+    pub quantity: i32,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A store's stock, product by product.
+pub async fn list(client: &impl GenericClient, store_id: i32) -> anyhow::Result<Vec<StockLine>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT i.product_id, p.sku, p.name, i.quantity, i.updated_at
+             FROM inventory i JOIN products p ON p.id = i.product_id
+             WHERE i.store_id = $1 ORDER BY i.product_id",
+        )
+        .await?;
+    let rows = client.query(&stmt, &[&store_id]).await.context("listing inventory")?;
+    Ok(rows
+        .iter()
+        .map(|r| StockLine {
+            product_id: r.get("product_id"),
+            sku: r.get("sku"),
+            name: r.get("name"),
+            quantity: r.get("quantity"),
+            updated_at: r.get("updated_at"),
+        })
+        .collect())
+}

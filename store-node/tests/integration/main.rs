@@ -1,0 +1,142 @@
+//! The store node's integration tests: a real PostgreSQL instance, real HTTP. One instance for the
+//! binary; every test gets a database of its own.
+
+use pos_shared::config::CommonConfig;
+use pos_shared::telemetry::LogFormat;
+use pos_shared::testkit::shared_instance;
+use secrecy::SecretString;
+use store_node::config::Config;
+use store_node::startup::Application;
+
+struct TestStoreNode {
+    url: String,
+    http: reqwest::Client,
+    tokens: Vec<(i32, String)>,
+    admin_token: String,
+    db: tokio_postgres::Client,
+}
+
+const CITY_ID: i32 = 1;
+
+async fn spawn_store_node() -> TestStoreNode {
+    pos_shared::telemetry::init_for_tests();
+    let instance = shared_instance(0).await.expect("instance");
+    let db_name = instance
+        .migrated_database("store", |url| async move {
+            store_node::schema::migrate(&pos_shared::db::parse_url(&url, "test")?).await
+        })
+        .await
+        .expect("database");
+    let db_url = instance.app_url(&db_name);
+    let db = pos_shared::db::connect(&pos_shared::db::parse_url(&db_url, "test").unwrap())
+        .await
+        .unwrap();
+    // Two stores of this city, as replication would have delivered them.
+    db.batch_execute(
+        "INSERT INTO stores (id, code, name, city_id, active, version, created_at, updated_at)
+         VALUES (1, 'KHI001', 'Saddar', 1, true, 1, now(), now()), (2, 'KHI002', 'Clifton', 1, true, 1, now(), now());
+         INSERT INTO products (id, sku, name, category_id, price, active, version, created_at, updated_at)
+         VALUES (1, 'TEA', 'Chai', 1, 150.00, true, 1, now(), now());
+         INSERT INTO inventory (store_id, product_id, quantity) VALUES (1, 1, 10), (2, 1, 20);
+         INSERT INTO customers (id, name, city_id, version, created_at, updated_at)
+         VALUES (1, 'Zoë', 1, 1, now(), now()), (2, 'Elsewhere', 2, 1, now(), now());",
+    )
+    .await
+    .unwrap();
+    let tokens: Vec<(i32, String)> = (1..=2).map(|s| (s, pos_shared::auth::generate_token())).collect();
+    let admin_token = pos_shared::auth::generate_token();
+    let config = Config {
+        common: CommonConfig {
+            http_host: "127.0.0.1".into(),
+            http_port: 0,
+            database_url: db_url,
+            database_pool_size: 4,
+            log_format: LogFormat::Human,
+            log_filter: "info".into(),
+            scheduler_enabled: true,
+        },
+        city_id: CITY_ID,
+        cashier_tokens: tokens
+            .iter()
+            .map(|(s, t)| (*s, SecretString::from(t.clone())))
+            .collect(),
+        admin_token: Some(SecretString::from(admin_token.clone())),
+        central_database_url: None,
+    };
+    let app = Application::build(config).await.expect("store node starts");
+    let url = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestStoreNode {
+        url,
+        http: reqwest::Client::new(),
+        tokens,
+        admin_token,
+        db,
+    }
+}
+
+impl TestStoreNode {
+    async fn get(&self, path: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+        let mut request = self.http.get(format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or_default())
+    }
+}
+
+#[tokio::test]
+async fn health_needs_no_token_and_the_rest_does() {
+    let node = spawn_store_node().await;
+    assert_eq!(node.get("/health", None).await.0, 200);
+    let (status, body) = node.get("/products", None).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("unauthorized")));
+    assert_eq!(node.get("/products", Some("not-a-token")).await.0, 401);
+    let (status, products) = node.get("/products", Some(&node.tokens[0].1)).await;
+    assert_eq!(status, 200);
+    assert_eq!(products[0]["price"], "150.00");
+}
+
+#[tokio::test]
+async fn a_cashier_of_one_store_is_refused_another_store() {
+    let node = spawn_store_node().await;
+    let cashier_one = &node.tokens[0].1;
+    let (status, own) = node.get("/inventory", Some(cashier_one)).await;
+    assert_eq!(status, 200);
+    assert_eq!(own[0]["quantity"], 10);
+    let (status, body) = node.get("/inventory?store_id=2", Some(cashier_one)).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("forbidden")));
+    let (status, other) = node.get("/inventory?store_id=2", Some(&node.admin_token)).await;
+    assert_eq!((status, other[0]["quantity"].as_i64()), (200, Some(20)));
+}
+
+#[tokio::test]
+async fn the_node_lists_only_its_own_citys_customers() {
+    let node = spawn_store_node().await;
+    let token = &node.tokens[1].1;
+    let (_, customers) = node.get("/customers", Some(token)).await;
+    assert_eq!(customers.as_array().unwrap().len(), 1);
+    assert_eq!(customers[0]["name"], "Zoë");
+    assert_eq!(node.get("/customers/2", Some(token)).await.0, 404);
+    assert_eq!(node.get("/customers/1", Some(token)).await.0, 200);
+    let count: i64 = node.db.query_one("SELECT count(*) FROM customers", &[]).await.unwrap().get(0);
+    assert_eq!(count, 2, "the moved-away customer's row stays for its orders");
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent() {
+    let instance = shared_instance(0).await.unwrap();
+    let db = instance.create_database(None).await.unwrap();
+    let config = pos_shared::db::parse_url(&instance.app_url(&db), "test").unwrap();
+    store_node::schema::migrate(&config).await.unwrap();
+    store_node::schema::migrate(&config).await.unwrap();
+    let client = pos_shared::db::connect(&config).await.unwrap();
+    let applied: i64 = client
+        .query_one("SELECT count(*) FROM refinery_schema_history", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(applied, 1);
+}
