@@ -1,0 +1,302 @@
+//! Replication benchmark: prints figures measured side by side in one run, on real instances.
+//!
+//! 1. propagation lag from central commit to visible at the node, at a steady write rate;
+//! 2. central write throughput with capture triggers on / off / a naive per-row `dblink_exec` trigger;
+//! 3. backlog drain to a node returning from an outage.
+//!
+//! Run: `cargo bench -p central --bench replication` (or `make bench`).
+
+use std::time::{Duration, Instant};
+
+use central::config::{Config, ReplicationConfig};
+use central::startup::Application;
+use pos_shared::config::CommonConfig;
+use pos_shared::telemetry::LogFormat;
+use pos_shared::testkit::TestInstance;
+use secrecy::SecretString;
+use serde_json::json;
+
+type Db = tokio_postgres::Client;
+
+async fn connect(instance: &TestInstance, db: &str) -> anyhow::Result<Db> {
+    pos_shared::db::connect(&pos_shared::db::parse_url(&instance.app_url(db), "bench")?).await
+}
+
+struct Cluster {
+    central_db: String,
+    http: reqwest::Client,
+    url: String,
+    token: String,
+    lahore_city: i32,
+    karachi_db: String,
+    lahore_db: String,
+}
+
+async fn start(central: &TestInstance, karachi: &TestInstance, lahore: &TestInstance) -> anyhow::Result<Cluster> {
+    let central_db = central
+        .migrated_database("central", |url| async move {
+            central::schema::migrate(&pos_shared::db::parse_url(&url, "bench")?).await
+        })
+        .await?;
+    let mut node_dbs = Vec::new();
+    for instance in [karachi, lahore] {
+        node_dbs.push(
+            instance
+                .migrated_database("store", |url| async move {
+                    store_node::schema::migrate(&pos_shared::db::parse_url(&url, "bench")?).await
+                })
+                .await?,
+        );
+    }
+    let token = pos_shared::auth::generate_token();
+    let app = Application::build(Config {
+        common: CommonConfig {
+            http_host: "127.0.0.1".into(),
+            http_port: 0,
+            database_url: central.app_url(&central_db),
+            database_pool_size: 8,
+            log_format: LogFormat::Human,
+            log_filter: "warn".into(),
+            scheduler_enabled: true,
+        },
+        admin_token: SecretString::from(token.clone()),
+        replication: ReplicationConfig {
+            retry_cron: "*/1 * * * * *".into(),
+            max_attempts: 100,
+            base_backoff_ms: 200,
+            max_backoff_ms: 1000,
+            batch_size: 1000,
+            statement_timeout_ms: 30_000,
+            report_timeout_ms: 3000,
+        },
+    })
+    .await?;
+    let url = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let http = reqwest::Client::new();
+    let mut cities = Vec::new();
+    for ((name, instance), db) in [("Karachi", karachi), ("Lahore", lahore)].into_iter().zip(&node_dbs) {
+        let city: serde_json::Value = http
+            .post(format!("{url}/cities"))
+            .bearer_auth(&token)
+            .json(&json!({"name": name}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let city_id = city["id"].as_i64().unwrap_or_default();
+        http.post(format!("{url}/nodes"))
+            .bearer_auth(&token)
+            .json(&json!({"city_id": city_id, "host": "127.0.0.1", "port": instance.pg.port, "dbname": db,
+                          "user": pos_shared::pgctl::REPLICATOR_ROLE, "password": instance.replicator_password}))
+            .send()
+            .await?
+            .error_for_status()?;
+        cities.push(i32::try_from(city_id)?);
+    }
+    Ok(Cluster {
+        central_db,
+        http,
+        url,
+        token,
+        lahore_city: cities[1],
+        karachi_db: node_dbs[0].clone(),
+        lahore_db: node_dbs[1].clone(),
+    })
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+/// Writes customers at `rate`/s for `seconds` and measures when each becomes visible at the node.
+async fn propagation_lag(
+    central: &Db,
+    node: &Db,
+    city_id: i32,
+    rate: u32,
+    seconds: u32,
+) -> anyhow::Result<Vec<Duration>> {
+    let start_id: i32 = node
+        .query_one("SELECT coalesce(max(id), 0) FROM customers", &[])
+        .await?
+        .get(0);
+    let total = (rate * seconds) as usize;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(i32, Instant)>();
+    let insert = central
+        .prepare("INSERT INTO customers (name, city_id) VALUES ('Lag probe', $1) RETURNING id")
+        .await?;
+    let writer = async {
+        let mut ticker = tokio::time::interval(Duration::from_secs(1) / rate);
+        for _ in 0..total {
+            ticker.tick().await;
+            let id: i32 = central.query_one(&insert, &[&city_id]).await?.get(0);
+            let _ = tx.send((id, Instant::now()));
+        }
+        anyhow::Ok(())
+    };
+    let watcher = async {
+        let mut seen = std::collections::HashMap::new();
+        let mut last = start_id;
+        let poll = node.prepare("SELECT id FROM customers WHERE id > $1 ORDER BY id").await?;
+        let deadline = Instant::now() + Duration::from_secs(u64::from(seconds) + 30);
+        while seen.len() < total && Instant::now() < deadline {
+            for row in node.query(&poll, &[&last]).await? {
+                let id: i32 = row.get(0);
+                seen.insert(id, Instant::now());
+                last = last.max(id);
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        anyhow::Ok(seen)
+    };
+    let (written, seen) = tokio::join!(writer, watcher);
+    written?;
+    let seen = seen?;
+    let mut lags = Vec::new();
+    while let Ok((id, committed)) = rx.try_recv() {
+        if let Some(visible) = seen.get(&id) {
+            lags.push(visible.saturating_duration_since(committed));
+        }
+    }
+    lags.sort();
+    Ok(lags)
+}
+
+/// Single-row insert transactions from `writers` connections for `rows` rows; rows per second.
+async fn write_throughput(instance: &TestInstance, db: &str, city_id: i32, rows: usize, writers: usize) -> anyhow::Result<f64> {
+    let mut clients = Vec::new();
+    for _ in 0..writers {
+        clients.push(connect(instance, db).await?);
+    }
+    let started = Instant::now();
+    let tasks = clients.into_iter().map(|client| async move {
+        let stmt = client
+            .prepare("INSERT INTO customers (name, phone, city_id) VALUES ('Throughput', '+92 300 0000000', $1)")
+            .await?;
+        for _ in 0..rows / writers {
+            client.execute(&stmt, &[&city_id]).await?;
+        }
+        anyhow::Ok(())
+    });
+    for result in futures_util::future::join_all(tasks).await {
+        result?;
+    }
+    Ok(rows as f64 / started.elapsed().as_secs_f64())
+}
+
+async fn wait_until_delivered(central: &Db, timeout: Duration) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        let open: i64 = central
+            .query_one("SELECT count(*) FROM replication_log WHERE status <> 'Success'", &[])
+            .await?
+            .get(0);
+        if open == 0 {
+            return Ok(());
+        }
+        anyhow::ensure!(started.elapsed() < timeout, "{open} entries still undelivered after {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let central_pg = TestInstance::start_dedicated().await?;
+    let karachi_pg = TestInstance::start_dedicated().await?;
+    let lahore_pg = TestInstance::start_dedicated().await?;
+    let cluster = start(&central_pg, &karachi_pg, &lahore_pg).await?;
+    let central = connect(&central_pg, &cluster.central_db).await?;
+    let lahore = connect(&lahore_pg, &cluster.lahore_db).await?;
+    let _karachi = connect(&karachi_pg, &cluster.karachi_db).await?;
+    let city = cluster.lahore_city;
+
+    println!("# Replication benchmark (central + 2 nodes, each its own PostgreSQL instance)\n");
+
+    // 1. Lag at a steady rate.
+    let rate = 200;
+    let lags = propagation_lag(&central, &lahore, city, rate, 10).await?;
+    println!("## Propagation lag, central commit → visible at the node ({rate} writes/s for 10 s, {} samples)", lags.len());
+    println!("| p50 | p90 | p99 | max |\n|---|---|---|---|");
+    println!(
+        "| {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |\n",
+        percentile(&lags, 0.5).as_secs_f64() * 1e3,
+        percentile(&lags, 0.9).as_secs_f64() * 1e3,
+        percentile(&lags, 0.99).as_secs_f64() * 1e3,
+        lags.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+    );
+    wait_until_delivered(&central, Duration::from_secs(30)).await?;
+
+    // 2. Write throughput: capture on vs off, interleaved rounds; then a naive per-row dblink trigger.
+    let rows = 4000;
+    let writers = 4;
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        on.push(write_throughput(&central_pg, &cluster.central_db, city, rows, writers).await?);
+        central.batch_execute("ALTER TABLE customers DISABLE TRIGGER trg_customers").await?;
+        off.push(write_throughput(&central_pg, &cluster.central_db, city, rows, writers).await?);
+        central.batch_execute("ALTER TABLE customers ENABLE TRIGGER trg_customers").await?;
+        wait_until_delivered(&central, Duration::from_secs(60)).await?;
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (on, off) = (median(&mut on), median(&mut off));
+    // The naive design: the trigger itself writes to the node over dblink, a new connection per row.
+    let server: String = central
+        .query_one("SELECT server_name FROM nodes WHERE city_id = $1", &[&city])
+        .await?
+        .get(0);
+    central
+        .batch_execute(&format!(
+            "CREATE FUNCTION naive_replicate() RETURNS trigger LANGUAGE plpgsql AS $f$
+             BEGIN
+               PERFORM * FROM dblink('{server}', format('SELECT apply_replication(%L::jsonb)',
+                   jsonb_build_object('customers', jsonb_build_array(to_jsonb(NEW))))) AS t(applied integer);
+               RETURN NULL;
+             END $f$;
+             CREATE TRIGGER trg_naive AFTER INSERT ON customers FOR EACH ROW EXECUTE FUNCTION naive_replicate();
+             ALTER TABLE customers DISABLE TRIGGER trg_customers;"
+        ))
+        .await?;
+    let naive = write_throughput(&central_pg, &cluster.central_db, city, 400, writers).await?;
+    central
+        .batch_execute(
+            "DROP TRIGGER trg_naive ON customers; DROP FUNCTION naive_replicate();
+             ALTER TABLE customers ENABLE TRIGGER trg_customers;",
+        )
+        .await?;
+    println!("## Central customer-write throughput ({writers} writers, single-row transactions, median of 3 interleaved rounds)");
+    println!("| variant | rows/s | ratio to triggers off |\n|---|---|---|");
+    println!("| triggers off | {off:.0} | 1.00 |");
+    println!("| capture triggers + outbox (this design) | {on:.0} | {:.2} |", on / off);
+    println!("| naive trigger, dblink call per row | {naive:.0} | {:.3} |\n", naive / off);
+
+    // 3. Backlog drain after an outage.
+    let backlog = 20_000;
+    lahore_pg.stop()?;
+    central
+        .execute(
+            "INSERT INTO customers (name, city_id) SELECT 'Backlog ' || g, $1 FROM generate_series(1, $2::int) g",
+            &[&city, &backlog],
+        )
+        .await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    lahore_pg.start()?;
+    let started = Instant::now();
+    cluster
+        .http
+        .post(format!("{}/replication/retry", cluster.url))
+        .bearer_auth(&cluster.token)
+        .send()
+        .await?
+        .error_for_status()?;
+    wait_until_delivered(&central, Duration::from_secs(120)).await?;
+    let drain = started.elapsed();
+    println!("## Backlog drain to a returning node");
+    println!("| rows | seconds | rows/s |\n|---|---|---|");
+    println!("| {backlog} | {:.2} | {:.0} |", drain.as_secs_f64(), f64::from(backlog) / drain.as_secs_f64());
+    Ok(())
+}
