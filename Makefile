@@ -25,4 +25,4 @@ fmt:
 	cargo fmt --all
 
 bench: deps
-	cargo run --release -p central --bin replication-bench
+	cargo bench -p central --bench replication

@@ -6,6 +6,8 @@
 //!
 //! Run: `cargo bench -p central --bench replication` (or `make bench`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step should panic
+
 use std::time::{Duration, Instant};
 
 use central::config::{Config, ReplicationConfig};
@@ -32,7 +34,11 @@ struct Cluster {
     lahore_db: String,
 }
 
-async fn start(central: &TestInstance, karachi: &TestInstance, lahore: &TestInstance) -> anyhow::Result<Cluster> {
+async fn start(
+    central: &TestInstance,
+    karachi: &TestInstance,
+    lahore: &TestInstance,
+) -> anyhow::Result<Cluster> {
     let central_db = central
         .migrated_database("central", |url| async move {
             central::schema::migrate(&pos_shared::db::parse_url(&url, "bench")?).await
@@ -75,7 +81,10 @@ async fn start(central: &TestInstance, karachi: &TestInstance, lahore: &TestInst
     tokio::spawn(app.run_until_stopped());
     let http = reqwest::Client::new();
     let mut cities = Vec::new();
-    for ((name, instance), db) in [("Karachi", karachi), ("Lahore", lahore)].into_iter().zip(&node_dbs) {
+    for ((name, instance), db) in [("Karachi", karachi), ("Lahore", lahore)]
+        .into_iter()
+        .zip(&node_dbs)
+    {
         let city: serde_json::Value = http
             .post(format!("{url}/cities"))
             .bearer_auth(&token)
@@ -139,7 +148,9 @@ async fn propagation_lag(
     let watcher = async {
         let mut seen = std::collections::HashMap::new();
         let mut last = start_id;
-        let poll = node.prepare("SELECT id FROM customers WHERE id > $1 ORDER BY id").await?;
+        let poll = node
+            .prepare("SELECT id FROM customers WHERE id > $1 ORDER BY id")
+            .await?;
         let deadline = Instant::now() + Duration::from_secs(u64::from(seconds) + 30);
         while seen.len() < total && Instant::now() < deadline {
             for row in node.query(&poll, &[&last]).await? {
@@ -165,7 +176,13 @@ async fn propagation_lag(
 }
 
 /// Single-row insert transactions from `writers` connections for `rows` rows; rows per second.
-async fn write_throughput(instance: &TestInstance, db: &str, city_id: i32, rows: usize, writers: usize) -> anyhow::Result<f64> {
+async fn write_throughput(
+    instance: &TestInstance,
+    db: &str,
+    city_id: i32,
+    rows: usize,
+    writers: usize,
+) -> anyhow::Result<f64> {
     let mut clients = Vec::new();
     for _ in 0..writers {
         clients.push(connect(instance, db).await?);
@@ -190,13 +207,19 @@ async fn wait_until_delivered(central: &Db, timeout: Duration) -> anyhow::Result
     let started = Instant::now();
     loop {
         let open: i64 = central
-            .query_one("SELECT count(*) FROM replication_log WHERE status <> 'Success'", &[])
+            .query_one(
+                "SELECT count(*) FROM replication_log WHERE status <> 'Success'",
+                &[],
+            )
             .await?
             .get(0);
         if open == 0 {
             return Ok(());
         }
-        anyhow::ensure!(started.elapsed() < timeout, "{open} entries still undelivered after {timeout:?}");
+        anyhow::ensure!(
+            started.elapsed() < timeout,
+            "{open} entries still undelivered after {timeout:?}"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
@@ -217,7 +240,10 @@ async fn main() -> anyhow::Result<()> {
     // 1. Lag at a steady rate.
     let rate = 200;
     let lags = propagation_lag(&central, &lahore, city, rate, 10).await?;
-    println!("## Propagation lag, central commit → visible at the node ({rate} writes/s for 10 s, {} samples)", lags.len());
+    println!(
+        "## Propagation lag, central commit → visible at the node ({rate} writes/s for 10 s, {} samples)",
+        lags.len()
+    );
     println!("| p50 | p90 | p99 | max |\n|---|---|---|---|");
     println!(
         "| {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |\n",
@@ -234,9 +260,13 @@ async fn main() -> anyhow::Result<()> {
     let (mut on, mut off) = (Vec::new(), Vec::new());
     for _ in 0..3 {
         on.push(write_throughput(&central_pg, &cluster.central_db, city, rows, writers).await?);
-        central.batch_execute("ALTER TABLE customers DISABLE TRIGGER trg_customers").await?;
+        central
+            .batch_execute("ALTER TABLE customers DISABLE TRIGGER trg_customers")
+            .await?;
         off.push(write_throughput(&central_pg, &cluster.central_db, city, rows, writers).await?);
-        central.batch_execute("ALTER TABLE customers ENABLE TRIGGER trg_customers").await?;
+        central
+            .batch_execute("ALTER TABLE customers ENABLE TRIGGER trg_customers")
+            .await?;
         wait_until_delivered(&central, Duration::from_secs(60)).await?;
     }
     let median = |v: &mut Vec<f64>| {
@@ -268,11 +298,19 @@ async fn main() -> anyhow::Result<()> {
              ALTER TABLE customers ENABLE TRIGGER trg_customers;",
         )
         .await?;
-    println!("## Central customer-write throughput ({writers} writers, single-row transactions, median of 3 interleaved rounds)");
+    println!(
+        "## Central customer-write throughput ({writers} writers, single-row transactions, median of 3 interleaved rounds)"
+    );
     println!("| variant | rows/s | ratio to triggers off |\n|---|---|---|");
     println!("| triggers off | {off:.0} | 1.00 |");
-    println!("| capture triggers + outbox (this design) | {on:.0} | {:.2} |", on / off);
-    println!("| naive trigger, dblink call per row | {naive:.0} | {:.3} |\n", naive / off);
+    println!(
+        "| capture triggers + outbox (this design) | {on:.0} | {:.2} |",
+        on / off
+    );
+    println!(
+        "| naive trigger, dblink call per row | {naive:.0} | {:.3} |\n",
+        naive / off
+    );
 
     // 3. Backlog drain after an outage.
     let backlog = 20_000;
@@ -297,6 +335,10 @@ async fn main() -> anyhow::Result<()> {
     let drain = started.elapsed();
     println!("## Backlog drain to a returning node");
     println!("| rows | seconds | rows/s |\n|---|---|---|");
-    println!("| {backlog} | {:.2} | {:.0} |", drain.as_secs_f64(), f64::from(backlog) / drain.as_secs_f64());
+    println!(
+        "| {backlog} | {:.2} | {:.0} |",
+        drain.as_secs_f64(),
+        f64::from(backlog) / drain.as_secs_f64()
+    );
     Ok(())
 }

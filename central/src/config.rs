@@ -38,12 +38,14 @@ impl Config {
             common: CommonConfig::load(source, 8080, "pos_central")?,
             admin_token: source.required_secret("POS_ADMIN_TOKEN")?,
             replication: ReplicationConfig {
-                retry_cron: source.get_or("POS_REPLICATION_RETRY_CRON", "*/5 * * * * *".to_owned())?,
+                retry_cron: source
+                    .get_or("POS_REPLICATION_RETRY_CRON", "*/5 * * * * *".to_owned())?,
                 max_attempts: source.get_or("POS_REPLICATION_MAX_ATTEMPTS", 8)?,
                 base_backoff_ms: source.get_or("POS_REPLICATION_BASE_BACKOFF_MS", 1000)?,
                 max_backoff_ms: source.get_or("POS_REPLICATION_MAX_BACKOFF_MS", 300_000)?,
                 batch_size: source.get_or("POS_REPLICATION_BATCH_SIZE", 1000)?,
-                statement_timeout_ms: source.get_or("POS_REPLICATION_STATEMENT_TIMEOUT_MS", 5000)?,
+                statement_timeout_ms: source
+                    .get_or("POS_REPLICATION_STATEMENT_TIMEOUT_MS", 5000)?,
                 report_timeout_ms: source.get_or("POS_REPORT_NODE_TIMEOUT_MS", 3000)?,
             },
         })

@@ -48,7 +48,11 @@ pub struct Replicator {
 }
 
 impl Replicator {
-    pub fn new(db: tokio_postgres::Config, pool: deadpool_postgres::Pool, config: ReplicationConfig) -> Self {
+    pub fn new(
+        db: tokio_postgres::Config,
+        pool: deadpool_postgres::Pool,
+        config: ReplicationConfig,
+    ) -> Self {
         Self {
             db,
             pool,
@@ -167,15 +171,23 @@ impl Replicator {
 
 /// The worker's session: a pool of one connection, so that the node's named dblink connection lives as
 /// long as the session and a broken session is replaced on the next use.
-fn worker_session(db: &tokio_postgres::Config, city_id: i32) -> anyhow::Result<deadpool_postgres::Pool> {
+fn worker_session(
+    db: &tokio_postgres::Config,
+    city_id: i32,
+) -> anyhow::Result<deadpool_postgres::Pool> {
     let mut config = db.clone();
-    config.application_name(&format!("central-replicator-{city_id}"));
+    config.application_name(format!("central-replicator-{city_id}"));
     // Bounds a delivery whose node stops answering mid-statement.
     config.options("-c statement_timeout=60000");
     pos_shared::db::pool(config, 1)
 }
 
-async fn run_worker(city_id: i32, signal: Arc<NodeSignal>, db: tokio_postgres::Config, config: ReplicationConfig) {
+async fn run_worker(
+    city_id: i32,
+    signal: Arc<NodeSignal>,
+    db: tokio_postgres::Config,
+    config: ReplicationConfig,
+) {
     let base = Duration::from_millis(u64::try_from(config.base_backoff_ms).unwrap_or(1000));
     let max = Duration::from_millis(u64::try_from(config.max_backoff_ms).unwrap_or(300_000));
     let batch_size = config.batch_size;
@@ -206,7 +218,11 @@ async fn run_worker(city_id: i32, signal: Arc<NodeSignal>, db: tokio_postgres::C
         };
         loop {
             let span = tracing::info_span!("replication_batch", city_id);
-            let result = tracing::Instrument::instrument(db::replication::deliver(&client, city_id, retry_due), span).await;
+            let result = tracing::Instrument::instrument(
+                db::replication::deliver(&client, city_id, retry_due),
+                span,
+            )
+            .await;
             match result {
                 Ok((delivered, failed)) => {
                     if failed > 0 {
@@ -247,7 +263,9 @@ pub async fn start_retry_job(
             replicator.retry_due().await;
         })
     })
-    .with_context(|| format!("POS_REPLICATION_RETRY_CRON: {cron:?} is not a valid cron expression"))?;
+    .with_context(|| {
+        format!("POS_REPLICATION_RETRY_CRON: {cron:?} is not a valid cron expression")
+    })?;
     scheduler.add(job).await.context("adding the retry job")?;
     scheduler.start().await.context("starting the retry job")?;
     Ok(scheduler)

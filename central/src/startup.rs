@@ -33,7 +33,8 @@ impl Application {
             |db| async move { crate::schema::migrate(&db).await },
         )
         .await?;
-        let (listener, port) = pos_shared::http::bind(&config.common.http_host, config.common.http_port)?;
+        let (listener, port) =
+            pos_shared::http::bind(&config.common.http_host, config.common.http_port)?;
 
         let client = pool.get().await.context("getting a connection")?;
         crate::db::replication::configure(&client, &config.replication).await?;
@@ -42,7 +43,8 @@ impl Application {
         replicator.sync_nodes().await?;
         let mut background = vec![replicator.spawn_listener()];
         if config.common.scheduler_enabled {
-            let scheduler = start_retry_job(replicator.clone(), &config.replication.retry_cron).await?;
+            let scheduler =
+                start_retry_job(replicator.clone(), &config.replication.retry_cron).await?;
             background.push(tokio::spawn(async move {
                 // Keeps the scheduler alive for as long as the service runs.
                 std::future::pending::<()>().await;

@@ -66,14 +66,18 @@ pub fn parse_cashier_tokens(text: &SecretString) -> anyhow::Result<Vec<(i32, Sec
         .enumerate()
     {
         let Some((store, token)) = pair.split_once('=') else {
-            bail!("POS_CASHIER_TOKENS: entry {} is not STORE_ID=TOKEN", index + 1);
+            bail!(
+                "POS_CASHIER_TOKENS: entry {} is not STORE_ID=TOKEN",
+                index + 1
+            );
         };
-        let store_id: i32 = store
-            .trim()
-            .parse()
-            .with_context(|| format!("POS_CASHIER_TOKENS: entry {} has a bad store id", index + 1))?;
+        let store_id: i32 = store.trim().parse().with_context(|| {
+            format!("POS_CASHIER_TOKENS: entry {} has a bad store id", index + 1)
+        })?;
         if token.trim().len() < 16 {
-            bail!("POS_CASHIER_TOKENS: the token of store {store_id} is shorter than 16 characters");
+            bail!(
+                "POS_CASHIER_TOKENS: the token of store {store_id} is shorter than 16 characters"
+            );
         }
         out.push((store_id, SecretString::from(token.trim().to_owned())));
     }
@@ -169,7 +173,10 @@ mod tests {
             registry.principal("bbbbbbbbbbbbbbbbbbbb"),
             Some(Principal::Cashier { store_id: 2 })
         );
-        assert_eq!(registry.principal("cccccccccccccccccccc"), Some(Principal::Admin));
+        assert_eq!(
+            registry.principal("cccccccccccccccccccc"),
+            Some(Principal::Admin)
+        );
         assert_eq!(registry.principal("nope"), None);
     }
 

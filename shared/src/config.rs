@@ -37,8 +37,8 @@ impl ConfigSource {
         if let Some(path) = env.get(FILE_KEY) {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading configuration file {path}"))?;
-            let table: toml::Table =
-                toml::from_str(&text).with_context(|| format!("parsing configuration file {path}"))?;
+            let table: toml::Table = toml::from_str(&text)
+                .with_context(|| format!("parsing configuration file {path}"))?;
             for (key, value) in table {
                 let text = match value {
                     toml::Value::String(s) => s,
@@ -62,7 +62,10 @@ impl ConfigSource {
 
     fn raw(&self, key: &str) -> Option<&str> {
         self.mark_read(key);
-        self.values.get(key).map(String::as_str).filter(|v| !v.is_empty())
+        self.values
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     /// A setting with a default.
@@ -86,7 +89,10 @@ impl ConfigSource {
         T::Err: Display,
     {
         self.raw(key)
-            .map(|text| text.parse().map_err(|e| anyhow!("{key}: cannot parse: {e}")))
+            .map(|text| {
+                text.parse()
+                    .map_err(|e| anyhow!("{key}: cannot parse: {e}"))
+            })
             .transpose()
     }
 
@@ -133,7 +139,11 @@ pub struct CommonConfig {
 }
 
 impl CommonConfig {
-    pub fn load(source: &ConfigSource, default_port: u16, default_db: &str) -> anyhow::Result<Self> {
+    pub fn load(
+        source: &ConfigSource,
+        default_port: u16,
+        default_db: &str,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
             http_host: source.get_or("POS_HTTP_HOST", "127.0.0.1".to_owned())?,
             http_port: source.get_or("POS_HTTP_PORT", default_port)?,
@@ -186,7 +196,9 @@ mod tests {
             ("POS_ADMIN_TOKEN", "s3cret-value"),
         ]))
         .unwrap();
-        let err = CommonConfig::load(&source, 8080, "db").unwrap_err().to_string();
+        let err = CommonConfig::load(&source, 8080, "db")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("POS_HTTP_PORT"), "{err}");
         let token = source.required_secret("POS_ADMIN_TOKEN").unwrap();
         assert_eq!(token.expose_secret(), "s3cret-value");

@@ -15,11 +15,15 @@ const SCHEMA_LOCK_KEY: i64 = 0x706f_732d_7363_6865;
 
 /// Parses a database URL and fills in what a service always wants: a connect timeout (libpq's default
 /// waits forever) and an application name that shows in `pg_stat_activity`.
-pub fn parse_url(url: &SecretString, application_name: &str) -> anyhow::Result<tokio_postgres::Config> {
-    let mut config: tokio_postgres::Config = url
-        .expose_secret()
-        .parse()
-        .map_err(|_| anyhow!("the database URL is malformed (expected postgres://user:password@host:port/dbname)"))?;
+pub fn parse_url(
+    url: &SecretString,
+    application_name: &str,
+) -> anyhow::Result<tokio_postgres::Config> {
+    let mut config: tokio_postgres::Config = url.expose_secret().parse().map_err(|_| {
+        anyhow!(
+            "the database URL is malformed (expected postgres://user:password@host:port/dbname)"
+        )
+    })?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(5));
     }
@@ -119,7 +123,10 @@ async fn apply_replaceable(
 ) -> anyhow::Result<()> {
     let hash = hex::encode(Sha256::digest(file.text.as_bytes()));
     let current: Option<String> = client
-        .query_opt("SELECT sha256 FROM schema_functions WHERE name = $1", &[&file.name])
+        .query_opt(
+            "SELECT sha256 FROM schema_functions WHERE name = $1",
+            &[&file.name],
+        )
         .await
         .context("reading schema_functions")?
         .map(|row| row.get(0));

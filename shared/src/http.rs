@@ -17,7 +17,8 @@ pub fn json_config() -> web::JsonConfig {
                 JsonPayloadError::ContentType => {
                     ApiError::BadRequest("expected Content-Type: application/json".into())
                 }
-                JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => {
                     ApiError::BadRequest("request body is too large".into())
                 }
                 other => ApiError::BadRequest(format!("malformed JSON body: {other}")),

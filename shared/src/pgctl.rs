@@ -69,7 +69,11 @@ pub struct InstanceOptions {
 
 impl PgInstance {
     /// An instance that exists already (posctl's later commands).
-    pub fn existing(data_dir: PathBuf, port: u16, superuser_password: String) -> anyhow::Result<Self> {
+    pub fn existing(
+        data_dir: PathBuf,
+        port: u16,
+        superuser_password: String,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
             data_dir,
             port,
@@ -89,7 +93,8 @@ impl PgInstance {
         let dir = &instance.data_dir;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let pwfile = dir.with_extension("pwfile");
-        std::fs::write(&pwfile, &instance.superuser_password).context("writing the password file")?;
+        std::fs::write(&pwfile, &instance.superuser_password)
+            .context("writing the password file")?;
         if running_as_root() {
             let user = nix::unistd::User::from_name(OS_USER)?
                 .ok_or_else(|| anyhow!("running as root needs a `postgres` OS user to run PostgreSQL (install the postgresql package)"))?;
@@ -180,7 +185,13 @@ impl PgInstance {
                 "start".as_ref(),
             ],
         )
-        .with_context(|| format!("starting PostgreSQL on port {} (log: {})", self.port, self.log_file().display()))?;
+        .with_context(|| {
+            format!(
+                "starting PostgreSQL on port {} (log: {})",
+                self.port,
+                self.log_file().display()
+            )
+        })?;
         Ok(())
     }
 
@@ -234,10 +245,12 @@ impl PgInstance {
             .superuser_url(dbname)
             .parse()
             .context("superuser URL")?;
-        let (client, connection) = config
-            .connect(NoTls)
-            .await
-            .with_context(|| format!("connecting to PostgreSQL on port {} as superuser", self.port))?;
+        let (client, connection) = config.connect(NoTls).await.with_context(|| {
+            format!(
+                "connecting to PostgreSQL on port {} as superuser",
+                self.port
+            )
+        })?;
         tokio::spawn(async move {
             let _ = connection.await;
         });
@@ -280,14 +293,20 @@ fn make_traversable(path: &Path) -> anyhow::Result<()> {
 fn percent_encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             other => format!("%{other:02X}"),
         })
         .collect()
 }
 
 /// Creates `role` with LOGIN and `password`, or resets the password of an existing one.
-pub async fn ensure_role(client: &tokio_postgres::Client, role: &str, password: &str) -> anyhow::Result<()> {
+pub async fn ensure_role(
+    client: &tokio_postgres::Client,
+    role: &str,
+    password: &str,
+) -> anyhow::Result<()> {
     let exists = client
         .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role])
         .await?

@@ -36,6 +36,9 @@ pub fn init(format: LogFormat, filter: &str) {
 /// For tests: silent unless `TEST_LOG` is set.
 pub fn init_for_tests() {
     if std::env::var_os("TEST_LOG").is_some() {
-        init(LogFormat::Human, "info,pos_shared=debug,central=debug,store_node=debug");
+        init(
+            LogFormat::Human,
+            "info,pos_shared=debug,central=debug,store_node=debug",
+        );
     }
 }

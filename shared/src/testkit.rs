@@ -27,6 +27,9 @@ pub struct TestInstance {
     stop_on_drop: bool,
 }
 
+/// Template database names by (instance port, kind), each created once.
+type TemplateCells = HashMap<(u16, String), Arc<OnceCell<String>>>;
+
 /// A free TCP port on the loopback interface.
 pub fn free_port() -> anyhow::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
@@ -55,7 +58,12 @@ impl TestInstance {
         let port = free_port()?;
         let password = generate_token();
         let pg = tokio::task::spawn_blocking(move || {
-            let pg = PgInstance::init(data_dir, port, password, &InstanceOptions { ephemeral: true })?;
+            let pg = PgInstance::init(
+                data_dir,
+                port,
+                password,
+                &InstanceOptions { ephemeral: true },
+            )?;
             pg.start()?;
             anyhow::Ok(pg)
         })
@@ -95,8 +103,7 @@ impl TestInstance {
         Fut: Future<Output = anyhow::Result<()>>,
     {
         let cell = {
-            static TEMPLATES: OnceLock<Mutex<HashMap<(u16, String), Arc<OnceCell<String>>>>> =
-                OnceLock::new();
+            static TEMPLATES: OnceLock<Mutex<TemplateCells>> = OnceLock::new();
             let mut map = TEMPLATES
                 .get_or_init(Default::default)
                 .lock()
@@ -163,7 +170,11 @@ fn watch_until_exit(pg: &PgInstance, root: &std::path::Path) -> anyhow::Result<(
 
 /// The instances shared by every test of this binary, started on first use.
 pub async fn shared_instance(slot: usize) -> anyhow::Result<&'static TestInstance> {
-    static SLOTS: [OnceCell<TestInstance>; 3] = [OnceCell::const_new(), OnceCell::const_new(), OnceCell::const_new()];
+    static SLOTS: [OnceCell<TestInstance>; 3] = [
+        OnceCell::const_new(),
+        OnceCell::const_new(),
+        OnceCell::const_new(),
+    ];
     let cell = SLOTS
         .get(slot)
         .context("the test kit shares three instances (slots 0, 1, 2)")?;

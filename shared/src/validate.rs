@@ -9,16 +9,26 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
         return Err(ApiError::validation(field, "must not be empty"));
     }
     if trimmed.chars().count() > max {
-        return Err(ApiError::validation(field, format!("must be at most {max} characters")));
+        return Err(ApiError::validation(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     if trimmed.chars().any(|c| c.is_control()) {
-        return Err(ApiError::validation(field, "must not contain control characters"));
+        return Err(ApiError::validation(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(trimmed.to_owned())
 }
 
 /// An optional text field: absent or blank is `None`.
-pub fn optional_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, ApiError> {
+pub fn optional_text(
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
         Some(v) => text(field, v, max).map(Some),
@@ -36,7 +46,10 @@ pub fn phone(field: &str, value: Option<&str>) -> Result<Option<String>, ApiErro
         .enumerate()
         .all(|(i, c)| c.is_ascii_digit() || c == ' ' || c == '-' || (c == '+' && i == 0));
     if !allowed || !(6..=20).contains(&digits) {
-        return Err(ApiError::validation(field, "must be a phone number (6 to 20 digits)"));
+        return Err(ApiError::validation(
+            field,
+            "must be a phone number (6 to 20 digits)",
+        ));
     }
     Ok(Some(value))
 }
@@ -45,9 +58,9 @@ pub fn email(field: &str, value: Option<&str>) -> Result<Option<String>, ApiErro
     let Some(value) = optional_text(field, value, 254)? else {
         return Ok(None);
     };
-    let valid = value
-        .split_once('@')
-        .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !value.contains(' '));
+    let valid = value.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && domain.contains('.') && !value.contains(' ')
+    });
     if !valid {
         return Err(ApiError::validation(field, "must be an email address"));
     }
@@ -67,14 +80,20 @@ mod tests {
 
     #[test]
     fn names_keep_quotes_and_letters() {
-        assert_eq!(text("name", "  O'Brien; Zoë  ", 100).unwrap(), "O'Brien; Zoë");
+        assert_eq!(
+            text("name", "  O'Brien; Zoë  ", 100).unwrap(),
+            "O'Brien; Zoë"
+        );
         assert!(text("name", "   ", 100).is_err());
         assert!(text("name", "a\u{0}b", 100).is_err());
     }
 
     #[test]
     fn phones_and_emails() {
-        assert_eq!(phone("phone", Some("+92 300-1234567")).unwrap().as_deref(), Some("+92 300-1234567"));
+        assert_eq!(
+            phone("phone", Some("+92 300-1234567")).unwrap().as_deref(),
+            Some("+92 300-1234567")
+        );
         assert!(phone("phone", Some("12ab")).is_err());
         assert_eq!(phone("phone", Some(" ")).unwrap(), None);
         assert!(email("email", Some("a@b.pk")).is_ok());

@@ -34,9 +34,9 @@ impl Config {
         };
         Ok(Self {
             common: CommonConfig::load(source, 8081, "pos_store")?,
-            city_id: source
-                .get("POS_CITY_ID")?
-                .ok_or_else(|| anyhow::anyhow!("POS_CITY_ID must be set (the id of this node's city at central)"))?,
+            city_id: source.get("POS_CITY_ID")?.ok_or_else(|| {
+                anyhow::anyhow!("POS_CITY_ID must be set (the id of this node's city at central)")
+            })?,
             cashier_tokens,
             admin_token: source.secret("POS_ADMIN_TOKEN")?,
             central_database_url: source.secret("POS_CENTRAL_DATABASE_URL")?,

@@ -29,7 +29,8 @@ impl Application {
             |db| async move { crate::schema::migrate(&db).await },
         )
         .await?;
-        let (listener, port) = pos_shared::http::bind(&config.common.http_host, config.common.http_port)?;
+        let (listener, port) =
+            pos_shared::http::bind(&config.common.http_host, config.common.http_port)?;
 
         let tokens = TokenRegistry::new(config.admin_token.as_ref(), &config.cashier_tokens);
         let state = AppState {

@@ -33,8 +33,13 @@ pub async fn list(client: &impl GenericClient) -> anyhow::Result<Vec<City>> {
 
 pub async fn create(client: &impl GenericClient, name: &str) -> anyhow::Result<City> {
     let stmt = client
-        .prepare_cached("INSERT INTO cities (name) VALUES ($1) RETURNING id, name, created_at, updated_at")
+        .prepare_cached(
+            "INSERT INTO cities (name) VALUES ($1) RETURNING id, name, created_at, updated_at",
+        )
         .await?;
-    let row = client.query_one(&stmt, &[&name]).await.context("creating a city")?;
+    let row = client
+        .query_one(&stmt, &[&name])
+        .await
+        .context("creating a city")?;
     Ok(City::from(&row))
 }

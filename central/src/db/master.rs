@@ -130,9 +130,13 @@ async fn query_maybe<T: for<'r> From<&'r Row>>(
 }
 
 pub async fn list_categories(client: &impl GenericClient) -> anyhow::Result<Vec<Category>> {
-    query_all(client, &format!("SELECT {CATEGORY_COLUMNS} FROM categories ORDER BY id"), &[])
-        .await
-        .context("listing categories")
+    query_all(
+        client,
+        &format!("SELECT {CATEGORY_COLUMNS} FROM categories ORDER BY id"),
+        &[],
+    )
+    .await
+    .context("listing categories")
 }
 
 pub async fn create_category(client: &impl GenericClient, name: &str) -> anyhow::Result<Category> {
@@ -147,15 +151,23 @@ pub async fn create_category(client: &impl GenericClient, name: &str) -> anyhow:
 }
 
 pub async fn list_products(client: &impl GenericClient) -> anyhow::Result<Vec<Product>> {
-    query_all(client, &format!("SELECT {PRODUCT_COLUMNS} FROM products ORDER BY id"), &[])
-        .await
-        .context("listing products")
+    query_all(
+        client,
+        &format!("SELECT {PRODUCT_COLUMNS} FROM products ORDER BY id"),
+        &[],
+    )
+    .await
+    .context("listing products")
 }
 
 pub async fn get_product(client: &impl GenericClient, id: i32) -> anyhow::Result<Option<Product>> {
-    query_maybe(client, &format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1"), &[&id])
-        .await
-        .context("reading a product")
+    query_maybe(
+        client,
+        &format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1"),
+        &[&id],
+    )
+    .await
+    .context("reading a product")
 }
 
 pub async fn create_product(
@@ -201,9 +213,13 @@ pub async fn update_product(
 }
 
 pub async fn list_stores(client: &impl GenericClient) -> anyhow::Result<Vec<Store>> {
-    query_all(client, &format!("SELECT {STORE_COLUMNS} FROM stores ORDER BY id"), &[])
-        .await
-        .context("listing stores")
+    query_all(
+        client,
+        &format!("SELECT {STORE_COLUMNS} FROM stores ORDER BY id"),
+        &[],
+    )
+    .await
+    .context("listing stores")
 }
 
 pub async fn create_store(
@@ -214,7 +230,9 @@ pub async fn create_store(
 ) -> anyhow::Result<Store> {
     query_maybe(
         client,
-        &format!("INSERT INTO stores (code, name, city_id) VALUES ($1, $2, $3) RETURNING {STORE_COLUMNS}"),
+        &format!(
+            "INSERT INTO stores (code, name, city_id) VALUES ($1, $2, $3) RETURNING {STORE_COLUMNS}"
+        ),
         &[&code, &name, &city_id],
     )
     .await
@@ -261,7 +279,10 @@ pub async fn list_customers(
     .context("listing customers")
 }
 
-pub async fn get_customer(client: &impl GenericClient, id: i32) -> anyhow::Result<Option<Customer>> {
+pub async fn get_customer(
+    client: &impl GenericClient,
+    id: i32,
+) -> anyhow::Result<Option<Customer>> {
     query_maybe(
         client,
         &format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1 AND deleted_at IS NULL"),
@@ -326,7 +347,13 @@ pub async fn update_customer(
 /// Soft delete: the nodes keep the row for the orders that refer to it. False: no such customer.
 pub async fn delete_customer(client: &impl GenericClient, id: i32) -> anyhow::Result<bool> {
     let stmt = client
-        .prepare_cached("UPDATE customers SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL")
+        .prepare_cached(
+            "UPDATE customers SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL",
+        )
         .await?;
-    Ok(client.execute(&stmt, &[&id]).await.context("deleting a customer")? == 1)
+    Ok(client
+        .execute(&stmt, &[&id])
+        .await
+        .context("deleting a customer")?
+        == 1)
 }

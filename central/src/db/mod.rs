@@ -26,7 +26,9 @@ pub fn write_error(err: anyhow::Error) -> ApiError {
         .unwrap_or_else(|| "body".to_owned());
     match *db.code() {
         SqlState::UNIQUE_VIOLATION => ApiError::conflict(format!("{field} is already taken")),
-        SqlState::FOREIGN_KEY_VIOLATION => ApiError::validation(field, "refers to a row that does not exist"),
+        SqlState::FOREIGN_KEY_VIOLATION => {
+            ApiError::validation(field, "refers to a row that does not exist")
+        }
         SqlState::CHECK_VIOLATION => ApiError::validation(field, "is out of range"),
         _ => err.into(),
     }

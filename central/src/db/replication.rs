@@ -43,7 +43,10 @@ pub async fn enabled_node_ids(client: &impl GenericClient) -> anyhow::Result<Vec
     let stmt = client
         .prepare_cached("SELECT city_id FROM nodes WHERE enabled ORDER BY city_id")
         .await?;
-    let rows = client.query(&stmt, &[]).await.context("listing enabled nodes")?;
+    let rows = client
+        .query(&stmt, &[])
+        .await
+        .context("listing enabled nodes")?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
@@ -84,11 +87,18 @@ pub async fn register_node(
 
 pub async fn probe_node(client: &impl GenericClient, city_id: i32) -> anyhow::Result<bool> {
     let stmt = client.prepare_cached("SELECT probe_node($1)").await?;
-    Ok(client.query_one(&stmt, &[&city_id]).await.context("probing a node")?.get(0))
+    Ok(client
+        .query_one(&stmt, &[&city_id])
+        .await
+        .context("probing a node")?
+        .get(0))
 }
 
 /// Writes the retry policy from the configuration into `replication_settings`.
-pub async fn configure(client: &impl GenericClient, config: &crate::config::ReplicationConfig) -> anyhow::Result<()> {
+pub async fn configure(
+    client: &impl GenericClient,
+    config: &crate::config::ReplicationConfig,
+) -> anyhow::Result<()> {
     let stmt = client
         .prepare_cached("SELECT configure_replication($1, $2, $3, $4, $5)")
         .await?;
@@ -109,7 +119,11 @@ pub async fn configure(client: &impl GenericClient, config: &crate::config::Repl
 }
 
 /// One batch to one node: (delivered, failed) entries.
-pub async fn deliver(client: &impl GenericClient, city_id: i32, include_due_failed: bool) -> anyhow::Result<(i32, i32)> {
+pub async fn deliver(
+    client: &impl GenericClient,
+    city_id: i32,
+    include_due_failed: bool,
+) -> anyhow::Result<(i32, i32)> {
     let stmt = client
         .prepare_cached("SELECT delivered, failed FROM deliver_replication($1, $2)")
         .await?;
@@ -121,12 +135,23 @@ pub async fn deliver(client: &impl GenericClient, city_id: i32, include_due_fail
 }
 
 pub async fn retry_failed(client: &impl GenericClient) -> anyhow::Result<i32> {
-    let stmt = client.prepare_cached("SELECT retry_failed_replications()").await?;
-    Ok(client.query_one(&stmt, &[]).await.context("retrying replication")?.get(0))
+    let stmt = client
+        .prepare_cached("SELECT retry_failed_replications()")
+        .await?;
+    Ok(client
+        .query_one(&stmt, &[])
+        .await
+        .context("retrying replication")?
+        .get(0))
 }
 
-pub async fn requeue_dead(client: &impl GenericClient, city_id: Option<i32>) -> anyhow::Result<i32> {
-    let stmt = client.prepare_cached("SELECT requeue_dead_replications($1)").await?;
+pub async fn requeue_dead(
+    client: &impl GenericClient,
+    city_id: Option<i32>,
+) -> anyhow::Result<i32> {
+    let stmt = client
+        .prepare_cached("SELECT requeue_dead_replications($1)")
+        .await?;
     Ok(client
         .query_one(&stmt, &[&city_id])
         .await
@@ -168,7 +193,10 @@ pub async fn backlog(client: &impl GenericClient) -> anyhow::Result<Vec<NodeBack
              ORDER BY n.city_id",
         )
         .await?;
-    let rows = client.query(&stmt, &[]).await.context("reading the replication backlog")?;
+    let rows = client
+        .query(&stmt, &[])
+        .await
+        .context("reading the replication backlog")?;
     Ok(rows
         .iter()
         .map(|r| NodeBacklog {

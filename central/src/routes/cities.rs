@@ -30,7 +30,9 @@ pub async fn create(
     let client = state.pool.get().await.context("getting a connection")?;
     match db::cities::create(&client, &name).await {
         Ok(city) => Ok(HttpResponse::Created().json(city)),
-        Err(e) if db::is_unique_violation(&e) => Err(ApiError::conflict(format!("a city named {name:?} exists already"))),
+        Err(e) if db::is_unique_violation(&e) => Err(ApiError::conflict(format!(
+            "a city named {name:?} exists already"
+        ))),
         Err(e) => Err(e.into()),
     }
 }

@@ -38,7 +38,11 @@ pub async fn list_categories(_: Admin, state: web::Data<AppState>) -> Reply {
 }
 
 #[tracing::instrument(skip_all, err)]
-pub async fn create_category(_: Admin, state: web::Data<AppState>, body: web::Json<NewCategory>) -> Reply {
+pub async fn create_category(
+    _: Admin,
+    state: web::Data<AppState>,
+    body: web::Json<NewCategory>,
+) -> Reply {
     let name = validate::text("name", &body.name, 100)?;
     let category = master::create_category(&client(&state).await?, &name)
         .await
@@ -76,7 +80,11 @@ pub async fn get_product(_: Admin, state: web::Data<AppState>, id: web::Path<i32
 }
 
 #[tracing::instrument(skip_all, err)]
-pub async fn create_product(_: Admin, state: web::Data<AppState>, body: web::Json<NewProduct>) -> Reply {
+pub async fn create_product(
+    _: Admin,
+    state: web::Data<AppState>,
+    body: web::Json<NewProduct>,
+) -> Reply {
     let sku = validate::text("sku", &body.sku, 64)?;
     let name = validate::text("name", &body.name, 200)?;
     let category_id = validate::positive_id("category_id", body.category_id)?;
@@ -94,16 +102,27 @@ pub async fn update_product(
     id: web::Path<i32>,
     body: web::Json<ProductPatch>,
 ) -> Reply {
-    let name = body.name.as_deref().map(|n| validate::text("name", n, 200)).transpose()?;
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| validate::text("name", n, 200))
+        .transpose()?;
     let category_id = body
         .category_id
         .map(|c| validate::positive_id("category_id", c))
         .transpose()?;
     let price = body.price.map(price).transpose()?;
-    let product = master::update_product(&client(&state).await?, *id, name.as_deref(), category_id, price, body.active)
-        .await
-        .map_err(write_error)?
-        .ok_or_else(|| ApiError::not_found(format!("no product {id}")))?;
+    let product = master::update_product(
+        &client(&state).await?,
+        *id,
+        name.as_deref(),
+        category_id,
+        price,
+        body.active,
+    )
+    .await
+    .map_err(write_error)?
+    .ok_or_else(|| ApiError::not_found(format!("no product {id}")))?;
     Ok(HttpResponse::Ok().json(product))
 }
 
@@ -128,7 +147,11 @@ pub async fn list_stores(_: Admin, state: web::Data<AppState>) -> Reply {
 }
 
 #[tracing::instrument(skip_all, err)]
-pub async fn create_store(_: Admin, state: web::Data<AppState>, body: web::Json<NewStore>) -> Reply {
+pub async fn create_store(
+    _: Admin,
+    state: web::Data<AppState>,
+    body: web::Json<NewStore>,
+) -> Reply {
     let code = validate::text("code", &body.code, 32)?;
     let name = validate::text("name", &body.name, 200)?;
     let city_id = validate::positive_id("city_id", body.city_id)?;
@@ -145,12 +168,25 @@ pub async fn update_store(
     id: web::Path<i32>,
     body: web::Json<StorePatch>,
 ) -> Reply {
-    let name = body.name.as_deref().map(|n| validate::text("name", n, 200)).transpose()?;
-    let city_id = body.city_id.map(|c| validate::positive_id("city_id", c)).transpose()?;
-    let store = master::update_store(&client(&state).await?, *id, name.as_deref(), city_id, body.active)
-        .await
-        .map_err(write_error)?
-        .ok_or_else(|| ApiError::not_found(format!("no store {id}")))?;
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| validate::text("name", n, 200))
+        .transpose()?;
+    let city_id = body
+        .city_id
+        .map(|c| validate::positive_id("city_id", c))
+        .transpose()?;
+    let store = master::update_store(
+        &client(&state).await?,
+        *id,
+        name.as_deref(),
+        city_id,
+        body.active,
+    )
+    .await
+    .map_err(write_error)?
+    .ok_or_else(|| ApiError::not_found(format!("no store {id}")))?;
     Ok(HttpResponse::Ok().json(store))
 }
 
@@ -180,8 +216,17 @@ pub struct CustomerQuery {
     pub city_id: Option<i32>,
 }
 
-pub async fn list_customers(_: Admin, state: web::Data<AppState>, query: web::Query<CustomerQuery>) -> Reply {
-    let customers = master::list_customers(&client(&state).await?, query.phone.as_deref(), query.city_id).await?;
+pub async fn list_customers(
+    _: Admin,
+    state: web::Data<AppState>,
+    query: web::Query<CustomerQuery>,
+) -> Reply {
+    let customers = master::list_customers(
+        &client(&state).await?,
+        query.phone.as_deref(),
+        query.city_id,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(customers))
 }
 
@@ -193,14 +238,24 @@ pub async fn get_customer(_: Admin, state: web::Data<AppState>, id: web::Path<i3
 }
 
 #[tracing::instrument(skip_all, err)]
-pub async fn create_customer(_: Admin, state: web::Data<AppState>, body: web::Json<NewCustomer>) -> Reply {
+pub async fn create_customer(
+    _: Admin,
+    state: web::Data<AppState>,
+    body: web::Json<NewCustomer>,
+) -> Reply {
     let name = validate::text("name", &body.name, 200)?;
     let phone = validate::phone("phone", body.phone.as_deref())?;
     let email = validate::email("email", body.email.as_deref())?;
     let city_id = validate::positive_id("city_id", body.city_id)?;
-    let customer = master::create_customer(&client(&state).await?, &name, phone.as_deref(), email.as_deref(), city_id)
-        .await
-        .map_err(write_error)?;
+    let customer = master::create_customer(
+        &client(&state).await?,
+        &name,
+        phone.as_deref(),
+        email.as_deref(),
+        city_id,
+    )
+    .await
+    .map_err(write_error)?;
     Ok(HttpResponse::Created().json(customer))
 }
 
@@ -211,7 +266,11 @@ pub async fn update_customer(
     id: web::Path<i32>,
     body: web::Json<CustomerPatch>,
 ) -> Reply {
-    let name = body.name.as_deref().map(|n| validate::text("name", n, 200)).transpose()?;
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| validate::text("name", n, 200))
+        .transpose()?;
     let phone = body
         .phone
         .as_ref()
@@ -222,7 +281,10 @@ pub async fn update_customer(
         .as_ref()
         .map(|e| validate::email("email", e.as_deref()))
         .transpose()?;
-    let city_id = body.city_id.map(|c| validate::positive_id("city_id", c)).transpose()?;
+    let city_id = body
+        .city_id
+        .map(|c| validate::positive_id("city_id", c))
+        .transpose()?;
     let customer = master::update_customer(
         &client(&state).await?,
         *id,

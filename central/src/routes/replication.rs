@@ -47,7 +47,11 @@ pub async fn list_nodes(_: Admin, state: web::Data<AppState>) -> Reply {
 }
 
 #[tracing::instrument(skip_all, err)]
-pub async fn register_node(_: Admin, state: web::Data<AppState>, body: web::Json<NewNode>) -> Reply {
+pub async fn register_node(
+    _: Admin,
+    state: web::Data<AppState>,
+    body: web::Json<NewNode>,
+) -> Reply {
     let city_id = validate::positive_id("city_id", body.city_id)?;
     let host = validate::text("host", &body.host, 255)?;
     if !(1..=65535).contains(&body.port) {
@@ -69,11 +73,19 @@ pub async fn register_node(_: Admin, state: web::Data<AppState>, body: web::Json
     };
     let server_name = match repl::register_node(&tx, city_id, &connection).await {
         Ok(name) => name,
-        Err(e) if pos_shared::db::sqlstate(&e) == Some(&tokio_postgres::error::SqlState::NO_DATA_FOUND) => {
+        Err(e)
+            if pos_shared::db::sqlstate(&e)
+                == Some(&tokio_postgres::error::SqlState::NO_DATA_FOUND) =>
+        {
             return Err(ApiError::validation("city_id", "no such city"));
         }
-        Err(e) if pos_shared::db::sqlstate(&e) == Some(&tokio_postgres::error::SqlState::DUPLICATE_OBJECT) => {
-            return Err(ApiError::conflict(format!("city {city_id} has a node already")));
+        Err(e)
+            if pos_shared::db::sqlstate(&e)
+                == Some(&tokio_postgres::error::SqlState::DUPLICATE_OBJECT) =>
+        {
+            return Err(ApiError::conflict(format!(
+                "city {city_id} has a node already"
+            )));
         }
         Err(e) => return Err(write_error(e)),
     };
@@ -107,12 +119,17 @@ pub async fn replication_status(state: &AppState) -> Result<ReplicationStatus, A
         let pool = state.pool.clone();
         let city_id = node.city_id;
         async move {
-            let Ok(db) = pool.get().await else { return false };
-            tokio::time::timeout(std::time::Duration::from_secs(5), repl::probe_node(&db, city_id))
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or(false)
+            let Ok(db) = pool.get().await else {
+                return false;
+            };
+            tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                repl::probe_node(&db, city_id),
+            )
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or(false)
         }
     });
     let reachable = futures_util::future::join_all(probes).await;
@@ -141,7 +158,10 @@ pub async fn log(_: Admin, state: web::Data<AppState>, query: web::Query<LogQuer
     if let Some(s) = status
         && !["Pending", "Success", "Failed", "Dead"].contains(&s)
     {
-        return Err(ApiError::validation("status", "must be Pending, Success, Failed or Dead"));
+        return Err(ApiError::validation(
+            "status",
+            "must be Pending, Success, Failed or Dead",
+        ));
     }
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
@@ -168,7 +188,11 @@ pub struct RetryResult {
 
 /// Runs `retry_failed_replications()` now (optionally after re-queueing dead entries).
 #[tracing::instrument(skip_all, err)]
-pub async fn retry(_: Admin, state: web::Data<AppState>, body: Option<web::Json<RetryRequest>>) -> Reply {
+pub async fn retry(
+    _: Admin,
+    state: web::Data<AppState>,
+    body: Option<web::Json<RetryRequest>>,
+) -> Reply {
     let request = body.map(web::Json::into_inner).unwrap_or_default();
     let db = client(&state).await?;
     let requeued = if request.requeue_dead {
@@ -177,5 +201,8 @@ pub async fn retry(_: Admin, state: web::Data<AppState>, body: Option<web::Json<
         0
     };
     let delivered = repl::retry_failed(&db).await?;
-    Ok(HttpResponse::Ok().json(RetryResult { requeued, delivered }))
+    Ok(HttpResponse::Ok().json(RetryResult {
+        requeued,
+        delivered,
+    }))
 }

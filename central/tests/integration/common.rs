@@ -117,12 +117,15 @@ impl TestCentral {
 
     /// A direct connection to central's database (as the service role).
     pub async fn db(&self) -> tokio_postgres::Client {
-        let config = pos_shared::db::parse_url(&self.instance.app_url(&self.db_name), "test").expect("url");
+        let config =
+            pos_shared::db::parse_url(&self.instance.app_url(&self.db_name), "test").expect("url");
         pos_shared::db::connect(&config).await.expect("central db")
     }
 
     pub async fn create_city(&self, name: &str) -> i32 {
-        self.post("/cities", json!({ "name": name })).await["id"].as_i64().expect("id") as i32
+        self.post("/cities", json!({ "name": name })).await["id"]
+            .as_i64()
+            .expect("id") as i32
     }
 
     /// Registers `db_name` on `instance` as the node of `city_id`.
@@ -156,7 +159,8 @@ impl TestNode {
     }
 
     pub async fn db(&self) -> tokio_postgres::Client {
-        let config = pos_shared::db::parse_url(&self.instance.app_url(&self.db_name), "test").expect("url");
+        let config =
+            pos_shared::db::parse_url(&self.instance.app_url(&self.db_name), "test").expect("url");
         pos_shared::db::connect(&config).await.expect("node db")
     }
 
@@ -185,13 +189,20 @@ where
         if check().await {
             return;
         }
-        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for: {what}");
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 /// `(id, version)` of rows of `table` on central, optionally one city's fragment.
-pub async fn central_versions(central: &TestCentral, table: &str, city_id: Option<i32>) -> Vec<(i32, i64)> {
+pub async fn central_versions(
+    central: &TestCentral,
+    table: &str,
+    city_id: Option<i32>,
+) -> Vec<(i32, i64)> {
     let client = central.db().await;
     let sql = match city_id {
         Some(_) => format!("SELECT id, version FROM {table} WHERE city_id = $1 ORDER BY id"),

@@ -1,6 +1,8 @@
 //! Central's integration tests: real PostgreSQL instances (central plus nodes), real HTTP, real dblink.
 //! One set of instances for the whole binary; every test gets databases of its own.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step should panic
+
 mod common;
 mod master_data;
 mod replication;

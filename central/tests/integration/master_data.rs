@@ -6,7 +6,12 @@ use crate::common::{central_database, replication_config, spawn_central};
 #[tokio::test]
 async fn health_is_open_and_everything_else_needs_the_admin_token() {
     let central = spawn_central(replication_config()).await;
-    let health = central.http.get(format!("{}/health", central.url)).send().await.unwrap();
+    let health = central
+        .http
+        .get(format!("{}/health", central.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
 
     for token in [None, Some("wrong-token")] {
@@ -54,7 +59,10 @@ async fn migrations_are_idempotent() {
 async fn bad_input_gets_a_clear_error_and_writes_nothing() {
     let central = spawn_central(replication_config()).await;
     let city = central.create_city("Karachi").await;
-    let category = central.post("/categories", json!({"name": "Grocery"})).await["id"].clone();
+    let category = central
+        .post("/categories", json!({"name": "Grocery"}))
+        .await["id"]
+        .clone();
 
     let malformed = central
         .http
@@ -70,32 +78,75 @@ async fn bad_input_gets_a_clear_error_and_writes_nothing() {
     assert_eq!(body["error"], "bad_request");
 
     let cases = [
-        (json!({"sku": "A1", "name": "Rice", "category_id": category, "price": "-1.00"}), 422, "price"),
-        (json!({"sku": "A1", "name": "Rice", "category_id": category, "price": "1.005"}), 422, "body"),
-        (json!({"sku": "A1", "name": "  ", "category_id": category, "price": "1.00"}), 422, "name"),
-        (json!({"sku": "A1", "name": "Rice", "category_id": 9999, "price": "1.00"}), 422, "category_id"),
+        (
+            json!({"sku": "A1", "name": "Rice", "category_id": category, "price": "-1.00"}),
+            422,
+            "price",
+        ),
+        (
+            json!({"sku": "A1", "name": "Rice", "category_id": category, "price": "1.005"}),
+            422,
+            "body",
+        ),
+        (
+            json!({"sku": "A1", "name": "  ", "category_id": category, "price": "1.00"}),
+            422,
+            "name",
+        ),
+        (
+            json!({"sku": "A1", "name": "Rice", "category_id": 9999, "price": "1.00"}),
+            422,
+            "category_id",
+        ),
     ];
     for (body, status, field) in cases {
         let (got, answer) = central.send(Method::POST, "/products", &body).await;
         assert_eq!(got, status, "{body}: {answer}");
         assert_eq!(answer["error"], "validation_failed", "{answer}");
         assert_eq!(answer["details"]["field"], field, "{answer}");
-        assert!(!answer.to_string().contains("violates"), "no SQL text in {answer}");
+        assert!(
+            !answer.to_string().contains("violates"),
+            "no SQL text in {answer}"
+        );
     }
     central
-        .post("/products", json!({"sku": "A1", "name": "Rice", "category_id": category, "price": "1.00"}))
+        .post(
+            "/products",
+            json!({"sku": "A1", "name": "Rice", "category_id": category, "price": "1.00"}),
+        )
         .await;
     let (status, duplicate) = central
-        .send(Method::POST, "/products", &json!({"sku": "A1", "name": "Rice 2", "category_id": category, "price": "2.00"}))
+        .send(
+            Method::POST,
+            "/products",
+            &json!({"sku": "A1", "name": "Rice 2", "category_id": category, "price": "2.00"}),
+        )
         .await;
-    assert_eq!((status, duplicate["error"].as_str()), (409, Some("conflict")), "{duplicate}");
+    assert_eq!(
+        (status, duplicate["error"].as_str()),
+        (409, Some("conflict")),
+        "{duplicate}"
+    );
     let (_, products) = central.get("/products").await;
-    assert_eq!(products.as_array().unwrap().len(), 1, "only the valid product was written");
+    assert_eq!(
+        products.as_array().unwrap().len(),
+        1,
+        "only the valid product was written"
+    );
 
     let (status, bad_phone) = central
-        .send(Method::POST, "/customers", &json!({"name": "A", "phone": "call me", "city_id": city}))
+        .send(
+            Method::POST,
+            "/customers",
+            &json!({"name": "A", "phone": "call me", "city_id": city}),
+        )
         .await;
-    assert_eq!((status, bad_phone["details"]["field"].as_str()), (422, Some("phone")));
-    let (status, _) = central.send(Method::PATCH, "/customers/4242", &json!({"name": "B"})).await;
+    assert_eq!(
+        (status, bad_phone["details"]["field"].as_str()),
+        (422, Some("phone"))
+    );
+    let (status, _) = central
+        .send(Method::PATCH, "/customers/4242", &json!({"name": "B"}))
+        .await;
     assert_eq!(status, 404);
 }

@@ -3,7 +3,9 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::common::{TestCentral, TestNode, central_versions, eventually, replication_config, spawn_central};
+use crate::common::{
+    TestCentral, TestNode, central_versions, eventually, replication_config, spawn_central,
+};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -13,7 +15,10 @@ struct TwoCities {
     lahore: (i32, TestNode),
 }
 
-async fn two_cities(lahore_node: TestNode, replication: central::config::ReplicationConfig) -> TwoCities {
+async fn two_cities(
+    lahore_node: TestNode,
+    replication: central::config::ReplicationConfig,
+) -> TwoCities {
     let central = spawn_central(replication).await;
     let karachi_node = TestNode::new(1).await;
     let karachi = central.create_city("Karachi").await;
@@ -29,7 +34,10 @@ async fn two_cities(lahore_node: TestNode, replication: central::config::Replica
 
 async fn customer(central: &TestCentral, name: &str, city_id: i32) -> Value {
     central
-        .post("/customers", json!({"name": name, "phone": "+92 300 1234567", "city_id": city_id}))
+        .post(
+            "/customers",
+            json!({"name": name, "phone": "+92 300 1234567", "city_id": city_id}),
+        )
         .await
 }
 
@@ -50,24 +58,35 @@ async fn assert_converged(setup: &TwoCities) {
         let central = &setup.central;
         for table in ["categories", "products"] {
             let expected = central_versions(central, table, None).await;
-            eventually(&format!("{table} equal on node {city_id}"), WAIT, || async {
-                node.versions(table).await == expected
-            })
+            eventually(
+                &format!("{table} equal on node {city_id}"),
+                WAIT,
+                || async { node.versions(table).await == expected },
+            )
             .await;
         }
         for table in ["customers", "stores"] {
             let expected = central_versions(central, table, Some(*city_id)).await;
-            eventually(&format!("{table} fragment equal on node {city_id}"), WAIT, || async {
-                let client = node.db().await;
-                let rows: Vec<(i32, i64)> = client
-                    .query(&format!("SELECT id, version FROM {table} WHERE city_id = $1 ORDER BY id"), &[city_id])
-                    .await
-                    .unwrap()
-                    .iter()
-                    .map(|r| (r.get(0), r.get(1)))
-                    .collect();
-                rows == expected
-            })
+            eventually(
+                &format!("{table} fragment equal on node {city_id}"),
+                WAIT,
+                || async {
+                    let client = node.db().await;
+                    let rows: Vec<(i32, i64)> = client
+                        .query(
+                            &format!(
+                                "SELECT id, version FROM {table} WHERE city_id = $1 ORDER BY id"
+                            ),
+                            &[city_id],
+                        )
+                        .await
+                        .unwrap()
+                        .iter()
+                        .map(|r| (r.get(0), r.get(1)))
+                        .collect();
+                    rows == expected
+                },
+            )
             .await;
         }
     }
@@ -79,34 +98,64 @@ async fn fragments_route_by_city_and_names_arrive_intact() {
     let central = &setup.central;
     let (karachi, karachi_node) = &setup.karachi;
     let (lahore, lahore_node) = &setup.lahore;
-    let category = central.post("/categories", json!({"name": "Snacks & Drinks"})).await["id"].clone();
+    let category = central
+        .post("/categories", json!({"name": "Snacks & Drinks"}))
+        .await["id"]
+        .clone();
     for i in 0..3 {
         central
             .post("/products", json!({"sku": format!("SKU-{i}"), "name": format!("Chai {i}"), "category_id": category, "price": "150.00"}))
             .await;
     }
-    let tricky = ["D'Souza; DROP TABLE customers;--", "Zoë Ahmed", "Ayşe Yılmaz", "Muñoz \"Pepe\""];
+    let tricky = [
+        "D'Souza; DROP TABLE customers;--",
+        "Zoë Ahmed",
+        "Ayşe Yılmaz",
+        "Muñoz \"Pepe\"",
+    ];
     for name in tricky {
         customer(central, name, *karachi).await;
     }
     customer(central, "Lahore Only", *lahore).await;
-    central.post("/stores", json!({"code": "KHI001", "name": "Karachi Saddar", "city_id": karachi})).await;
-    central.post("/stores", json!({"code": "LHR001", "name": "Lahore Mall Road", "city_id": lahore})).await;
+    central
+        .post(
+            "/stores",
+            json!({"code": "KHI001", "name": "Karachi Saddar", "city_id": karachi}),
+        )
+        .await;
+    central
+        .post(
+            "/stores",
+            json!({"code": "LHR001", "name": "Lahore Mall Road", "city_id": lahore}),
+        )
+        .await;
 
     assert_converged(&setup).await;
     assert_eq!(node_names(karachi_node, "customers").await, tricky);
     assert_eq!(node_names(lahore_node, "customers").await, ["Lahore Only"]);
     assert_eq!(node_names(karachi_node, "stores").await, ["Karachi Saddar"]);
-    assert_eq!(node_names(lahore_node, "products").await.len(), 3, "products reach every node");
+    assert_eq!(
+        node_names(lahore_node, "products").await.len(),
+        3,
+        "products reach every node"
+    );
 
     // A price change reaches both nodes with the new version.
     let product = central.get("/products").await.1[0].clone();
-    central.patch(&format!("/products/{}", product["id"]), json!({"price": "175.50"})).await;
+    central
+        .patch(
+            &format!("/products/{}", product["id"]),
+            json!({"price": "175.50"}),
+        )
+        .await;
     assert_converged(&setup).await;
     let price: rust_decimal::Decimal = lahore_node
         .db()
         .await
-        .query_one("SELECT price FROM products WHERE id = $1", &[&(product["id"].as_i64().unwrap() as i32)])
+        .query_one(
+            "SELECT price FROM products WHERE id = $1",
+            &[&(product["id"].as_i64().unwrap() as i32)],
+        )
         .await
         .unwrap()
         .get(0);
@@ -130,7 +179,10 @@ async fn a_moved_row_reaches_its_new_city_and_leaves_the_old_one() {
     let moving = customer(central, "Moving Customer", *karachi).await;
     assert_converged(&setup).await;
     central
-        .patch(&format!("/customers/{}", moving["id"]), json!({"city_id": lahore}))
+        .patch(
+            &format!("/customers/{}", moving["id"]),
+            json!({"city_id": lahore}),
+        )
         .await;
     assert_converged(&setup).await;
     let id = moving["id"].as_i64().unwrap() as i32;
@@ -138,12 +190,18 @@ async fn a_moved_row_reaches_its_new_city_and_leaves_the_old_one() {
     let row = karachi_node
         .db()
         .await
-        .query_one("SELECT city_id, version FROM customers WHERE id = $1", &[&id])
+        .query_one(
+            "SELECT city_id, version FROM customers WHERE id = $1",
+            &[&id],
+        )
         .await
         .unwrap();
     assert_eq!(row.get::<_, i32>(0), *lahore);
     assert_eq!(row.get::<_, i64>(1), 2);
-    assert_eq!(node_names(lahore_node, "customers").await, ["Moving Customer"]);
+    assert_eq!(
+        node_names(lahore_node, "customers").await,
+        ["Moving Customer"]
+    );
 }
 
 #[tokio::test]
@@ -152,18 +210,27 @@ async fn a_rolled_back_change_leaves_no_trace() {
     let (karachi, karachi_node) = &setup.karachi;
     let mut client = setup.central.db().await;
     let tx = client.transaction().await.unwrap();
-    tx.execute("INSERT INTO customers (name, city_id) VALUES ('Ghost', $1)", &[karachi])
-        .await
-        .unwrap();
+    tx.execute(
+        "INSERT INTO customers (name, city_id) VALUES ('Ghost', $1)",
+        &[karachi],
+    )
+    .await
+    .unwrap();
     let inside: i64 = tx
-        .query_one("SELECT count(*) FROM replication_log WHERE table_name = 'customers'", &[])
+        .query_one(
+            "SELECT count(*) FROM replication_log WHERE table_name = 'customers'",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
     assert_eq!(inside, 1, "captured inside the transaction");
     tx.rollback().await.unwrap();
     let after: i64 = client
-        .query_one("SELECT count(*) FROM replication_log WHERE table_name = 'customers'", &[])
+        .query_one(
+            "SELECT count(*) FROM replication_log WHERE table_name = 'customers'",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -180,7 +247,10 @@ async fn an_older_version_never_overwrites_a_newer_one() {
     let (karachi, karachi_node) = &setup.karachi;
     let c = customer(&setup.central, "Versioned", *karachi).await;
     for name in ["V2", "V3"] {
-        setup.central.patch(&format!("/customers/{}", c["id"]), json!({"name": name})).await;
+        setup
+            .central
+            .patch(&format!("/customers/{}", c["id"]), json!({"name": name}))
+            .await;
     }
     assert_converged(&setup).await;
     // Replay stale batches straight at the node, as a late retry would: versions 1 and 2 after 3.
@@ -212,7 +282,10 @@ async fn the_replication_role_may_only_apply_batches() {
     );
     let config = pos_shared::db::parse_url(&secrecy::SecretString::from(url), "test").unwrap();
     let client = pos_shared::db::connect(&config).await.unwrap();
-    client.query_one("SELECT apply_replication('{}'::jsonb)", &[]).await.unwrap();
+    client
+        .query_one("SELECT apply_replication('{}'::jsonb)", &[])
+        .await
+        .unwrap();
     for forbidden in [
         "SELECT * FROM customers",
         "DELETE FROM products",
@@ -231,8 +304,11 @@ async fn the_replication_role_may_only_apply_batches() {
 /// entries fail and then die; after the restart and a re-queue everything converges.
 #[tokio::test]
 async fn a_down_node_delays_nobody_and_catches_up_after_restart() {
-    let lahore_instance: &'static pos_shared::testkit::TestInstance =
-        Box::leak(Box::new(pos_shared::testkit::TestInstance::start_dedicated().await.unwrap()));
+    let lahore_instance: &'static pos_shared::testkit::TestInstance = Box::leak(Box::new(
+        pos_shared::testkit::TestInstance::start_dedicated()
+            .await
+            .unwrap(),
+    ));
     let lahore_node = TestNode::on(lahore_instance).await;
     let mut replication = replication_config();
     replication.max_attempts = 3;
@@ -267,7 +343,8 @@ async fn a_down_node_delays_nobody_and_catches_up_after_restart() {
             .find(|n| n["city_id"] == json!(lahore))
             .cloned()
             .unwrap();
-        lahore_status["reachable"] == json!(false) && lahore_status["dead"].as_i64().unwrap_or(0) > 0
+        lahore_status["reachable"] == json!(false)
+            && lahore_status["dead"].as_i64().unwrap_or(0) > 0
     })
     .await;
     let (_, failed) = central.get("/replication/log?status=Dead").await;
@@ -284,7 +361,11 @@ async fn a_down_node_delays_nobody_and_catches_up_after_restart() {
 
     lahore_instance.start().unwrap();
     let (status, retried) = central
-        .send(Method::POST, "/replication/retry", &json!({"requeue_dead": true}))
+        .send(
+            Method::POST,
+            "/replication/retry",
+            &json!({"requeue_dead": true}),
+        )
         .await;
     assert_eq!(status, 200, "{retried}");
     assert!(retried["requeued"].as_i64().unwrap() > 0, "{retried}");
@@ -292,7 +373,13 @@ async fn a_down_node_delays_nobody_and_catches_up_after_restart() {
     let (_, dead) = central.get("/replication/log?status=Dead").await;
     assert_eq!(dead, json!([]));
     let status = central.get("/replication/status").await.1;
-    assert!(status["nodes"].as_array().unwrap().iter().all(|n| n["reachable"] == json!(true)));
+    assert!(
+        status["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["reachable"] == json!(true))
+    );
 }
 
 #[tokio::test]
@@ -301,7 +388,10 @@ async fn retry_failed_replications_works_from_sql() {
     let (karachi, karachi_node) = &setup.karachi;
     let client = setup.central.db().await;
     let id: i32 = client
-        .query_one("INSERT INTO customers (name, city_id) VALUES ('From psql', $1) RETURNING id", &[karachi])
+        .query_one(
+            "INSERT INTO customers (name, city_id) VALUES ('From psql', $1) RETURNING id",
+            &[karachi],
+        )
         .await
         .unwrap()
         .get(0);
@@ -330,9 +420,15 @@ async fn retry_failed_replications_works_from_sql() {
         .unwrap()
         .get(0);
     assert_eq!(delivered, 1);
-    assert_eq!(node_names(karachi_node, "customers").await, ["Renamed from psql"]);
+    assert_eq!(
+        node_names(karachi_node, "customers").await,
+        ["Renamed from psql"]
+    );
     let open: i64 = client
-        .query_one("SELECT count(*) FROM replication_log WHERE status <> 'Success'", &[])
+        .query_one(
+            "SELECT count(*) FROM replication_log WHERE status <> 'Success'",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);

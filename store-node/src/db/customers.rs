@@ -28,7 +28,11 @@ impl From<&Row> for Customer {
 
 /// This city's live customers, optionally by exact phone. Rows of customers who moved away stay in
 /// the table for the orders that refer to them but are not listed.
-pub async fn list(client: &impl GenericClient, city_id: i32, phone: Option<&str>) -> anyhow::Result<Vec<Customer>> {
+pub async fn list(
+    client: &impl GenericClient,
+    city_id: i32,
+    phone: Option<&str>,
+) -> anyhow::Result<Vec<Customer>> {
     let stmt = client
         .prepare_cached(
             "SELECT id, name, phone, email, city_id, version FROM customers
@@ -36,18 +40,27 @@ pub async fn list(client: &impl GenericClient, city_id: i32, phone: Option<&str>
              ORDER BY id LIMIT 1000",
         )
         .await?;
-    let rows = client.query(&stmt, &[&city_id, &phone]).await.context("listing customers")?;
+    let rows = client
+        .query(&stmt, &[&city_id, &phone])
+        .await
+        .context("listing customers")?;
     Ok(rows.iter().map(Customer::from).collect())
 }
 
-pub async fn get(client: &impl GenericClient, city_id: i32, id: i32) -> anyhow::Result<Option<Customer>> {
+pub async fn get(
+    client: &impl GenericClient,
+    city_id: i32,
+    id: i32,
+) -> anyhow::Result<Option<Customer>> {
     let stmt = client
         .prepare_cached(
             "SELECT id, name, phone, email, city_id, version FROM customers
              WHERE id = $1 AND city_id = $2 AND deleted_at IS NULL",
         )
         .await?;
-    let row = client.query_opt(&stmt, &[&id, &city_id]).await.context("reading a customer")?;
+    let row = client
+        .query_opt(&stmt, &[&id, &city_id])
+        .await
+        .context("reading a customer")?;
     Ok(row.as_ref().map(Customer::from))
 }
-

@@ -21,7 +21,10 @@ pub async fn list(client: &impl GenericClient, store_id: i32) -> anyhow::Result<
              WHERE i.store_id = $1 ORDER BY i.product_id",
         )
         .await?;
-    let rows = client.query(&stmt, &[&store_id]).await.context("listing inventory")?;
+    let rows = client
+        .query(&stmt, &[&store_id])
+        .await
+        .context("listing inventory")?;
     Ok(rows
         .iter()
         .map(|r| StockLine {

@@ -1,5 +1,5 @@
 //! One function per query; statements are prepared once per connection (`prepare_cached`).
 
-pub mod products;
 pub mod customers;
 pub mod inventory;
+pub mod products;

@@ -19,13 +19,21 @@ pub async fn list(
     query: web::Query<CustomerQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let client = state.pool.get().await.context("getting a connection")?;
-    let phone = query.phone.as_deref().map(str::trim).filter(|p| !p.is_empty());
+    let phone = query
+        .phone
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
     let customers = db::customers::list(&client, state.config.city_id, phone).await?;
     Ok(HttpResponse::Ok().json(customers))
 }
 
 /// One of this city's customers; 404 for anyone else's.
-pub async fn get(_: Authenticated, state: web::Data<AppState>, id: web::Path<i32>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    _: Authenticated,
+    state: web::Data<AppState>,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, ApiError> {
     let client = state.pool.get().await.context("getting a connection")?;
     let customer = db::customers::get(&client, state.config.city_id, *id)
         .await?

@@ -23,10 +23,17 @@ pub async fn list(
         (Principal::Cashier { store_id }, None) => store_id,
         (Principal::Cashier { store_id }, Some(asked)) if asked == store_id => store_id,
         (Principal::Cashier { .. }, Some(_)) => {
-            return Err(ApiError::Forbidden("a cashier sees only their own store".into()));
+            return Err(ApiError::Forbidden(
+                "a cashier sees only their own store".into(),
+            ));
         }
         (Principal::Admin, Some(asked)) => asked,
-        (Principal::Admin, None) => return Err(ApiError::validation("store_id", "is required for head office")),
+        (Principal::Admin, None) => {
+            return Err(ApiError::validation(
+                "store_id",
+                "is required for head office",
+            ));
+        }
     };
     let client = state.pool.get().await.context("getting a connection")?;
     Ok(HttpResponse::Ok().json(db::inventory::list(&client, store_id).await?))

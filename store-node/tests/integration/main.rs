@@ -1,6 +1,8 @@
 //! The store node's integration tests: a real PostgreSQL instance, real HTTP. One instance for the
 //! binary; every test gets a database of its own.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step should panic
+
 use pos_shared::config::CommonConfig;
 use pos_shared::telemetry::LogFormat;
 use pos_shared::testkit::shared_instance;
@@ -43,7 +45,9 @@ async fn spawn_store_node() -> TestStoreNode {
     )
     .await
     .unwrap();
-    let tokens: Vec<(i32, String)> = (1..=2).map(|s| (s, pos_shared::auth::generate_token())).collect();
+    let tokens: Vec<(i32, String)> = (1..=2)
+        .map(|s| (s, pos_shared::auth::generate_token()))
+        .collect();
     let admin_token = pos_shared::auth::generate_token();
     let config = Config {
         common: CommonConfig {
@@ -92,7 +96,10 @@ async fn health_needs_no_token_and_the_rest_does() {
     let node = spawn_store_node().await;
     assert_eq!(node.get("/health", None).await.0, 200);
     let (status, body) = node.get("/products", None).await;
-    assert_eq!((status, body["error"].as_str()), (401, Some("unauthorized")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("unauthorized"))
+    );
     assert_eq!(node.get("/products", Some("not-a-token")).await.0, 401);
     let (status, products) = node.get("/products", Some(&node.tokens[0].1)).await;
     assert_eq!(status, 200);
@@ -108,7 +115,9 @@ async fn a_cashier_of_one_store_is_refused_another_store() {
     assert_eq!(own[0]["quantity"], 10);
     let (status, body) = node.get("/inventory?store_id=2", Some(cashier_one)).await;
     assert_eq!((status, body["error"].as_str()), (403, Some("forbidden")));
-    let (status, other) = node.get("/inventory?store_id=2", Some(&node.admin_token)).await;
+    let (status, other) = node
+        .get("/inventory?store_id=2", Some(&node.admin_token))
+        .await;
     assert_eq!((status, other[0]["quantity"].as_i64()), (200, Some(20)));
 }
 
@@ -121,8 +130,16 @@ async fn the_node_lists_only_its_own_citys_customers() {
     assert_eq!(customers[0]["name"], "Zoë");
     assert_eq!(node.get("/customers/2", Some(token)).await.0, 404);
     assert_eq!(node.get("/customers/1", Some(token)).await.0, 200);
-    let count: i64 = node.db.query_one("SELECT count(*) FROM customers", &[]).await.unwrap().get(0);
-    assert_eq!(count, 2, "the moved-away customer's row stays for its orders");
+    let count: i64 = node
+        .db
+        .query_one("SELECT count(*) FROM customers", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        count, 2,
+        "the moved-away customer's row stays for its orders"
+    );
 }
 
 #[tokio::test]
