@@ -2,4 +2,5 @@
 
 pub mod customers;
 pub mod inventory;
+pub mod orders;
 pub mod products;

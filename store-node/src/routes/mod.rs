@@ -4,11 +4,14 @@ use actix_web::web;
 
 pub mod customers;
 pub mod inventory;
+pub mod orders;
 pub mod products;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/products", web::get().to(products::list))
         .route("/customers", web::get().to(customers::list))
         .route("/customers/{id}", web::get().to(customers::get))
-        .route("/inventory", web::get().to(inventory::list));
+        .route("/inventory", web::get().to(inventory::list))
+        .route("/orders", web::post().to(orders::create))
+        .route("/orders/{id}", web::get().to(orders::get));
 }

@@ -10,17 +10,17 @@ use secrecy::SecretString;
 use store_node::config::Config;
 use store_node::startup::Application;
 
-struct TestStoreNode {
-    url: String,
-    http: reqwest::Client,
-    tokens: Vec<(i32, String)>,
-    admin_token: String,
-    db: tokio_postgres::Client,
+pub struct TestStoreNode {
+    pub url: String,
+    pub http: reqwest::Client,
+    pub tokens: Vec<(i32, String)>,
+    pub admin_token: String,
+    pub db: tokio_postgres::Client,
 }
 
 const CITY_ID: i32 = 1;
 
-async fn spawn_store_node() -> TestStoreNode {
+pub async fn spawn_store_node() -> TestStoreNode {
     pos_shared::telemetry::init_for_tests();
     let instance = shared_instance(0).await.expect("instance");
     let db_name = instance
@@ -38,8 +38,9 @@ async fn spawn_store_node() -> TestStoreNode {
         "INSERT INTO stores (id, code, name, city_id, active, version, created_at, updated_at)
          VALUES (1, 'KHI001', 'Saddar', 1, true, 1, now(), now()), (2, 'KHI002', 'Clifton', 1, true, 1, now(), now());
          INSERT INTO products (id, sku, name, category_id, price, active, version, created_at, updated_at)
-         VALUES (1, 'TEA', 'Chai', 1, 150.00, true, 1, now(), now());
-         INSERT INTO inventory (store_id, product_id, quantity) VALUES (1, 1, 10), (2, 1, 20);
+         VALUES (1, 'TEA', 'Chai', 1, 150.00, true, 1, now(), now()),
+                (2, 'RUSK', 'Rusk', 1, 99.50, true, 1, now(), now());
+         INSERT INTO inventory (store_id, product_id, quantity) VALUES (1, 1, 10), (1, 2, 100), (2, 1, 20);
          INSERT INTO customers (id, name, city_id, version, created_at, updated_at)
          VALUES (1, 'Zoë', 1, 1, now(), now()), (2, 'Elsewhere', 2, 1, now(), now());",
     )
@@ -80,7 +81,7 @@ async fn spawn_store_node() -> TestStoreNode {
 }
 
 impl TestStoreNode {
-    async fn get(&self, path: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, serde_json::Value) {
         let mut request = self.http.get(format!("{}{path}", self.url));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -141,6 +142,8 @@ async fn the_node_lists_only_its_own_citys_customers() {
         "the moved-away customer's row stays for its orders"
     );
 }
+
+mod sales;
 
 #[tokio::test]
 async fn migrations_are_idempotent() {

@@ -1,0 +1,155 @@
+//! Sales at the till: `POST /orders` runs `checkout()` (the same flow as `process_order()` in psql).
+
+use actix_web::{HttpResponse, web};
+use anyhow::Context;
+use pos_shared::auth::{Authenticated, Cashier, Principal};
+use pos_shared::error::ApiError;
+use pos_shared::money::Money;
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::db;
+use crate::startup::AppState;
+
+const MAX_LINES: usize = 500;
+const MAX_QUANTITY: i64 = 100_000;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrder {
+    pub idempotency_key: Uuid,
+    pub customer_id: Option<i32>,
+    pub items: Vec<NewOrderLine>,
+    pub payments: Vec<NewPayment>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrderLine {
+    pub product_id: i32,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPayment {
+    pub method: String,
+    pub amount: Money,
+}
+
+/// Checks the request and writes it in the normalised form the fingerprint is taken of.
+fn normalise(order: &NewOrder) -> Result<(serde_json::Value, serde_json::Value), ApiError> {
+    if order.items.is_empty() {
+        return Err(ApiError::validation(
+            "items",
+            "a sale needs at least one item",
+        ));
+    }
+    if order.items.len() > MAX_LINES {
+        return Err(ApiError::validation(
+            "items",
+            format!("at most {MAX_LINES} lines"),
+        ));
+    }
+    if order.payments.is_empty() {
+        return Err(ApiError::validation(
+            "payments",
+            "a sale needs at least one payment",
+        ));
+    }
+    let mut items = Vec::with_capacity(order.items.len());
+    for line in &order.items {
+        if line.product_id <= 0 {
+            return Err(ApiError::validation("product_id", "must be a positive id"));
+        }
+        if !(1..=MAX_QUANTITY).contains(&line.quantity) {
+            return Err(ApiError::validation(
+                "quantity",
+                format!("must be between 1 and {MAX_QUANTITY}"),
+            ));
+        }
+        items.push(json!({"product_id": line.product_id, "quantity": line.quantity}));
+    }
+    let mut payments = Vec::with_capacity(order.payments.len());
+    for payment in &order.payments {
+        if !["cash", "card", "wallet"].contains(&payment.method.as_str()) {
+            return Err(ApiError::validation(
+                "method",
+                "must be cash, card or wallet",
+            ));
+        }
+        if payment.amount <= Money::ZERO {
+            return Err(ApiError::validation("amount", "must be positive"));
+        }
+        payments.push(json!({"method": payment.method, "amount": payment.amount.to_string()}));
+    }
+    Ok((items.into(), payments.into()))
+}
+
+/// Maps the sale's own SQLSTATEs (see sql/store/functions.sql) to answers; anything else is unexpected.
+pub fn sale_error(err: anyhow::Error) -> ApiError {
+    let Some(db) = pos_shared::db::db_error(&err) else {
+        return err.into();
+    };
+    match db.code().code() {
+        "PS409" => ApiError::Conflict {
+            code: "insufficient_stock",
+            message: db.message().to_owned(),
+            details: db.detail().and_then(|d| serde_json::from_str(d).ok()),
+        },
+        "PS410" => ApiError::Conflict {
+            code: "idempotency_mismatch",
+            message: db.message().to_owned(),
+            details: None,
+        },
+        "PS422" => ApiError::validation(db.column().unwrap_or("body"), db.message()),
+        _ => err.into(),
+    }
+}
+
+#[tracing::instrument(skip_all, fields(store_id = cashier.store_id, idempotency_key = %body.idempotency_key), err)]
+pub async fn create(
+    cashier: Cashier,
+    state: web::Data<AppState>,
+    body: web::Json<NewOrder>,
+) -> Result<HttpResponse, ApiError> {
+    let (items, payments) = normalise(&body)?;
+    let client = state.pool.get().await.context("getting a connection")?;
+    let (global_order_id, replayed) = db::orders::checkout(
+        &client,
+        cashier.store_id,
+        body.customer_id,
+        &items,
+        &payments,
+        body.idempotency_key,
+    )
+    .await
+    .map_err(sale_error)?;
+    let order = db::orders::get(&client, global_order_id)
+        .await?
+        .context("the order just written is not there")?;
+    let mut response = if replayed {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::Created()
+    };
+    Ok(response.json(order))
+}
+
+/// An order of this node; a cashier sees only their own store's.
+pub async fn get(
+    Authenticated(principal): Authenticated,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let client = state.pool.get().await.context("getting a connection")?;
+    let order = db::orders::get(&client, *id)
+        .await?
+        .filter(|order| match principal {
+            Principal::Cashier { store_id } => order.store_id == store_id,
+            Principal::Admin => true,
+        })
+        .ok_or_else(|| ApiError::not_found(format!("no order {id} at this store")))?;
+    Ok(HttpResponse::Ok().json(order))
+}
