@@ -250,3 +250,46 @@ CREATE OR REPLACE FUNCTION process_order(p_store_id integer, p_customer_id integ
 LANGUAGE sql AS $$
     SELECT global_order_id FROM checkout(p_store_id, p_customer_id, p_items, p_payments, p_idempotency_key)
 $$;
+
+-- Stock arriving at a store (idempotent like every terminal write). Returns the receipt's id and
+-- whether this was a replay.
+CREATE OR REPLACE FUNCTION receive_stock(p_store_id integer, p_items jsonb, p_reference text, p_idempotency_key uuid,
+                                         OUT receipt_id uuid, OUT replayed boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_fingerprint text := md5(jsonb_build_object('store', p_store_id, 'items', p_items, 'reference', p_reference)::text);
+    v_receipt bigint;
+    v_missing integer;
+BEGIN
+    receipt_id := claim_idempotency_key(p_idempotency_key, 'receipt', p_store_id, v_fingerprint);
+    replayed := receipt_id IS NOT NULL;
+    IF replayed THEN
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM stores WHERE id = p_store_id) THEN
+        PERFORM pos_invalid('store_id', format('store %s is not at this node', p_store_id));
+    END IF;
+    IF jsonb_typeof(p_items) IS DISTINCT FROM 'array' OR jsonb_array_length(p_items) = 0 THEN
+        PERFORM pos_invalid('items', 'a receipt needs at least one item');
+    END IF;
+    SELECT (i ->> 'product_id')::integer INTO v_missing
+    FROM jsonb_array_elements(p_items) i
+    WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.id = (i ->> 'product_id')::integer)
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM pos_invalid('product_id', format('no product %s', v_missing));
+    END IF;
+    receipt_id := gen_random_uuid();
+    INSERT INTO stock_receipts (receipt_id, store_id, reference) VALUES (receipt_id, p_store_id, p_reference)
+    RETURNING id INTO v_receipt;
+    INSERT INTO stock_receipt_items (receipt_id, product_id, quantity)
+    SELECT v_receipt, (i ->> 'product_id')::integer, sum((i ->> 'quantity')::integer)
+    FROM jsonb_array_elements(p_items) i GROUP BY 2;
+    INSERT INTO inventory AS inv (store_id, product_id, quantity)
+    SELECT p_store_id, product_id, quantity FROM stock_receipt_items WHERE stock_receipt_items.receipt_id = v_receipt
+    ORDER BY product_id
+    ON CONFLICT (store_id, product_id) DO UPDATE SET quantity = inv.quantity + EXCLUDED.quantity, updated_at = now();
+    INSERT INTO idempotency_keys (idempotency_key, kind, store_id, fingerprint, result_id)
+    VALUES (p_idempotency_key, 'receipt', p_store_id, v_fingerprint, receipt_id);
+END;
+$$;

@@ -123,6 +123,7 @@ CREATE TABLE refund_items (
 
 CREATE TABLE stock_receipts (
     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    receipt_id uuid        NOT NULL UNIQUE,
     store_id   integer     NOT NULL REFERENCES stores (id),
     reference  text,
     created_at timestamptz NOT NULL DEFAULT now()

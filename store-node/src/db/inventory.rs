@@ -36,3 +36,21 @@ pub async fn list(client: &impl GenericClient, store_id: i32) -> anyhow::Result<
         })
         .collect())
 }
+
+/// Runs `receive_stock()`: `(receipt_id, replayed)`.
+pub async fn receive(
+    client: &impl GenericClient,
+    store_id: i32,
+    items: &serde_json::Value,
+    reference: Option<&str>,
+    idempotency_key: uuid::Uuid,
+) -> anyhow::Result<(uuid::Uuid, bool)> {
+    let stmt = client
+        .prepare_cached("SELECT receipt_id, replayed FROM receive_stock($1, $2, $3, $4)")
+        .await?;
+    let row = client
+        .query_one(&stmt, &[&store_id, items, &reference, &idempotency_key])
+        .await
+        .context("receiving stock")?;
+    Ok((row.get(0), row.get(1)))
+}

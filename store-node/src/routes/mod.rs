@@ -12,6 +12,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/customers", web::get().to(customers::list))
         .route("/customers/{id}", web::get().to(customers::get))
         .route("/inventory", web::get().to(inventory::list))
+        .route("/inventory/receipts", web::post().to(inventory::receive))
         .route("/orders", web::post().to(orders::create))
         .route("/orders/{id}", web::get().to(orders::get));
 }

@@ -249,3 +249,33 @@ async fn process_order_works_from_psql() {
         .unwrap_err();
     assert_eq!(short.code().map(|c| c.code()), Some("PS409"));
 }
+
+#[tokio::test]
+async fn stock_receipts_add_stock_once() {
+    let node = spawn_store_node().await;
+    let body = json!({"idempotency_key": Uuid::new_v4(), "reference": "PO-1",
+                      "items": [{"product_id": 1, "quantity": 5}, {"product_id": 2, "quantity": 1}]});
+    for expected in [201, 200] {
+        let response = node
+            .http
+            .post(format!("{}/inventory/receipts", node.url))
+            .bearer_auth(&node.tokens[0].1)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), expected);
+    }
+    assert_eq!((node.stock(1).await, node.stock(2).await), (15, 101));
+    let bad =
+        json!({"idempotency_key": Uuid::new_v4(), "items": [{"product_id": 77, "quantity": 5}]});
+    let response = node
+        .http
+        .post(format!("{}/inventory/receipts", node.url))
+        .bearer_auth(&node.tokens[0].1)
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+}
