@@ -7,13 +7,15 @@ use pos_shared::auth::TokenRegistry;
 use tracing_actix_web::TracingLogger;
 
 use crate::config::Config;
-use crate::replicator::{Replicator, start_retry_job};
+use crate::replicator::Replicator;
+use pos_shared::delivery::start_retry_job;
 
 pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
     background: Vec<tokio::task::JoinHandle<()>>,
     replicator: Replicator,
+    scheduler: Option<tokio_cron_scheduler::JobScheduler>,
 }
 
 /// What handlers share.
@@ -41,16 +43,20 @@ impl Application {
         drop(client);
         let replicator = Replicator::new(db_config, pool.clone(), config.replication.clone());
         replicator.sync_nodes().await?;
-        let mut background = vec![replicator.spawn_listener()];
-        if config.common.scheduler_enabled {
-            let scheduler =
-                start_retry_job(replicator.clone(), &config.replication.retry_cron).await?;
-            background.push(tokio::spawn(async move {
-                // Keeps the scheduler alive for as long as the service runs.
-                std::future::pending::<()>().await;
-                drop(scheduler);
-            }));
-        }
+        let background = vec![replicator.spawn_listener()];
+        let scheduler = if config.common.scheduler_enabled {
+            let signals = replicator.clone();
+            Some(
+                start_retry_job(
+                    &config.replication.retry_cron,
+                    "POS_REPLICATION_RETRY_CRON",
+                    move || signals.signals(),
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
 
         let tokens = TokenRegistry::new(Some(&config.admin_token), &[]);
         let state = AppState {
@@ -77,6 +83,7 @@ impl Application {
             server,
             background,
             replicator,
+            scheduler,
         })
     }
 
@@ -86,7 +93,10 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let result = pos_shared::http::run_until_stopped(self.server, self.background).await;
-        self.replicator.shutdown().await;
+        self.replicator.shutdown();
+        if let Some(mut scheduler) = self.scheduler {
+            let _ = scheduler.shutdown().await;
+        }
         result
     }
 }

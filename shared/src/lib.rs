@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod delivery;
 pub mod error;
 pub mod http;
 pub mod money;

@@ -1,0 +1,126 @@
+//! The delivery loop both directions of replication use (central → nodes, node outbox → central).
+//!
+//! A worker sleeps until woken (a notification, a commit in this process, the retry job) or until the
+//! sweep interval passes, then calls its delivery function batch after batch until the backlog is empty.
+//! After a failed batch it backs off exponentially; only the retry job wakes it early then.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// How a worker is woken.
+#[derive(Debug, Default)]
+pub struct DeliverySignal {
+    wake: Notify,
+    retry_due: AtomicBool,
+}
+
+impl DeliverySignal {
+    /// New work may be waiting.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Re-attempt failed entries that are due, even while backing off.
+    pub fn retry_due(&self) {
+        self.retry_due.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct DeliveryPolicy {
+    pub sweep_interval: Duration,
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    /// A batch this full means more may be waiting: go again at once.
+    pub batch_size: i32,
+}
+
+/// Outcome of one batch.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BatchOutcome {
+    pub delivered: i32,
+    pub failed: i32,
+}
+
+/// Runs until aborted. `deliver(include_due_failed)` ships one batch.
+pub async fn run_worker<F, Fut>(
+    name: String,
+    signal: Arc<DeliverySignal>,
+    policy: DeliveryPolicy,
+    mut deliver: F,
+) where
+    F: FnMut(bool) -> Fut,
+    Fut: Future<Output = anyhow::Result<BatchOutcome>>,
+{
+    let mut backoff = policy.base_backoff;
+    let mut paused_until: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            () = signal.wake.notified() => {}
+            () = tokio::time::sleep(policy.sweep_interval) => {}
+        }
+        let retry_due = signal.retry_due.swap(false, Ordering::SeqCst);
+        if paused_until.is_some_and(|t| Instant::now() < t) && !retry_due {
+            continue;
+        }
+        loop {
+            let span = tracing::info_span!("delivery_batch", target = %name);
+            match tracing::Instrument::instrument(deliver(retry_due), span).await {
+                Ok(outcome) if outcome.failed > 0 => {
+                    tracing::warn!(target = %name, failed = outcome.failed, "delivery failed; backing off");
+                    paused_until = Some(Instant::now() + backoff);
+                    backoff = (backoff * 2).min(policy.max_backoff);
+                    break;
+                }
+                Ok(outcome) => {
+                    paused_until = None;
+                    backoff = policy.base_backoff;
+                    if outcome.delivered > 0 {
+                        tracing::debug!(target = %name, delivered = outcome.delivered, "delivered");
+                    }
+                    if outcome.delivered < policy.batch_size {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(target = %name, error = %format!("{e:#}"), "delivery call failed");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// A scheduled job (cron with seconds) that asks `signals` to retry due entries.
+pub async fn start_retry_job<F>(
+    cron: &str,
+    setting: &str,
+    signals: F,
+) -> anyhow::Result<tokio_cron_scheduler::JobScheduler>
+where
+    F: Fn() -> Vec<Arc<DeliverySignal>> + Send + Sync + 'static,
+{
+    use anyhow::Context;
+    let scheduler = tokio_cron_scheduler::JobScheduler::new()
+        .await
+        .context("starting the job scheduler")?;
+    let signals = Arc::new(signals);
+    let job = tokio_cron_scheduler::Job::new_async(cron, move |_id, _scheduler| {
+        let signals = signals.clone();
+        Box::pin(async move {
+            for signal in signals() {
+                signal.retry_due();
+            }
+        })
+    })
+    .with_context(|| format!("{setting}: {cron:?} is not a valid cron expression"))?;
+    scheduler.add(job).await.context("adding the retry job")?;
+    scheduler.start().await.context("starting the retry job")?;
+    Ok(scheduler)
+}
