@@ -249,3 +249,9 @@ where
         .with_context(|| format!("bringing the schema of {} up to date", describe(&config)))?;
     Ok((pool, config))
 }
+
+/// `sql/common/functions.sql`: what central and the nodes both have.
+pub const COMMON_FUNCTIONS: ReplaceableSql = ReplaceableSql {
+    name: "common/functions.sql",
+    text: include_str!("../../sql/common/functions.sql"),
+};

@@ -120,12 +120,6 @@ CREATE OR REPLACE TRIGGER trg_categories AFTER INSERT OR UPDATE OR DELETE ON cat
 CREATE OR REPLACE FUNCTION replication_connection_name(p_city_id integer) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$ SELECT 'pos_node_' || p_city_id $$;
 
--- Error text safe to store and show: no connection options, no password.
-CREATE OR REPLACE FUNCTION redact_secrets(p_text text) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT left(regexp_replace(coalesce(p_text, ''), '(password|passwd|pwd)\s*[=:]\s*\S+', '\1=***', 'gi'), 500)
-$$;
-
 -- Opens the node's named connection unless this session has it already.
 CREATE OR REPLACE FUNCTION ensure_node_connection(p_city_id integer) RETURNS text
 LANGUAGE plpgsql AS $$
@@ -325,11 +319,7 @@ BEGIN
              AND NOT EXISTS (SELECT 1 FROM pg_foreign_server WHERE srvname = v_slug) THEN v_slug
         ELSE 'node_' || p_city_id
     END;
-    EXECUTE format('CREATE SERVER %I FOREIGN DATA WRAPPER dblink_fdw OPTIONS (host %L, port %L, dbname %L, '
-                   'connect_timeout %L, keepalives_idle %L, application_name %L)',
-                   v_server, p_host, p_port::text, p_dbname, '2', '30', 'pos-replication');
-    EXECUTE format('CREATE USER MAPPING FOR CURRENT_USER SERVER %I OPTIONS (user %L, password %L)',
-                   v_server, p_user, p_password);
+    PERFORM define_dblink_server(v_server, p_host, p_port, p_dbname, p_user, p_password);
     INSERT INTO nodes (city_id, server_name) VALUES (p_city_id, v_server);
     INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
     SELECT 'categories', id, p_city_id, 'LOAD' FROM categories
@@ -349,4 +339,35 @@ LANGUAGE sql AS $$
     UPDATE replication_settings
     SET max_attempts = p_max_attempts, base_backoff_ms = p_base_backoff_ms, max_backoff_ms = p_max_backoff_ms,
         batch_size = p_batch_size, statement_timeout_ms = p_statement_timeout_ms
+$$;
+
+-- ---------------------------------------------------------------------------------------------------
+-- Sales reported by the nodes' outboxes, called over dblink as `pos_replicator` (which may do nothing
+-- else). A mapping that arrives twice is kept once.
+CREATE OR REPLACE FUNCTION apply_order_mappings(p_batch jsonb) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    v_count integer;
+BEGIN
+    INSERT INTO order_mapping (global_order_id, store_id, store_order_id, customer_id, total_amount, city_id,
+                               business_date, order_time)
+    SELECT (m ->> 'global_order_id')::uuid, (m ->> 'store_id')::integer, (m ->> 'store_order_id')::bigint,
+           (m ->> 'customer_id')::integer, (m ->> 'total_amount')::numeric(12,2), (m ->> 'city_id')::integer,
+           (m ->> 'business_date')::date, (m ->> 'order_time')::timestamptz
+    FROM jsonb_array_elements(p_batch) m
+    WHERE m ->> 'kind' = 'order'
+    ON CONFLICT (global_order_id) DO NOTHING;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END;
+$$;
+
+REVOKE ALL ON FUNCTION apply_order_mappings(jsonb) FROM PUBLIC;
+
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pos_replicator') THEN
+        GRANT EXECUTE ON FUNCTION apply_order_mappings(jsonb) TO pos_replicator;
+    END IF;
+END;
 $$;

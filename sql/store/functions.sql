@@ -238,7 +238,8 @@ BEGIN
     INSERT INTO outbox (kind, global_order_id, payload)
     VALUES ('order', global_order_id, jsonb_build_object(
         'global_order_id', global_order_id, 'store_id', p_store_id, 'store_order_id', v_store_order_id,
-        'customer_id', p_customer_id, 'total_amount', v_total, 'business_date', current_date, 'order_time', now()));
+        'customer_id', p_customer_id, 'total_amount', v_total, 'business_date', current_date, 'order_time', now(),
+        'city_id', (SELECT city_id FROM stores WHERE id = p_store_id)));
     INSERT INTO idempotency_keys (idempotency_key, kind, store_id, fingerprint, result_id)
     VALUES (p_idempotency_key, 'order', p_store_id, v_fingerprint, global_order_id);
     PERFORM pg_notify('pos_outbox', '');
@@ -291,5 +292,54 @@ BEGIN
     ON CONFLICT (store_id, product_id) DO UPDATE SET quantity = inv.quantity + EXCLUDED.quantity, updated_at = now();
     INSERT INTO idempotency_keys (idempotency_key, kind, store_id, fingerprint, result_id)
     VALUES (p_idempotency_key, 'receipt', p_store_id, v_fingerprint, receipt_id);
+END;
+$$;
+
+-- ---------------------------------------------------------------------------------------------------
+-- Outbox to central: sales waiting for central's order_mapping, shipped in batches over the named
+-- dblink connection `pos_central` (server `pos_central`, defined by the service from its configuration).
+CREATE OR REPLACE FUNCTION push_outbox(p_include_due_failed boolean DEFAULT false, p_limit integer DEFAULT 500,
+                                       OUT delivered integer, OUT failed integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_ids bigint[];
+    v_batch jsonb;
+    v_message text;
+    v_detail text;
+BEGIN
+    delivered := 0;
+    failed := 0;
+    SELECT array_agg(o.id), jsonb_agg(o.payload || jsonb_build_object('kind', o.kind) ORDER BY o.id)
+    INTO v_ids, v_batch
+    FROM (SELECT id, kind, payload FROM outbox
+          WHERE status = 'Pending' OR (p_include_due_failed AND status = 'Failed' AND next_attempt_at <= now())
+          ORDER BY id LIMIT p_limit
+          FOR UPDATE SKIP LOCKED) o;
+    IF v_ids IS NULL THEN
+        RETURN;
+    END IF;
+    BEGIN
+        IF NOT ('pos_central' = ANY (coalesce(dblink_get_connections(), '{}'))) THEN
+            PERFORM dblink_connect('pos_central', 'pos_central');
+        END IF;
+        PERFORM 1 FROM dblink('pos_central', format('SELECT apply_order_mappings(%L::jsonb)', v_batch)) AS t(applied integer);
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
+        IF 'pos_central' = ANY (coalesce(dblink_get_connections(), '{}')) THEN
+            PERFORM dblink_disconnect('pos_central');
+        END IF;
+        UPDATE outbox
+        SET status = 'Failed', attempts = attempts + 1, last_attempt_at = clock_timestamp(),
+            message = redact_secrets(v_message || CASE WHEN coalesce(v_detail, '') <> '' THEN ': ' || v_detail ELSE '' END),
+            next_attempt_at = clock_timestamp() + least(60000, 500 * power(2, attempts)) * interval '1 millisecond'
+        WHERE id = ANY (v_ids);
+        failed := cardinality(v_ids);
+        RETURN;
+    END;
+    UPDATE outbox
+    SET status = 'Success', attempts = attempts + 1, last_attempt_at = clock_timestamp(),
+        delivered_at = clock_timestamp(), message = NULL, next_attempt_at = NULL
+    WHERE id = ANY (v_ids);
+    delivered := cardinality(v_ids);
 END;
 $$;

@@ -15,6 +15,8 @@ pub struct Config {
     pub admin_token: Option<SecretString>,
     /// Central's database as the node's outbox sees it (the `pos_replicator` role there).
     pub central_database_url: Option<SecretString>,
+    /// Cron expression (with seconds) of the outbox retry job.
+    pub outbox_retry_cron: String,
 }
 
 impl Config {
@@ -40,6 +42,8 @@ impl Config {
             cashier_tokens,
             admin_token: source.secret("POS_ADMIN_TOKEN")?,
             central_database_url: source.secret("POS_CENTRAL_DATABASE_URL")?,
+            outbox_retry_cron: source
+                .get_or("POS_OUTBOX_RETRY_CRON", "*/5 * * * * *".to_owned())?,
         })
     }
 }

@@ -13,5 +13,10 @@ pub const FUNCTIONS: ReplaceableSql = ReplaceableSql {
 
 /// Brings the node's database up to date (idempotent).
 pub async fn migrate(config: &tokio_postgres::Config) -> anyhow::Result<()> {
-    pos_shared::db::apply_schema(config, embedded::migrations::runner(), &[FUNCTIONS]).await
+    pos_shared::db::apply_schema(
+        config,
+        embedded::migrations::runner(),
+        &[pos_shared::db::COMMON_FUNCTIONS, FUNCTIONS],
+    )
+    .await
 }

@@ -5,12 +5,17 @@ use deadpool_postgres::Pool;
 use pos_shared::auth::TokenRegistry;
 use tracing_actix_web::TracingLogger;
 
+use std::sync::Arc;
+
+use pos_shared::delivery::{DeliverySignal, start_retry_job};
+
 use crate::config::Config;
 
 pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
     background: Vec<tokio::task::JoinHandle<()>>,
+    scheduler: Option<tokio_cron_scheduler::JobScheduler>,
 }
 
 /// What handlers share.
@@ -18,11 +23,13 @@ pub struct Application {
 pub struct AppState {
     pub pool: Pool,
     pub config: Config,
+    /// Woken after each sale so that central hears of it at once.
+    pub outbox: Arc<DeliverySignal>,
 }
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let (pool, _db_config) = pos_shared::db::open_and_migrate(
+        let (pool, db_config) = pos_shared::db::open_and_migrate(
             &config.common.database_url,
             "store-node",
             config.common.database_pool_size,
@@ -33,11 +40,33 @@ impl Application {
             pos_shared::http::bind(&config.common.http_host, config.common.http_port)?;
 
         let tokens = TokenRegistry::new(config.admin_token.as_ref(), &config.cashier_tokens);
+        let outbox = Arc::new(DeliverySignal::default());
+        let mut background = Vec::new();
+        let mut scheduler = None;
+        if let Some(url) = &config.central_database_url {
+            crate::outbox::configure_central_link(&pool, url).await?;
+            background.push(crate::outbox::spawn_worker(&db_config, outbox.clone())?);
+            if config.common.scheduler_enabled {
+                let signal = outbox.clone();
+                scheduler = Some(
+                    start_retry_job(
+                        &config.outbox_retry_cron,
+                        "POS_OUTBOX_RETRY_CRON",
+                        move || vec![signal.clone()],
+                    )
+                    .await?,
+                );
+            }
+        } else {
+            tracing::warn!(
+                "POS_CENTRAL_DATABASE_URL is not set: sales stay in the outbox until it is"
+            );
+        }
         let state = AppState {
             pool: pool.clone(),
             config: config.clone(),
+            outbox,
         };
-        let background = Vec::new();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(TracingLogger::default())
@@ -56,6 +85,7 @@ impl Application {
             port,
             server,
             background,
+            scheduler,
         })
     }
 
@@ -64,6 +94,10 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        pos_shared::http::run_until_stopped(self.server, self.background).await
+        let result = pos_shared::http::run_until_stopped(self.server, self.background).await;
+        if let Some(mut scheduler) = self.scheduler {
+            let _ = scheduler.shutdown().await;
+        }
+        result
     }
 }

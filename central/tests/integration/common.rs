@@ -29,8 +29,13 @@ pub fn replication_config() -> ReplicationConfig {
 }
 
 pub async fn central_database() -> (&'static TestInstance, String) {
+    central_database_on(shared_instance(0).await.expect("central instance")).await
+}
+
+pub async fn central_database_on(
+    instance: &'static TestInstance,
+) -> (&'static TestInstance, String) {
     pos_shared::telemetry::init_for_tests();
-    let instance = shared_instance(0).await.expect("central instance");
     let db = instance
         .migrated_database("central", |url| async move {
             central::schema::migrate(&pos_shared::db::parse_url(&url, "test")?).await
@@ -50,7 +55,18 @@ pub async fn node_database(instance: &TestInstance) -> String {
 }
 
 pub async fn spawn_central(replication: ReplicationConfig) -> TestCentral {
-    let (instance, db_name) = central_database().await;
+    spawn_central_on(
+        shared_instance(0).await.expect("central instance"),
+        replication,
+    )
+    .await
+}
+
+pub async fn spawn_central_on(
+    instance: &'static TestInstance,
+    replication: ReplicationConfig,
+) -> TestCentral {
+    let (instance, db_name) = central_database_on(instance).await;
     let admin_token = pos_shared::auth::generate_token();
     let config = Config {
         common: CommonConfig {

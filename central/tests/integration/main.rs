@@ -5,4 +5,5 @@
 
 mod common;
 mod master_data;
+mod outbox;
 mod replication;

@@ -126,6 +126,9 @@ pub async fn create(
     )
     .await
     .map_err(sale_error)?;
+    if !replayed {
+        state.outbox.wake();
+    }
     let order = db::orders::get(&client, global_order_id)
         .await?
         .context("the order just written is not there")?;

@@ -67,6 +67,7 @@ pub async fn spawn_store_node() -> TestStoreNode {
             .collect(),
         admin_token: Some(SecretString::from(admin_token.clone())),
         central_database_url: None,
+        outbox_retry_cron: "*/1 * * * * *".into(),
     };
     let app = Application::build(config).await.expect("store node starts");
     let url = format!("http://127.0.0.1:{}", app.port());

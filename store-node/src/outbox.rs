@@ -1,0 +1,83 @@
+//! The outbox worker: reports sales to central's `order_mapping` as soon as they commit, and keeps
+//! retrying (the scheduled job) while central is down. Selling never waits for it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use pos_shared::delivery::{BatchOutcome, DeliveryPolicy, DeliverySignal, run_worker};
+use secrecy::{ExposeSecret, SecretString};
+
+/// Points the node's `pos_central` dblink server at central (from `POS_CENTRAL_DATABASE_URL`).
+pub async fn configure_central_link(
+    pool: &deadpool_postgres::Pool,
+    url: &SecretString,
+) -> anyhow::Result<()> {
+    let config: tokio_postgres::Config = url
+        .expose_secret()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("POS_CENTRAL_DATABASE_URL is malformed"))?;
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+        _ => anyhow::bail!("POS_CENTRAL_DATABASE_URL must name a TCP host"),
+    };
+    let port = i32::from(config.get_ports().first().copied().unwrap_or(5432));
+    let dbname = config.get_dbname().unwrap_or("pos_central").to_owned();
+    let user = config
+        .get_user()
+        .context("POS_CENTRAL_DATABASE_URL must name a user")?
+        .to_owned();
+    let password = config
+        .get_password()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .context("POS_CENTRAL_DATABASE_URL must carry a password (dblink requires one)")?;
+    let client = pool.get().await.context("getting a connection")?;
+    client
+        .execute(
+            "SELECT define_dblink_server('pos_central', $1, $2, $3, $4, $5)",
+            &[&host, &port, &dbname, &user, &password],
+        )
+        .await
+        .context("defining the link to central")?;
+    Ok(())
+}
+
+/// Spawns the worker; its session keeps the `pos_central` dblink connection open.
+pub fn spawn_worker(
+    db: &tokio_postgres::Config,
+    signal: Arc<DeliverySignal>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let mut session_config = db.clone();
+    session_config.application_name("store-node-outbox");
+    session_config.options("-c statement_timeout=60000");
+    let session = pos_shared::db::pool(session_config, 1)?;
+    let policy = DeliveryPolicy {
+        sweep_interval: Duration::from_secs(2),
+        base_backoff: Duration::from_millis(500),
+        max_backoff: Duration::from_secs(30),
+        batch_size: 500,
+    };
+    signal.wake();
+    Ok(tokio::spawn(run_worker(
+        "central".into(),
+        signal,
+        policy,
+        move |include_due_failed| {
+            let session = session.clone();
+            async move {
+                let client = session.get().await.context("getting the outbox session")?;
+                let row = client
+                    .query_one(
+                        "SELECT delivered, failed FROM push_outbox($1)",
+                        &[&include_due_failed],
+                    )
+                    .await
+                    .context("pushing the outbox")?;
+                Ok(BatchOutcome {
+                    delivered: row.get(0),
+                    failed: row.get(1),
+                })
+            }
+        },
+    )))
+}
