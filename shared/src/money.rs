@@ -20,7 +20,7 @@ pub enum MoneyError {
 }
 
 /// NUMERIC(12,2): at most 10 digits before the point.
-const MAX: Decimal = Decimal::from_parts(1_410_065_407, 2, 0, false, 0); // 9_999_999_999.99 * 100 / 100
+const MAX: Decimal = Decimal::from_parts(3_567_587_327, 232, 0, false, 2); // 9_999_999_999.99
 
 impl Money {
     pub const ZERO: Money = Money(Decimal::ZERO);
