@@ -1,0 +1,136 @@
+//! Command-line interface (clap derive).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::ops;
+
+/// Runs a local POS cluster: central and one store node per city, each on its own PostgreSQL.
+#[derive(Debug, Parser)]
+#[command(name = "posctl", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create (first time) and start the cluster; writes DIR/cluster.json.
+    Up(UpArgs),
+    /// Stop the services and the PostgreSQL instances.
+    Down(DownArgs),
+    /// Fault drills: stop or start one PostgreSQL instance.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Each PostgreSQL instance and each service's /health; exits non-zero when something is down.
+    Status(DirArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// The cluster's directory (state, PostgreSQL data, logs).
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Comma-separated city names [default: Karachi,Lahore]. On a later `up`, new names are added.
+    #[arg(long, value_delimiter = ',')]
+    pub cities: Option<Vec<String>>,
+    /// First port: PostgreSQL on BASE, BASE+1, …; HTTP on BASE+100, BASE+101, … [default: 15400].
+    /// Fixed when the directory is created.
+    #[arg(long)]
+    pub port_base: Option<u16>,
+    /// Seed categories, products, one store per city, customers and opening stock (once).
+    #[arg(long)]
+    pub demo_data: bool,
+    /// Run the services in the background (logs in DIR/logs) and exit once all are healthy.
+    #[arg(long)]
+    pub detach: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Also delete DIR (data, logs, secrets).
+    #[arg(long)]
+    pub purge: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DirArgs {
+    #[arg(long)]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Stop one instance (fast shutdown): `central` or a city name.
+    Stop(DbArgs),
+    /// Start one instance again.
+    Start(DbArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// `central` or a city (case-insensitive).
+    pub target: String,
+    #[arg(long)]
+    pub dir: PathBuf,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Up(args) => {
+            ops::up(ops::UpOptions {
+                dir: args.dir,
+                cities: args.cities,
+                port_base: args.port_base,
+                demo_data: args.demo_data,
+                detach: args.detach,
+            })
+            .await
+        }
+        Command::Down(args) => ops::down(&args.dir, args.purge)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Db(DbCommand::Stop(args)) => ops::db(&args.dir, &args.target, false)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Db(DbCommand::Start(args)) => ops::db(&args.dir, &args.target, true)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Status(args) => ops::status(&args.dir).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_commands() {
+        let cli = Cli::try_parse_from([
+            "posctl",
+            "up",
+            "--dir",
+            "d",
+            "--cities",
+            "Karachi,Lahore",
+            "--port-base",
+            "20000",
+            "--demo-data",
+            "--detach",
+        ])
+        .unwrap();
+        let Command::Up(up) = cli.command else {
+            panic!("not up");
+        };
+        assert_eq!(up.cities.unwrap(), ["Karachi", "Lahore"]);
+        assert_eq!(up.port_base, Some(20000));
+        assert!(up.demo_data && up.detach);
+        let cli = Cli::try_parse_from(["posctl", "db", "stop", "lahore", "--dir", "d"]).unwrap();
+        assert!(matches!(cli.command, Command::Db(DbCommand::Stop(ref a)) if a.target == "lahore"));
+        assert!(Cli::try_parse_from(["posctl", "status"]).is_err());
+    }
+}

@@ -1,0 +1,321 @@
+//! `--demo-data`: a catalogue, one store per city, customers and opening stock, all through the APIs
+//! (central's for master data, the node's for stock), so it exercises replication like real use does.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+use crate::api::model::{Category, Product, StockLine, Store};
+use crate::api::{Api, status_of};
+use crate::cluster::{CityState, InstanceState, Paths};
+
+/// How long the node gets to receive the catalogue by replication.
+pub const REPLICATION_TIMEOUT: Duration = Duration::from_secs(60);
+
+type Item = (&'static str, &'static str, &'static str);
+
+/// Categories with their products: (sku, name, price).
+const CATALOGUE: &[(&str, &[Item])] = &[
+    (
+        "Beverages",
+        &[
+            ("BEV-001", "Mineral Water 1.5L", "80.00"),
+            ("BEV-002", "Mango Juice 1L", "260.00"),
+            ("BEV-003", "Green Tea (25 bags)", "350.00"),
+            ("BEV-004", "Cola 1.5L", "170.00"),
+            ("BEV-005", "Instant Coffee 100g", "1250.00"),
+        ],
+    ),
+    (
+        "Snacks",
+        &[
+            ("SNK-001", "Salted Crisps 70g", "100.00"),
+            ("SNK-002", "Chocolate Biscuits", "150.00"),
+            ("SNK-003", "Roasted Peanuts 200g", "220.00"),
+            ("SNK-004", "Nimko Mix 250g", "240.00"),
+            ("SNK-005", "Dark Chocolate 90g", "480.00"),
+        ],
+    ),
+    (
+        "Dairy",
+        &[
+            ("DRY-001", "Full Cream Milk 1L", "280.00"),
+            ("DRY-002", "Plain Yoghurt 500g", "190.00"),
+            ("DRY-003", "Cheddar Cheese 200g", "890.00"),
+            ("DRY-004", "Salted Butter 200g", "620.00"),
+            ("DRY-005", "Eggs (dozen)", "390.00"),
+        ],
+    ),
+    (
+        "Bakery",
+        &[
+            ("BAK-001", "Sandwich Bread", "190.00"),
+            ("BAK-002", "Rusk 300g", "210.00"),
+            ("BAK-003", "Croissant (4 pack)", "450.00"),
+            ("BAK-004", "Fruit Cake 400g", "560.00"),
+            ("BAK-005", "Naan (5 pack)", "150.00"),
+        ],
+    ),
+    (
+        "Household",
+        &[
+            ("HSE-001", "Dishwashing Liquid 500ml", "330.00"),
+            ("HSE-002", "Laundry Powder 1kg", "720.00"),
+            ("HSE-003", "Kitchen Towels (2 rolls)", "400.00"),
+            ("HSE-004", "Floor Cleaner 1L", "540.00"),
+            ("HSE-005", "Garbage Bags (30)", "280.00"),
+        ],
+    ),
+    (
+        "Personal Care",
+        &[
+            ("PRC-001", "Bath Soap 125g", "120.00"),
+            ("PRC-002", "Shampoo 360ml", "780.00"),
+            ("PRC-003", "Toothpaste 150g", "310.00"),
+            ("PRC-004", "Hand Wash 250ml", "260.00"),
+            ("PRC-005", "Sunscreen SPF 50", "1450.00"),
+        ],
+    ),
+];
+
+/// Customer names: apostrophes and non-ASCII letters on purpose.
+const CUSTOMERS: &[&str] = &[
+    "Ayesha Khan",
+    "Rohan D'Souza",
+    "Zoë Ahmed",
+    "Ayşe Yılmaz",
+    "Carlos Muñoz",
+    "Sinéad O'Connor",
+];
+
+/// Creates the categories and products, unless central has products already. Returns how many
+/// products were created.
+pub async fn seed_catalogue(central: &Api) -> anyhow::Result<usize> {
+    let products: Vec<Product> = central.get("/products").await?;
+    if !products.is_empty() {
+        println!(
+            "demo data: central has {} products already; catalogue left as it is",
+            products.len()
+        );
+        return Ok(0);
+    }
+    let mut categories: Vec<Category> = central.get("/categories").await?;
+    let mut created = 0;
+    for (category, items) in CATALOGUE {
+        let category_id = match categories.iter().find(|c| c.name == *category) {
+            Some(c) => c.id,
+            None => {
+                let c: Category = central
+                    .post("/categories", &json!({ "name": category }))
+                    .await
+                    .with_context(|| format!("creating category {category}"))?;
+                let id = c.id;
+                categories.push(c);
+                id
+            }
+        };
+        for (sku, name, price) in *items {
+            let _: Value = central
+                .post(
+                    "/products",
+                    &json!({"sku": sku, "name": name, "category_id": category_id, "price": price}),
+                )
+                .await
+                .with_context(|| format!("creating product {sku}"))?;
+            created += 1;
+        }
+    }
+    println!(
+        "demo data: {} categories, {created} products",
+        CATALOGUE.len()
+    );
+    Ok(created)
+}
+
+/// `KHI001` for Karachi, `LHR001` for Lahore, else the first three letters of the name; the number goes
+/// up when the code is taken.
+pub fn store_code(city: &str, taken: &HashSet<String>) -> String {
+    let prefix = match city.trim().to_lowercase().as_str() {
+        "karachi" => "KHI".to_owned(),
+        "lahore" => "LHR".to_owned(),
+        other => {
+            let mut letters: String = other
+                .chars()
+                .filter(char::is_ascii_alphabetic)
+                .take(3)
+                .collect::<String>()
+                .to_ascii_uppercase();
+            while letters.len() < 3 {
+                letters.push('X');
+            }
+            letters
+        }
+    };
+    (1..)
+        .map(|n| format!("{prefix}{n:03}"))
+        .find(|code| !taken.contains(code))
+        .unwrap_or(prefix)
+}
+
+/// One store per city that has none, and the city's customers with it.
+pub async fn seed_stores_and_customers(central: &Api, cities: &[CityState]) -> anyhow::Result<()> {
+    let stores: Vec<Store> = central.get("/stores").await?;
+    let mut taken: HashSet<String> = stores.iter().map(|s| s.code.clone()).collect();
+    for (index, city) in cities.iter().enumerate() {
+        let Some(city_id) = city.city_id else {
+            continue;
+        };
+        if stores.iter().any(|s| s.city_id == city_id) {
+            continue;
+        }
+        let code = store_code(&city.name, &taken);
+        let _: Value = central
+            .post(
+                "/stores",
+                &json!({"code": code, "name": format!("{} Main", city.name), "city_id": city_id}),
+            )
+            .await
+            .with_context(|| format!("creating store {code}"))?;
+        taken.insert(code.clone());
+        for (n, name) in CUSTOMERS.iter().enumerate() {
+            let phone = format!("+92 3{index:02} {:07}", n + 1);
+            let email = format!("customer{}.{}@example.com", n + 1, city.instance.name);
+            let _: Value = central
+                .post(
+                    "/customers",
+                    &json!({"name": name, "phone": phone, "email": email, "city_id": city_id}),
+                )
+                .await
+                .with_context(|| format!("creating customer {name:?}"))?;
+        }
+        println!(
+            "demo data: store {code} and {} customers in {}",
+            CUSTOMERS.len(),
+            city.name
+        );
+    }
+    Ok(())
+}
+
+/// A quantity between 50 and 200, varied by store and product.
+fn quantity(store_id: i32, index: usize) -> i64 {
+    let seed = i64::from(store_id) * 11 + i64::try_from(index).unwrap_or(0) * 37;
+    50 + seed.rem_euclid(151)
+}
+
+/// Opening stock for a store whose inventory is empty, once the node has the whole catalogue.
+/// `node` carries the store's cashier token. Returns whether stock was added.
+pub async fn opening_stock(
+    node: &Api,
+    store_id: i32,
+    product_ids: &[i32],
+    paths: &Paths,
+    instance: &InstanceState,
+) -> anyhow::Result<bool> {
+    let deadline = Instant::now() + REPLICATION_TIMEOUT;
+    let wanted: HashSet<i32> = product_ids.iter().copied().collect();
+    loop {
+        let listed: Vec<Product> = node.get("/products").await?;
+        let have = listed.iter().filter(|p| wanted.contains(&p.id)).count();
+        if have == wanted.len() {
+            break;
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "{} lists {have} of {} products after {} s: replication from central has not caught up \
+                 (see central's GET /replication/status)",
+                node.base(),
+                wanted.len(),
+                REPLICATION_TIMEOUT.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    match node.get::<Vec<StockLine>>("/inventory").await {
+        Ok(stock) if !stock.is_empty() => return Ok(false),
+        Ok(_) => {}
+        Err(e) if status_of(&e) == Some(404) => {}
+        Err(e) => return Err(e),
+    }
+    let items: Vec<Value> = product_ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| json!({"product_id": id, "quantity": quantity(store_id, i)}))
+        .collect();
+    let body = json!({
+        "idempotency_key": uuid::Uuid::new_v4(),
+        "reference": "posctl demo data: opening stock",
+        "items": items,
+    });
+    loop {
+        match node.post::<_, Value>("/inventory/receipts", &body).await {
+            Ok(_) => return Ok(true),
+            Err(e) if status_of(&e) == Some(404) => {
+                println!(
+                    "demo data: {} has no POST /inventory/receipts; writing the opening stock into its database",
+                    node.base()
+                );
+                insert_stock(paths, instance, store_id, product_ids).await?;
+                return Ok(true);
+            }
+            // The store row may not have arrived yet: it comes with the same replication stream.
+            Err(e) if status_of(&e) == Some(422) && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e.context("receiving the opening stock")),
+        }
+    }
+}
+
+/// The fallback for nodes without the receipts endpoint: straight into `inventory`, as superuser.
+async fn insert_stock(
+    paths: &Paths,
+    instance: &InstanceState,
+    store_id: i32,
+    product_ids: &[i32],
+) -> anyhow::Result<()> {
+    let pg = instance.pg(paths)?;
+    let client = pg.superuser_client(&instance.dbname).await?;
+    let quantities: Vec<i32> = (0..product_ids.len())
+        .map(|i| i32::try_from(quantity(store_id, i)).unwrap_or(50))
+        .collect();
+    client
+        .execute(
+            "INSERT INTO inventory (store_id, product_id, quantity)
+             SELECT $1, p, q FROM unnest($2::int[], $3::int[]) AS t(p, q)
+             ON CONFLICT DO NOTHING",
+            &[&store_id, &product_ids, &quantities],
+        )
+        .await
+        .context("inserting the opening stock")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_codes() {
+        let mut taken = HashSet::new();
+        assert_eq!(store_code("Karachi", &taken), "KHI001");
+        assert_eq!(store_code("lahore", &taken), "LHR001");
+        assert_eq!(store_code("Islamabad", &taken), "ISL001");
+        assert_eq!(store_code("Ūb", &taken), "BXX001");
+        taken.insert("ISL001".to_owned());
+        assert_eq!(store_code("Islamkot", &taken), "ISL002");
+    }
+
+    #[test]
+    fn quantities_stay_in_range_and_catalogue_is_about_thirty() {
+        for store in 1..5 {
+            for i in 0..40 {
+                assert!((50..=200).contains(&quantity(store, i)));
+            }
+        }
+        let products: usize = CATALOGUE.iter().map(|(_, items)| items.len()).sum();
+        assert_eq!(products, 30);
+    }
+}

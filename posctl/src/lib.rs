@@ -1,0 +1,9 @@
+//! `posctl`: the local multi-node cluster (DESIGN §9). `main.rs` only parses and reports; the commands
+//! live here so tests can reach them.
+
+pub mod api;
+pub mod cli;
+pub mod cluster;
+pub mod demo;
+pub mod ops;
+pub mod services;
