@@ -183,24 +183,17 @@ async fn node_worker(
         sweep_interval: Duration::from_secs(5),
         base_backoff: millis(config.base_backoff_ms),
         max_backoff: millis(config.max_backoff_ms),
-        batch_size: config.batch_size,
     };
-    run_worker(
-        format!("node {city_id}"),
-        signal,
-        policy,
-        |include_due_failed| {
-            let session = session.clone();
-            async move {
-                let client = session
-                    .get()
-                    .await
-                    .context("getting the replicator session")?;
-                let (delivered, failed) =
-                    db::replication::deliver(&client, city_id, include_due_failed).await?;
-                Ok(BatchOutcome { delivered, failed })
-            }
-        },
-    )
+    run_worker(format!("node {city_id}"), signal, policy, || {
+        let session = session.clone();
+        async move {
+            let client = session
+                .get()
+                .await
+                .context("getting the replicator session")?;
+            let (delivered, failed) = db::replication::deliver(&client, city_id).await?;
+            Ok(BatchOutcome { delivered, failed })
+        }
+    })
     .await;
 }

@@ -37,8 +37,6 @@ pub struct DeliveryPolicy {
     pub sweep_interval: Duration,
     pub base_backoff: Duration,
     pub max_backoff: Duration,
-    /// A batch this full means more may be waiting: go again at once.
-    pub batch_size: i32,
 }
 
 /// Outcome of one batch.
@@ -48,14 +46,14 @@ pub struct BatchOutcome {
     pub failed: i32,
 }
 
-/// Runs until aborted. `deliver(include_due_failed)` ships one batch.
+/// Runs until aborted. `deliver()` ships one batch: new entries and failed ones that are due.
 pub async fn run_worker<F, Fut>(
     name: String,
     signal: Arc<DeliverySignal>,
     policy: DeliveryPolicy,
     mut deliver: F,
 ) where
-    F: FnMut(bool) -> Fut,
+    F: FnMut() -> Fut,
     Fut: Future<Output = anyhow::Result<BatchOutcome>>,
 {
     let mut backoff = policy.base_backoff;
@@ -71,7 +69,7 @@ pub async fn run_worker<F, Fut>(
         }
         loop {
             let span = tracing::info_span!("delivery_batch", target = %name);
-            match tracing::Instrument::instrument(deliver(retry_due), span).await {
+            match tracing::Instrument::instrument(deliver(), span).await {
                 Ok(outcome) if outcome.failed > 0 => {
                     tracing::warn!(target = %name, failed = outcome.failed, "delivery failed; backing off");
                     paused_until = Some(Instant::now() + backoff);
@@ -81,12 +79,10 @@ pub async fn run_worker<F, Fut>(
                 Ok(outcome) => {
                     paused_until = None;
                     backoff = policy.base_backoff;
-                    if outcome.delivered > 0 {
-                        tracing::debug!(target = %name, delivered = outcome.delivered, "delivered");
-                    }
-                    if outcome.delivered < policy.batch_size {
+                    if outcome.delivered == 0 {
                         break;
                     }
+                    tracing::debug!(target = %name, delivered = outcome.delivered, "delivered");
                 }
                 Err(e) => {
                     tracing::warn!(target = %name, error = %format!("{e:#}"), "delivery call failed");

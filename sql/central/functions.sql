@@ -26,81 +26,75 @@ CREATE OR REPLACE TRIGGER trg_customers_touch BEFORE UPDATE ON customers
 -- (a rollback leaves nothing) and wake the replicator. No remote call ever happens here: a slow or down
 -- node must not slow central's writes.
 
-CREATE OR REPLACE FUNCTION log_replication(p_table text, p_record_id integer, p_city_id integer, p_operation text)
-RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
-    SELECT p_table, p_record_id, n.city_id, p_operation
-    FROM nodes n
-    WHERE n.enabled AND (p_city_id IS NULL OR n.city_id = p_city_id);
-    IF FOUND THEN
-        -- Identical notifications in one transaction are folded into one by PostgreSQL.
-        PERFORM pg_notify('pos_replication', coalesce(p_city_id::text, '*'));
-    END IF;
-END;
-$$;
+-- Every captured write pays for this code, so it is one flat function per kind of table, with one
+-- INSERT … SELECT and no nested calls.
 
 -- Fragmented tables (customers, stores): the row goes to its city's node; when city_id changes, the old
--- city's node is told too, so it stops listing the row as its own.
-CREATE OR REPLACE FUNCTION route_fragment_change(p_table text, p_op text, p_old_id integer, p_old_city integer,
-                                                 p_new_id integer, p_new_city integer)
-RETURNS void LANGUAGE plpgsql AS $$
+-- city's node is told too, so it stops listing the row as its own. The two contract names
+-- replicate_customers() and replicate_stores() share one body, generated here.
+DO $generate$
+DECLARE
+    v_table text;
 BEGIN
-    IF p_op = 'DELETE' THEN
-        PERFORM log_replication(p_table, p_old_id, p_old_city, p_op);
-        RETURN;
-    END IF;
-    PERFORM log_replication(p_table, p_new_id, p_new_city, p_op);
-    IF p_op = 'UPDATE' AND p_old_city IS DISTINCT FROM p_new_city THEN
-        PERFORM log_replication(p_table, p_new_id, p_old_city, p_op);
-    END IF;
+    FOREACH v_table IN ARRAY ARRAY['customers', 'stores'] LOOP
+        EXECUTE format($body$
+            CREATE OR REPLACE FUNCTION %I() RETURNS trigger
+            LANGUAGE plpgsql AS $fn$
+            DECLARE
+                v_id integer;
+                v_new_city integer;
+                v_old_city integer;
+            BEGIN
+                IF TG_OP = 'DELETE' THEN
+                    v_id := OLD.id;
+                    v_old_city := OLD.city_id;
+                ELSE
+                    v_id := NEW.id;
+                    v_new_city := NEW.city_id;
+                    IF TG_OP = 'UPDATE' THEN
+                        v_old_city := OLD.city_id;
+                    END IF;
+                END IF;
+                INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
+                SELECT TG_TABLE_NAME, v_id, n.city_id, TG_OP
+                FROM nodes n
+                WHERE n.enabled AND n.city_id IN (v_new_city, v_old_city);
+                IF FOUND THEN
+                    -- Identical notifications in one transaction are folded into one by PostgreSQL.
+                    PERFORM pg_notify('pos_replication', coalesce(v_new_city, v_old_city)::text);
+                END IF;
+                RETURN NULL;
+            END;
+            $fn$
+        $body$, 'replicate_' || v_table);
+    END LOOP;
 END;
-$$;
+$generate$;
 
-CREATE OR REPLACE FUNCTION replicate_customers() RETURNS trigger
-LANGUAGE plpgsql AS $$
+-- Catalogue tables (products, categories) go to every enabled node.
+DO $generate$
+DECLARE
+    v_table text;
 BEGIN
-    IF TG_OP = 'DELETE' THEN
-        PERFORM route_fragment_change('customers', TG_OP, OLD.id, OLD.city_id, NULL, NULL);
-    ELSIF TG_OP = 'INSERT' THEN
-        PERFORM route_fragment_change('customers', TG_OP, NULL, NULL, NEW.id, NEW.city_id);
-    ELSE
-        PERFORM route_fragment_change('customers', TG_OP, OLD.id, OLD.city_id, NEW.id, NEW.city_id);
-    END IF;
-    RETURN NULL;
+    FOREACH v_table IN ARRAY ARRAY['products', 'categories'] LOOP
+        EXECUTE format($body$
+            CREATE OR REPLACE FUNCTION %I() RETURNS trigger
+            LANGUAGE plpgsql AS $fn$
+            BEGIN
+                INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
+                SELECT TG_TABLE_NAME, CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END, n.city_id, TG_OP
+                FROM nodes n
+                WHERE n.enabled;
+                IF FOUND THEN
+                    PERFORM pg_notify('pos_replication', '*');
+                END IF;
+                RETURN NULL;
+            END;
+            $fn$
+        $body$, 'replicate_' || v_table);
+    END LOOP;
 END;
-$$;
-
-CREATE OR REPLACE FUNCTION replicate_stores() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'DELETE' THEN
-        PERFORM route_fragment_change('stores', TG_OP, OLD.id, OLD.city_id, NULL, NULL);
-    ELSIF TG_OP = 'INSERT' THEN
-        PERFORM route_fragment_change('stores', TG_OP, NULL, NULL, NEW.id, NEW.city_id);
-    ELSE
-        PERFORM route_fragment_change('stores', TG_OP, OLD.id, OLD.city_id, NEW.id, NEW.city_id);
-    END IF;
-    RETURN NULL;
-END;
-$$;
-
--- Catalogue tables go to every enabled node.
-CREATE OR REPLACE FUNCTION replicate_products() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM log_replication('products', CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END, NULL, TG_OP);
-    RETURN NULL;
-END;
-$$;
-
-CREATE OR REPLACE FUNCTION replicate_categories() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM log_replication('categories', CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END, NULL, TG_OP);
-    RETURN NULL;
-END;
-$$;
+$generate$;
 
 CREATE OR REPLACE TRIGGER trg_customers AFTER INSERT OR UPDATE OR DELETE ON customers
     FOR EACH ROW EXECUTE FUNCTION replicate_customers();
@@ -150,7 +144,7 @@ BEGIN
 END;
 $$;
 
-CREATE OR REPLACE FUNCTION deliver_replication(p_city_id integer, p_include_due_failed boolean DEFAULT false,
+CREATE OR REPLACE FUNCTION deliver_replication(p_city_id integer, p_include_due_failed boolean DEFAULT true,
                                                OUT delivered integer, OUT failed integer)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -177,22 +171,28 @@ BEGIN
     SELECT l.id, l.table_name, l.record_id
     FROM replication_log l
     WHERE l.target_city_id = p_city_id
+      AND l.status <> 'Success'
       AND (l.status = 'Pending'
-           OR (p_include_due_failed AND l.status = 'Failed' AND l.next_attempt_at <= now()))
+           OR (p_include_due_failed AND l.status = 'Failed' AND l.next_attempt_at <= clock_timestamp()))
     ORDER BY l.id
     LIMIT s.batch_size
     FOR UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
         RETURN;
     END IF;
+    -- Other open entries of the same rows, looked up row by row from the batch side (through
+    -- replication_log_row_idx), so the cost follows the batch, not the backlog.
     INSERT INTO pg_temp.replication_batch
-    SELECT l.id, l.table_name, l.record_id
-    FROM replication_log l
-    WHERE l.target_city_id = p_city_id
-      AND l.status IN ('Pending', 'Failed')
-      AND (l.table_name, l.record_id) IN (SELECT b.table_name, b.record_id FROM pg_temp.replication_batch b)
-      AND l.id NOT IN (SELECT b.id FROM pg_temp.replication_batch b)
-    FOR UPDATE SKIP LOCKED;
+    SELECT o.id, o.table_name, o.record_id
+    FROM (SELECT DISTINCT b.table_name, b.record_id FROM pg_temp.replication_batch b) w
+    CROSS JOIN LATERAL (
+        SELECT l.id, l.table_name, l.record_id
+        FROM replication_log l
+        WHERE l.target_city_id = p_city_id AND l.table_name = w.table_name AND l.record_id = w.record_id
+          AND l.status <> 'Success' AND l.status IN ('Pending', 'Failed')
+        FOR UPDATE SKIP LOCKED
+    ) o
+    WHERE o.id NOT IN (SELECT b.id FROM pg_temp.replication_batch b);
     SELECT array_agg(id) INTO v_ids FROM pg_temp.replication_batch;
 
     WITH wanted AS (SELECT DISTINCT table_name, record_id FROM pg_temp.replication_batch)
@@ -239,6 +239,10 @@ BEGIN
         message = NULL,
         next_attempt_at = NULL
     WHERE id = ANY (v_ids);
+    UPDATE nodes SET last_success_at = clock_timestamp() WHERE city_id = p_city_id;
+    -- The node answers again: what failed while it was away need not wait out its back-off.
+    UPDATE replication_log SET next_attempt_at = clock_timestamp()
+    WHERE target_city_id = p_city_id AND status <> 'Success' AND status = 'Failed' AND next_attempt_at > clock_timestamp();
     delivered := cardinality(v_ids);
 END;
 $$;
@@ -277,7 +281,7 @@ BEGIN
     UPDATE replication_log
     SET status = 'Pending', attempts = 0, next_attempt_at = NULL,
         message = 'requeued by an operator after: ' || coalesce(message, '')
-    WHERE status = 'Dead' AND (p_city_id IS NULL OR target_city_id = p_city_id);
+    WHERE status <> 'Success' AND status = 'Dead' AND (p_city_id IS NULL OR target_city_id = p_city_id);
     GET DIAGNOSTICS v_count = ROW_COUNT;
     IF v_count > 0 THEN
         PERFORM pg_notify('pos_replication', coalesce(p_city_id::text, '*'));

@@ -298,7 +298,7 @@ $$;
 -- ---------------------------------------------------------------------------------------------------
 -- Outbox to central: sales waiting for central's order_mapping, shipped in batches over the named
 -- dblink connection `pos_central` (server `pos_central`, defined by the service from its configuration).
-CREATE OR REPLACE FUNCTION push_outbox(p_include_due_failed boolean DEFAULT false, p_limit integer DEFAULT 500,
+CREATE OR REPLACE FUNCTION push_outbox(p_include_due_failed boolean DEFAULT true, p_limit integer DEFAULT 500,
                                        OUT delivered integer, OUT failed integer)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -312,7 +312,7 @@ BEGIN
     SELECT array_agg(o.id), jsonb_agg(o.payload || jsonb_build_object('kind', o.kind) ORDER BY o.id)
     INTO v_ids, v_batch
     FROM (SELECT id, kind, payload FROM outbox
-          WHERE status = 'Pending' OR (p_include_due_failed AND status = 'Failed' AND next_attempt_at <= now())
+          WHERE status = 'Pending' OR (p_include_due_failed AND status = 'Failed' AND next_attempt_at <= clock_timestamp())
           ORDER BY id LIMIT p_limit
           FOR UPDATE SKIP LOCKED) o;
     IF v_ids IS NULL THEN
@@ -340,6 +340,8 @@ BEGIN
     SET status = 'Success', attempts = attempts + 1, last_attempt_at = clock_timestamp(),
         delivered_at = clock_timestamp(), message = NULL, next_attempt_at = NULL
     WHERE id = ANY (v_ids);
+    -- Central answers again: what failed while it was away need not wait out its back-off.
+    UPDATE outbox SET next_attempt_at = clock_timestamp() WHERE status = 'Failed' AND next_attempt_at > clock_timestamp();
     delivered := cardinality(v_ids);
 END;
 $$;

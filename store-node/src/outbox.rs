@@ -55,22 +55,18 @@ pub fn spawn_worker(
         sweep_interval: Duration::from_secs(2),
         base_backoff: Duration::from_millis(500),
         max_backoff: Duration::from_secs(30),
-        batch_size: 500,
     };
     signal.wake();
     Ok(tokio::spawn(run_worker(
         "central".into(),
         signal,
         policy,
-        move |include_due_failed| {
+        move || {
             let session = session.clone();
             async move {
                 let client = session.get().await.context("getting the outbox session")?;
                 let row = client
-                    .query_one(
-                        "SELECT delivered, failed FROM push_outbox($1)",
-                        &[&include_due_failed],
-                    )
+                    .query_one("SELECT delivered, failed FROM push_outbox()", &[])
                     .await
                     .context("pushing the outbox")?;
                 Ok(BatchOutcome {

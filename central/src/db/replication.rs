@@ -118,17 +118,13 @@ pub async fn configure(
     Ok(())
 }
 
-/// One batch to one node: (delivered, failed) entries.
-pub async fn deliver(
-    client: &impl GenericClient,
-    city_id: i32,
-    include_due_failed: bool,
-) -> anyhow::Result<(i32, i32)> {
+/// One batch to one node (new entries and failed ones that are due): (delivered, failed) entries.
+pub async fn deliver(client: &impl GenericClient, city_id: i32) -> anyhow::Result<(i32, i32)> {
     let stmt = client
-        .prepare_cached("SELECT delivered, failed FROM deliver_replication($1, $2)")
+        .prepare_cached("SELECT delivered, failed FROM deliver_replication($1)")
         .await?;
     let row = client
-        .query_one(&stmt, &[&city_id, &include_due_failed])
+        .query_one(&stmt, &[&city_id])
         .await
         .context("delivering a replication batch")?;
     Ok((row.get(0), row.get(1)))
@@ -181,15 +177,14 @@ pub async fn backlog(client: &impl GenericClient) -> anyhow::Result<Vec<NodeBack
                     count(*) FILTER (WHERE l.status = 'Dead') AS dead,
                     extract(epoch FROM now() - min(l.created_at) FILTER (WHERE l.status IN ('Pending', 'Failed')))::float8
                         AS oldest_pending_age_seconds,
-                    (SELECT max(s.delivered_at) FROM replication_log s
-                      WHERE s.target_city_id = n.city_id AND s.status = 'Success') AS last_success,
+                    n.last_success_at AS last_success,
                     (SELECT e.message FROM replication_log e
-                      WHERE e.target_city_id = n.city_id AND e.status IN ('Failed', 'Dead')
-                      ORDER BY e.last_attempt_at DESC NULLS LAST LIMIT 1) AS last_error
+                      WHERE e.target_city_id = n.city_id AND e.status <> 'Success' AND e.status IN ('Failed', 'Dead')
+                      ORDER BY e.id DESC LIMIT 1) AS last_error
              FROM nodes n
              JOIN cities c ON c.id = n.city_id
              LEFT JOIN replication_log l ON l.target_city_id = n.city_id AND l.status <> 'Success'
-             GROUP BY n.city_id, c.name
+             GROUP BY n.city_id, c.name, n.last_success_at
              ORDER BY n.city_id",
         )
         .await?;
