@@ -1,0 +1,285 @@
+//! The real binary end to end: `up --detach` with demo data, the cluster's shape and health, a fault
+//! drill on one city's PostgreSQL, and `down --purge` leaving no process and no bound port behind.
+//!
+//! Needs the service binaries: `cargo build -p central -p store-node` first.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step should panic
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const POSCTL: &str = env!("CARGO_BIN_EXE_posctl");
+
+fn posctl(args: &[&str]) -> Output {
+    let output = Command::new(POSCTL).args(args).output().unwrap();
+    println!(
+        "$ posctl {}\n{}{}(exit {:?})",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        output.status.code()
+    );
+    output
+}
+
+/// Runs `posctl down --purge` however the test ends, so no server outlives it.
+struct Cluster {
+    dir: PathBuf,
+    down: bool,
+}
+
+impl Cluster {
+    fn dir(&self) -> &str {
+        self.dir.to_str().unwrap()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if !self.down {
+            let _ = Command::new(POSCTL)
+                .args(["down", "--purge", "--dir"])
+                .arg(&self.dir)
+                .output();
+        }
+    }
+}
+
+fn gone(pid: i64) -> bool {
+    // A zombie holds no port or file; it only waits for init to reap it.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X"),
+    }
+}
+
+async fn health(http: &reqwest::Client, url: &str) -> Option<u16> {
+    let response = http.get(format!("{url}/health")).send().await.ok()?;
+    Some(response.status().as_u16())
+}
+
+/// Polls `/health` until it answers `want` (30 s at most).
+async fn wait_health(http: &reqwest::Client, url: &str, want: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = health(http, url).await;
+        if got == Some(want) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url}/health answered {got:?}, wanted {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn get_json(http: &reqwest::Client, url: &str, token: &str) -> Value {
+    let response = http.get(url).bearer_auth(token).send().await.unwrap();
+    assert_eq!(response.status(), 200, "GET {url}");
+    response.json().await.unwrap()
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn up_drill_and_down() {
+    let root = tempfile::Builder::new()
+        .prefix("posctl-test-")
+        .tempdir()
+        .unwrap();
+    let mut cluster = Cluster {
+        dir: root.path().join("cluster"),
+        down: false,
+    };
+    // Below the ephemeral port range; a different base per process so parallel runs do not collide.
+    let port_base = 20000 + (std::process::id() % 50) * 200;
+    let base = port_base.to_string();
+    let dir = cluster.dir().to_owned();
+
+    let up = posctl(&[
+        "up",
+        "--dir",
+        &dir,
+        "--cities",
+        "Karachi,Lahore",
+        "--port-base",
+        &base,
+        "--demo-data",
+        "--detach",
+    ]);
+    assert!(up.status.success(), "posctl up failed");
+
+    // cluster.json: shape and mode; no secret on the terminal.
+    let cluster_file = cluster.dir.join("cluster.json");
+    assert_eq!(mode(&cluster_file), 0o600);
+    assert_eq!(mode(&cluster.dir.join("state.json")), 0o600);
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(&cluster_file).unwrap()).unwrap();
+    let central = &doc["central"];
+    let central_url = central["url"].as_str().unwrap().to_owned();
+    let admin = central["admin_token"].as_str().unwrap().to_owned();
+    assert_eq!(central_url, format!("http://127.0.0.1:{}", port_base + 100));
+    assert!(
+        central["database_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("postgres://pos_app:")
+    );
+    assert!(
+        central["database_url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(":{port_base}/pos_central"))
+    );
+    let terminal = format!(
+        "{}{}",
+        String::from_utf8_lossy(&up.stdout),
+        String::from_utf8_lossy(&up.stderr)
+    );
+    assert!(!terminal.contains(&admin), "the admin token was printed");
+
+    let nodes = doc["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2);
+    assert_eq!(nodes[0]["city"], "Karachi");
+    assert_eq!(nodes[1]["city"], "Lahore");
+    for (i, node) in nodes.iter().enumerate() {
+        assert!(node["city_id"].as_i64().unwrap() > 0);
+        assert_eq!(
+            node["url"],
+            format!(
+                "http://127.0.0.1:{}",
+                port_base + 101 + u32::try_from(i).unwrap()
+            )
+        );
+        assert!(node["database_url"].as_str().unwrap().contains("_db"));
+        let stores = node["stores"].as_array().unwrap();
+        assert_eq!(stores.len(), 1);
+        assert!(!terminal.contains(stores[0]["cashier_token"].as_str().unwrap()));
+    }
+    assert_eq!(nodes[0]["stores"][0]["code"], "KHI001");
+    assert_eq!(nodes[1]["stores"][0]["code"], "LHR001");
+    let lahore_url = nodes[1]["url"].as_str().unwrap().to_owned();
+
+    let pids: Value =
+        serde_json::from_str(&std::fs::read_to_string(cluster.dir.join("pids.json")).unwrap())
+            .unwrap();
+    let pids: Vec<i64> = pids["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["pid"].as_i64().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 3);
+
+    // Health, auth, and the demo data at each node (replicated from central).
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    assert_eq!(health(&http, &central_url).await, Some(200));
+    for node in nodes {
+        assert_eq!(
+            health(&http, node["url"].as_str().unwrap()).await,
+            Some(200)
+        );
+    }
+    let cities = get_json(&http, &format!("{central_url}/cities"), &admin).await;
+    let names: Vec<&str> = cities
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"Karachi") && names.contains(&"Lahore"),
+        "{names:?}"
+    );
+    let anonymous = http
+        .get(format!("{central_url}/cities"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let products = get_json(&http, &format!("{central_url}/products"), &admin).await;
+    let product_count = products.as_array().unwrap().len();
+    assert!(product_count >= 25, "{product_count} products");
+    for node in nodes {
+        let url = node["url"].as_str().unwrap();
+        let token = node["stores"][0]["cashier_token"].as_str().unwrap();
+        let listed = get_json(&http, &format!("{url}/products"), token).await;
+        assert_eq!(listed.as_array().unwrap().len(), product_count, "{url}");
+        let stock = get_json(&http, &format!("{url}/inventory"), token).await;
+        let stock = stock.as_array().unwrap();
+        assert_eq!(stock.len(), product_count, "{url}");
+        assert!(stock.iter().all(|line| {
+            let q = line["quantity"].as_i64().unwrap();
+            (50..=200).contains(&q)
+        }));
+        let customers = get_json(&http, &format!("{url}/customers"), token).await;
+        let names: Vec<&str> = customers
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert!(
+            names.contains(&"Zoë Ahmed") && names.contains(&"Rohan D'Souza"),
+            "{names:?}"
+        );
+    }
+
+    // A second `up` starts nothing new and duplicates nothing.
+    let again = posctl(&["up", "--dir", &dir, "--demo-data", "--detach"]);
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("running already"));
+    let products = get_json(&http, &format!("{central_url}/products"), &admin).await;
+    assert_eq!(products.as_array().unwrap().len(), product_count);
+
+    // Fault drill: Lahore's database goes away; the service stays up and says so.
+    assert!(posctl(&["status", "--dir", &dir]).status.success());
+    assert!(
+        posctl(&["db", "stop", "Lahore", "--dir", &dir])
+            .status
+            .success()
+    );
+    wait_health(&http, &lahore_url, 503).await;
+    assert_eq!(health(&http, &central_url).await, Some(200));
+    assert!(!posctl(&["status", "--dir", &dir]).status.success());
+    assert!(
+        posctl(&["db", "start", "lahore", "--dir", &dir])
+            .status
+            .success()
+    );
+    wait_health(&http, &lahore_url, 200).await;
+    assert!(posctl(&["status", "--dir", &dir]).status.success());
+
+    // Down: nothing left running, nothing bound, nothing on disk.
+    let down = posctl(&["down", "--dir", &dir, "--purge"]);
+    cluster.down = true;
+    assert!(down.status.success());
+    assert!(!cluster.dir.exists());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pids.iter().any(|pid| !gone(*pid)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for pid in &pids {
+        assert!(gone(*pid), "process {pid} is still running");
+    }
+    for offset in [0, 1, 2, 100, 101, 102] {
+        let port = u16::try_from(port_base + offset).unwrap();
+        std::net::TcpListener::bind(("127.0.0.1", port))
+            .unwrap_or_else(|e| panic!("port {port} is still bound: {e}"));
+    }
+    // `down` where nothing runs is fine.
+    assert!(posctl(&["down", "--dir", &dir]).status.success());
+}
