@@ -362,6 +362,20 @@ BEGIN
     WHERE m ->> 'kind' = 'order'
     ON CONFLICT (global_order_id) DO NOTHING;
     GET DIAGNOSTICS v_count = ROW_COUNT;
+
+    WITH arrived AS (
+        INSERT INTO refund_mapping (refund_id, global_order_id, store_id, amount, business_date, refund_time)
+        SELECT (m ->> 'refund_id')::uuid, (m ->> 'global_order_id')::uuid, (m ->> 'store_id')::integer,
+               (m ->> 'amount')::numeric(12,2), (m ->> 'business_date')::date, (m ->> 'refund_time')::timestamptz
+        FROM jsonb_array_elements(p_batch) m
+        WHERE m ->> 'kind' = 'refund'
+        ON CONFLICT (refund_id) DO NOTHING
+        RETURNING global_order_id, amount
+    ), per_order AS (
+        SELECT global_order_id, sum(amount) AS amount FROM arrived GROUP BY global_order_id
+    )
+    UPDATE order_mapping o SET refunded_amount = o.refunded_amount + p.amount
+    FROM per_order p WHERE o.global_order_id = p.global_order_id;
     RETURN v_count;
 END;
 $$;

@@ -153,4 +153,25 @@ async fn sales_reach_central_exactly_once_even_across_an_outage() {
         .unwrap()
         .get(0);
     assert_eq!(sync, 0);
+
+    // A refund reaches central too, once, and nets the order's amount.
+    let refund = http
+        .post(format!("{node_url}/orders/{first}/refunds"))
+        .bearer_auth(&cashier)
+        .json(&json!({"idempotency_key": Uuid::new_v4(), "items": [{"line_no": 1, "quantity": 1}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refund.status(), 201);
+    eventually("the refund reaches central", WAIT, || async {
+        let refunded: rust_decimal::Decimal = central
+            .db()
+            .await
+            .query_one("SELECT refunded_amount FROM order_mapping WHERE global_order_id = $1", &[&first])
+            .await
+            .unwrap()
+            .get(0);
+        refunded.to_string() == "150.00"
+    })
+    .await;
 }

@@ -86,6 +86,19 @@ CREATE TABLE order_mapping (
 );
 CREATE INDEX order_mapping_date_idx ON order_mapping (business_date);
 
+-- Refunds reported by the nodes; order_mapping.refunded_amount is their sum. Keyed by the refund's id so
+-- that a refund delivered twice counts once.
+CREATE TABLE refund_mapping (
+    refund_id       uuid          PRIMARY KEY,
+    global_order_id uuid          NOT NULL,
+    store_id        integer       NOT NULL,
+    amount          numeric(12,2) NOT NULL CHECK (amount >= 0),
+    business_date   date          NOT NULL,
+    refund_time     timestamptz   NOT NULL,
+    received_at     timestamptz   NOT NULL DEFAULT now()
+);
+CREATE INDEX refund_mapping_order_idx ON refund_mapping (global_order_id);
+
 CREATE TABLE replication_log (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     table_name      text        NOT NULL CHECK (table_name IN ('categories', 'products', 'stores', 'customers')),

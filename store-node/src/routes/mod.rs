@@ -14,5 +14,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/inventory", web::get().to(inventory::list))
         .route("/inventory/receipts", web::post().to(inventory::receive))
         .route("/orders", web::post().to(orders::create))
-        .route("/orders/{id}", web::get().to(orders::get));
+        .route("/orders/{id}", web::get().to(orders::get))
+        .route("/orders/{id}/refunds", web::post().to(orders::refund));
 }

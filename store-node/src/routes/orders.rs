@@ -104,6 +104,7 @@ pub fn sale_error(err: anyhow::Error) -> ApiError {
             details: None,
         },
         "PS422" => ApiError::validation(db.column().unwrap_or("body"), db.message()),
+        "PS404" => ApiError::NotFound(db.message().to_owned()),
         _ => err.into(),
     }
 }
@@ -155,4 +156,73 @@ pub async fn get(
         })
         .ok_or_else(|| ApiError::not_found(format!("no order {id} at this store")))?;
     Ok(HttpResponse::Ok().json(order))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRefund {
+    pub idempotency_key: Uuid,
+    /// Lines of the original sale and how many of each to refund.
+    pub items: Vec<RefundLine>,
+    /// Defaults to the sale's main payment method.
+    pub method: Option<String>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundLine {
+    pub line_no: i32,
+    pub quantity: i64,
+}
+
+#[tracing::instrument(skip_all, fields(store_id = cashier.store_id, order = %id), err)]
+pub async fn refund(
+    cashier: Cashier,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: web::Json<NewRefund>,
+) -> Result<HttpResponse, ApiError> {
+    if body.items.is_empty() {
+        return Err(ApiError::validation(
+            "items",
+            "a refund needs at least one line",
+        ));
+    }
+    let mut items = Vec::with_capacity(body.items.len());
+    for line in &body.items {
+        if !(1..=MAX_QUANTITY).contains(&line.quantity) {
+            return Err(ApiError::validation(
+                "quantity",
+                format!("must be between 1 and {MAX_QUANTITY}"),
+            ));
+        }
+        items.push(json!({"line_no": line.line_no, "quantity": line.quantity}));
+    }
+    let reason = pos_shared::validate::optional_text("reason", body.reason.as_deref(), 500)?;
+    let items = serde_json::Value::from(items);
+    let client = state.pool.get().await.context("getting a connection")?;
+    let request = db::refunds::RefundRequest {
+        store_id: cashier.store_id,
+        global_order_id: *id,
+        items: &items,
+        method: body.method.as_deref(),
+        reason: reason.as_deref(),
+        idempotency_key: body.idempotency_key,
+    };
+    let (refund_id, replayed) = db::refunds::refund(&client, &request)
+        .await
+        .map_err(sale_error)?;
+    if !replayed {
+        state.outbox.wake();
+    }
+    let refund = db::refunds::get(&client, refund_id)
+        .await?
+        .context("the refund just written is not there")?;
+    let mut response = if replayed {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::Created()
+    };
+    Ok(response.json(refund))
 }

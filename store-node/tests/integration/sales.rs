@@ -279,3 +279,57 @@ async fn stock_receipts_add_stock_once() {
         .unwrap();
     assert_eq!(response.status(), 422);
 }
+
+#[tokio::test]
+async fn refunds_are_capped_restock_and_are_reported() {
+    let node = spawn_store_node().await;
+    let (_, order) = node.post_order(&sale(2, 3, "300.00")).await;
+    let id = order["global_order_id"].as_str().unwrap().to_owned();
+    let refund = |quantity: i64, key: Uuid, token: String| {
+        let node = &node;
+        let id = id.clone();
+        async move {
+            let response = node
+                .http
+                .post(format!("{}/orders/{id}/refunds", node.url))
+                .bearer_auth(token)
+                .json(&json!({"idempotency_key": key, "items": [{"line_no": 1, "quantity": quantity}], "reason": "damaged"}))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap_or_default())
+        }
+    };
+    let cashier = node.tokens[0].1.clone();
+    let first_key = Uuid::new_v4();
+    let (status, first) = refund(2, first_key, cashier.clone()).await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(first["amount"], "199.00");
+    assert_eq!(first["method"], "cash");
+    assert_eq!(node.stock(2).await, 99, "restocked");
+    assert_eq!(
+        refund(2, first_key, cashier.clone()).await.0,
+        200,
+        "a retried refund is made once"
+    );
+    let (status, over) = refund(2, Uuid::new_v4(), cashier.clone()).await;
+    assert_eq!(
+        (status, over["details"]["field"].as_str()),
+        (422, Some("quantity")),
+        "{over}"
+    );
+    assert_eq!(
+        refund(1, Uuid::new_v4(), node.tokens[1].1.clone()).await.0,
+        404,
+        "not the other store's sale"
+    );
+    assert_eq!(refund(1, Uuid::new_v4(), cashier).await.0, 201);
+    assert_eq!(node.stock(2).await, 100);
+    assert_eq!(node.count("SELECT count(*) FROM refunds").await, 2);
+    assert_eq!(
+        node.count("SELECT count(*) FROM outbox WHERE kind = 'refund'")
+            .await,
+        2
+    );
+}
