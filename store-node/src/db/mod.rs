@@ -5,3 +5,4 @@ pub mod inventory;
 pub mod orders;
 pub mod products;
 pub mod refunds;
+pub mod reports;

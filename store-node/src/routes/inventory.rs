@@ -1,6 +1,6 @@
 use actix_web::{HttpResponse, web};
 use anyhow::Context;
-use pos_shared::auth::{Authenticated, Cashier, Principal};
+use pos_shared::auth::{Authenticated, Cashier};
 use pos_shared::error::ApiError;
 use serde::Deserialize;
 use serde_json::json;
@@ -22,22 +22,7 @@ pub async fn list(
     state: web::Data<AppState>,
     query: web::Query<InventoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let store_id = match (principal, query.store_id) {
-        (Principal::Cashier { store_id }, None) => store_id,
-        (Principal::Cashier { store_id }, Some(asked)) if asked == store_id => store_id,
-        (Principal::Cashier { .. }, Some(_)) => {
-            return Err(ApiError::Forbidden(
-                "a cashier sees only their own store".into(),
-            ));
-        }
-        (Principal::Admin, Some(asked)) => asked,
-        (Principal::Admin, None) => {
-            return Err(ApiError::validation(
-                "store_id",
-                "is required for head office",
-            ));
-        }
-    };
+    let store_id = crate::routes::reports::store_of(principal, query.store_id)?;
     let client = state.pool.get().await.context("getting a connection")?;
     Ok(HttpResponse::Ok().json(db::inventory::list(&client, store_id).await?))
 }

@@ -6,6 +6,7 @@ pub mod customers;
 pub mod inventory;
 pub mod orders;
 pub mod products;
+pub mod reports;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/products", web::get().to(products::list))
@@ -15,5 +16,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/inventory/receipts", web::post().to(inventory::receive))
         .route("/orders", web::post().to(orders::create))
         .route("/orders/{id}", web::get().to(orders::get))
-        .route("/orders/{id}/refunds", web::post().to(orders::refund));
+        .route("/orders/{id}/refunds", web::post().to(orders::refund))
+        .route("/reports/daily", web::get().to(reports::daily))
+        .route("/sync/status", web::get().to(reports::sync_status));
 }

@@ -333,3 +333,64 @@ async fn refunds_are_capped_restock_and_are_reported() {
         2
     );
 }
+
+#[tokio::test]
+async fn the_daily_report_adds_up() {
+    let node = spawn_store_node().await;
+    let (_, cash_sale) = node.post_order(&sale(1, 2, "400.00")).await; // 300.00, change 100.00
+    let card = json!({"idempotency_key": Uuid::new_v4(), "customer_id": null,
+                      "items": [{"product_id": 2, "quantity": 1}],
+                      "payments": [{"method": "card", "amount": "99.50"}]});
+    assert_eq!(node.post_order(&card).await.0, 201);
+    let id = cash_sale["global_order_id"].as_str().unwrap();
+    let refund = node
+        .http
+        .post(format!("{}/orders/{id}/refunds", node.url))
+        .bearer_auth(&node.tokens[0].1)
+        .json(&json!({"idempotency_key": Uuid::new_v4(), "items": [{"line_no": 1, "quantity": 1}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refund.status(), 201);
+    let (status, report) = node.get("/reports/daily", Some(&node.tokens[0].1)).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["sales_count"], 2);
+    assert_eq!(report["gross"], "399.50");
+    assert_eq!(report["refunds"], "150.00");
+    assert_eq!(report["net"], "249.50");
+    let cash = report["by_payment_method"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["method"] == "cash")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            cash["collected"].as_str(),
+            cash["refunded"].as_str(),
+            cash["net"].as_str()
+        ),
+        (Some("300.00"), Some("150.00"), Some("150.00"))
+    );
+    let (status, other_store) = node
+        .get("/reports/daily?store_id=2", Some(&node.tokens[0].1))
+        .await;
+    assert_eq!(
+        (status, other_store["error"].as_str()),
+        (403, Some("forbidden"))
+    );
+    assert_eq!(
+        node.get("/reports/daily?date=yesterday", Some(&node.tokens[0].1))
+            .await
+            .0,
+        422
+    );
+    let (status, sync) = node.get("/sync/status", Some(&node.tokens[0].1)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        sync["pending"], 3,
+        "two sales and a refund wait for central: {sync}"
+    );
+    assert_eq!(sync["central_link_configured"], false);
+}

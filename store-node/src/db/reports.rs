@@ -1,0 +1,128 @@
+//! End-of-day figures of one store and the outbox backlog.
+
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate, Utc};
+use deadpool_postgres::GenericClient;
+use pos_shared::money::Money;
+use serde::Serialize;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MethodTotals {
+    pub method: String,
+    /// Taken at the till (cash net of change given).
+    pub collected: Money,
+    pub refunded: Money,
+    pub net: Money,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DailyReport {
+    pub store_id: i32,
+    pub date: NaiveDate,
+    pub sales_count: i64,
+    pub gross: Money,
+    pub refunds_count: i64,
+    pub refunds: Money,
+    pub net: Money,
+    pub by_payment_method: Vec<MethodTotals>,
+}
+
+pub async fn daily(
+    client: &impl GenericClient,
+    store_id: i32,
+    date: NaiveDate,
+) -> anyhow::Result<DailyReport> {
+    let totals = client
+        .prepare_cached(
+            "SELECT (SELECT count(*) FROM orders WHERE store_id = $1 AND business_date = $2) AS sales_count,
+                    (SELECT coalesce(sum(total), 0) FROM orders WHERE store_id = $1 AND business_date = $2) AS gross,
+                    (SELECT count(*) FROM refunds r JOIN orders o ON o.id = r.order_id
+                      WHERE o.store_id = $1 AND r.business_date = $2) AS refunds_count,
+                    (SELECT coalesce(sum(r.amount), 0) FROM refunds r JOIN orders o ON o.id = r.order_id
+                      WHERE o.store_id = $1 AND r.business_date = $2) AS refunds",
+        )
+        .await?;
+    let row = client
+        .query_one(&totals, &[&store_id, &date])
+        .await
+        .context("daily totals")?;
+    let gross: Money = row.get("gross");
+    let refunds: Money = row.get("refunds");
+    let methods = client
+        .prepare_cached(
+            "WITH taken AS (
+                 SELECT p.method, sum(p.amount) AS amount FROM payments p JOIN orders o ON o.id = p.order_id
+                 WHERE o.store_id = $1 AND o.business_date = $2 GROUP BY p.method
+                 UNION ALL
+                 SELECT 'cash', -sum(o.change_due) FROM orders o WHERE o.store_id = $1 AND o.business_date = $2
+             ), given AS (
+                 SELECT r.method, sum(r.amount) AS amount FROM refunds r JOIN orders o ON o.id = r.order_id
+                 WHERE o.store_id = $1 AND r.business_date = $2 GROUP BY r.method
+             )
+             SELECT m.method,
+                    coalesce((SELECT sum(amount) FROM taken t WHERE t.method = m.method), 0) AS collected,
+                    coalesce((SELECT sum(amount) FROM given g WHERE g.method = m.method), 0) AS refunded
+             FROM (VALUES ('cash'), ('card'), ('wallet')) AS m (method)
+             ORDER BY m.method",
+        )
+        .await?;
+    let by_payment_method = client
+        .query(&methods, &[&store_id, &date])
+        .await
+        .context("daily totals by payment method")?
+        .iter()
+        .map(|r| {
+            let collected: Money = r.get("collected");
+            let refunded: Money = r.get("refunded");
+            MethodTotals {
+                method: r.get("method"),
+                collected,
+                refunded,
+                net: Money::rounded(collected.amount() - refunded.amount()),
+            }
+        })
+        .collect();
+    Ok(DailyReport {
+        store_id,
+        date,
+        sales_count: row.get("sales_count"),
+        gross,
+        refunds_count: row.get("refunds_count"),
+        refunds,
+        net: Money::rounded(gross.amount() - refunds.amount()),
+        by_payment_method,
+    })
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SyncStatus {
+    pub pending: i64,
+    pub failed: i64,
+    pub oldest_pending_age_seconds: Option<f64>,
+    pub last_delivered_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+pub async fn sync_status(client: &impl GenericClient) -> anyhow::Result<SyncStatus> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT count(*) FILTER (WHERE status = 'Pending') AS pending,
+                    count(*) FILTER (WHERE status = 'Failed') AS failed,
+                    extract(epoch FROM now() - min(created_at) FILTER (WHERE status <> 'Success'))::float8 AS oldest,
+                    (SELECT max(delivered_at) FROM outbox) AS last_delivered_at,
+                    (SELECT message FROM outbox WHERE status = 'Failed' ORDER BY id DESC LIMIT 1) AS last_error
+             FROM outbox WHERE status <> 'Success'",
+        )
+        .await?;
+    let row = client
+        .query_one(&stmt, &[])
+        .await
+        .context("reading the outbox backlog")?;
+    Ok(SyncStatus {
+        pending: row.get("pending"),
+        failed: row.get("failed"),
+        oldest_pending_age_seconds: row.get("oldest"),
+        last_delivered_at: row.get("last_delivered_at"),
+        last_error: row.get("last_error"),
+    })
+}
