@@ -27,6 +27,16 @@ pub struct DailyReport {
     pub by_payment_method: Vec<MethodTotals>,
 }
 
+/// The node's business day now.
+pub async fn today(client: &impl GenericClient) -> anyhow::Result<NaiveDate> {
+    let stmt = client.prepare_cached("SELECT current_date").await?;
+    Ok(client
+        .query_one(&stmt, &[])
+        .await
+        .context("reading the date")?
+        .get(0))
+}
+
 pub async fn daily(
     client: &impl GenericClient,
     store_id: i32,

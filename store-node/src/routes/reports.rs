@@ -37,12 +37,13 @@ pub async fn daily(
     query: web::Query<DailyQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let store_id = store_of(principal, query.store_id)?;
+    let client = state.pool.get().await.context("getting a connection")?;
+    // Business days are the node's (its database's time zone), not this process's clock.
     let date = match query.date.as_deref() {
-        None => chrono::Local::now().date_naive(),
+        None => db::reports::today(&client).await?,
         Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
             .map_err(|_| ApiError::validation("date", "must be a date as YYYY-MM-DD"))?,
     };
-    let client = state.pool.get().await.context("getting a connection")?;
     Ok(HttpResponse::Ok().json(db::reports::daily(&client, store_id, date).await?))
 }
 
