@@ -430,3 +430,36 @@ BEGIN
     delivered := cardinality(v_ids);
 END;
 $$;
+
+-- An order as head office sees it: central calls this over dblink as `pos_replicator`.
+CREATE OR REPLACE FUNCTION order_details(p_global_order_id uuid) RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT jsonb_build_object(
+        'global_order_id', o.global_order_id, 'store_id', o.store_id, 'store_order_id', o.store_order_id,
+        'customer_id', o.customer_id, 'total', to_char(o.total, 'FM9999999990.00'),
+        'change_due', to_char(o.change_due, 'FM9999999990.00'), 'business_date', o.business_date,
+        'created_at', o.created_at,
+        'items', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                      'line_no', i.line_no, 'product_id', i.product_id, 'sku', p.sku, 'name', p.name,
+                      'quantity', i.quantity, 'unit_price', to_char(i.unit_price, 'FM9999999990.00'),
+                      'line_total', to_char(i.line_total, 'FM9999999990.00')) ORDER BY i.line_no), '[]')
+                  FROM order_items i JOIN products p ON p.id = i.product_id WHERE i.order_id = o.id),
+        'payments', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                         'method', pa.method, 'amount', to_char(pa.amount, 'FM9999999990.00')) ORDER BY pa.id), '[]')
+                     FROM payments pa WHERE pa.order_id = o.id),
+        'refunds', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                        'refund_id', r.refund_id, 'amount', to_char(r.amount, 'FM9999999990.00'),
+                        'method', r.method, 'created_at', r.created_at) ORDER BY r.id), '[]')
+                    FROM refunds r WHERE r.order_id = o.id))
+    FROM orders o WHERE o.global_order_id = p_global_order_id
+$$;
+
+REVOKE ALL ON FUNCTION order_details(uuid) FROM PUBLIC;
+
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pos_replicator') THEN
+        GRANT EXECUTE ON FUNCTION order_details(uuid) TO pos_replicator;
+    END IF;
+END;
+$$;

@@ -2,6 +2,7 @@
 
 pub mod cities;
 pub mod master;
+pub mod orders;
 pub mod replication;
 
 use pos_shared::error::ApiError;

@@ -8,6 +8,7 @@ use crate::startup::AppState;
 
 pub mod cities;
 pub mod master;
+pub mod orders;
 pub mod replication;
 
 pub type Reply = Result<HttpResponse, ApiError>;
@@ -61,5 +62,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .route("/replication/status", web::get().to(replication::status))
     .route("/replication/log", web::get().to(replication::log))
-    .route("/replication/retry", web::post().to(replication::retry));
+    .route("/replication/retry", web::post().to(replication::retry))
+    .route("/orders/{id}", web::get().to(orders::get));
 }

@@ -17,7 +17,10 @@ async fn sales_reach_central_exactly_once_even_across_an_outage() {
     let central_pg: &'static TestInstance =
         Box::leak(Box::new(TestInstance::start_dedicated().await.unwrap()));
     let central = spawn_central_on(central_pg, replication_config()).await;
-    let node = TestNode::new(1).await;
+    // The node has an instance of its own too: this test stops it.
+    let node_pg: &'static TestInstance =
+        Box::leak(Box::new(TestInstance::start_dedicated().await.unwrap()));
+    let node = TestNode::on(node_pg).await;
     let city = central.create_city("Karachi").await;
     central.register_node(city, &node).await;
     let category = central.post("/categories", json!({"name": "Tea"})).await["id"].clone();
@@ -167,11 +170,34 @@ async fn sales_reach_central_exactly_once_even_across_an_outage() {
         let refunded: rust_decimal::Decimal = central
             .db()
             .await
-            .query_one("SELECT refunded_amount FROM order_mapping WHERE global_order_id = $1", &[&first])
+            .query_one(
+                "SELECT refunded_amount FROM order_mapping WHERE global_order_id = $1",
+                &[&first],
+            )
             .await
             .unwrap()
             .get(0);
         refunded.to_string() == "150.00"
     })
     .await;
+
+    // Head office finds the order, with its lines from the node; the mapping alone when the node is down.
+    let (status, view) = central.get(&format!("/orders/{first}")).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["details_source"], "node");
+    assert_eq!(view["details"]["items"][0]["name"], "Chai");
+    assert_eq!(view["mapping"]["refunded_amount"], "150.00");
+    node.instance.stop().ok();
+    let (status, view) = central.get(&format!("/orders/{first}")).await;
+    node.instance.start().unwrap();
+    assert_eq!(
+        (status, view["details_source"].as_str()),
+        (200, Some("unavailable")),
+        "{view}"
+    );
+    assert_eq!(view["mapping"]["total_amount"], "150.00");
+    assert_eq!(
+        central.get(&format!("/orders/{}", Uuid::new_v4())).await.0,
+        404
+    );
 }
