@@ -144,6 +144,7 @@ async fn the_node_lists_only_its_own_citys_customers() {
     );
 }
 
+mod crash;
 mod sales;
 
 #[tokio::test]

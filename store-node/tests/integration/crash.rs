@@ -1,0 +1,210 @@
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use pos_shared::testkit::{free_port, shared_instance};
+use serde_json::json;
+use uuid::Uuid;
+
+const INITIAL_STOCK: i32 = 100_000;
+
+struct Service {
+    child: Child,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_store_node(env: &[(String, String)]) -> Service {
+    let child = Command::new(env!("CARGO_BIN_EXE_store-node"))
+        .env_clear()
+        .envs(env.iter().cloned())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("store-node starts");
+    Service { child }
+}
+
+async fn wait_healthy(http: &reqwest::Client, url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(response) = http.get(format!("{url}/health")).send().await
+            && response.status() == 200
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("store-node did not become healthy");
+}
+
+/// `kill -9` of the store-node process in the middle of a stream of sales: after a restart no sale is
+/// partial (every order has its lines, payments and stock decrement) and the outbox drains to central.
+#[tokio::test]
+async fn a_killed_store_node_leaves_no_partial_sale_and_its_outbox_drains() {
+    let central_instance = shared_instance(1).await.unwrap();
+    let central_db = central_instance
+        .migrated_database("central", |url| async move {
+            central::schema::migrate(&pos_shared::db::parse_url(&url, "test")?).await
+        })
+        .await
+        .unwrap();
+    let central = pos_shared::db::connect(
+        &pos_shared::db::parse_url(&central_instance.app_url(&central_db), "t").unwrap(),
+    )
+    .await
+    .unwrap();
+    let node_instance = shared_instance(0).await.unwrap();
+    let node_db = node_instance
+        .migrated_database("store", |url| async move {
+            store_node::schema::migrate(&pos_shared::db::parse_url(&url, "test")?).await
+        })
+        .await
+        .unwrap();
+    let node = pos_shared::db::connect(
+        &pos_shared::db::parse_url(&node_instance.app_url(&node_db), "t").unwrap(),
+    )
+    .await
+    .unwrap();
+    node.batch_execute(&format!(
+        "INSERT INTO stores (id, code, name, city_id, active, version, created_at, updated_at)
+         VALUES (1, 'KHI001', 'Saddar', 1, true, 1, now(), now());
+         INSERT INTO products (id, sku, name, category_id, price, active, version, created_at, updated_at)
+         VALUES (1, 'A', 'A', 1, 10.00, true, 1, now(), now()), (2, 'B', 'B', 1, 20.00, true, 1, now(), now());
+         INSERT INTO inventory (store_id, product_id, quantity) VALUES (1, 1, {INITIAL_STOCK}), (1, 2, {INITIAL_STOCK});"
+    ))
+    .await
+    .unwrap();
+
+    let port = free_port().unwrap();
+    let token = pos_shared::auth::generate_token();
+    let env: Vec<(String, String)> = [
+        ("POS_HTTP_PORT", port.to_string()),
+        (
+            "POS_DATABASE_URL",
+            secrecy::ExposeSecret::expose_secret(&node_instance.app_url(&node_db)).to_owned(),
+        ),
+        ("POS_CITY_ID", "1".to_owned()),
+        ("POS_CASHIER_TOKENS", format!("1={token}")),
+        ("POS_LOG", "warn".to_owned()),
+        (
+            "POS_CENTRAL_DATABASE_URL",
+            central_instance.pg.url(
+                pos_shared::pgctl::REPLICATOR_ROLE,
+                &central_instance.replicator_password,
+                &central_db,
+            ),
+        ),
+        ("POS_OUTBOX_RETRY_CRON", "*/1 * * * * *".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let url = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+
+    let mut service = start_store_node(&env);
+    wait_healthy(&http, &url).await;
+    let acknowledged = Arc::new(std::sync::Mutex::new(Vec::<Uuid>::new()));
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let load = (0..4).map(|worker| {
+        let http = http.clone();
+        let url = url.clone();
+        let token = token.clone();
+        let acknowledged = acknowledged.clone();
+        let attempts = attempts.clone();
+        tokio::spawn(async move {
+            let deadline = Instant::now() + Duration::from_secs(4);
+            while Instant::now() < deadline {
+                attempts.fetch_add(1, Ordering::SeqCst);
+                let body = json!({"idempotency_key": Uuid::new_v4(), "customer_id": null,
+                    "items": [{"product_id": 1 + worker % 2, "quantity": 1}, {"product_id": 2 - worker % 2, "quantity": 2}],
+                    "payments": [{"method": "cash", "amount": "100.00"}]});
+                match http.post(format!("{url}/orders")).bearer_auth(&token).json(&body).send().await {
+                    Ok(response) if response.status() == 201 => {
+                        let order: serde_json::Value = response.json().await.unwrap_or_default();
+                        if let Some(id) = order["global_order_id"].as_str().and_then(|s| s.parse().ok()) {
+                            acknowledged.lock().unwrap().push(id);
+                        }
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
+        })
+    });
+    let load = futures_util::future::join_all(load);
+    let killer = async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        service.child.kill().unwrap(); // SIGKILL: no shutdown, no cleanup
+        service.child.wait().unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        service = start_store_node(&env);
+        wait_healthy(&http, &url).await;
+    };
+    tokio::join!(load, killer);
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() > 20,
+        "the load ran ({} sales acknowledged)",
+        acknowledged.len()
+    );
+
+    let count = |sql: &'static str| {
+        let node = &node;
+        async move { node.query_one(sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    assert_eq!(count("SELECT count(*) FROM orders o WHERE NOT EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id)").await, 0);
+    assert_eq!(count("SELECT count(*) FROM orders o WHERE NOT EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id)").await, 0);
+    assert_eq!(count("SELECT count(*) FROM orders o WHERE NOT EXISTS (SELECT 1 FROM outbox x WHERE x.global_order_id = o.global_order_id)").await, 0);
+    let unbalanced = count(
+        "SELECT count(*) FROM inventory v
+         WHERE v.quantity + (SELECT coalesce(sum(i.quantity), 0) FROM order_items i WHERE i.product_id = v.product_id) <> 100000",
+    )
+    .await;
+    assert_eq!(
+        unbalanced, 0,
+        "every sale decremented its stock exactly once"
+    );
+    for id in &acknowledged {
+        let found: i64 = node
+            .query_one(
+                "SELECT count(*) FROM orders WHERE global_order_id = $1",
+                &[id],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(found, 1, "an acknowledged sale survived the crash");
+    }
+    let orders = count("SELECT count(*) FROM orders").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mapped: i64 = central
+            .query_one("SELECT count(*) FROM order_mapping", &[])
+            .await
+            .unwrap()
+            .get(0);
+        if mapped == orders {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "outbox did not drain: {mapped} of {orders} mapped"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        count("SELECT count(*) FROM outbox WHERE status <> 'Success'").await,
+        0
+    );
+    drop(service);
+}
