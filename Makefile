@@ -26,3 +26,4 @@ fmt:
 
 bench: deps
 	cargo bench -p central --bench replication
+	cargo bench -p store-node --bench checkout

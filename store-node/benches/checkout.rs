@@ -1,0 +1,270 @@
+//! Checkout benchmark: prints ratios measured side by side in one run, on real instances.
+//!
+//! 1. `POST /orders` over HTTP against `SELECT process_order(...)` straight on the node, same concurrency;
+//! 2. the same against a variant that writes the mapping to central inline over dblink per sale (the
+//!    naive design), instead of the outbox;
+//! 3. one hot product, 32 concurrent cashiers: sales per second, oversold, deadlocks.
+//!
+//! Run: `cargo bench -p store-node --bench checkout`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a failed step should stop it
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use pos_shared::config::CommonConfig;
+use pos_shared::telemetry::LogFormat;
+use pos_shared::testkit::TestInstance;
+use secrecy::SecretString;
+use serde_json::json;
+use uuid::Uuid;
+
+const CONCURRENCY: usize = 8;
+const ORDERS_PER_ROUND: usize = 1600;
+const PRODUCTS: i32 = 20;
+
+fn items(i: usize) -> serde_json::Value {
+    let first = (i % PRODUCTS as usize) as i32 + 1;
+    json!([{"product_id": first, "quantity": 1}, {"product_id": (first % PRODUCTS) + 1, "quantity": 2}])
+}
+
+fn payments() -> serde_json::Value {
+    json!([{"method": "cash", "amount": "1000.00"}])
+}
+
+/// Runs `orders` calls of `call` from `CONCURRENCY` workers; orders per second.
+async fn measure<F, Fut>(orders: usize, call: F) -> f64
+where
+    F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let call = Arc::new(call);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers = (0..CONCURRENCY).map(|worker| {
+        let call = call.clone();
+        let next = next.clone();
+        tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= orders {
+                    break;
+                }
+                call(worker, i).await;
+            }
+        })
+    });
+    futures_util::future::join_all(workers).await;
+    orders as f64 / started.elapsed().as_secs_f64()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let central_pg = TestInstance::start_dedicated().await?;
+    let node_pg = TestInstance::start_dedicated().await?;
+    let central_db = central_pg
+        .migrated_database("central", |url| async move {
+            central::schema::migrate(&pos_shared::db::parse_url(&url, "bench")?).await
+        })
+        .await?;
+    let node_db = node_pg
+        .migrated_database("store", |url| async move {
+            store_node::schema::migrate(&pos_shared::db::parse_url(&url, "bench")?).await
+        })
+        .await?;
+    let node_url = node_pg.app_url(&node_db);
+    let setup = pos_shared::db::connect(&pos_shared::db::parse_url(&node_url, "bench")?).await?;
+    setup
+        .batch_execute(&format!(
+            "INSERT INTO stores (id, code, name, city_id, active, version, created_at, updated_at)
+             VALUES (1, 'KHI001', 'Saddar', 1, true, 1, now(), now()), (2, 'KHI002', 'Hot', 1, true, 1, now(), now());
+             INSERT INTO products (id, sku, name, category_id, price, active, version, created_at, updated_at)
+             SELECT g, 'SKU' || g, 'Product ' || g, 1, 10.00 + g, true, 1, now(), now() FROM generate_series(1, {PRODUCTS}) g;
+             INSERT INTO inventory (store_id, product_id, quantity) SELECT 1, g, 10000000 FROM generate_series(1, {PRODUCTS}) g;"
+        ))
+        .await?;
+    let token = pos_shared::auth::generate_token();
+    let hot_token = pos_shared::auth::generate_token();
+    let app = store_node::startup::Application::build(store_node::config::Config {
+        common: CommonConfig {
+            http_host: "127.0.0.1".into(),
+            http_port: 0,
+            database_url: node_url.clone(),
+            database_pool_size: 16,
+            log_format: LogFormat::Human,
+            log_filter: "warn".into(),
+            scheduler_enabled: true,
+        },
+        city_id: 1,
+        cashier_tokens: vec![
+            (1, SecretString::from(token.clone())),
+            (2, SecretString::from(hot_token.clone())),
+        ],
+        admin_token: None,
+        central_database_url: Some(SecretString::from(central_pg.pg.url(
+            pos_shared::pgctl::REPLICATOR_ROLE,
+            &central_pg.replicator_password,
+            &central_db,
+        ))),
+        outbox_retry_cron: "*/5 * * * * *".into(),
+    })
+    .await?;
+    let url = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let http = reqwest::Client::new();
+
+    // The naive design: the sale writes central's mapping itself, over a new dblink connection each time.
+    setup
+        .batch_execute(
+            "CREATE FUNCTION process_order_inline(p_store_id int, p_customer_id int, p_items jsonb, p_payments jsonb,
+                                                  p_key uuid) RETURNS uuid LANGUAGE plpgsql AS $f$
+             DECLARE v_id uuid;
+             BEGIN
+                 v_id := process_order(p_store_id, p_customer_id, p_items, p_payments, p_key);
+                 PERFORM * FROM dblink('pos_central', format('SELECT apply_order_mappings(%L::jsonb)',
+                     (SELECT jsonb_agg(payload || jsonb_build_object('kind', kind)) FROM outbox WHERE global_order_id = v_id)))
+                     AS t(applied integer);
+                 UPDATE outbox SET status = 'Success', delivered_at = now() WHERE global_order_id = v_id;
+                 RETURN v_id;
+             END $f$;",
+        )
+        .await?;
+
+    let mut sql_clients = Vec::new();
+    for _ in 0..CONCURRENCY {
+        sql_clients.push(Arc::new(
+            pos_shared::db::connect(&pos_shared::db::parse_url(&node_url, "bench")?).await?,
+        ));
+    }
+    let sql_clients = Arc::new(sql_clients);
+    let run_http = || {
+        let http = http.clone();
+        let url = url.clone();
+        let token = token.clone();
+        measure(ORDERS_PER_ROUND, move |_, i| {
+            let http = http.clone();
+            let url = url.clone();
+            let token = token.clone();
+            async move {
+                let response = http
+                    .post(format!("{url}/orders"))
+                    .bearer_auth(&token)
+                    .json(
+                        &json!({"idempotency_key": Uuid::new_v4(), "customer_id": null,
+                                  "items": items(i), "payments": payments()}),
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 201);
+            }
+        })
+    };
+    let run_sql = |function: &'static str| {
+        let clients = sql_clients.clone();
+        measure(ORDERS_PER_ROUND, move |worker, i| {
+            let client = clients[worker].clone();
+            async move {
+                let sql = format!("SELECT {function}(1, NULL, $1, $2, $3)");
+                client
+                    .query_one(&sql, &[&items(i), &payments(), &Uuid::new_v4()])
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+
+    run_http().await; // warm-up
+    let (mut http_rates, mut sql_rates, mut inline_rates) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..3 {
+        http_rates.push(run_http().await);
+        sql_rates.push(run_sql("process_order").await);
+        inline_rates.push(run_sql("process_order_inline").await);
+    }
+    let (http_rate, sql_rate, inline_rate) =
+        (median(http_rates), median(sql_rates), median(inline_rates));
+    println!("# Checkout benchmark (node and central each on their own PostgreSQL instance)\n");
+    println!(
+        "## Checkout throughput, {CONCURRENCY} concurrent clients, 2-line sales, median of 3 interleaved rounds of {ORDERS_PER_ROUND}"
+    );
+    println!("| path | orders/s | ratio |\n|---|---|---|");
+    println!("| `SELECT process_order(...)` straight on the node | {sql_rate:.0} | 1.00 |");
+    println!(
+        "| HTTP `POST /orders` (outbox to central) | {http_rate:.0} | {:.2} of direct SQL |",
+        http_rate / sql_rate
+    );
+    println!(
+        "| SQL with the mapping written to central inline over dblink per sale | {inline_rate:.0} | HTTP is {:.1}x this |\n",
+        http_rate / inline_rate
+    );
+
+    // One hot product, 32 cashiers at once.
+    setup
+        .batch_execute("INSERT INTO inventory (store_id, product_id, quantity) VALUES (2, 1, 3000)")
+        .await?;
+    let sold = Arc::new(AtomicUsize::new(0));
+    let refused = Arc::new(AtomicUsize::new(0));
+    let errors = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let cashiers = (0..32).map(|_| {
+        let (http, url, token) = (http.clone(), url.clone(), hot_token.clone());
+        let (sold, refused, errors) = (sold.clone(), refused.clone(), errors.clone());
+        tokio::spawn(async move {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                let response = http
+                    .post(format!("{url}/orders"))
+                    .bearer_auth(&token)
+                    .json(&json!({"idempotency_key": Uuid::new_v4(), "customer_id": null,
+                                  "items": [{"product_id": 1, "quantity": 1}], "payments": payments()}))
+                    .send()
+                    .await;
+                match response.map(|r| r.status().as_u16()) {
+                    Ok(201) => sold.fetch_add(1, Ordering::SeqCst),
+                    Ok(409) => refused.fetch_add(1, Ordering::SeqCst),
+                    _ => errors.fetch_add(1, Ordering::SeqCst),
+                };
+            }
+        })
+    });
+    futures_util::future::join_all(cashiers).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let left: i32 = setup
+        .query_one(
+            "SELECT quantity FROM inventory WHERE store_id = 2 AND product_id = 1",
+            &[],
+        )
+        .await?
+        .get(0);
+    let sold = sold.load(Ordering::SeqCst);
+    let oversold = (sold as i64 - 3000).max(0) + i64::from((left < 0) as i32);
+    let deadlocks: i64 = setup
+        .query_one(
+            "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()",
+            &[],
+        )
+        .await?
+        .get(0);
+    println!("## One hot product (stock 3000), 32 concurrent cashiers for 5 s");
+    println!(
+        "| sales/s | sold | refused (409) | errors | stock left | oversold | deadlocks |\n|---|---|---|---|---|---|---|"
+    );
+    println!(
+        "| {:.0} | {sold} | {} | {} | {left} | {oversold} | {deadlocks} |",
+        sold as f64 / elapsed,
+        refused.load(Ordering::SeqCst),
+        errors.load(Ordering::SeqCst)
+    );
+    assert_eq!(
+        sold as i32 + left,
+        3000,
+        "every unit sold left the stock exactly once"
+    );
+    Ok(())
+}
