@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod db;
+pub mod fanout;
 pub mod replicator;
 pub mod routes;
 pub mod schema;

@@ -409,3 +409,32 @@ EXCEPTION WHEN OTHERS THEN
     RETURN NULL;
 END;
 $$;
+
+-- ---------------------------------------------------------------------------------------------------
+-- Reports: one node's part, asked over a connection of its own. The service calls these for every
+-- node at once, each on its own session and with its own timeout, and combines the answers.
+CREATE OR REPLACE FUNCTION node_sales_summary(p_city_id integer, p_from date, p_to date, p_group text)
+RETURNS TABLE (key text, name text, orders bigint, units bigint, revenue numeric)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_server text;
+BEGIN
+    SELECT server_name INTO STRICT v_server FROM nodes WHERE city_id = p_city_id;
+    RETURN QUERY
+    SELECT * FROM dblink(v_server, format('SELECT * FROM sales_summary(%L, %L, %L)', p_from, p_to, p_group))
+        AS t(key text, name text, orders bigint, units bigint, revenue numeric);
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION node_stock_below(p_city_id integer, p_below integer)
+RETURNS TABLE (store_id integer, store_code text, product_id integer, sku text, product_name text, quantity integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_server text;
+BEGIN
+    SELECT server_name INTO STRICT v_server FROM nodes WHERE city_id = p_city_id;
+    RETURN QUERY
+    SELECT * FROM dblink(v_server, format('SELECT * FROM stock_below(%L)', p_below))
+        AS t(store_id integer, store_code text, product_id integer, sku text, product_name text, quantity integer);
+END;
+$$;

@@ -463,3 +463,63 @@ BEGIN
     END IF;
 END;
 $$;
+
+-- ---------------------------------------------------------------------------------------------------
+-- Head office's reports, called over dblink as `pos_replicator`.
+
+-- Sales net of refunds between two business days, by store, city, day, product or category, plus a
+-- grand total (the row whose key is NULL). Sale lines count on the sale's day, refunds on the refund's.
+CREATE OR REPLACE FUNCTION sales_summary(p_from date, p_to date, p_group text)
+RETURNS TABLE (key text, name text, orders bigint, units bigint, revenue numeric)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    WITH ledger AS (
+        SELECT o.id AS order_id, o.store_id, o.business_date AS day, i.product_id,
+               i.quantity AS units, i.line_total AS revenue, true AS is_sale
+        FROM orders o JOIN order_items i ON i.order_id = o.id
+        WHERE o.business_date BETWEEN p_from AND p_to
+        UNION ALL
+        SELECT o.id, o.store_id, r.business_date, oi.product_id, -ri.quantity, -ri.amount, false
+        FROM refunds r
+        JOIN refund_items ri ON ri.refund_id = r.id
+        JOIN orders o ON o.id = r.order_id
+        JOIN order_items oi ON oi.order_id = ri.order_id AND oi.line_no = ri.line_no
+        WHERE r.business_date BETWEEN p_from AND p_to
+    ), keyed AS (
+        SELECT CASE p_group WHEN 'store' THEN l.store_id::text WHEN 'city' THEN s.city_id::text
+                            WHEN 'day' THEN l.day::text WHEN 'product' THEN l.product_id::text
+                            WHEN 'category' THEN p.category_id::text END AS key,
+               CASE p_group WHEN 'store' THEN s.name WHEN 'day' THEN l.day::text WHEN 'product' THEN p.name
+                            WHEN 'category' THEN c.name END AS name,
+               l.order_id, l.units, l.revenue, l.is_sale
+        FROM ledger l
+        JOIN stores s ON s.id = l.store_id
+        JOIN products p ON p.id = l.product_id
+        LEFT JOIN categories c ON c.id = p.category_id
+    )
+    SELECT k.key, max(k.name), count(DISTINCT k.order_id) FILTER (WHERE k.is_sale), sum(k.units)::bigint, sum(k.revenue)
+    FROM keyed k
+    GROUP BY GROUPING SETS ((k.key), ())
+$$;
+
+-- Stock lines under a threshold, lowest first.
+CREATE OR REPLACE FUNCTION stock_below(p_below integer)
+RETURNS TABLE (store_id integer, store_code text, product_id integer, sku text, product_name text, quantity integer)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT i.store_id, s.code, i.product_id, p.sku, p.name, i.quantity
+    FROM inventory i JOIN stores s ON s.id = i.store_id JOIN products p ON p.id = i.product_id
+    WHERE i.quantity < p_below
+    ORDER BY i.quantity, i.store_id, i.product_id
+    LIMIT 1000
+$$;
+
+REVOKE ALL ON FUNCTION sales_summary(date, date, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION stock_below(integer) FROM PUBLIC;
+
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pos_replicator') THEN
+        GRANT EXECUTE ON FUNCTION sales_summary(date, date, text) TO pos_replicator;
+        GRANT EXECUTE ON FUNCTION stock_below(integer) TO pos_replicator;
+    END IF;
+END;
+$$;

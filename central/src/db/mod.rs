@@ -4,6 +4,7 @@ pub mod cities;
 pub mod master;
 pub mod orders;
 pub mod replication;
+pub mod reports;
 
 use pos_shared::error::ApiError;
 use tokio_postgres::error::SqlState;

@@ -10,6 +10,7 @@ pub mod cities;
 pub mod master;
 pub mod orders;
 pub mod replication;
+pub mod reports;
 
 pub type Reply = Result<HttpResponse, ApiError>;
 
@@ -63,5 +64,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/replication/status", web::get().to(replication::status))
     .route("/replication/log", web::get().to(replication::log))
     .route("/replication/retry", web::post().to(replication::retry))
-    .route("/orders/{id}", web::get().to(orders::get));
+    .route("/orders/{id}", web::get().to(orders::get))
+    .route("/reports/sales", web::get().to(reports::sales))
+    .route("/reports/inventory", web::get().to(reports::inventory));
 }

@@ -7,3 +7,4 @@ mod common;
 mod master_data;
 mod outbox;
 mod replication;
+mod reports;

@@ -1,0 +1,83 @@
+//! One node's part of head office's reports (each call on its own session).
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use deadpool_postgres::GenericClient;
+use rust_decimal::Decimal;
+
+#[derive(Debug, Clone)]
+pub struct SalesRow {
+    /// `None`: the node's grand total.
+    pub key: Option<String>,
+    pub name: Option<String>,
+    pub orders: i64,
+    pub units: i64,
+    pub revenue: Decimal,
+}
+
+pub async fn node_sales(
+    client: &impl GenericClient,
+    city_id: i32,
+    from: NaiveDate,
+    to: NaiveDate,
+    group_by: &str,
+) -> anyhow::Result<Vec<SalesRow>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT key, name, orders, units, revenue FROM node_sales_summary($1, $2, $3, $4)",
+        )
+        .await?;
+    let rows = client
+        .query(&stmt, &[&city_id, &from, &to, &group_by])
+        .await
+        .context("asking a node for its sales")?;
+    Ok(rows
+        .iter()
+        .map(|r| SalesRow {
+            key: r.get("key"),
+            name: r.get("name"),
+            orders: r.get::<_, Option<i64>>("orders").unwrap_or(0),
+            units: r.get::<_, Option<i64>>("units").unwrap_or(0),
+            revenue: r.get::<_, Option<Decimal>>("revenue").unwrap_or_default(),
+        })
+        .collect())
+}
+
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct StockRow {
+    pub city_id: i32,
+    pub store_id: i32,
+    pub store_code: String,
+    pub product_id: i32,
+    pub sku: String,
+    pub product_name: String,
+    pub quantity: i32,
+}
+
+pub async fn node_stock_below(
+    client: &impl GenericClient,
+    city_id: i32,
+    below: i32,
+) -> anyhow::Result<Vec<StockRow>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT store_id, store_code, product_id, sku, product_name, quantity FROM node_stock_below($1, $2)",
+        )
+        .await?;
+    let rows = client
+        .query(&stmt, &[&city_id, &below])
+        .await
+        .context("asking a node for its stock")?;
+    Ok(rows
+        .iter()
+        .map(|r| StockRow {
+            city_id,
+            store_id: r.get("store_id"),
+            store_code: r.get("store_code"),
+            product_id: r.get("product_id"),
+            sku: r.get("sku"),
+            product_name: r.get("product_name"),
+            quantity: r.get("quantity"),
+        })
+        .collect())
+}

@@ -1,0 +1,214 @@
+//! Head office's reports across every store, by parallel fan-out to the nodes.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use chrono::NaiveDate;
+use pos_shared::auth::Admin;
+use pos_shared::error::ApiError;
+use pos_shared::money::Money;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::{Reply, client};
+use crate::db;
+use crate::fanout::{NodeAnswer, ask_every_node};
+use crate::startup::AppState;
+
+pub const GROUPS: [&str; 5] = ["store", "city", "day", "product", "category"];
+
+#[derive(Debug, Deserialize)]
+pub struct SalesQuery {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub group_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SalesFigures {
+    pub orders: i64,
+    pub units: i64,
+    pub revenue: Money,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SalesReportRow {
+    pub key: String,
+    pub name: String,
+    #[serde(flatten)]
+    pub figures: SalesFigures,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SalesReport {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub group_by: String,
+    pub rows: Vec<SalesReportRow>,
+    pub total: SalesFigures,
+    pub nodes: Vec<NodeAnswer>,
+    /// True when a node did not answer: its sales are missing, not zero.
+    pub partial: bool,
+}
+
+fn date(field: &str, text: Option<&str>, today: NaiveDate) -> Result<NaiveDate, ApiError> {
+    match text {
+        None => Ok(today),
+        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map_err(|_| ApiError::validation(field, "must be a date as YYYY-MM-DD")),
+    }
+}
+
+#[derive(Default)]
+struct Accumulator {
+    name: Option<String>,
+    orders: i64,
+    units: i64,
+    revenue: Decimal,
+}
+
+impl Accumulator {
+    fn add(&mut self, row: &db::reports::SalesRow) {
+        self.orders += row.orders;
+        self.units += row.units;
+        self.revenue += row.revenue;
+        if self.name.is_none() {
+            self.name.clone_from(&row.name);
+        }
+    }
+
+    fn figures(&self) -> SalesFigures {
+        SalesFigures {
+            orders: self.orders,
+            units: self.units,
+            revenue: Money::rounded(self.revenue),
+        }
+    }
+}
+
+/// Sales of every store between two business days, grouped, net of refunds.
+pub async fn sales_report(state: &AppState, query: &SalesQuery) -> Result<SalesReport, ApiError> {
+    let today = chrono::Utc::now().date_naive();
+    let from = date("from", query.from.as_deref(), today)?;
+    let to = date("to", query.to.as_deref(), from.max(today))?;
+    if from > to {
+        return Err(ApiError::validation("to", "must not be before from"));
+    }
+    if (to - from).num_days() > 366 {
+        return Err(ApiError::validation(
+            "to",
+            "a report spans at most 366 days",
+        ));
+    }
+    let group_by = query.group_by.clone().unwrap_or_else(|| "store".into());
+    if !GROUPS.contains(&group_by.as_str()) {
+        return Err(ApiError::validation(
+            "group_by",
+            format!("must be one of {}", GROUPS.join(", ")),
+        ));
+    }
+    let timeout = Duration::from_millis(state.config.replication.report_timeout_ms);
+    let answers = ask_every_node(&state.pool, timeout, |client, city_id| {
+        let group_by = group_by.clone();
+        async move { db::reports::node_sales(&client, city_id, from, to, &group_by).await }
+    })
+    .await?;
+    let city_names: BTreeMap<String, String> = db::cities::list(&client(state).await?)
+        .await?
+        .into_iter()
+        .map(|c| (c.id.to_string(), c.name))
+        .collect();
+    let mut groups: BTreeMap<String, Accumulator> = BTreeMap::new();
+    let mut total = Accumulator::default();
+    for row in answers
+        .iter()
+        .filter_map(|(_, rows)| rows.as_ref())
+        .flatten()
+    {
+        match &row.key {
+            None => total.add(row),
+            Some(key) => groups.entry(key.clone()).or_default().add(row),
+        }
+    }
+    let mut rows: Vec<SalesReportRow> = groups
+        .into_iter()
+        .map(|(key, acc)| SalesReportRow {
+            name: if group_by == "city" {
+                city_names.get(&key).cloned().unwrap_or_else(|| key.clone())
+            } else {
+                acc.name.clone().unwrap_or_else(|| key.clone())
+            },
+            figures: acc.figures(),
+            key,
+        })
+        .collect();
+    if group_by != "day" {
+        rows.sort_by(|a, b| {
+            b.figures
+                .revenue
+                .cmp(&a.figures.revenue)
+                .then_with(|| a.key.cmp(&b.key))
+        });
+    }
+    let nodes: Vec<NodeAnswer> = answers.into_iter().map(|(answer, _)| answer).collect();
+    Ok(SalesReport {
+        from,
+        to,
+        group_by,
+        rows,
+        total: total.figures(),
+        partial: nodes.iter().any(|n| n.status != "ok"),
+        nodes,
+    })
+}
+
+pub async fn sales(_: Admin, state: web::Data<AppState>, query: web::Query<SalesQuery>) -> Reply {
+    Ok(HttpResponse::Ok().json(sales_report(&state, &query).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InventoryQuery {
+    pub below: Option<i32>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InventoryReport {
+    pub below: i32,
+    pub rows: Vec<db::reports::StockRow>,
+    pub nodes: Vec<NodeAnswer>,
+    pub partial: bool,
+}
+
+/// Stock lines under `below` across every store, lowest first.
+pub async fn inventory(
+    _: Admin,
+    state: web::Data<AppState>,
+    query: web::Query<InventoryQuery>,
+) -> Reply {
+    let below = query.below.unwrap_or(10);
+    if !(1..=1_000_000).contains(&below) {
+        return Err(ApiError::validation(
+            "below",
+            "must be between 1 and 1000000",
+        ));
+    }
+    let timeout = Duration::from_millis(state.config.replication.report_timeout_ms);
+    let answers = ask_every_node(&state.pool, timeout, |client, city_id| async move {
+        db::reports::node_stock_below(&client, city_id, below).await
+    })
+    .await?;
+    let mut rows: Vec<db::reports::StockRow> = answers
+        .iter()
+        .filter_map(|(_, rows)| rows.clone())
+        .flatten()
+        .collect();
+    rows.sort_by_key(|r| (r.quantity, r.city_id, r.store_id, r.product_id));
+    let nodes: Vec<NodeAnswer> = answers.into_iter().map(|(answer, _)| answer).collect();
+    Ok(HttpResponse::Ok().json(InventoryReport {
+        below,
+        rows,
+        partial: nodes.iter().any(|n| n.status != "ok"),
+        nodes,
+    }))
+}

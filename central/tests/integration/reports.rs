@@ -1,0 +1,298 @@
+use std::time::Duration;
+
+use pos_shared::testkit::TestInstance;
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::common::{TestCentral, TestNode, eventually, replication_config, spawn_central};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Sells on a node straight through process_order, as a till would through the API.
+async fn sell(node: &TestNode, store: i64, items: Value, cash: &str) -> Uuid {
+    node.db()
+        .await
+        .query_one(
+            "SELECT process_order($1, NULL, $2, $3, gen_random_uuid())",
+            &[
+                &(store as i32),
+                &items,
+                &json!([{"method": "cash", "amount": cash}]),
+            ],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// What a node itself says its net revenue is.
+async fn node_net_revenue(node: &TestNode) -> Decimal {
+    node.db()
+        .await
+        .query_one(
+            "SELECT (SELECT coalesce(sum(total), 0) FROM orders) - (SELECT coalesce(sum(amount), 0) FROM refunds)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+struct Chain {
+    central: TestCentral,
+    karachi: TestNode,
+    lahore: TestNode,
+}
+
+async fn chain_with_sales(lahore: TestNode) -> Chain {
+    let central = spawn_central(replication_config()).await;
+    let karachi = TestNode::new(1).await;
+    let khi = central.create_city("Karachi").await;
+    let lhr = central.create_city("Lahore").await;
+    central.register_node(khi, &karachi).await;
+    central.register_node(lhr, &lahore).await;
+    let tea = central.post("/categories", json!({"name": "Tea"})).await["id"].clone();
+    let snacks = central.post("/categories", json!({"name": "Snacks"})).await["id"].clone();
+    let chai = central
+        .post(
+            "/products",
+            json!({"sku": "CHAI", "name": "Chai", "category_id": tea, "price": "150.00"}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let rusk = central
+        .post(
+            "/products",
+            json!({"sku": "RUSK", "name": "Rusk", "category_id": snacks, "price": "99.50"}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let khi_store = central
+        .post(
+            "/stores",
+            json!({"code": "KHI001", "name": "Saddar", "city_id": khi}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let lhr_store = central
+        .post(
+            "/stores",
+            json!({"code": "LHR001", "name": "Mall Road", "city_id": lhr}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    for node in [&karachi, &lahore] {
+        eventually("catalogue and stores replicated", WAIT, || async {
+            node.versions("products").await.len() == 2 && node.versions("stores").await.len() == 1
+        })
+        .await;
+    }
+    for (node, store) in [(&karachi, khi_store), (&lahore, lhr_store)] {
+        node.db()
+            .await
+            .execute(
+                "INSERT INTO inventory (store_id, product_id, quantity) VALUES ($1, $2, 100), ($1, $3, 100)",
+                &[&(store as i32), &(chai as i32), &(rusk as i32)],
+            )
+            .await
+            .unwrap();
+    }
+    sell(
+        &karachi,
+        khi_store,
+        json!([{"product_id": chai, "quantity": 2}]),
+        "300.00",
+    )
+    .await;
+    let refunded = sell(
+        &karachi,
+        khi_store,
+        json!([{"product_id": chai, "quantity": 1}, {"product_id": rusk, "quantity": 2}]),
+        "400.00",
+    )
+    .await;
+    karachi
+        .db()
+        .await
+        .query_one(
+            "SELECT refund_order($1, $2, '[{\"line_no\": 2, \"quantity\": 1}]', NULL, NULL, gen_random_uuid())",
+            &[&(khi_store as i32), &refunded],
+        )
+        .await
+        .unwrap();
+    sell(
+        &lahore,
+        lhr_store,
+        json!([{"product_id": rusk, "quantity": 3}]),
+        "300.00",
+    )
+    .await;
+    // A sale made offline on an earlier day and reported late keeps its own business day.
+    let late = sell(
+        &lahore,
+        lhr_store,
+        json!([{"product_id": chai, "quantity": 1}]),
+        "150.00",
+    )
+    .await;
+    lahore
+        .db()
+        .await
+        .execute(
+            "UPDATE orders SET business_date = $2 WHERE global_order_id = $1",
+            &[&late, &late_day()],
+        )
+        .await
+        .unwrap();
+    Chain {
+        central,
+        karachi,
+        lahore,
+    }
+}
+
+/// The business day of the sale that was reported late: ten days ago.
+fn late_day() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive() - chrono::Days::new(10)
+}
+
+/// A range covering every sale of the test, whatever day it runs on.
+fn range() -> String {
+    let today = chrono::Utc::now().date_naive();
+    format!(
+        "from={}&to={}",
+        today - chrono::Days::new(30),
+        today + chrono::Days::new(1)
+    )
+}
+
+fn money(value: &Value) -> Decimal {
+    value.as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn sales_reports_add_up_for_every_grouping_and_mark_a_missing_node() {
+    let lahore_pg: &'static TestInstance =
+        Box::leak(Box::new(TestInstance::start_dedicated().await.unwrap()));
+    let chain = chain_with_sales(TestNode::on(lahore_pg).await).await;
+    let central = &chain.central;
+    let expected = node_net_revenue(&chain.karachi).await + node_net_revenue(&chain.lahore).await;
+    assert_eq!(
+        expected.to_string(),
+        "998.00",
+        "Karachi 300 + 349 - 99.50 refunded, Lahore 298.50 + 150"
+    );
+
+    for group in ["store", "city", "day", "product", "category"] {
+        let (status, report) = central
+            .get(&format!("/reports/sales?{}&group_by={group}", range()))
+            .await;
+        assert_eq!(status, 200, "{report}");
+        assert_eq!(report["partial"], false);
+        assert_eq!(
+            money(&report["total"]["revenue"]),
+            expected,
+            "{group}: {report}"
+        );
+        let sum: Decimal = report["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| money(&r["revenue"]))
+            .sum();
+        assert_eq!(sum, expected, "{group}: rows add up to the total");
+        assert_eq!(report["total"]["orders"], 4, "{group}");
+        assert_eq!(report["total"]["units"], 8, "{group}: 9 sold, 1 refunded");
+    }
+    let (_, by_city) = central
+        .get(&format!("/reports/sales?{}&group_by=city", range()))
+        .await;
+    let names: Vec<&str> = by_city["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Karachi", "Lahore"]);
+    let (_, by_day) = central
+        .get(&format!(
+            "/reports/sales?from={0}&to={0}&group_by=day",
+            late_day()
+        ))
+        .await;
+    assert_eq!(by_day["rows"][0]["key"], late_day().to_string());
+    assert_eq!(
+        by_day["total"]["revenue"], "150.00",
+        "the late sale lands on its own day"
+    );
+
+    for bad in [
+        "group_by=weekday",
+        "from=2026-13-01",
+        "from=2026-02-01&to=2026-01-01",
+    ] {
+        let (status, body) = central.get(&format!("/reports/sales?{bad}")).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (422, Some("validation_failed")),
+            "{bad}"
+        );
+    }
+
+    let (_, before) = central
+        .get(&format!("/reports/sales?{}&group_by=store", range()))
+        .await;
+    let karachi_row = before["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Saddar")
+        .unwrap()
+        .clone();
+    lahore_pg.stop().unwrap();
+    let (status, report) = central
+        .get(&format!("/reports/sales?{}&group_by=store", range()))
+        .await;
+    lahore_pg.start().unwrap();
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["partial"], true);
+    let lahore = report["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["city"] == "Lahore")
+        .unwrap()
+        .clone();
+    assert_eq!(lahore["status"], "unreachable", "{report}");
+    assert!(lahore["reason"].as_str().is_some_and(|r| !r.is_empty()));
+    assert_eq!(report["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        report["rows"][0], karachi_row,
+        "the others' figures are unchanged"
+    );
+    assert_eq!(
+        money(&report["total"]["revenue"]),
+        node_net_revenue(&chain.karachi).await
+    );
+}
+
+#[tokio::test]
+async fn the_inventory_report_lists_low_stock_lowest_first() {
+    let chain = chain_with_sales(TestNode::new(2).await).await;
+    let (status, report) = chain.central.get("/reports/inventory?below=100").await;
+    assert_eq!(status, 200, "{report}");
+    let quantities: Vec<i64> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["quantity"].as_i64().unwrap())
+        .collect();
+    assert_eq!(quantities, [97, 97, 99, 99], "{report}");
+    assert_eq!(report["partial"], false);
+    assert_eq!(chain.central.get("/reports/inventory?below=0").await.0, 422);
+}
