@@ -27,3 +27,4 @@ fmt:
 bench: deps
 	cargo bench -p central --bench replication
 	cargo bench -p store-node --bench checkout
+	cargo bench -p central --bench reports

@@ -111,14 +111,16 @@ CREATE OR REPLACE TRIGGER trg_categories AFTER INSERT OR UPDATE OR DELETE ON cat
 -- on central, so a retry never sends a stale snapshot, and every open entry for a shipped row is settled
 -- with it. The node applies version-guarded upserts: an older version never overwrites a newer one.
 
-CREATE OR REPLACE FUNCTION replication_connection_name(p_city_id integer) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$ SELECT 'pos_node_' || p_city_id $$;
+-- Named dblink connections a session keeps open to a node, one per purpose ('replication', 'report'):
+-- opening one costs a backend and a password exchange on the node.
+CREATE OR REPLACE FUNCTION node_connection_name(p_city_id integer, p_purpose text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$ SELECT 'pos_' || p_purpose || '_' || p_city_id $$;
 
 -- Opens the node's named connection unless this session has it already.
-CREATE OR REPLACE FUNCTION ensure_node_connection(p_city_id integer) RETURNS text
+CREATE OR REPLACE FUNCTION ensure_node_connection(p_city_id integer, p_purpose text) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_conn text := replication_connection_name(p_city_id);
+    v_conn text := node_connection_name(p_city_id, p_purpose);
     v_server text;
     v_timeout integer;
 BEGIN
@@ -133,10 +135,10 @@ BEGIN
 END;
 $$;
 
-CREATE OR REPLACE FUNCTION drop_node_connection(p_city_id integer) RETURNS void
+CREATE OR REPLACE FUNCTION drop_node_connection(p_city_id integer, p_purpose text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_conn text := replication_connection_name(p_city_id);
+    v_conn text := node_connection_name(p_city_id, p_purpose);
 BEGIN
     IF v_conn = ANY (coalesce(dblink_get_connections(), '{}')) THEN
         PERFORM dblink_disconnect(v_conn);
@@ -214,11 +216,11 @@ BEGIN
     ) INTO v_payload;
 
     BEGIN
-        v_conn := ensure_node_connection(p_city_id);
+        v_conn := ensure_node_connection(p_city_id, 'replication');
         PERFORM 1 FROM dblink(v_conn, format('SELECT apply_replication(%L::jsonb)', v_payload)) AS t(applied integer);
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
-        PERFORM drop_node_connection(p_city_id);
+        PERFORM drop_node_connection(p_city_id, 'replication');
         UPDATE replication_log
         SET attempts = attempts + 1,
             last_attempt_at = clock_timestamp(),
@@ -258,14 +260,14 @@ DECLARE
     v_had_connection boolean;
 BEGIN
     FOR v_node IN SELECT city_id FROM nodes WHERE enabled AND (p_city_id IS NULL OR city_id = p_city_id) ORDER BY city_id LOOP
-        v_had_connection := replication_connection_name(v_node.city_id) = ANY (coalesce(dblink_get_connections(), '{}'));
+        v_had_connection := node_connection_name(v_node.city_id, 'replication') = ANY (coalesce(dblink_get_connections(), '{}'));
         LOOP
             SELECT * INTO v_result FROM deliver_replication(v_node.city_id, true);
             v_total := v_total + v_result.delivered;
             EXIT WHEN v_result.failed > 0 OR v_result.delivered = 0;
         END LOOP;
         IF NOT v_had_connection THEN
-            PERFORM drop_node_connection(v_node.city_id);
+            PERFORM drop_node_connection(v_node.city_id, 'replication');
         END IF;
     END LOOP;
     RETURN v_total;
@@ -413,28 +415,45 @@ $$;
 -- ---------------------------------------------------------------------------------------------------
 -- Reports: one node's part, asked over a connection of its own. The service calls these for every
 -- node at once, each on its own session and with its own timeout, and combines the answers.
+-- A kept connection may have gone stale (the node restarted): one fresh attempt before giving up.
 CREATE OR REPLACE FUNCTION node_sales_summary(p_city_id integer, p_from date, p_to date, p_group text)
 RETURNS TABLE (key text, name text, orders bigint, units bigint, revenue numeric)
 LANGUAGE plpgsql AS $$
-DECLARE
-    v_server text;
 BEGIN
-    SELECT server_name INTO STRICT v_server FROM nodes WHERE city_id = p_city_id;
-    RETURN QUERY
-    SELECT * FROM dblink(v_server, format('SELECT * FROM sales_summary(%L, %L, %L)', p_from, p_to, p_group))
-        AS t(key text, name text, orders bigint, units bigint, revenue numeric);
+    FOR attempt IN 1..2 LOOP
+        BEGIN
+            RETURN QUERY
+            SELECT * FROM dblink(ensure_node_connection(p_city_id, 'report'),
+                                 format('SELECT * FROM sales_summary(%L, %L, %L)', p_from, p_to, p_group))
+                AS t(key text, name text, orders bigint, units bigint, revenue numeric);
+            RETURN;
+        EXCEPTION WHEN OTHERS THEN
+            PERFORM drop_node_connection(p_city_id, 'report');
+            IF attempt = 2 THEN
+                RAISE;
+            END IF;
+        END;
+    END LOOP;
 END;
 $$;
 
 CREATE OR REPLACE FUNCTION node_stock_below(p_city_id integer, p_below integer)
 RETURNS TABLE (store_id integer, store_code text, product_id integer, sku text, product_name text, quantity integer)
 LANGUAGE plpgsql AS $$
-DECLARE
-    v_server text;
 BEGIN
-    SELECT server_name INTO STRICT v_server FROM nodes WHERE city_id = p_city_id;
-    RETURN QUERY
-    SELECT * FROM dblink(v_server, format('SELECT * FROM stock_below(%L)', p_below))
-        AS t(store_id integer, store_code text, product_id integer, sku text, product_name text, quantity integer);
+    FOR attempt IN 1..2 LOOP
+        BEGIN
+            RETURN QUERY
+            SELECT * FROM dblink(ensure_node_connection(p_city_id, 'report'),
+                                 format('SELECT * FROM stock_below(%L)', p_below))
+                AS t(store_id integer, store_code text, product_id integer, sku text, product_name text, quantity integer);
+            RETURN;
+        EXCEPTION WHEN OTHERS THEN
+            PERFORM drop_node_connection(p_city_id, 'report');
+            IF attempt = 2 THEN
+                RAISE;
+            END IF;
+        END;
+    END LOOP;
 END;
 $$;

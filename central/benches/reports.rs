@@ -1,0 +1,227 @@
+//! Report latency against the number of nodes: `GET /reports/sales` with 1, 2, 4 and 8 nodes holding the
+//! same data each, beside the same question asked one node after another (what a single dblink query
+//! over all nodes does). Prints t(n)/t(1) measured side by side in one run.
+//!
+//! Run: `cargo bench -p central --bench reports`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a failed step should stop it
+
+use std::time::{Duration, Instant};
+
+use central::config::{Config, ReplicationConfig};
+use central::startup::Application;
+use pos_shared::config::CommonConfig;
+use pos_shared::telemetry::LogFormat;
+use pos_shared::testkit::TestInstance;
+use secrecy::SecretString;
+use serde_json::json;
+
+const NODES: usize = 8;
+const ORDERS_PER_NODE: i32 = 3000;
+const SAMPLES: usize = 15;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let central_pg = TestInstance::start_dedicated().await?;
+    let central_db = central_pg
+        .migrated_database("central", |url| async move {
+            central::schema::migrate(&pos_shared::db::parse_url(&url, "bench")?).await
+        })
+        .await?;
+    let token = pos_shared::auth::generate_token();
+    let app = Application::build(Config {
+        common: CommonConfig {
+            http_host: "127.0.0.1".into(),
+            http_port: 0,
+            database_url: central_pg.app_url(&central_db),
+            database_pool_size: 16,
+            log_format: LogFormat::Human,
+            log_filter: "warn".into(),
+            scheduler_enabled: true,
+        },
+        admin_token: SecretString::from(token.clone()),
+        replication: ReplicationConfig {
+            retry_cron: "*/5 * * * * *".into(),
+            max_attempts: 8,
+            base_backoff_ms: 500,
+            max_backoff_ms: 5000,
+            batch_size: 1000,
+            statement_timeout_ms: 30_000,
+            report_timeout_ms: 30_000,
+        },
+    })
+    .await?;
+    let url = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let http = reqwest::Client::new();
+    let post = |path: &'static str, body: serde_json::Value| {
+        let (http, url, token) = (http.clone(), url.clone(), token.clone());
+        async move {
+            let response = http
+                .post(format!("{url}{path}"))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                response.status().is_success(),
+                "{path}: {}",
+                response.status()
+            );
+            response.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let category = post("/categories", json!({"name": "Everything"})).await["id"].clone();
+    for p in 1..=20 {
+        post("/products", json!({"sku": format!("P{p}"), "name": format!("Product {p}"), "category_id": category, "price": "10.00"})).await;
+    }
+
+    // Eight nodes, each its own PostgreSQL instance, with the same sales.
+    let mut instances = Vec::new();
+    for n in 0..NODES {
+        let instance = TestInstance::start_dedicated().await?;
+        let db = instance
+            .migrated_database("store", |url| async move {
+                store_node::schema::migrate(&pos_shared::db::parse_url(&url, "bench")?).await
+            })
+            .await?;
+        let city = post("/cities", json!({"name": format!("City {n}")})).await["id"]
+            .as_i64()
+            .unwrap();
+        post(
+            "/stores",
+            json!({"code": format!("S{n}"), "name": format!("Store {n}"), "city_id": city}),
+        )
+        .await;
+        post("/nodes", json!({"city_id": city, "host": "127.0.0.1", "port": instance.pg.port, "dbname": db,
+                              "user": pos_shared::pgctl::REPLICATOR_ROLE, "password": instance.replicator_password}))
+            .await;
+        instances.push((instance, db, city as i32));
+    }
+    for (instance, db, _) in &instances {
+        let node =
+            pos_shared::db::connect(&pos_shared::db::parse_url(&instance.app_url(db), "bench")?)
+                .await?;
+        let started = Instant::now();
+        while node
+            .query_one("SELECT count(*) FROM products", &[])
+            .await?
+            .get::<_, i64>(0)
+            < 20
+        {
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(60),
+                "replication did not arrive"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        node.execute(
+            "WITH o AS (
+                 INSERT INTO orders (global_order_id, store_id, store_order_id, total, business_date)
+                 SELECT gen_random_uuid(), (SELECT id FROM stores LIMIT 1), g, 30.00, current_date - (g % 28)
+                 FROM generate_series(1, $1::int) g RETURNING id)
+             INSERT INTO order_items (order_id, line_no, product_id, quantity, unit_price, line_total)
+             SELECT o.id, l, 1 + (o.id + l) % 20, 1, 10.00, 10.00 FROM o, generate_series(1, 3) l",
+            &[&ORDERS_PER_NODE],
+        )
+        .await?;
+        node.batch_execute("ANALYZE").await?;
+    }
+
+    let central = pos_shared::db::connect(&pos_shared::db::parse_url(
+        &central_pg.app_url(&central_db),
+        "bench",
+    )?)
+    .await?;
+    let enable = |n: usize| {
+        let central = &central;
+        let ids: Vec<i32> = instances.iter().map(|(_, _, city)| *city).collect();
+        async move {
+            central
+                .execute(
+                    "UPDATE nodes SET enabled = (city_id = ANY($1))",
+                    &[&ids[..n].to_vec()],
+                )
+                .await
+                .unwrap();
+        }
+    };
+    let today = chrono::Utc::now().date_naive();
+    let query = format!(
+        "from={}&to={today}&group_by=product",
+        today - chrono::Days::new(30)
+    );
+    let fan_out = || {
+        let (http, url, token, query) = (http.clone(), url.clone(), token.clone(), query.clone());
+        async move {
+            let started = Instant::now();
+            let report: serde_json::Value = http
+                .get(format!("{url}/reports/sales?{query}"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(report["partial"], false);
+            started.elapsed()
+        }
+    };
+    let sequential = |n: usize| {
+        let central = &central;
+        let cities: Vec<i32> = instances.iter().take(n).map(|(_, _, city)| *city).collect();
+        async move {
+            let started = Instant::now();
+            central
+                .query(
+                    "SELECT s.* FROM unnest($1::int[]) AS c(city_id),
+                     LATERAL node_sales_summary(c.city_id, current_date - 30, current_date, 'product') s",
+                    &[&cities],
+                )
+                .await
+                .unwrap();
+            started.elapsed()
+        }
+    };
+
+    let counts = [1, 2, 4, 8];
+    let mut parallel_samples = vec![Vec::new(); counts.len()];
+    let mut sequential_samples = vec![Vec::new(); counts.len()];
+    for round in 0..SAMPLES + 2 {
+        for (i, &n) in counts.iter().enumerate() {
+            enable(n).await;
+            let p = fan_out().await;
+            let s = sequential(n).await;
+            if round >= 2 {
+                parallel_samples[i].push(p);
+                sequential_samples[i].push(s);
+            }
+        }
+    }
+    let parallel: Vec<Duration> = parallel_samples.into_iter().map(median).collect();
+    let serial: Vec<Duration> = sequential_samples.into_iter().map(median).collect();
+    println!(
+        "# Report latency against node count ({ORDERS_PER_NODE} orders per node, group_by=product, median of {SAMPLES})\n"
+    );
+    println!(
+        "| nodes | parallel fan-out (GET /reports/sales) | t(n)/t(1) | one node after another | t(n)/t(1) |"
+    );
+    println!("|---|---|---|---|---|");
+    for (i, n) in counts.iter().enumerate() {
+        println!(
+            "| {n} | {:.1} ms | {:.2} | {:.1} ms | {:.2} |",
+            parallel[i].as_secs_f64() * 1e3,
+            parallel[i].as_secs_f64() / parallel[0].as_secs_f64(),
+            serial[i].as_secs_f64() * 1e3,
+            serial[i].as_secs_f64() / serial[0].as_secs_f64()
+        );
+    }
+    Ok(())
+}
