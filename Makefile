@@ -5,9 +5,10 @@ CITIES ?= Karachi,Lahore
 .PHONY: run test lint fmt bench down deps
 
 deps:
-	@bash scripts/ensure-postgres.sh
+	@bash scripts/ensure-deps.sh
 
-run: deps
+run:
+	@bash scripts/ensure-deps.sh --no-browser
 	cargo build --workspace --bins
 	./target/debug/posctl up --dir $(CLUSTER_DIR) --cities $(CITIES) --demo-data
 

@@ -64,12 +64,14 @@ impl Application {
             config: config.clone(),
             replicator: replicator.clone(),
         };
+        let login_links = crate::routes::dashboard::LoginLinks::default();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(TracingLogger::default())
                 .app_data(web::Data::new(tokens.clone()))
                 .app_data(web::Data::new(pool.clone()))
                 .app_data(web::Data::new(state.clone()))
+                .app_data(web::Data::new(login_links.clone()))
                 .configure(pos_shared::http::configure_common)
                 .configure(crate::routes::configure)
                 .default_service(web::to(pos_shared::http::not_found))

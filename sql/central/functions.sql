@@ -457,3 +457,24 @@ BEGIN
     END LOOP;
 END;
 $$;
+
+CREATE OR REPLACE FUNCTION node_sync_backlog(p_city_id integer)
+RETURNS TABLE (pending bigint, failed bigint, oldest_pending_age_seconds double precision, last_delivered_at timestamptz)
+LANGUAGE plpgsql AS $$
+BEGIN
+    FOR attempt IN 1..2 LOOP
+        BEGIN
+            RETURN QUERY
+            SELECT * FROM dblink(ensure_node_connection(p_city_id, 'report'), 'SELECT * FROM sync_backlog()')
+                AS t(pending bigint, failed bigint, oldest_pending_age_seconds double precision,
+                     last_delivered_at timestamptz);
+            RETURN;
+        EXCEPTION WHEN OTHERS THEN
+            PERFORM drop_node_connection(p_city_id, 'report');
+            IF attempt = 2 THEN
+                RAISE;
+            END IF;
+        END;
+    END LOOP;
+END;
+$$;

@@ -512,6 +512,17 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
     LIMIT 1000
 $$;
 
+-- The node's outbox backlog: how far central's view of this node's sales is behind.
+CREATE OR REPLACE FUNCTION sync_backlog()
+RETURNS TABLE (pending bigint, failed bigint, oldest_pending_age_seconds double precision, last_delivered_at timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT count(*) FILTER (WHERE status = 'Pending'), count(*) FILTER (WHERE status = 'Failed'),
+           extract(epoch FROM now() - min(created_at) FILTER (WHERE status <> 'Success'))::float8,
+           (SELECT max(delivered_at) FROM outbox)
+    FROM outbox WHERE status <> 'Success'
+$$;
+
+REVOKE ALL ON FUNCTION sync_backlog() FROM PUBLIC;
 REVOKE ALL ON FUNCTION sales_summary(date, date, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION stock_below(integer) FROM PUBLIC;
 
@@ -520,6 +531,7 @@ BEGIN
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pos_replicator') THEN
         GRANT EXECUTE ON FUNCTION sales_summary(date, date, text) TO pos_replicator;
         GRANT EXECUTE ON FUNCTION stock_below(integer) TO pos_replicator;
+        GRANT EXECUTE ON FUNCTION sync_backlog() TO pos_replicator;
     END IF;
 END;
 $$;

@@ -7,6 +7,7 @@ use pos_shared::error::ApiError;
 use crate::startup::AppState;
 
 pub mod cities;
+pub mod dashboard;
 pub mod master;
 pub mod orders;
 pub mod replication;
@@ -66,5 +67,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/replication/retry", web::post().to(replication::retry))
     .route("/orders/{id}", web::get().to(orders::get))
     .route("/reports/sales", web::get().to(reports::sales))
-    .route("/reports/inventory", web::get().to(reports::inventory));
+    .route("/reports/inventory", web::get().to(reports::inventory))
+    .route("/dashboard", web::get().to(dashboard::show))
+    .route("/dashboard/login", web::post().to(dashboard::login))
+    .route("/dashboard/logout", web::post().to(dashboard::logout))
+    .route("/dashboard/links", web::post().to(dashboard::issue_link))
+    .route(
+        "/dashboard/session/{nonce}",
+        web::get().to(dashboard::redeem_link),
+    )
+    .route("/dashboard/requeue", web::post().to(dashboard::requeue));
 }

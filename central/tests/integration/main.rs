@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step should panic
 
 mod common;
+mod dashboard;
 mod master_data;
 mod outbox;
 mod replication;

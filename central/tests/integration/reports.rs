@@ -39,13 +39,13 @@ async fn node_net_revenue(node: &TestNode) -> Decimal {
         .get(0)
 }
 
-struct Chain {
-    central: TestCentral,
-    karachi: TestNode,
-    lahore: TestNode,
+pub struct Chain {
+    pub central: TestCentral,
+    pub karachi: TestNode,
+    pub lahore: TestNode,
 }
 
-async fn chain_with_sales(lahore: TestNode) -> Chain {
+pub async fn chain_with_sales(lahore: TestNode) -> Chain {
     let central = spawn_central(replication_config()).await;
     let karachi = TestNode::new(1).await;
     let khi = central.create_city("Karachi").await;
