@@ -43,7 +43,8 @@ pub struct UpArgs {
     /// Seed categories, products, one store per city, customers and opening stock (once).
     #[arg(long)]
     pub demo_data: bool,
-    /// Run the services in the background (logs in DIR/logs) and exit once all are healthy.
+    /// Run the services in the background (logs in DIR/logs) and exit 0 once all are healthy; exit 2
+    /// when they are but a secondary step (node registration, demo data) failed.
     #[arg(long)]
     pub detach: bool,
 }

@@ -105,11 +105,15 @@ pub async fn up(options: UpOptions) -> anyhow::Result<ExitCode> {
     let binaries = Binaries::locate()?;
     let mut supervisor = Supervisor::new(paths.clone(), options.detach)?;
     let mut signals = Signals::new()?;
+    // Not cancelled by a signal: a half-started instance would be missed by the clean-up. A signal that
+    // arrives meanwhile is seen by the select below.
     let mut started_pg: Vec<InstanceState> = Vec::new();
-
-    let result = tokio::select! {
-        result = start_cluster(&mut state, &paths, &binaries, &mut supervisor, &mut started_pg, options.demo_data) => result,
-        name = signals.recv() => Err(anyhow!("interrupted by {name}")),
+    let result = match start_instances(&state, &paths, &mut started_pg).await {
+        Ok(()) => tokio::select! {
+            result = start_services(&mut state, &paths, &binaries, &mut supervisor, options.demo_data) => result,
+            name = signals.recv() => Err(anyhow!("interrupted by {name}")),
+        },
+        Err(e) => Err(e),
     };
     let report = match result {
         Ok(report) => report,
@@ -152,17 +156,13 @@ pub async fn up(options: UpOptions) -> anyhow::Result<ExitCode> {
     outcome.map(|()| ExitCode::SUCCESS)
 }
 
-async fn start_cluster(
-    state: &mut State,
+/// PostgreSQL instances (created on first use), roles and databases. Instances started here are added
+/// to `started_pg` even when another one fails.
+async fn start_instances(
+    state: &State,
     paths: &Paths,
-    binaries: &Binaries,
-    supervisor: &mut Supervisor,
     started_pg: &mut Vec<InstanceState>,
-    demo_data: bool,
-) -> anyhow::Result<Report> {
-    let mut report = Report::default();
-
-    // 1. PostgreSQL instances (created on first use), roles and databases.
+) -> anyhow::Result<()> {
     let tasks: Vec<_> = state
         .instances()
         .cloned()
@@ -196,6 +196,18 @@ async fn start_cluster(
             .await
             .with_context(|| format!("preparing the {} database", instance.name))?;
     }
+    Ok(())
+}
+
+/// Central, cities, stores, nodes, registration, demo data, cluster.json.
+async fn start_services(
+    state: &mut State,
+    paths: &Paths,
+    binaries: &Binaries,
+    supervisor: &mut Supervisor,
+    demo_data: bool,
+) -> anyhow::Result<Report> {
+    let mut report = Report::default();
 
     // 2. Central.
     let central = central_spec(state, paths, binaries)?;
