@@ -4,6 +4,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use deadpool_postgres::Pool;
 use pos_shared::auth::TokenRegistry;
+use pos_shared::metrics::{Metrics, RecordRequests};
 use tracing_actix_web::TracingLogger;
 
 use crate::config::Config;
@@ -65,9 +66,12 @@ impl Application {
             replicator: replicator.clone(),
         };
         let login_links = crate::routes::dashboard::LoginLinks::default();
+        let metrics = Metrics::new("central")?;
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(RecordRequests(metrics.clone()))
                 .wrap(TracingLogger::default())
+                .app_data(web::Data::new(metrics.clone()))
                 .app_data(web::Data::new(tokens.clone()))
                 .app_data(web::Data::new(pool.clone()))
                 .app_data(web::Data::new(state.clone()))

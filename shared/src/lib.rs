@@ -6,6 +6,7 @@ pub mod db;
 pub mod delivery;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod money;
 pub mod pgctl;
 pub mod telemetry;

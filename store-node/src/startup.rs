@@ -3,6 +3,7 @@
 use actix_web::{App, HttpServer, web};
 use deadpool_postgres::Pool;
 use pos_shared::auth::TokenRegistry;
+use pos_shared::metrics::{Metrics, RecordRequests};
 use tracing_actix_web::TracingLogger;
 
 use std::sync::Arc;
@@ -67,9 +68,12 @@ impl Application {
             config: config.clone(),
             outbox,
         };
+        let metrics = Metrics::new("store-node")?;
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(RecordRequests(metrics.clone()))
                 .wrap(TracingLogger::default())
+                .app_data(web::Data::new(metrics.clone()))
                 .app_data(web::Data::new(tokens.clone()))
                 .app_data(web::Data::new(pool.clone()))
                 .app_data(web::Data::new(state.clone()))

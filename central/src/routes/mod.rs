@@ -62,6 +62,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(master::update_customer))
             .route(web::delete().to(master::delete_customer)),
     )
+    .route("/metrics", web::get().to(replication::metrics))
     .route("/replication/status", web::get().to(replication::status))
     .route("/replication/log", web::get().to(replication::log))
     .route("/replication/retry", web::post().to(replication::retry))

@@ -206,3 +206,33 @@ pub async fn retry(
         delivered,
     }))
 }
+
+/// `GET /metrics`: request figures plus each node's replication backlog, read now.
+pub async fn metrics(
+    state: web::Data<AppState>,
+    metrics: web::Data<pos_shared::metrics::Metrics>,
+) -> HttpResponse {
+    match client(&state).await {
+        Ok(db) => match repl::backlog(&db).await {
+            Ok(nodes) => {
+                for node in nodes {
+                    for (status, value) in [
+                        ("Pending", node.pending),
+                        ("Failed", node.failed),
+                        ("Dead", node.dead),
+                    ] {
+                        metrics
+                            .backlog
+                            .with_label_values(&["replication", node.city.as_str(), status])
+                            .set(value as f64);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "metrics: reading the replication backlog")
+            }
+        },
+        Err(e) => tracing::warn!(error = %e, "metrics: no database connection"),
+    }
+    metrics.render()
+}

@@ -29,6 +29,19 @@ async fn health_is_open_and_everything_else_needs_the_admin_token() {
     assert_eq!(cities, json!([]));
     let (status, body) = central.get("/no/such/thing").await;
     assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
+
+    let metrics = central
+        .http
+        .get(format!("{}/metrics", central.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200, "metrics need no token");
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.contains(r#"pos_http_requests_total{method="GET",route="/cities",status="401",service="central"} 2"#),
+        "{text}"
+    );
 }
 
 #[tokio::test]

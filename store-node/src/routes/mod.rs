@@ -18,5 +18,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/orders/{id}", web::get().to(orders::get))
         .route("/orders/{id}/refunds", web::post().to(orders::refund))
         .route("/reports/daily", web::get().to(reports::daily))
-        .route("/sync/status", web::get().to(reports::sync_status));
+        .route("/sync/status", web::get().to(reports::sync_status))
+        .route("/metrics", web::get().to(reports::metrics));
 }

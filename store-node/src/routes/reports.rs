@@ -58,3 +58,26 @@ pub async fn sync_status(
     status["central_link_configured"] = state.config.central_database_url.is_some().into();
     Ok(HttpResponse::Ok().json(status))
 }
+
+/// `GET /metrics`: request figures plus the outbox backlog, read now.
+pub async fn metrics(
+    state: web::Data<AppState>,
+    metrics: web::Data<pos_shared::metrics::Metrics>,
+) -> HttpResponse {
+    let backlog = async {
+        let client = state.pool.get().await.context("getting a connection")?;
+        db::reports::sync_status(&client).await
+    };
+    match backlog.await {
+        Ok(status) => {
+            for (name, value) in [("Pending", status.pending), ("Failed", status.failed)] {
+                metrics
+                    .backlog
+                    .with_label_values(&["outbox", "central", name])
+                    .set(value as f64);
+            }
+        }
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "metrics: reading the outbox backlog"),
+    }
+    metrics.render()
+}

@@ -106,6 +106,15 @@ async fn health_needs_no_token_and_the_rest_does() {
     let (status, products) = node.get("/products", Some(&node.tokens[0].1)).await;
     assert_eq!(status, 200);
     assert_eq!(products[0]["price"], "150.00");
+    let metrics = node
+        .http
+        .get(format!("{}/metrics", node.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.unwrap();
+    assert!(text.contains(r#"pos_backlog{queue="outbox",status="Pending",target="central",service="store-node"} 0"#), "{text}");
 }
 
 #[tokio::test]

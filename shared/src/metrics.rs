@@ -1,0 +1,139 @@
+//! Prometheus metrics: one registry per application (tests run many in one process), HTTP request
+//! counts and latencies by route, and gauges a service fills when it is scraped.
+
+use std::future::{Ready, ready};
+use std::rc::Rc;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::{HttpResponse, web};
+use futures_util::future::LocalBoxFuture;
+use prometheus::{
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
+
+#[derive(Clone)]
+pub struct Metrics {
+    pub registry: Registry,
+    http_requests: IntCounterVec,
+    http_duration: HistogramVec,
+    /// Backlogs and similar levels, set at scrape time: `pos_backlog{queue, target, status}`.
+    pub backlog: GaugeVec,
+}
+
+impl Metrics {
+    pub fn new(service: &str) -> anyhow::Result<Self> {
+        let registry = Registry::new_custom(
+            Some("pos".into()),
+            Some([("service".to_owned(), service.to_owned())].into()),
+        )?;
+        let http_requests = IntCounterVec::new(
+            Opts::new("http_requests_total", "HTTP requests by route and status"),
+            &["method", "route", "status"],
+        )?;
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency by route",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["method", "route"],
+        )?;
+        let backlog = GaugeVec::new(
+            Opts::new("backlog", "Entries waiting, by queue, target and status"),
+            &["queue", "target", "status"],
+        )?;
+        registry.register(Box::new(http_requests.clone()))?;
+        registry.register(Box::new(http_duration.clone()))?;
+        registry.register(Box::new(backlog.clone()))?;
+        Ok(Self {
+            registry,
+            http_requests,
+            http_duration,
+            backlog,
+        })
+    }
+
+    /// The text exposition of everything registered.
+    pub fn render(&self) -> HttpResponse {
+        let mut buffer = Vec::new();
+        let encoder = TextEncoder::new();
+        match encoder.encode(&self.registry.gather(), &mut buffer) {
+            Ok(()) => HttpResponse::Ok()
+                .content_type(encoder.format_type())
+                .body(buffer),
+            Err(e) => {
+                tracing::error!(error = %e, "encoding metrics");
+                HttpResponse::InternalServerError().finish()
+            }
+        }
+    }
+}
+
+/// Middleware recording every request by its route pattern (not its path, which would carry ids).
+pub struct RecordRequests(pub Metrics);
+
+impl<S, B> Transform<S, ServiceRequest> for RecordRequests
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Transform = RecordRequestsService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(RecordRequestsService {
+            service: Rc::new(service),
+            metrics: self.0.clone(),
+        }))
+    }
+}
+
+pub struct RecordRequestsService<S> {
+    service: Rc<S>,
+    metrics: Metrics,
+}
+
+impl<S, B> Service<ServiceRequest> for RecordRequestsService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let started = Instant::now();
+        let method = req.method().to_string();
+        let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+        let service = self.service.clone();
+        let metrics = self.metrics.clone();
+        Box::pin(async move {
+            let response = service.call(req).await?;
+            let status = response.status().as_u16().to_string();
+            metrics
+                .http_requests
+                .with_label_values(&[method.as_str(), route.as_str(), status.as_str()])
+                .inc();
+            metrics
+                .http_duration
+                .with_label_values(&[method.as_str(), route.as_str()])
+                .observe(started.elapsed().as_secs_f64());
+            Ok(response)
+        })
+    }
+}
+
+/// `GET /metrics` for services with nothing to add at scrape time.
+pub async fn scrape(metrics: web::Data<Metrics>) -> HttpResponse {
+    metrics.render()
+}
