@@ -5,6 +5,8 @@
 //! test process exits, however it exits: statics are never dropped, and a panicking or killed test binary
 //! must not leave servers behind.
 
+pub mod compose;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
