@@ -415,17 +415,16 @@ $$;
 -- ---------------------------------------------------------------------------------------------------
 -- Reports: one node's part, asked over a connection of its own. The service calls these for every
 -- node at once, each on its own session and with its own timeout, and combines the answers.
--- A kept connection may have gone stale (the node restarted): one fresh attempt before giving up.
-CREATE OR REPLACE FUNCTION node_sales_summary(p_city_id integer, p_from date, p_to date, p_group text)
-RETURNS TABLE (key text, name text, orders bigint, units bigint, revenue numeric)
+-- The rows of a query run on a node, as jsonb, over this session's kept 'report' connection. A kept
+-- connection may have gone stale (the node restarted): one fresh attempt before giving up.
+CREATE OR REPLACE FUNCTION node_rows(p_city_id integer, p_query text) RETURNS SETOF jsonb
 LANGUAGE plpgsql AS $$
 BEGIN
     FOR attempt IN 1..2 LOOP
         BEGIN
             RETURN QUERY
-            SELECT * FROM dblink(ensure_node_connection(p_city_id, 'report'),
-                                 format('SELECT * FROM sales_summary(%L, %L, %L)', p_from, p_to, p_group))
-                AS t(key text, name text, orders bigint, units bigint, revenue numeric);
+            SELECT t.row FROM dblink(ensure_node_connection(p_city_id, 'report'),
+                                     format('SELECT to_jsonb(q) FROM (%s) q', p_query)) AS t(row jsonb);
             RETURN;
         EXCEPTION WHEN OTHERS THEN
             PERFORM drop_node_connection(p_city_id, 'report');
@@ -435,46 +434,27 @@ BEGIN
         END;
     END LOOP;
 END;
+$$;
+
+CREATE OR REPLACE FUNCTION node_sales_summary(p_city_id integer, p_from date, p_to date, p_group text)
+RETURNS TABLE (key text, name text, orders bigint, units bigint, revenue numeric)
+LANGUAGE sql AS $$
+    SELECT r.* FROM node_rows(p_city_id, format('SELECT * FROM sales_summary(%L, %L, %L)', p_from, p_to, p_group)) j,
+           jsonb_to_record(j) AS r(key text, name text, orders bigint, units bigint, revenue numeric)
 $$;
 
 CREATE OR REPLACE FUNCTION node_stock_below(p_city_id integer, p_below integer)
 RETURNS TABLE (store_id integer, store_code text, product_id integer, sku text, product_name text, quantity integer)
-LANGUAGE plpgsql AS $$
-BEGIN
-    FOR attempt IN 1..2 LOOP
-        BEGIN
-            RETURN QUERY
-            SELECT * FROM dblink(ensure_node_connection(p_city_id, 'report'),
-                                 format('SELECT * FROM stock_below(%L)', p_below))
-                AS t(store_id integer, store_code text, product_id integer, sku text, product_name text, quantity integer);
-            RETURN;
-        EXCEPTION WHEN OTHERS THEN
-            PERFORM drop_node_connection(p_city_id, 'report');
-            IF attempt = 2 THEN
-                RAISE;
-            END IF;
-        END;
-    END LOOP;
-END;
+LANGUAGE sql AS $$
+    SELECT r.* FROM node_rows(p_city_id, format('SELECT * FROM stock_below(%L)', p_below)) j,
+           jsonb_to_record(j) AS r(store_id integer, store_code text, product_id integer, sku text,
+                                   product_name text, quantity integer)
 $$;
 
 CREATE OR REPLACE FUNCTION node_sync_backlog(p_city_id integer)
 RETURNS TABLE (pending bigint, failed bigint, oldest_pending_age_seconds double precision, last_delivered_at timestamptz)
-LANGUAGE plpgsql AS $$
-BEGIN
-    FOR attempt IN 1..2 LOOP
-        BEGIN
-            RETURN QUERY
-            SELECT * FROM dblink(ensure_node_connection(p_city_id, 'report'), 'SELECT * FROM sync_backlog()')
-                AS t(pending bigint, failed bigint, oldest_pending_age_seconds double precision,
-                     last_delivered_at timestamptz);
-            RETURN;
-        EXCEPTION WHEN OTHERS THEN
-            PERFORM drop_node_connection(p_city_id, 'report');
-            IF attempt = 2 THEN
-                RAISE;
-            END IF;
-        END;
-    END LOOP;
-END;
+LANGUAGE sql AS $$
+    SELECT r.* FROM node_rows(p_city_id, 'SELECT * FROM sync_backlog()') j,
+           jsonb_to_record(j) AS r(pending bigint, failed bigint, oldest_pending_age_seconds double precision,
+                                   last_delivered_at timestamptz)
 $$;
