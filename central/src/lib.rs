@@ -3,6 +3,7 @@
 pub mod config;
 pub mod db;
 pub mod fanout;
+pub mod openapi;
 pub mod replicator;
 pub mod routes;
 pub mod schema;

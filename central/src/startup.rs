@@ -67,6 +67,7 @@ impl Application {
         };
         let login_links = crate::routes::dashboard::LoginLinks::default();
         let metrics = Metrics::new("central")?;
+        let openapi = crate::openapi::document()?;
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(RecordRequests(metrics.clone()))
@@ -76,6 +77,7 @@ impl Application {
                 .app_data(web::Data::new(pool.clone()))
                 .app_data(web::Data::new(state.clone()))
                 .app_data(web::Data::new(login_links.clone()))
+                .app_data(web::Data::new(openapi.clone()))
                 .configure(pos_shared::http::configure_common)
                 .configure(crate::routes::configure)
                 .default_service(web::to(pos_shared::http::not_found))

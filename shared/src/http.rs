@@ -42,12 +42,50 @@ pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::NotFound("no such endpoint".into()))
 }
 
+/// Declares a service's routes once, as `(path => { METHOD => handler, … })` entries, and generates
+/// from them both `pub const ROUTES: &[(&str, &str)]` (method, path) and `pub fn configure`, which
+/// registers them in the order given. The OpenAPI tests compare `ROUTES` with the documented paths.
+///
+/// A path with several methods becomes one resource (another method answers 405); a path with one
+/// method is a single route (another method falls through to the default service).
+#[macro_export]
+macro_rules! routes {
+    (@register $cfg:ident, $path:literal, $method:ident => $handler:path) => {
+        $cfg.route(
+            $path,
+            ::actix_web::web::method(::actix_web::http::Method::$method).to($handler),
+        );
+    };
+    (@register $cfg:ident, $path:literal, $($method:ident => $handler:path),+) => {
+        $cfg.service(
+            ::actix_web::web::resource($path)
+                $(.route(::actix_web::web::method(::actix_web::http::Method::$method).to($handler)))+,
+        );
+    };
+    ($($path:literal => { $($method:ident => $handler:path),+ $(,)? }),* $(,)?) => {
+        /// `(method, path)` of every route [`configure`] registers, in registration order.
+        pub const ROUTES: &[(&str, &str)] = &[$($((stringify!($method), $path)),+),*];
+
+        /// Registers the routes of [`ROUTES`].
+        pub fn configure(cfg: &mut ::actix_web::web::ServiceConfig) {
+            $($crate::routes!(@register cfg, $path, $($method => $handler),+);)*
+        }
+    };
+}
+
+/// The routes [`configure_common`] adds to every service.
+pub mod common {
+    crate::routes! {
+        "/health" => { GET => super::health },
+    }
+}
+
 /// What every service's app has: error-shaped extractor configs, `/health`, and a JSON 404.
 pub fn configure_common(cfg: &mut web::ServiceConfig) {
     cfg.app_data(json_config())
         .app_data(query_config())
-        .app_data(path_config())
-        .route("/health", web::get().to(health));
+        .app_data(path_config());
+    common::configure(cfg);
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -57,7 +95,7 @@ pub struct Health {
 }
 
 /// Liveness and database reachability; no authentication. 503 when the database does not answer.
-#[utoipa::path(get, path = "/health", responses((status = 200, body = Health), (status = 503, body = Health)))]
+#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn health(pool: web::Data<deadpool_postgres::Pool>) -> actix_web::HttpResponse {
     let reachable = async {
         let client = pool.get().await.ok()?;
@@ -95,4 +133,64 @@ pub fn bind(host: &str, port: u16) -> anyhow::Result<(std::net::TcpListener, u16
         .with_context(|| format!("binding the HTTP listener on {address}"))?;
     let port = listener.local_addr()?.port();
     Ok((listener, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::{Method, StatusCode};
+    use actix_web::{App, HttpResponse, test, web};
+
+    async fn ok() -> HttpResponse {
+        HttpResponse::Ok().finish()
+    }
+
+    async fn created() -> HttpResponse {
+        HttpResponse::Created().finish()
+    }
+
+    mod example {
+        use super::{created, ok};
+
+        crate::routes! {
+            "/things" => { GET => ok, POST => created },
+            "/things/{id}" => { DELETE => ok },
+        }
+    }
+
+    #[actix_web::test]
+    async fn routes_registers_exactly_what_it_lists() {
+        assert_eq!(
+            example::ROUTES,
+            &[
+                ("GET", "/things"),
+                ("POST", "/things"),
+                ("DELETE", "/things/{id}")
+            ]
+        );
+        let app = test::init_service(
+            App::new()
+                .configure(example::configure)
+                .default_service(web::to(|| async { HttpResponse::ImATeapot().finish() })),
+        )
+        .await;
+        let call = |method: Method, path: &str| {
+            test::TestRequest::default()
+                .method(method)
+                .uri(path)
+                .to_request()
+        };
+        for (method, path) in example::ROUTES {
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            let status = test::call_service(&app, call(method, &path.replace("{id}", "1")))
+                .await
+                .status();
+            assert!(status.is_success(), "{path}: {status}");
+        }
+        // Several methods make one resource (another method: 405); one method, a route that lets
+        // other methods fall through to the default service.
+        let put = test::call_service(&app, call(Method::PUT, "/things")).await;
+        assert_eq!(put.status(), StatusCode::METHOD_NOT_ALLOWED);
+        let get = test::call_service(&app, call(Method::GET, "/things/1")).await;
+        assert_eq!(get.status(), StatusCode::IM_A_TEAPOT);
+    }
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod http;
 pub mod metrics;
 pub mod money;
+pub mod openapi;
 pub mod pgctl;
 pub mod telemetry;
 pub mod validate;

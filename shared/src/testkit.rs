@@ -6,6 +6,7 @@
 //! must not leave servers behind.
 
 pub mod compose;
+pub mod openapi;
 
 use std::collections::HashMap;
 use std::future::Future;

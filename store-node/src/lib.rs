@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod db;
+pub mod openapi;
 pub mod outbox;
 pub mod routes;
 pub mod schema;

@@ -69,6 +69,7 @@ impl Application {
             outbox,
         };
         let metrics = Metrics::new("store-node")?;
+        let openapi = crate::openapi::document()?;
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(RecordRequests(metrics.clone()))
@@ -77,6 +78,7 @@ impl Application {
                 .app_data(web::Data::new(tokens.clone()))
                 .app_data(web::Data::new(pool.clone()))
                 .app_data(web::Data::new(state.clone()))
+                .app_data(web::Data::new(openapi.clone()))
                 .configure(pos_shared::http::configure_common)
                 .configure(crate::routes::configure)
                 .default_service(web::to(pos_shared::http::not_found))

@@ -14,7 +14,7 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use pos_shared::auth::{Admin, Principal, TokenRegistry};
-use pos_shared::error::ApiError;
+use pos_shared::error::{ApiError, ErrorBody};
 use rust_decimal::Decimal;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -186,7 +186,22 @@ fn age(seconds: Option<f64>) -> String {
     }
 }
 
-/// The page.
+/// The page: today's sales by store and city, replication health, the stores' sync backlog.
+///
+/// Signed in by the session cookie (see `/dashboard/login` and `/dashboard/session/{nonce}`) or an
+/// `Authorization: Bearer` admin token; otherwise the sign-in page.
+#[utoipa::path(
+    get,
+    path = "/dashboard",
+    operation_id = "dashboard",
+    tag = "dashboard",
+    responses(
+        (status = 200, description = "The dashboard page (refreshes itself)", content_type = "text/html", body = String),
+        (status = 401, description = "Not signed in: the sign-in page", content_type = "text/html", body = String),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Reply {
     if !signed_in(&req) {
         return Ok(login_page(None));
@@ -305,11 +320,27 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Reply {
         .body(page("Head office dashboard", &body, true)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginForm {
+    /// The admin token.
     pub token: String,
 }
 
+/// Signs in with the admin token from the form: sets the session cookie.
+#[utoipa::path(
+    post,
+    path = "/dashboard/login",
+    operation_id = "dashboard_login",
+    tag = "dashboard",
+    request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Signed in: on to the dashboard", headers(("Location" = String, description = "`/dashboard`"), ("Set-Cookie" = String, description = "The HttpOnly, SameSite=Strict session cookie `pos_dashboard` (path `/dashboard`)"))),
+        (status = 401, description = "Not the admin token: the sign-in page again", content_type = "text/html", body = String),
+        (status = 400, description = "Malformed form (a plain-text answer from actix-web, not the API's error shape)", content_type = "text/plain", body = String),
+        (status = 413, description = "Form too large (plain text from actix-web)", content_type = "text/plain", body = String),
+        (status = 415, description = "Not `application/x-www-form-urlencoded` (plain text from actix-web)", content_type = "text/plain", body = String),
+    ),
+)]
 pub async fn login(
     state: web::Data<AppState>,
     registry: web::Data<TokenRegistry>,
@@ -331,6 +362,16 @@ fn signed_in_redirect(state: &AppState) -> HttpResponse {
         .finish()
 }
 
+/// Signs out: clears the session cookie.
+#[utoipa::path(
+    post,
+    path = "/dashboard/logout",
+    operation_id = "dashboard_logout",
+    tag = "dashboard",
+    responses(
+        (status = 303, description = "Signed out: back to the sign-in page", headers(("Location" = String, description = "`/dashboard`"), ("Set-Cookie" = String, description = "The HttpOnly, SameSite=Strict session cookie `pos_dashboard` (path `/dashboard`)"))),
+    ),
+)]
 pub async fn logout() -> HttpResponse {
     HttpResponse::SeeOther()
         .cookie(session_cookie(
@@ -341,7 +382,29 @@ pub async fn logout() -> HttpResponse {
         .finish()
 }
 
+// What `issue_link` answers (it writes the body with `json!`): for the OpenAPI document only; the
+// integration tests check it against a real answer.
+/// A one-time login link.
+#[derive(utoipa::ToSchema)]
+pub struct LoginLink {
+    /// `/dashboard/session/{nonce}`: open it within the minute, once.
+    pub url: String,
+    pub expires_in_seconds: u64,
+}
+
 /// A one-time login link, valid for a minute (for a browser that cannot send a bearer token).
+#[utoipa::path(
+    post,
+    path = "/dashboard/links",
+    operation_id = "dashboard_login_link",
+    tag = "dashboard",
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "A one-time link to open in the browser", body = LoginLink),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+    ),
+)]
 pub async fn issue_link(_: Admin, links: web::Data<LoginLinks>) -> HttpResponse {
     HttpResponse::Created().json(serde_json::json!({
         "url": format!("/dashboard/session/{}", links.issue()),
@@ -349,6 +412,18 @@ pub async fn issue_link(_: Admin, links: web::Data<LoginLinks>) -> HttpResponse 
     }))
 }
 
+/// Opens a one-time login link: sets the session cookie.
+#[utoipa::path(
+    get,
+    path = "/dashboard/session/{nonce}",
+    operation_id = "dashboard_redeem_link",
+    tag = "dashboard",
+    params(("nonce" = String, Path, description = "The nonce of a link from `POST /dashboard/links`")),
+    responses(
+        (status = 303, description = "Signed in: on to the dashboard", headers(("Location" = String, description = "`/dashboard`"), ("Set-Cookie" = String, description = "The HttpOnly, SameSite=Strict session cookie `pos_dashboard` (path `/dashboard`)"))),
+        (status = 401, description = "The link has expired or was used already: the sign-in page", content_type = "text/html", body = String),
+    ),
+)]
 pub async fn redeem_link(
     state: web::Data<AppState>,
     links: web::Data<LoginLinks>,
@@ -360,12 +435,32 @@ pub async fn redeem_link(
     signed_in_redirect(&state)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RequeueForm {
+    /// The node whose dead entries to re-queue.
     pub city_id: i32,
+    /// The form token the dashboard page carries.
     pub csrf: String,
 }
 
+/// Puts a node's dead replication entries back in the queue (the dashboard's form).
+#[utoipa::path(
+    post,
+    path = "/dashboard/requeue",
+    operation_id = "dashboard_requeue",
+    tag = "dashboard",
+    request_body(content = RequeueForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Re-queued: back to the dashboard", headers(("Location" = String, description = "`/dashboard`"))),
+        (status = 401, description = "Not signed in: the sign-in page", content_type = "text/html", body = String),
+        (status = 400, description = "Malformed form (a plain-text answer from actix-web, not the API's error shape)", content_type = "text/plain", body = String),
+        (status = 413, description = "Form too large (plain text from actix-web)", content_type = "text/plain", body = String),
+        (status = 415, description = "Not `application/x-www-form-urlencoded` (plain text from actix-web)", content_type = "text/plain", body = String),
+        (status = 403, description = "The form is stale (`forbidden`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 pub async fn requeue(
     req: HttpRequest,
     state: web::Data<AppState>,

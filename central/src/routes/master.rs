@@ -2,12 +2,13 @@
 
 use actix_web::{HttpResponse, web};
 use pos_shared::auth::Admin;
-use pos_shared::error::ApiError;
+use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::money::Money;
 use pos_shared::validate;
 use serde::{Deserialize, Deserializer};
 
 use super::{Reply, client};
+use crate::db::master::{Category, Customer, Product, Store};
 use crate::db::{master, write_error};
 use crate::startup::AppState;
 
@@ -33,10 +34,42 @@ pub struct NewCategory {
     pub name: String,
 }
 
+/// Every product category.
+#[utoipa::path(
+    get,
+    path = "/categories",
+    tag = "master data",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Categories by id", body = Vec<Category>),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 pub async fn list_categories(_: Admin, state: web::Data<AppState>) -> Reply {
     Ok(HttpResponse::Ok().json(master::list_categories(&client(&state).await?).await?))
 }
 
+/// A new category (replicated to every node).
+#[utoipa::path(
+    post,
+    path = "/categories",
+    tag = "master data",
+    security(("bearer" = [])),
+    request_body = NewCategory,
+    responses(
+        (status = 201, description = "The category created", body = Category),
+        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 409, description = "A unique field is taken (`conflict`)", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape, an invalid field, or a reference to a row that does not exist (`validation_failed`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, err)]
 pub async fn create_category(
     _: Admin,
@@ -68,10 +101,40 @@ pub struct ProductPatch {
     pub active: Option<bool>,
 }
 
+/// Every product, active or not, with its head-office price.
+#[utoipa::path(
+    get,
+    path = "/products",
+    tag = "master data",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Products by id", body = Vec<Product>),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 pub async fn list_products(_: Admin, state: web::Data<AppState>) -> Reply {
     Ok(HttpResponse::Ok().json(master::list_products(&client(&state).await?).await?))
 }
 
+/// One product.
+#[utoipa::path(
+    get,
+    path = "/products/{id}",
+    tag = "master data",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The product's id")),
+    responses(
+        (status = 200, description = "The product", body = Product),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such product, or the id is not a number (`not_found`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 pub async fn get_product(_: Admin, state: web::Data<AppState>, id: web::Path<i32>) -> Reply {
     let product = master::get_product(&client(&state).await?, *id)
         .await?
@@ -79,6 +142,24 @@ pub async fn get_product(_: Admin, state: web::Data<AppState>, id: web::Path<i32
     Ok(HttpResponse::Ok().json(product))
 }
 
+/// A new product (replicated to every node).
+#[utoipa::path(
+    post,
+    path = "/products",
+    tag = "master data",
+    security(("bearer" = [])),
+    request_body = NewProduct,
+    responses(
+        (status = 201, description = "The product created", body = Product),
+        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 409, description = "A unique field is taken (`conflict`)", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape, an invalid field, or a reference to a row that does not exist (`validation_failed`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, err)]
 pub async fn create_product(
     _: Admin,
@@ -95,6 +176,26 @@ pub async fn create_product(
     Ok(HttpResponse::Created().json(product))
 }
 
+/// Changes the fields given (replicated to every node).
+#[utoipa::path(
+    patch,
+    path = "/products/{id}",
+    tag = "master data",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The product's id")),
+    request_body = ProductPatch,
+    responses(
+        (status = 200, description = "The product as it is now", body = Product),
+        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such product, or the id is not a number (`not_found`)", body = ErrorBody),
+        (status = 409, description = "A unique field is taken (`conflict`)", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape, an invalid field, or a reference to a row that does not exist (`validation_failed`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, err)]
 pub async fn update_product(
     _: Admin,
@@ -142,10 +243,42 @@ pub struct StorePatch {
     pub active: Option<bool>,
 }
 
+/// Every store.
+#[utoipa::path(
+    get,
+    path = "/stores",
+    tag = "master data",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Stores by id", body = Vec<Store>),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 pub async fn list_stores(_: Admin, state: web::Data<AppState>) -> Reply {
     Ok(HttpResponse::Ok().json(master::list_stores(&client(&state).await?).await?))
 }
 
+/// A new store (replicated to its city's node).
+#[utoipa::path(
+    post,
+    path = "/stores",
+    tag = "master data",
+    security(("bearer" = [])),
+    request_body = NewStore,
+    responses(
+        (status = 201, description = "The store created", body = Store),
+        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 409, description = "A unique field is taken (`conflict`)", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape, an invalid field, or a reference to a row that does not exist (`validation_failed`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, err)]
 pub async fn create_store(
     _: Admin,
@@ -161,6 +294,26 @@ pub async fn create_store(
     Ok(HttpResponse::Created().json(store))
 }
 
+/// Changes the fields given (replicated to the nodes concerned).
+#[utoipa::path(
+    patch,
+    path = "/stores/{id}",
+    tag = "master data",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The store's id")),
+    request_body = StorePatch,
+    responses(
+        (status = 200, description = "The store as it is now", body = Store),
+        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such store, or the id is not a number (`not_found`)", body = ErrorBody),
+        (status = 409, description = "A unique field is taken (`conflict`)", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape, an invalid field, or a reference to a row that does not exist (`validation_failed`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, err)]
 pub async fn update_store(
     _: Admin,
@@ -210,12 +363,31 @@ pub struct CustomerPatch {
     pub city_id: Option<i32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CustomerQuery {
+    /// The exact phone number.
     pub phone: Option<String>,
+    /// Only this city's customers.
     pub city_id: Option<i32>,
 }
 
+/// Customers, optionally by exact phone number or by city.
+#[utoipa::path(
+    get,
+    path = "/customers",
+    tag = "master data",
+    security(("bearer" = [])),
+    params(CustomerQuery),
+    responses(
+        (status = 200, description = "Matching customers by id", body = Vec<Customer>),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 422, description = "Malformed query (`validation_failed`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 pub async fn list_customers(
     _: Admin,
     state: web::Data<AppState>,
@@ -230,6 +402,22 @@ pub async fn list_customers(
     Ok(HttpResponse::Ok().json(customers))
 }
 
+/// One customer.
+#[utoipa::path(
+    get,
+    path = "/customers/{id}",
+    tag = "master data",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The customer's id")),
+    responses(
+        (status = 200, description = "The customer", body = Customer),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such customer, or the id is not a number (`not_found`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 pub async fn get_customer(_: Admin, state: web::Data<AppState>, id: web::Path<i32>) -> Reply {
     let customer = master::get_customer(&client(&state).await?, *id)
         .await?
@@ -237,6 +425,24 @@ pub async fn get_customer(_: Admin, state: web::Data<AppState>, id: web::Path<i3
     Ok(HttpResponse::Ok().json(customer))
 }
 
+/// A new customer (replicated to their city's node).
+#[utoipa::path(
+    post,
+    path = "/customers",
+    tag = "master data",
+    security(("bearer" = [])),
+    request_body = NewCustomer,
+    responses(
+        (status = 201, description = "The customer created", body = Customer),
+        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 409, description = "A unique field is taken (`conflict`)", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape, an invalid field, or a reference to a row that does not exist (`validation_failed`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, err)]
 pub async fn create_customer(
     _: Admin,
@@ -259,6 +465,26 @@ pub async fn create_customer(
     Ok(HttpResponse::Created().json(customer))
 }
 
+/// Changes the fields given; `null` clears phone or email (replicated to the nodes concerned).
+#[utoipa::path(
+    patch,
+    path = "/customers/{id}",
+    tag = "master data",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The customer's id")),
+    request_body = CustomerPatch,
+    responses(
+        (status = 200, description = "The customer as they are now", body = Customer),
+        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such customer, or the id is not a number (`not_found`)", body = ErrorBody),
+        (status = 409, description = "A unique field is taken (`conflict`)", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape, an invalid field, or a reference to a row that does not exist (`validation_failed`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, err)]
 pub async fn update_customer(
     _: Admin,
@@ -299,6 +525,22 @@ pub async fn update_customer(
     Ok(HttpResponse::Ok().json(customer))
 }
 
+/// Deletes a customer (marks them deleted; replicated to their city's node).
+#[utoipa::path(
+    delete,
+    path = "/customers/{id}",
+    tag = "master data",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The customer's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such customer, or the id is not a number (`not_found`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, err)]
 pub async fn delete_customer(_: Admin, state: web::Data<AppState>, id: web::Path<i32>) -> Reply {
     if !master::delete_customer(&client(&state).await?, *id).await? {

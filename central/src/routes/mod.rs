@@ -1,6 +1,6 @@
 //! Central's HTTP routes.
 
-use actix_web::{HttpResponse, web};
+use actix_web::HttpResponse;
 use anyhow::Context;
 use pos_shared::error::ApiError;
 
@@ -19,63 +19,32 @@ pub async fn client(state: &AppState) -> Result<deadpool_postgres::Object, ApiEr
     Ok(state.pool.get().await.context("getting a connection")?)
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/cities")
-            .route(web::get().to(cities::list))
-            .route(web::post().to(cities::create)),
-    )
-    .service(
-        web::resource("/nodes")
-            .route(web::get().to(replication::list_nodes))
-            .route(web::post().to(replication::register_node)),
-    )
-    .service(
-        web::resource("/categories")
-            .route(web::get().to(master::list_categories))
-            .route(web::post().to(master::create_category)),
-    )
-    .service(
-        web::resource("/products")
-            .route(web::get().to(master::list_products))
-            .route(web::post().to(master::create_product)),
-    )
-    .service(
-        web::resource("/products/{id}")
-            .route(web::get().to(master::get_product))
-            .route(web::patch().to(master::update_product)),
-    )
-    .service(
-        web::resource("/stores")
-            .route(web::get().to(master::list_stores))
-            .route(web::post().to(master::create_store)),
-    )
-    .route("/stores/{id}", web::patch().to(master::update_store))
-    .service(
-        web::resource("/customers")
-            .route(web::get().to(master::list_customers))
-            .route(web::post().to(master::create_customer)),
-    )
-    .service(
-        web::resource("/customers/{id}")
-            .route(web::get().to(master::get_customer))
-            .route(web::patch().to(master::update_customer))
-            .route(web::delete().to(master::delete_customer)),
-    )
-    .route("/metrics", web::get().to(replication::metrics))
-    .route("/replication/status", web::get().to(replication::status))
-    .route("/replication/log", web::get().to(replication::log))
-    .route("/replication/retry", web::post().to(replication::retry))
-    .route("/orders/{id}", web::get().to(orders::get))
-    .route("/reports/sales", web::get().to(reports::sales))
-    .route("/reports/inventory", web::get().to(reports::inventory))
-    .route("/dashboard", web::get().to(dashboard::show))
-    .route("/dashboard/login", web::post().to(dashboard::login))
-    .route("/dashboard/logout", web::post().to(dashboard::logout))
-    .route("/dashboard/links", web::post().to(dashboard::issue_link))
-    .route(
-        "/dashboard/session/{nonce}",
-        web::get().to(dashboard::redeem_link),
-    )
-    .route("/dashboard/requeue", web::post().to(dashboard::requeue));
+pos_shared::routes! {
+    "/cities" => { GET => cities::list, POST => cities::create },
+    "/nodes" => { GET => replication::list_nodes, POST => replication::register_node },
+    "/categories" => { GET => master::list_categories, POST => master::create_category },
+    "/products" => { GET => master::list_products, POST => master::create_product },
+    "/products/{id}" => { GET => master::get_product, PATCH => master::update_product },
+    "/stores" => { GET => master::list_stores, POST => master::create_store },
+    "/stores/{id}" => { PATCH => master::update_store },
+    "/customers" => { GET => master::list_customers, POST => master::create_customer },
+    "/customers/{id}" => {
+        GET => master::get_customer,
+        PATCH => master::update_customer,
+        DELETE => master::delete_customer,
+    },
+    "/metrics" => { GET => replication::metrics },
+    "/replication/status" => { GET => replication::status },
+    "/replication/log" => { GET => replication::log },
+    "/replication/retry" => { POST => replication::retry },
+    "/orders/{id}" => { GET => orders::get },
+    "/reports/sales" => { GET => reports::sales },
+    "/reports/inventory" => { GET => reports::inventory },
+    "/dashboard" => { GET => dashboard::show },
+    "/dashboard/login" => { POST => dashboard::login },
+    "/dashboard/logout" => { POST => dashboard::logout },
+    "/dashboard/links" => { POST => dashboard::issue_link },
+    "/dashboard/session/{nonce}" => { GET => dashboard::redeem_link },
+    "/dashboard/requeue" => { POST => dashboard::requeue },
+    "/openapi.json" => { GET => pos_shared::openapi::serve },
 }

@@ -1,6 +1,6 @@
 use actix_web::{HttpResponse, web};
 use pos_shared::auth::Admin;
-use pos_shared::error::ApiError;
+use pos_shared::error::{ApiError, ErrorBody};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -18,6 +18,22 @@ pub struct OrderView {
 }
 
 /// Any sale of the chain by its global id.
+#[utoipa::path(
+    get,
+    path = "/orders/{id}",
+    operation_id = "get_order",
+    tag = "orders",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The global order id")),
+    responses(
+        (status = 200, description = "The order's mapping, with details from its node when the node answers", body = OrderView),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No order of that id has been reported, or the id is not a UUID (`not_found`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 pub async fn get(_: Admin, state: web::Data<AppState>, id: web::Path<Uuid>) -> Reply {
     let db = client(&state).await?;
     let mapping = orders::get(&db, *id)

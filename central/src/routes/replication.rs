@@ -2,12 +2,12 @@
 
 use actix_web::{HttpResponse, web};
 use pos_shared::auth::Admin;
-use pos_shared::error::ApiError;
+use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::validate;
 use serde::{Deserialize, Serialize};
 
 use super::{Reply, client};
-use crate::db::replication::{self as repl, NodeConnection};
+use crate::db::replication::{self as repl, LogEntry, Node, NodeConnection};
 use crate::db::write_error;
 use crate::startup::AppState;
 
@@ -42,10 +42,42 @@ pub struct RegisteredNode {
     pub reachable: bool,
 }
 
+/// The registered store nodes.
+#[utoipa::path(
+    get,
+    path = "/nodes",
+    tag = "replication",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Nodes by city", body = Vec<Node>),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 pub async fn list_nodes(_: Admin, state: web::Data<AppState>) -> Reply {
     Ok(HttpResponse::Ok().json(repl::list_nodes(&client(&state).await?).await?))
 }
 
+/// Registers a city's node: central's replicator connects to it with the given role.
+#[utoipa::path(
+    post,
+    path = "/nodes",
+    tag = "replication",
+    security(("bearer" = [])),
+    request_body = NewNode,
+    responses(
+        (status = 201, description = "The node registered, with a first reachability probe", body = RegisteredNode),
+        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 409, description = "The city has a node already (`conflict`)", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape, an invalid field, or no such city (`validation_failed`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, err)]
 pub async fn register_node(
     _: Admin,
@@ -142,17 +174,53 @@ pub async fn replication_status(state: &AppState) -> Result<ReplicationStatus, A
     })
 }
 
+/// Per node: pending, failed and dead entries, oldest pending age, last success, and whether it answers now.
+#[utoipa::path(
+    get,
+    path = "/replication/status",
+    operation_id = "replication_status",
+    tag = "replication",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Backlog and reachability per node", body = ReplicationStatus),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 pub async fn status(_: Admin, state: web::Data<AppState>) -> Reply {
     Ok(HttpResponse::Ok().json(replication_status(&state).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogQuery {
+    /// `Pending`, `Success`, `Failed` or `Dead`.
     pub status: Option<String>,
+    /// Only entries for this city's node.
     pub city_id: Option<i32>,
+    /// At most this many entries (1 to 1000; 100 by default).
     pub limit: Option<i64>,
 }
 
+/// Replication log entries, newest first.
+#[utoipa::path(
+    get,
+    path = "/replication/log",
+    operation_id = "replication_log",
+    tag = "replication",
+    security(("bearer" = [])),
+    params(LogQuery),
+    responses(
+        (status = 200, description = "Log entries, newest first", body = Vec<LogEntry>),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 422, description = "Malformed query, unknown status, or limit out of range (`validation_failed`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 pub async fn log(_: Admin, state: web::Data<AppState>, query: web::Query<LogQuery>) -> Reply {
     let status = query.status.as_deref();
     if let Some(s) = status
@@ -187,6 +255,21 @@ pub struct RetryResult {
 }
 
 /// Runs `retry_failed_replications()` now (optionally after re-queueing dead entries).
+#[utoipa::path(
+    post,
+    path = "/replication/retry",
+    operation_id = "replication_retry",
+    tag = "replication",
+    security(("bearer" = [])),
+    request_body(content = Option<RetryRequest>, description = "Optional; without a (well-formed) body nothing is re-queued"),
+    responses(
+        (status = 200, description = "How many entries were re-queued and delivered", body = RetryResult),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, err)]
 pub async fn retry(
     _: Admin,
@@ -208,6 +291,16 @@ pub async fn retry(
 }
 
 /// `GET /metrics`: request figures plus each node's replication backlog, read now.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text exposition format", content_type = "text/plain; version=0.0.4", body = String),
+        (status = 500, description = "The metrics could not be encoded (empty body)"),
+    ),
+)]
 pub async fn metrics(
     state: web::Data<AppState>,
     metrics: web::Data<pos_shared::metrics::Metrics>,

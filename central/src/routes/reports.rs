@@ -6,7 +6,7 @@ use std::time::Duration;
 use actix_web::{HttpResponse, web};
 use chrono::NaiveDate;
 use pos_shared::auth::Admin;
-use pos_shared::error::ApiError;
+use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::money::Money;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -18,10 +18,14 @@ use crate::startup::AppState;
 
 pub const GROUPS: [&str; 5] = ["store", "city", "day", "product", "category"];
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SalesQuery {
+    /// First business day, `YYYY-MM-DD` (today by default).
     pub from: Option<String>,
+    /// Last business day, `YYYY-MM-DD` (the later of `from` and today by default); at most 366 days after `from`.
     pub to: Option<String>,
+    /// `store` (default), `city`, `day`, `product` or `category`.
     pub group_by: Option<String>,
 }
 
@@ -163,12 +167,31 @@ pub async fn sales_report(state: &AppState, query: &SalesQuery) -> Result<SalesR
     })
 }
 
+/// Sales of every store between two business days, grouped, net of refunds (asks every node at once).
+#[utoipa::path(
+    get,
+    path = "/reports/sales",
+    operation_id = "sales_report",
+    tag = "reports",
+    security(("bearer" = [])),
+    params(SalesQuery),
+    responses(
+        (status = 200, description = "Rows, total and each node's answer; `partial` when a node did not answer", body = SalesReport),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 422, description = "Malformed query: a bad date, `to` before `from`, more than 366 days, or an unknown group (`validation_failed`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 pub async fn sales(_: Admin, state: web::Data<AppState>, query: web::Query<SalesQuery>) -> Reply {
     Ok(HttpResponse::Ok().json(sales_report(&state, &query).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct InventoryQuery {
+    /// Stock lines with fewer units than this (1 to 1000000; 10 by default).
     pub below: Option<i32>,
 }
 
@@ -181,6 +204,22 @@ pub struct InventoryReport {
 }
 
 /// Stock lines under `below` across every store, lowest first.
+#[utoipa::path(
+    get,
+    path = "/reports/inventory",
+    operation_id = "inventory_report",
+    tag = "reports",
+    security(("bearer" = [])),
+    params(InventoryQuery),
+    responses(
+        (status = 200, description = "Low stock lines and each node's answer; `partial` when a node did not answer", body = InventoryReport),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 422, description = "Malformed query, or `below` out of range (`validation_failed`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 pub async fn inventory(
     _: Admin,
     state: web::Data<AppState>,

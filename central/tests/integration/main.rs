@@ -6,6 +6,7 @@
 mod common;
 mod dashboard;
 mod master_data;
+mod openapi;
 mod outbox;
 mod replication;
 mod reports;

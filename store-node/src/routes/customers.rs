@@ -1,18 +1,36 @@
 use actix_web::{HttpResponse, web};
 use anyhow::Context;
 use pos_shared::auth::Authenticated;
-use pos_shared::error::ApiError;
+use pos_shared::error::{ApiError, ErrorBody};
 use serde::Deserialize;
 
 use crate::db;
+use crate::db::customers::Customer;
 use crate::startup::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CustomerQuery {
+    /// The exact phone number (surrounding spaces ignored; empty means all).
     pub phone: Option<String>,
 }
 
 /// This city's customers (`?phone=` for the exact number a customer gives at the till).
+#[utoipa::path(
+    get,
+    path = "/customers",
+    operation_id = "list_customers",
+    tag = "catalogue",
+    security(("bearer" = [])),
+    params(CustomerQuery),
+    responses(
+        (status = 200, description = "This city's matching customers", body = Vec<Customer>),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 422, description = "Malformed query (`validation_failed`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 pub async fn list(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -29,6 +47,21 @@ pub async fn list(
 }
 
 /// One of this city's customers; 404 for anyone else's.
+#[utoipa::path(
+    get,
+    path = "/customers/{id}",
+    operation_id = "get_customer",
+    tag = "catalogue",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The customer's id")),
+    responses(
+        (status = 200, description = "The customer", body = Customer),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 404, description = "No such customer in this city, or the id is not a number (`not_found`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 pub async fn get(
     _: Authenticated,
     state: web::Data<AppState>,

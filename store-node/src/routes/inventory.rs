@@ -1,22 +1,41 @@
 use actix_web::{HttpResponse, web};
 use anyhow::Context;
 use pos_shared::auth::{Authenticated, Cashier};
-use pos_shared::error::ApiError;
+use pos_shared::error::{ApiError, ErrorBody};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::db;
+use crate::db::inventory::StockLine;
 use crate::routes::orders::sale_error;
 use crate::startup::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct InventoryQuery {
+    /// The store: a cashier's own by default; required for head office.
     pub store_id: Option<i32>,
 }
 
 /// A store's stock. A cashier sees their own store's (and gets 403 for another store's); head office
 /// names the store.
+#[utoipa::path(
+    get,
+    path = "/inventory",
+    operation_id = "list_inventory",
+    tag = "inventory",
+    security(("bearer" = [])),
+    params(InventoryQuery),
+    responses(
+        (status = 200, description = "The store's stock, product by product", body = Vec<StockLine>),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "A cashier asking about another store (`forbidden`)", body = ErrorBody),
+        (status = 422, description = "Malformed query, or head office without `store_id` (`validation_failed`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 pub async fn list(
     Authenticated(principal): Authenticated,
     state: web::Data<AppState>,
@@ -42,7 +61,36 @@ pub struct ReceiptLine {
     pub quantity: i64,
 }
 
+// What `receive` answers (it writes the body with `json!`): for the OpenAPI document only; the
+// integration tests check it against a real answer.
+/// A stock receipt and the store's stock after it.
+#[derive(utoipa::ToSchema)]
+pub struct ReceiptResult {
+    pub receipt_id: Uuid,
+    /// The store's stock after the receipt.
+    pub inventory: Vec<db::inventory::StockLine>,
+}
+
 /// Stock arriving at the cashier's store.
+#[utoipa::path(
+    post,
+    path = "/inventory/receipts",
+    operation_id = "receive_stock",
+    tag = "inventory",
+    security(("bearer" = [])),
+    request_body = NewReceipt,
+    responses(
+        (status = 201, description = "Received: the receipt and the store's stock now", body = ReceiptResult),
+        (status = 200, description = "A replay of a receipt already made with this idempotency key", body = ReceiptResult),
+        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not a cashier's token (this endpoint is for a store's cashiers) (`forbidden`)", body = ErrorBody),
+        (status = 409, description = "The idempotency key was used for a different receipt (`idempotency_mismatch`)", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape, an invalid field, an unknown product, or a store not at this node (`validation_failed`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(store_id = cashier.store_id), err)]
 pub async fn receive(
     cashier: Cashier,

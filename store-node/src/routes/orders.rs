@@ -3,13 +3,15 @@
 use actix_web::{HttpResponse, web};
 use anyhow::Context;
 use pos_shared::auth::{Authenticated, Cashier, Principal};
-use pos_shared::error::ApiError;
+use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::money::Money;
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::db;
+use crate::db::orders::Order;
+use crate::db::refunds::Refund;
 use crate::startup::AppState;
 
 const MAX_LINES: usize = 500;
@@ -109,6 +111,26 @@ pub fn sale_error(err: anyhow::Error) -> ApiError {
     }
 }
 
+/// A sale at the cashier's store: prices from this node, stock taken, payments checked.
+#[utoipa::path(
+    post,
+    path = "/orders",
+    operation_id = "create_order",
+    tag = "sales",
+    security(("bearer" = [])),
+    request_body = NewOrder,
+    responses(
+        (status = 201, description = "The sale: ids, priced items, payments, total and change due", body = Order),
+        (status = 200, description = "A replay of a sale already made with this idempotency key", body = Order),
+        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not a cashier's token (this endpoint is for a store's cashiers) (`forbidden`)", body = ErrorBody),
+        (status = 409, description = "Not enough stock (`insufficient_stock`, with the short lines in `details`), or the idempotency key was used for a different sale (`idempotency_mismatch`)", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape, or an invalid field: no items or payments, an unknown product or customer, payments that do not cover the total (`validation_failed`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(store_id = cashier.store_id, idempotency_key = %body.idempotency_key), err)]
 pub async fn create(
     cashier: Cashier,
@@ -142,6 +164,21 @@ pub async fn create(
 }
 
 /// An order of this node; a cashier sees only their own store's.
+#[utoipa::path(
+    get,
+    path = "/orders/{id}",
+    operation_id = "get_order",
+    tag = "sales",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The global order id")),
+    responses(
+        (status = 200, description = "The order with its lines and payments", body = Order),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 404, description = "No such order at this node (or at the cashier's store), or the id is not a UUID (`not_found`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 pub async fn get(
     Authenticated(principal): Authenticated,
     state: web::Data<AppState>,
@@ -170,12 +207,35 @@ pub struct NewRefund {
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = NewRefundLine)]
 #[serde(deny_unknown_fields)]
 pub struct RefundLine {
     pub line_no: i32,
     pub quantity: i64,
 }
 
+/// Refunds lines of a sale of the cashier's store (stock goes back).
+#[utoipa::path(
+    post,
+    path = "/orders/{id}/refunds",
+    operation_id = "refund_order",
+    tag = "sales",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The global order id of the sale")),
+    request_body = NewRefund,
+    responses(
+        (status = 201, description = "The refund", body = Refund),
+        (status = 200, description = "A replay of a refund already made with this idempotency key", body = Refund),
+        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not a cashier's token (this endpoint is for a store's cashiers) (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such order at the cashier's store, or the id is not a UUID (`not_found`)", body = ErrorBody),
+        (status = 409, description = "The idempotency key was used for a different refund (`idempotency_mismatch`)", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape, or an invalid field: no lines, an unknown line, more than is left to refund, a bad method (`validation_failed`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(store_id = cashier.store_id, order = %id), err)]
 pub async fn refund(
     cashier: Cashier,

@@ -1,12 +1,26 @@
 use actix_web::{HttpResponse, web};
 use anyhow::Context;
 use pos_shared::auth::Authenticated;
-use pos_shared::error::ApiError;
+use pos_shared::error::{ApiError, ErrorBody};
 
 use crate::db;
+use crate::db::products::Product;
 use crate::startup::AppState;
 
 /// The catalogue with this node's prices (any cashier of the node, or head office).
+#[utoipa::path(
+    get,
+    path = "/products",
+    operation_id = "list_products",
+    tag = "catalogue",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Products by id", body = Vec<Product>),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, err)]
 pub async fn list(_: Authenticated, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let client = state.pool.get().await.context("getting a connection")?;

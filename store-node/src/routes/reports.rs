@@ -2,15 +2,19 @@ use actix_web::{HttpResponse, web};
 use anyhow::Context;
 use chrono::NaiveDate;
 use pos_shared::auth::{Authenticated, Principal};
-use pos_shared::error::ApiError;
+use pos_shared::error::{ApiError, ErrorBody};
 use serde::Deserialize;
 
 use crate::db;
+use crate::db::reports::DailyReport;
 use crate::startup::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DailyQuery {
+    /// The business day, `YYYY-MM-DD` (the node's today by default).
     pub date: Option<String>,
+    /// The store: a cashier's own by default; required for head office.
     pub store_id: Option<i32>,
 }
 
@@ -31,6 +35,22 @@ pub fn store_of(principal: Principal, asked: Option<i32>) -> Result<i32, ApiErro
 }
 
 /// End of day: sales, gross, refunds, net, by payment method (`?date=YYYY-MM-DD`, default today).
+#[utoipa::path(
+    get,
+    path = "/reports/daily",
+    operation_id = "daily_report",
+    tag = "reports",
+    security(("bearer" = [])),
+    params(DailyQuery),
+    responses(
+        (status = 200, description = "The store's day: sales, gross, refunds, net, by payment method", body = DailyReport),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "A cashier asking about another store (`forbidden`)", body = ErrorBody),
+        (status = 422, description = "Malformed query, a bad date, or head office without `store_id` (`validation_failed`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 pub async fn daily(
     Authenticated(principal): Authenticated,
     state: web::Data<AppState>,
@@ -47,7 +67,30 @@ pub async fn daily(
     Ok(HttpResponse::Ok().json(db::reports::daily(&client, store_id, date).await?))
 }
 
+// What `sync_status` answers (it adds a field to `SyncStatus` as JSON): for the OpenAPI document
+// only; the integration tests check it against a real answer.
+/// The outbox backlog, and whether this node has a link to central's database configured.
+#[derive(utoipa::ToSchema)]
+pub struct SyncStatusView {
+    #[serde(flatten)]
+    pub status: db::reports::SyncStatus,
+    pub central_link_configured: bool,
+}
+
 /// How far the node's reports to central are behind.
+#[utoipa::path(
+    get,
+    path = "/sync/status",
+    operation_id = "sync_status",
+    tag = "reports",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The outbox backlog, and whether a link to central is configured", body = SyncStatusView),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
 pub async fn sync_status(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -60,6 +103,16 @@ pub async fn sync_status(
 }
 
 /// `GET /metrics`: request figures plus the outbox backlog, read now.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text exposition format", content_type = "text/plain; version=0.0.4", body = String),
+        (status = 500, description = "The metrics could not be encoded (empty body)"),
+    ),
+)]
 pub async fn metrics(
     state: web::Data<AppState>,
     metrics: web::Data<pos_shared::metrics::Metrics>,

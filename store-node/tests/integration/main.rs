@@ -154,6 +154,7 @@ async fn the_node_lists_only_its_own_citys_customers() {
 }
 
 mod crash;
+mod openapi;
 mod sales;
 
 #[tokio::test]

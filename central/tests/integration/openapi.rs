@@ -1,0 +1,96 @@
+//! `GET /openapi.json`: every route central registers is documented, with the right method and
+//! security, and nothing else is.
+
+use pos_shared::testkit::openapi::{assert_documents, keys, schema_properties};
+use serde_json::Value;
+
+use crate::common::{TestCentral, replication_config, spawn_central};
+
+/// Routes open without a bearer token: operations, and the dashboard's page and forms (cookie session).
+const PUBLIC: &[(&str, &str)] = &[
+    ("GET", "/health"),
+    ("GET", "/metrics"),
+    ("GET", "/openapi.json"),
+    ("GET", "/dashboard"),
+    ("POST", "/dashboard/login"),
+    ("POST", "/dashboard/logout"),
+    ("GET", "/dashboard/session/{nonce}"),
+    ("POST", "/dashboard/requeue"),
+];
+
+/// Every route the app registers: the common ones (`/health`) and central's own.
+fn registered() -> Vec<(&'static str, &'static str)> {
+    pos_shared::http::common::ROUTES
+        .iter()
+        .chain(central::routes::ROUTES)
+        .copied()
+        .collect()
+}
+
+async fn document(central: &TestCentral) -> Value {
+    let response = central
+        .http
+        .get(format!("{}/openapi.json", central.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "no token needed");
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "application/json"
+    );
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn openapi_documents_every_registered_route_and_nothing_else() {
+    let central = spawn_central(replication_config()).await;
+    let doc = document(&central).await;
+    assert_eq!(doc["info"]["title"], "POS central");
+    assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
+
+    let registered = registered();
+    assert!(registered.len() > 30, "{registered:?}");
+    assert_documents(&doc, &registered, PUBLIC);
+
+    // Spot checks of what the general check covers.
+    assert_eq!(
+        doc["paths"]["/cities"]["post"]["security"],
+        serde_json::json!([{ "bearer": [] }])
+    );
+    assert!(doc["paths"]["/health"]["get"].get("security").is_none());
+    assert_eq!(
+        doc["paths"]["/products/{id}"]["patch"]["requestBody"]["content"]["application/json"]["schema"]
+            ["$ref"],
+        "#/components/schemas/ProductPatch"
+    );
+    assert_eq!(
+        doc["paths"]["/cities"]["post"]["responses"]["409"]["content"]["application/json"]["schema"]
+            ["$ref"],
+        "#/components/schemas/ErrorBody"
+    );
+    assert!(
+        doc["paths"]["/dashboard"]["get"]["responses"]["200"]["content"]
+            .get("text/html")
+            .is_some()
+    );
+    assert_eq!(doc["components"]["schemas"]["Money"]["type"], "string");
+}
+
+/// `LoginLink` describes a body the handler writes with `json!`: the real answer has its fields.
+#[tokio::test]
+async fn openapi_login_link_matches_the_real_answer() {
+    let central = spawn_central(replication_config()).await;
+    let doc = document(&central).await;
+    let (status, link) = central
+        .send(
+            reqwest::Method::POST,
+            "/dashboard/links",
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 201, "{link}");
+    let schema = &doc["paths"]["/dashboard/links"]["post"]["responses"]["201"]["content"]["application/json"]
+        ["schema"];
+    assert_eq!(schema_properties(&doc, schema), keys(&link));
+}

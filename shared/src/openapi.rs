@@ -1,0 +1,62 @@
+//! OpenAPI pieces both services use: the bearer security scheme and `GET /openapi.json`.
+//!
+//! Each service derives its own `utoipa::OpenApi` document from its handlers' `#[utoipa::path]`
+//! annotations; this module serves it, rendered to JSON once at start-up.
+
+use actix_web::http::header::ContentType;
+use actix_web::{HttpResponse, web};
+use anyhow::Context;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+/// The name of the security scheme protected operations refer to (`security(("bearer" = []))`).
+pub const BEARER: &str = "bearer";
+
+/// Adds the `bearer` security scheme: `Authorization: Bearer <token>` (an admin or a cashier token).
+pub struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A token from the service's configuration: head office's admin token, or a \
+                         store's cashier token (store node)",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// A service's OpenAPI document as JSON, rendered once; shared by every worker as `web::Data`.
+#[derive(Clone)]
+pub struct OpenApiJson(web::Bytes);
+
+impl OpenApiJson {
+    pub fn new(document: &utoipa::openapi::OpenApi) -> anyhow::Result<Self> {
+        let json = document
+            .to_json()
+            .context("rendering the OpenAPI document")?;
+        Ok(Self(web::Bytes::from(json)))
+    }
+}
+
+/// This service's OpenAPI 3.1 document; no authentication.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "openapi",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The OpenAPI document of this service", content_type = "application/json", body = Object),
+    ),
+)]
+pub async fn serve(document: web::Data<OpenApiJson>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(document.0.clone())
+}
