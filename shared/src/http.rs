@@ -32,6 +32,13 @@ pub fn query_config() -> web::QueryConfig {
         .error_handler(|err, _req| ApiError::validation("query", err.to_string()).into())
 }
 
+/// Form bodies (the dashboard's): any failure is 400 `bad_request` in the API's shape.
+pub fn form_config() -> web::FormConfig {
+    web::FormConfig::default()
+        .limit(16 * 1024)
+        .error_handler(|err, _req| ApiError::BadRequest(format!("malformed form: {err}")).into())
+}
+
 pub fn path_config() -> web::PathConfig {
     web::PathConfig::default()
         .error_handler(|err, _req| ApiError::NotFound(format!("no such resource ({err})")).into())
@@ -84,6 +91,7 @@ pub mod common {
 pub fn configure_common(cfg: &mut web::ServiceConfig) {
     cfg.app_data(json_config())
         .app_data(query_config())
+        .app_data(form_config())
         .app_data(path_config());
     common::configure(cfg);
 }

@@ -336,9 +336,7 @@ pub struct LoginForm {
     responses(
         (status = 303, description = "Signed in: on to the dashboard", headers(("Location" = String, description = "`/dashboard`"), ("Set-Cookie" = String, description = "The HttpOnly, SameSite=Strict session cookie `pos_dashboard` (path `/dashboard`)"))),
         (status = 401, description = "Not the admin token: the sign-in page again", content_type = "text/html", body = String),
-        (status = 400, description = "Malformed form (a plain-text answer from actix-web, not the API's error shape)", content_type = "text/plain", body = String),
-        (status = 413, description = "Form too large (plain text from actix-web)", content_type = "text/plain", body = String),
-        (status = 415, description = "Not `application/x-www-form-urlencoded` (plain text from actix-web)", content_type = "text/plain", body = String),
+        (status = 400, description = "Malformed, too large or not `application/x-www-form-urlencoded` (`bad_request`)", body = ErrorBody),
     ),
 )]
 pub async fn login(
@@ -453,9 +451,7 @@ pub struct RequeueForm {
     responses(
         (status = 303, description = "Re-queued: back to the dashboard", headers(("Location" = String, description = "`/dashboard`"))),
         (status = 401, description = "Not signed in: the sign-in page", content_type = "text/html", body = String),
-        (status = 400, description = "Malformed form (a plain-text answer from actix-web, not the API's error shape)", content_type = "text/plain", body = String),
-        (status = 413, description = "Form too large (plain text from actix-web)", content_type = "text/plain", body = String),
-        (status = 415, description = "Not `application/x-www-form-urlencoded` (plain text from actix-web)", content_type = "text/plain", body = String),
+        (status = 400, description = "Malformed, too large or not `application/x-www-form-urlencoded` (`bad_request`)", body = ErrorBody),
         (status = 403, description = "The form is stale (`forbidden`)", body = ErrorBody),
         (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
         (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),

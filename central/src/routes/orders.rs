@@ -20,11 +20,11 @@ pub struct OrderView {
 /// Any sale of the chain by its global id.
 #[utoipa::path(
     get,
-    path = "/orders/{id}",
+    path = "/orders/{global_order_id}",
     operation_id = "get_order",
     tag = "orders",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The global order id")),
+    params(("global_order_id" = Uuid, Path, description = "The global order id")),
     responses(
         (status = 200, description = "The order's mapping, with details from its node when the node answers", body = OrderView),
         (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),

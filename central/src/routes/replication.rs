@@ -261,9 +261,11 @@ pub struct RetryResult {
     operation_id = "replication_retry",
     tag = "replication",
     security(("bearer" = [])),
-    request_body(content = Option<RetryRequest>, description = "Optional; without a (well-formed) body nothing is re-queued"),
+    request_body(content = Option<RetryRequest>, description = "Optional; an empty body re-queues nothing"),
     responses(
         (status = 200, description = "How many entries were re-queued and delivered", body = RetryResult),
+        (status = 400, description = "Malformed JSON (`bad_request`)", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape (`validation_failed`)", body = ErrorBody),
         (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
         (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
@@ -271,12 +273,19 @@ pub struct RetryResult {
     ),
 )]
 #[tracing::instrument(skip_all, err)]
-pub async fn retry(
-    _: Admin,
-    state: web::Data<AppState>,
-    body: Option<web::Json<RetryRequest>>,
-) -> Reply {
-    let request = body.map(web::Json::into_inner).unwrap_or_default();
+pub async fn retry(_: Admin, state: web::Data<AppState>, body: web::Bytes) -> Reply {
+    // The body is optional, but one that is there must be right: a typo must not silently re-queue nothing.
+    let request: RetryRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        RetryRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            if e.is_data() {
+                ApiError::validation("body", e.to_string())
+            } else {
+                ApiError::BadRequest(format!("malformed JSON body: {e}"))
+            }
+        })?
+    };
     let db = client(&state).await?;
     let requeued = if request.requeue_dead {
         repl::requeue_dead(&db, request.city_id).await?

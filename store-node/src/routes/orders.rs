@@ -166,11 +166,11 @@ pub async fn create(
 /// An order of this node; a cashier sees only their own store's.
 #[utoipa::path(
     get,
-    path = "/orders/{id}",
+    path = "/orders/{global_order_id}",
     operation_id = "get_order",
     tag = "sales",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The global order id")),
+    params(("global_order_id" = Uuid, Path, description = "The global order id")),
     responses(
         (status = 200, description = "The order with its lines and payments", body = Order),
         (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
@@ -217,11 +217,11 @@ pub struct RefundLine {
 /// Refunds lines of a sale of the cashier's store (stock goes back).
 #[utoipa::path(
     post,
-    path = "/orders/{id}/refunds",
+    path = "/orders/{global_order_id}/refunds",
     operation_id = "refund_order",
     tag = "sales",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The global order id of the sale")),
+    params(("global_order_id" = Uuid, Path, description = "The global order id of the sale")),
     request_body = NewRefund,
     responses(
         (status = 201, description = "The refund", body = Refund),

@@ -68,10 +68,10 @@ async fn openapi_documents_every_registered_route_and_nothing_else() {
         answer_schema(&doc, "post", "/orders", "409")["$ref"],
         "#/components/schemas/ErrorBody"
     );
-    let id = doc["paths"]["/orders/{id}/refunds"]["post"]["parameters"][0].clone();
+    let id = doc["paths"]["/orders/{global_order_id}/refunds"]["post"]["parameters"][0].clone();
     assert_eq!(
         (&id["name"], &id["in"], &id["schema"]["format"]),
-        (&json!("id"), &json!("path"), &json!("uuid"))
+        (&json!("global_order_id"), &json!("path"), &json!("uuid"))
     );
 }
 
