@@ -535,3 +535,17 @@ BEGIN
     END IF;
 END;
 $$;
+
+-- The till's call: a sale and the order as order_details() shows it, in one round trip. (Inside one SQL
+-- statement order_details() would still see the snapshot from before the sale; here it runs after it.)
+CREATE OR REPLACE FUNCTION checkout_order(p_store_id integer, p_customer_id integer, p_items jsonb, p_payments jsonb,
+                                          p_idempotency_key uuid, OUT order_json jsonb, OUT replayed boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_id uuid;
+BEGIN
+    SELECT c.global_order_id, c.replayed INTO v_id, replayed
+    FROM checkout(p_store_id, p_customer_id, p_items, p_payments, p_idempotency_key) c;
+    order_json := order_details(v_id);
+END;
+$$;

@@ -139,7 +139,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let (items, payments) = normalise(&body)?;
     let client = state.pool.get().await.context("getting a connection")?;
-    let (global_order_id, replayed) = db::orders::checkout(
+    let (order, replayed) = db::orders::checkout(
         &client,
         cashier.store_id,
         body.customer_id,
@@ -152,9 +152,6 @@ pub async fn create(
     if !replayed {
         state.outbox.wake();
     }
-    let order = db::orders::get(&client, global_order_id)
-        .await?
-        .context("the order just written is not there")?;
     let mut response = if replayed {
         HttpResponse::Ok()
     } else {
