@@ -183,6 +183,8 @@ async fn node_worker(
         sweep_interval: Duration::from_secs(5),
         base_backoff: millis(config.base_backoff_ms),
         max_backoff: millis(config.max_backoff_ms),
+        // Master-data changes are rare and should be at the nodes at once.
+        linger: Duration::ZERO,
     };
     run_worker(format!("node {city_id}"), signal, policy, || {
         let session = session.clone();

@@ -37,6 +37,9 @@ pub struct DeliveryPolicy {
     pub sweep_interval: Duration,
     pub base_backoff: Duration,
     pub max_backoff: Duration,
+    /// After a wake, wait this long before shipping, so that what arrives meanwhile goes in the same
+    /// batch (one remote call for many entries instead of one each).
+    pub linger: Duration,
 }
 
 /// Outcome of one batch.
@@ -66,6 +69,9 @@ pub async fn run_worker<F, Fut>(
         let retry_due = signal.retry_due.swap(false, Ordering::SeqCst);
         if paused_until.is_some_and(|t| Instant::now() < t) && !retry_due {
             continue;
+        }
+        if !policy.linger.is_zero() {
+            tokio::time::sleep(policy.linger).await;
         }
         loop {
             let span = tracing::info_span!("delivery_batch", target = %name);

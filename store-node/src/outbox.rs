@@ -55,6 +55,8 @@ pub fn spawn_worker(
         sweep_interval: Duration::from_secs(2),
         base_backoff: Duration::from_millis(500),
         max_backoff: Duration::from_secs(30),
+        // Sales come in bursts from many tills: a few milliseconds' wait ships them together.
+        linger: Duration::from_millis(20),
     };
     signal.wake();
     Ok(tokio::spawn(run_worker(
