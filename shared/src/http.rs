@@ -143,6 +143,49 @@ pub fn bind(host: &str, port: u16) -> anyhow::Result<(std::net::TcpListener, u16
     Ok((listener, port))
 }
 
+/// What a service's HTTP server is made of besides its own routes and state.
+pub struct ServerParts {
+    pub service: &'static str,
+    pub listener: std::net::TcpListener,
+    pub tokens: crate::auth::TokenRegistry,
+    pub pool: deadpool_postgres::Pool,
+    pub openapi: crate::openapi::OpenApiJson,
+}
+
+/// Builds and starts a service's HTTP server: metrics and request tracing around every request, the
+/// shared extractor configuration, `/health`, the JSON 404, and whatever `configure` adds (the service's
+/// state and routes). SIGINT/SIGTERM start a graceful shutdown.
+pub fn serve<F>(parts: ServerParts, configure: F) -> anyhow::Result<actix_web::dev::Server>
+where
+    F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+{
+    let metrics = crate::metrics::Metrics::new(parts.service)?;
+    let ServerParts {
+        listener,
+        tokens,
+        pool,
+        openapi,
+        ..
+    } = parts;
+    let openapi = web::Data::new(openapi);
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .wrap(crate::metrics::RecordRequests(metrics.clone()))
+            .wrap(tracing_actix_web::TracingLogger::default())
+            .app_data(web::Data::new(metrics.clone()))
+            .app_data(web::Data::new(tokens.clone()))
+            .app_data(web::Data::new(pool.clone()))
+            .app_data(openapi.clone())
+            .configure(configure_common)
+            .configure(configure.clone())
+            .default_service(web::to(not_found))
+    })
+    .listen(listener)?
+    .shutdown_timeout(10)
+    .run();
+    Ok(server)
+}
+
 #[cfg(test)]
 mod tests {
     use actix_web::http::{Method, StatusCode};

@@ -1,10 +1,9 @@
 //! Builds the store-node service: pool, schema, HTTP listener (port 0 in tests) and background workers.
 
-use actix_web::{App, HttpServer, web};
+use actix_web::web;
 use deadpool_postgres::Pool;
 use pos_shared::auth::TokenRegistry;
-use pos_shared::metrics::{Metrics, RecordRequests};
-use tracing_actix_web::TracingLogger;
+use pos_shared::http::ServerParts;
 
 use std::sync::Arc;
 
@@ -68,24 +67,19 @@ impl Application {
             config: config.clone(),
             outbox,
         };
-        let metrics = Metrics::new("store-node")?;
-        let openapi = crate::openapi::document()?;
-        let server = HttpServer::new(move || {
-            App::new()
-                .wrap(RecordRequests(metrics.clone()))
-                .wrap(TracingLogger::default())
-                .app_data(web::Data::new(metrics.clone()))
-                .app_data(web::Data::new(tokens.clone()))
-                .app_data(web::Data::new(pool.clone()))
-                .app_data(web::Data::new(state.clone()))
-                .app_data(web::Data::new(openapi.clone()))
-                .configure(pos_shared::http::configure_common)
-                .configure(crate::routes::configure)
-                .default_service(web::to(pos_shared::http::not_found))
-        })
-        .listen(listener)?
-        .shutdown_timeout(10)
-        .run();
+        let server = pos_shared::http::serve(
+            ServerParts {
+                service: "store-node",
+                listener,
+                tokens,
+                pool: pool.clone(),
+                openapi: crate::openapi::document()?,
+            },
+            move |cfg| {
+                cfg.app_data(web::Data::new(state.clone()));
+                crate::routes::configure(cfg);
+            },
+        )?;
         tracing::info!(port, city_id = config.city_id, "store node listening");
         Ok(Self {
             port,
