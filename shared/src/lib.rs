@@ -1,6 +1,7 @@
 //! Pieces shared by the `central` and `store-node` services and by `posctl`.
 
 pub mod auth;
+pub mod catalogue;
 pub mod config;
 pub mod db;
 pub mod delivery;

@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use pos_shared::money::Money;
 use serde::Serialize;
+
+pub use pos_shared::catalogue::Product;
 use tokio_postgres::Row;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -20,33 +22,6 @@ impl From<&Row> for Category {
         Self {
             id: row.get("id"),
             name: row.get("name"),
-            version: row.get("version"),
-            updated_at: row.get("updated_at"),
-        }
-    }
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Product {
-    pub id: i32,
-    pub sku: String,
-    pub name: String,
-    pub category_id: i32,
-    pub price: Money,
-    pub active: bool,
-    pub version: i64,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<&Row> for Product {
-    fn from(row: &Row) -> Self {
-        Self {
-            id: row.get("id"),
-            sku: row.get("sku"),
-            name: row.get("name"),
-            category_id: row.get("category_id"),
-            price: row.get("price"),
-            active: row.get("active"),
             version: row.get("version"),
             updated_at: row.get("updated_at"),
         }
