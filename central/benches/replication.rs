@@ -74,6 +74,7 @@ async fn start(
             batch_size: 1000,
             statement_timeout_ms: 30_000,
             report_timeout_ms: 3000,
+            poll_ms: 20,
         },
     })
     .await?;
@@ -203,6 +204,41 @@ async fn write_throughput(
     Ok(rows as f64 / started.elapsed().as_secs_f64())
 }
 
+/// Median rows/s with capture on and off, in a fresh central database of `instance` whose nodes are
+/// registered but not served (entries accumulate; nothing is delivered).
+async fn capture_alone(
+    instance: &TestInstance,
+    rows: usize,
+    writers: usize,
+) -> anyhow::Result<(f64, f64)> {
+    let db = instance
+        .migrated_database("central", |url| async move {
+            central::schema::migrate(&pos_shared::db::parse_url(&url, "bench")?).await
+        })
+        .await?;
+    let client = connect(instance, &db).await?;
+    client
+        .batch_execute(
+            "INSERT INTO cities (id, name) VALUES (1, 'Karachi'), (2, 'Lahore');
+             INSERT INTO nodes (city_id, server_name) VALUES (1, 'node_karachi'), (2, 'node_lahore');",
+        )
+        .await?;
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        on.push(write_throughput(instance, &db, 2, rows, writers).await?);
+        client
+            .batch_execute("ALTER TABLE customers DISABLE TRIGGER trg_customers")
+            .await?;
+        off.push(write_throughput(instance, &db, 2, rows, writers).await?);
+        client
+            .batch_execute("ALTER TABLE customers ENABLE TRIGGER trg_customers")
+            .await?;
+    }
+    on.sort_by(f64::total_cmp);
+    off.sort_by(f64::total_cmp);
+    Ok((on[1], off[1]))
+}
+
 async fn wait_until_delivered(central: &Db, timeout: Duration) -> anyhow::Result<()> {
     let started = Instant::now();
     loop {
@@ -226,7 +262,9 @@ async fn wait_until_delivered(central: &Db, timeout: Duration) -> anyhow::Result
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let central_pg = TestInstance::start_dedicated().await?;
+    // Central commits durably, as in production (what a commit costs decides the write-throughput ratio);
+    // the nodes are throwaway test instances.
+    let central_pg = TestInstance::start_durable().await?;
     let karachi_pg = TestInstance::start_dedicated().await?;
     let lahore_pg = TestInstance::start_dedicated().await?;
     let cluster = start(&central_pg, &karachi_pg, &lahore_pg).await?;
@@ -298,8 +336,14 @@ async fn main() -> anyhow::Result<()> {
              ALTER TABLE customers ENABLE TRIGGER trg_customers;",
         )
         .await?;
+    // Capture alone: another central database with the same two nodes registered but no replicator
+    // running, so that delivery does not compete with the writers for this machine's two cores; on this
+    // durable instance and on a test instance with fsync off (where commits cost next to nothing).
+    let (capture_on, capture_off) = capture_alone(&central_pg, rows, writers).await?;
+    let fast_pg = TestInstance::start_dedicated().await?;
+    let (fast_on, fast_off) = capture_alone(&fast_pg, rows, writers).await?;
     println!(
-        "## Central customer-write throughput ({writers} writers, single-row transactions, median of 3 interleaved rounds)"
+        "## Central customer-write throughput, durable central ({writers} writers, single-row transactions, median of 3 interleaved rounds)"
     );
     println!("| variant | rows/s | ratio to triggers off |\n|---|---|---|");
     println!("| triggers off | {off:.0} | 1.00 |");
@@ -308,8 +352,16 @@ async fn main() -> anyhow::Result<()> {
         on / off
     );
     println!(
-        "| naive trigger, dblink call per row | {naive:.0} | {:.3} |\n",
+        "| naive trigger, dblink call per row | {naive:.0} | {:.3} |",
         naive / off
+    );
+    println!(
+        "| capture alone, no delivery running (another database; {capture_off:.0} rows/s there with triggers off) | {capture_on:.0} | {:.2} |",
+        capture_on / capture_off
+    );
+    println!(
+        "| capture alone on an instance with fsync and synchronous commit off ({fast_off:.0} rows/s there with triggers off) | {fast_on:.0} | {:.2} |\n",
+        fast_on / fast_off
     );
 
     // 3. Backlog drain after an outage.

@@ -53,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
             batch_size: 1000,
             statement_timeout_ms: 30_000,
             report_timeout_ms: 30_000,
+            poll_ms: 20,
         },
     })
     .await?;

@@ -21,6 +21,8 @@ pub struct ReplicationConfig {
     pub statement_timeout_ms: i32,
     /// Per-node timeout of report queries.
     pub report_timeout_ms: u64,
+    /// How often each node's worker looks for new entries (the capture triggers do not notify).
+    pub poll_ms: u64,
 }
 
 impl Config {
@@ -47,6 +49,7 @@ impl Config {
                 statement_timeout_ms: source
                     .get_or("POS_REPLICATION_STATEMENT_TIMEOUT_MS", 5000)?,
                 report_timeout_ms: source.get_or("POS_REPORT_NODE_TIMEOUT_MS", 3000)?,
+                poll_ms: source.get_or("POS_REPLICATION_POLL_MS", 20)?,
             },
         })
     }

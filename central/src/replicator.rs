@@ -1,8 +1,9 @@
 //! The replicator: delivers `replication_log` entries to the nodes within milliseconds of the commit.
 //!
-//! - One LISTEN connection receives `pos_replication` notifications (payload: the target city, or `*`)
-//!   and wakes that node's worker. On every (re)connect all workers sweep, since notifications sent while
-//!   disconnected are lost.
+//! - Each node's worker polls its queue every `POS_REPLICATION_POLL_MS` (an index probe when empty): the
+//!   capture triggers do not notify, because notifying commits serialise on one lock.
+//! - One LISTEN connection receives `pos_replication` notifications of the rarer events (a node
+//!   registered, dead entries re-queued; payload: the city, or `*`) and wakes that node's worker at once.
 //! - One worker per node (the shared delivery loop), each with its own database session holding the
 //!   node's named dblink connection. A down or slow node only ever holds up its own worker.
 //! - The scheduled retry job (cron from configuration) asks every worker to re-attempt due entries.
@@ -180,7 +181,8 @@ async fn node_worker(
         }
     };
     let policy = DeliveryPolicy {
-        sweep_interval: Duration::from_secs(5),
+        // The capture triggers do not notify (see sql/central/functions.sql): poll the queue.
+        sweep_interval: Duration::from_millis(config.poll_ms.max(1)),
         base_backoff: millis(config.base_backoff_ms),
         max_backoff: millis(config.max_backoff_ms),
         // Master-data changes are rare and should be at the nodes at once.

@@ -46,12 +46,20 @@ fn shell_quote(path: &std::path::Path) -> String {
 impl TestInstance {
     /// A new instance of its own (fault tests stop and start it); stopped when dropped.
     pub async fn start_dedicated() -> anyhow::Result<Self> {
-        let mut instance = Self::start_new().await?;
+        let mut instance = Self::start_new(true).await?;
         instance.stop_on_drop = true;
         Ok(instance)
     }
 
-    async fn start_new() -> anyhow::Result<Self> {
+    /// Like [`TestInstance::start_dedicated`], but durable as production runs (fsync and synchronous
+    /// commit on): for benchmarks whose figures depend on what a commit costs.
+    pub async fn start_durable() -> anyhow::Result<Self> {
+        let mut instance = Self::start_new(false).await?;
+        instance.stop_on_drop = true;
+        Ok(instance)
+    }
+
+    async fn start_new(ephemeral: bool) -> anyhow::Result<Self> {
         let root = tempfile::Builder::new()
             .prefix("pos-test-pg-")
             .tempdir()
@@ -61,12 +69,7 @@ impl TestInstance {
         let port = free_port()?;
         let password = generate_token();
         let pg = tokio::task::spawn_blocking(move || {
-            let pg = PgInstance::init(
-                data_dir,
-                port,
-                password,
-                &InstanceOptions { ephemeral: true },
-            )?;
+            let pg = PgInstance::init(data_dir, port, password, &InstanceOptions { ephemeral })?;
             pg.start()?;
             anyhow::Ok(pg)
         })
@@ -181,7 +184,7 @@ pub async fn shared_instance(slot: usize) -> anyhow::Result<&'static TestInstanc
     let cell = SLOTS
         .get(slot)
         .context("the test kit shares three instances (slots 0, 1, 2)")?;
-    cell.get_or_try_init(TestInstance::start_new).await
+    cell.get_or_try_init(|| TestInstance::start_new(true)).await
 }
 
 /// Where test artifacts (screenshots, benchmark output) go: `target/test-artifacts`.

@@ -27,7 +27,9 @@ CREATE OR REPLACE TRIGGER trg_customers_touch BEFORE UPDATE ON customers
 -- node must not slow central's writes.
 
 -- Every captured write pays for this code, so it is one flat function per kind of table, with one
--- INSERT … SELECT and no nested calls.
+-- INSERT … SELECT and no nested calls. No pg_notify here: PostgreSQL serialises the commits of notifying
+-- transactions on one database-wide lock held through the WAL flush, which measured central's durable
+-- write rate at half. Each node's worker polls its queue instead (an index probe every few ms).
 
 -- Fragmented tables (customers, stores): the row goes to its city's node; when city_id changes, the old
 -- city's node is told too, so it stops listing the row as its own. The two contract names
@@ -59,10 +61,6 @@ BEGIN
                 SELECT TG_TABLE_NAME, v_id, n.city_id, TG_OP
                 FROM nodes n
                 WHERE n.enabled AND n.city_id IN (v_new_city, v_old_city);
-                IF FOUND THEN
-                    -- Identical notifications in one transaction are folded into one by PostgreSQL.
-                    PERFORM pg_notify('pos_replication', coalesce(v_new_city, v_old_city)::text);
-                END IF;
                 RETURN NULL;
             END;
             $fn$
@@ -85,9 +83,6 @@ BEGIN
                 SELECT TG_TABLE_NAME, CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END, n.city_id, TG_OP
                 FROM nodes n
                 WHERE n.enabled;
-                IF FOUND THEN
-                    PERFORM pg_notify('pos_replication', '*');
-                END IF;
                 RETURN NULL;
             END;
             $fn$
@@ -152,6 +147,8 @@ LANGUAGE plpgsql AS $$
 DECLARE
     s replication_settings;
     v_ids bigint[];
+    v_tables text[];
+    v_records integer[];
     v_payload jsonb;
     v_conn text;
     v_message text;
@@ -159,45 +156,47 @@ DECLARE
 BEGIN
     delivered := 0;
     failed := 0;
+    -- The replicator polls: an empty queue must cost one index probe and nothing more.
+    IF NOT EXISTS (SELECT 1 FROM replication_log l
+                   WHERE l.target_city_id = p_city_id AND l.status <> 'Success'
+                     AND (l.status = 'Pending'
+                          OR (p_include_due_failed AND l.status = 'Failed' AND l.next_attempt_at <= clock_timestamp()))) THEN
+        RETURN;
+    END IF;
     SELECT * INTO s FROM replication_settings;
     PERFORM 1 FROM nodes WHERE city_id = p_city_id AND enabled;
     IF NOT FOUND THEN
         RETURN;
     END IF;
 
-    -- The batch: open entries of this node, oldest first, plus every other open entry for the same rows.
-    CREATE TEMP TABLE IF NOT EXISTS pg_temp.replication_batch (id bigint, table_name text, record_id integer)
-        ON COMMIT DROP;
-    TRUNCATE pg_temp.replication_batch;
-    INSERT INTO pg_temp.replication_batch
-    SELECT l.id, l.table_name, l.record_id
-    FROM replication_log l
-    WHERE l.target_city_id = p_city_id
-      AND l.status <> 'Success'
-      AND (l.status = 'Pending'
-           OR (p_include_due_failed AND l.status = 'Failed' AND l.next_attempt_at <= clock_timestamp()))
-    ORDER BY l.id
-    LIMIT s.batch_size
-    FOR UPDATE SKIP LOCKED;
-    IF NOT FOUND THEN
+    -- The batch: open entries of this node, oldest first, plus every other open entry for the same rows
+    -- (looked up row by row through replication_log_row_idx, so the cost follows the batch, not the
+    -- backlog). Kept in arrays: a temporary table would write catalog rows on every call.
+    SELECT array_agg(c.id), array_agg(c.table_name), array_agg(c.record_id)
+    INTO v_ids, v_tables, v_records
+    FROM (SELECT l.id, l.table_name, l.record_id
+          FROM replication_log l
+          WHERE l.target_city_id = p_city_id
+            AND l.status <> 'Success'
+            AND (l.status = 'Pending'
+                 OR (p_include_due_failed AND l.status = 'Failed' AND l.next_attempt_at <= clock_timestamp()))
+          ORDER BY l.id
+          LIMIT s.batch_size
+          FOR UPDATE SKIP LOCKED) c;
+    IF v_ids IS NULL THEN
         RETURN;
     END IF;
-    -- Other open entries of the same rows, looked up row by row from the batch side (through
-    -- replication_log_row_idx), so the cost follows the batch, not the backlog.
-    INSERT INTO pg_temp.replication_batch
-    SELECT o.id, o.table_name, o.record_id
-    FROM (SELECT DISTINCT b.table_name, b.record_id FROM pg_temp.replication_batch b) w
+    SELECT v_ids || coalesce(array_agg(o.id), '{}') INTO v_ids
+    FROM (SELECT DISTINCT w.table_name, w.record_id FROM unnest(v_tables, v_records) AS w (table_name, record_id)) w
     CROSS JOIN LATERAL (
-        SELECT l.id, l.table_name, l.record_id
+        SELECT l.id
         FROM replication_log l
         WHERE l.target_city_id = p_city_id AND l.table_name = w.table_name AND l.record_id = w.record_id
-          AND l.status <> 'Success' AND l.status IN ('Pending', 'Failed')
+          AND l.status <> 'Success' AND l.status IN ('Pending', 'Failed') AND l.id <> ALL (v_ids)
         FOR UPDATE SKIP LOCKED
-    ) o
-    WHERE o.id NOT IN (SELECT b.id FROM pg_temp.replication_batch b);
-    SELECT array_agg(id) INTO v_ids FROM pg_temp.replication_batch;
+    ) o;
 
-    WITH wanted AS (SELECT DISTINCT table_name, record_id FROM pg_temp.replication_batch)
+    WITH wanted AS (SELECT DISTINCT w.table_name, w.record_id FROM unnest(v_tables, v_records) AS w (table_name, record_id))
     SELECT jsonb_build_object(
         'categories', (SELECT coalesce(jsonb_agg(to_jsonb(c)), '[]') FROM categories c
                        WHERE c.id IN (SELECT record_id FROM wanted WHERE table_name = 'categories')),

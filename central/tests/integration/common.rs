@@ -25,6 +25,7 @@ pub fn replication_config() -> ReplicationConfig {
         batch_size: 1000,
         statement_timeout_ms: 5000,
         report_timeout_ms: 3000,
+        poll_ms: 20,
     }
 }
 

@@ -382,49 +382,57 @@ async fn a_down_node_delays_nobody_and_catches_up_after_restart() {
     );
 }
 
+/// An operator with psql and no central service running: register a node, write, deliver.
 #[tokio::test]
-async fn retry_failed_replications_works_from_sql() {
-    let setup = two_cities(TestNode::new(2).await, replication_config()).await;
-    let (karachi, karachi_node) = &setup.karachi;
-    let client = setup.central.db().await;
-    let id: i32 = client
+async fn replication_works_from_psql_without_the_service() {
+    let (instance, db_name) = crate::common::central_database().await;
+    let node = TestNode::new(1).await;
+    let config = pos_shared::db::parse_url(&instance.app_url(&db_name), "test").unwrap();
+    let central = pos_shared::db::connect(&config).await.unwrap();
+    central
+        .batch_execute("INSERT INTO cities (name) VALUES ('Karachi'), ('Lahore')")
+        .await
+        .unwrap();
+    central
         .query_one(
-            "INSERT INTO customers (name, city_id) VALUES ('From psql', $1) RETURNING id",
-            &[karachi],
+            "SELECT register_node(1, '127.0.0.1', $1, $2, $3, $4)",
+            &[
+                &i32::from(node.instance.pg.port),
+                &node.db_name,
+                &pos_shared::pgctl::REPLICATOR_ROLE,
+                &node.instance.replicator_password,
+            ],
         )
         .await
-        .unwrap()
-        .get(0);
-    assert_converged(&setup).await;
-    // Change the row without capture, then park its entry as a failed attempt that is due, as an
-    // earlier failure would leave it: only retry_failed_replications() can deliver it.
-    client
+        .unwrap();
+    central
         .batch_execute(
-            "ALTER TABLE customers DISABLE TRIGGER trg_customers;
-             UPDATE customers SET name = 'Renamed from psql' WHERE name = 'From psql';
-             ALTER TABLE customers ENABLE TRIGGER trg_customers;",
+            "INSERT INTO customers (name, city_id) VALUES ('Psql Karachi', 1), ('Psql Lahore', 2);
+             INSERT INTO categories (name) VALUES ('Tea');",
         )
         .await
         .unwrap();
-    client
+    // A failed attempt that is due, as an earlier outage would leave it.
+    central
         .execute(
-            "INSERT INTO replication_log (table_name, record_id, target_city_id, operation, status, attempts, next_attempt_at)
-             VALUES ('customers', $1, $2, 'UPDATE', 'Failed', 1, now() - interval '1 second')",
-            &[&id, karachi],
+            "UPDATE replication_log SET status = 'Failed', attempts = 1, next_attempt_at = now() - interval '1 second'
+             WHERE table_name = 'categories'",
+            &[],
         )
         .await
         .unwrap();
-    let delivered: i32 = client
+    let delivered: i32 = central
         .query_one("SELECT retry_failed_replications()", &[])
         .await
         .unwrap()
         .get(0);
-    assert_eq!(delivered, 1);
     assert_eq!(
-        node_names(karachi_node, "customers").await,
-        ["Renamed from psql"]
+        delivered, 2,
+        "the Karachi customer and the category (Lahore has no node)"
     );
-    let open: i64 = client
+    assert_eq!(node_names(&node, "customers").await, ["Psql Karachi"]);
+    assert_eq!(node_names(&node, "categories").await, ["Tea"]);
+    let open: i64 = central
         .query_one(
             "SELECT count(*) FROM replication_log WHERE status <> 'Success'",
             &[],
@@ -433,4 +441,10 @@ async fn retry_failed_replications_works_from_sql() {
         .unwrap()
         .get(0);
     assert_eq!(open, 0);
+    let connections: Option<Vec<String>> = central
+        .query_one("SELECT dblink_get_connections()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(connections, None, "connections it opened are closed again");
 }
