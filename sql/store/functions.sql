@@ -130,6 +130,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_fingerprint text := md5(jsonb_build_object('store', p_store_id, 'customer', p_customer_id,
                                                  'items', p_items, 'payments', p_payments)::text);
+    v_lines sale_line[];
     v_order_id bigint;
     v_store_order_id bigint;
     v_total numeric(12,2);
@@ -157,22 +158,22 @@ BEGIN
         PERFORM pos_invalid('payments', 'a sale needs at least one payment');
     END IF;
 
-    CREATE TEMP TABLE IF NOT EXISTS pg_temp.sale_lines (line_no integer, product_id integer, quantity integer,
-                                                        unit_price numeric(12,2)) ON COMMIT DROP;
-    TRUNCATE pg_temp.sale_lines;
+    -- The lines travel in an array: a temporary table would write catalog rows on every sale.
     BEGIN
-        INSERT INTO pg_temp.sale_lines (line_no, product_id, quantity)
-        SELECT l.ordinality, (l.item ->> 'product_id')::integer, (l.item ->> 'quantity')::integer
-        FROM jsonb_array_elements(p_items) WITH ORDINALITY AS l (item, ordinality);
+        v_lines := ARRAY(
+            SELECT ROW(l.ordinality, (l.item ->> 'product_id')::integer, (l.item ->> 'quantity')::integer, NULL)::sale_line
+            FROM jsonb_array_elements(p_items) WITH ORDINALITY AS l (item, ordinality));
     EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range THEN
         PERFORM pos_invalid('items', 'product_id and quantity must be whole numbers');
     END;
-    IF EXISTS (SELECT 1 FROM pg_temp.sale_lines WHERE quantity IS NULL OR quantity <= 0) THEN
+    IF EXISTS (SELECT 1 FROM unnest(v_lines) WHERE quantity IS NULL OR quantity <= 0) THEN
         PERFORM pos_invalid('quantity', 'every quantity must be a positive whole number');
     END IF;
-    UPDATE pg_temp.sale_lines l SET unit_price = p.price
-    FROM products p WHERE p.id = l.product_id AND p.active;
-    SELECT product_id INTO v_short FROM pg_temp.sale_lines WHERE unit_price IS NULL ORDER BY line_no LIMIT 1;
+    v_lines := ARRAY(
+        SELECT ROW(l.line_no, l.product_id, l.quantity, p.price)::sale_line
+        FROM unnest(v_lines) l LEFT JOIN products p ON p.id = l.product_id AND p.active
+        ORDER BY l.line_no);
+    SELECT product_id INTO v_short FROM unnest(v_lines) WHERE unit_price IS NULL ORDER BY line_no LIMIT 1;
     IF FOUND THEN
         PERFORM pos_invalid('product_id', format('product %s is not for sale here', v_short.product_id));
     END IF;
@@ -180,11 +181,11 @@ BEGIN
     -- Lock this store's stock rows in product-id order (every sale takes them in the same order, so two
     -- sales of the same products never deadlock), then check the whole sale before writing anything.
     PERFORM 1 FROM inventory
-    WHERE store_id = p_store_id AND product_id IN (SELECT product_id FROM pg_temp.sale_lines)
+    WHERE store_id = p_store_id AND product_id IN (SELECT product_id FROM unnest(v_lines))
     ORDER BY product_id
     FOR UPDATE;
     SELECT w.product_id, w.requested, coalesce(i.quantity, 0) AS available INTO v_short
-    FROM (SELECT product_id, sum(quantity)::integer AS requested FROM pg_temp.sale_lines GROUP BY product_id) w
+    FROM (SELECT product_id, sum(quantity)::integer AS requested FROM unnest(v_lines) GROUP BY product_id) w
     LEFT JOIN inventory i ON i.store_id = p_store_id AND i.product_id = w.product_id
     WHERE coalesce(i.quantity, 0) < w.requested
     ORDER BY w.product_id LIMIT 1;
@@ -196,7 +197,7 @@ BEGIN
                                         'available', v_short.available)::text;
     END IF;
 
-    SELECT sum(quantity * unit_price) INTO v_total FROM pg_temp.sale_lines;
+    SELECT sum(quantity * unit_price) INTO v_total FROM unnest(v_lines);
     BEGIN
         SELECT sum((p ->> 'amount')::numeric(12,2)),
                coalesce(sum((p ->> 'amount')::numeric(12,2)) FILTER (WHERE p ->> 'method' <> 'cash'), 0)
@@ -230,11 +231,11 @@ BEGIN
     VALUES (global_order_id, p_store_id, v_store_order_id, p_customer_id, v_total, v_paid - v_total, current_date)
     RETURNING id INTO v_order_id;
     INSERT INTO order_items (order_id, line_no, product_id, quantity, unit_price, line_total)
-    SELECT v_order_id, line_no, product_id, quantity, unit_price, quantity * unit_price FROM pg_temp.sale_lines;
+    SELECT v_order_id, line_no, product_id, quantity, unit_price, quantity * unit_price FROM unnest(v_lines);
     INSERT INTO payments (order_id, method, amount)
     SELECT v_order_id, p ->> 'method', (p ->> 'amount')::numeric(12,2) FROM jsonb_array_elements(p_payments) p;
     UPDATE inventory i SET quantity = i.quantity - w.requested, updated_at = now()
-    FROM (SELECT product_id, sum(quantity)::integer AS requested FROM pg_temp.sale_lines GROUP BY product_id) w
+    FROM (SELECT product_id, sum(quantity)::integer AS requested FROM unnest(v_lines) GROUP BY product_id) w
     WHERE i.store_id = p_store_id AND i.product_id = w.product_id;
     INSERT INTO outbox (kind, global_order_id, payload)
     VALUES ('order', global_order_id, jsonb_build_object(
@@ -305,6 +306,7 @@ DECLARE
     v_fingerprint text := md5(jsonb_build_object('store', p_store_id, 'order', p_global_order_id, 'items', p_items,
                                                  'method', p_method, 'reason', p_reason)::text);
     v_order orders;
+    v_lines refund_line[];
     v_refund bigint;
     v_amount numeric(12,2);
     v_method text;
@@ -322,23 +324,21 @@ BEGIN
     IF jsonb_typeof(p_items) IS DISTINCT FROM 'array' OR jsonb_array_length(p_items) = 0 THEN
         PERFORM pos_invalid('items', 'a refund needs at least one line');
     END IF;
-    CREATE TEMP TABLE IF NOT EXISTS pg_temp.refund_lines (line_no integer, quantity integer) ON COMMIT DROP;
-    TRUNCATE pg_temp.refund_lines;
     BEGIN
-        INSERT INTO pg_temp.refund_lines
-        SELECT (i ->> 'line_no')::integer, sum((i ->> 'quantity')::integer)
-        FROM jsonb_array_elements(p_items) i GROUP BY 1;
+        v_lines := ARRAY(
+            SELECT ROW((i ->> 'line_no')::integer, sum((i ->> 'quantity')::integer))::refund_line
+            FROM jsonb_array_elements(p_items) i GROUP BY (i ->> 'line_no')::integer);
     EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range THEN
         PERFORM pos_invalid('items', 'line_no and quantity must be whole numbers');
     END;
-    IF EXISTS (SELECT 1 FROM pg_temp.refund_lines WHERE quantity IS NULL OR quantity <= 0) THEN
+    IF EXISTS (SELECT 1 FROM unnest(v_lines) WHERE quantity IS NULL OR quantity <= 0) THEN
         PERFORM pos_invalid('quantity', 'every quantity must be a positive whole number');
     END IF;
     SELECT r.line_no, r.quantity, oi.quantity AS sold,
            coalesce((SELECT sum(ri.quantity) FROM refund_items ri
                      WHERE ri.order_id = v_order.id AND ri.line_no = r.line_no), 0) AS refunded
     INTO v_bad
-    FROM pg_temp.refund_lines r
+    FROM unnest(v_lines) r
     LEFT JOIN order_items oi ON oi.order_id = v_order.id AND oi.line_no = r.line_no
     WHERE oi.line_no IS NULL
        OR r.quantity > oi.quantity - coalesce((SELECT sum(ri.quantity) FROM refund_items ri
@@ -356,7 +356,7 @@ BEGIN
         PERFORM pos_invalid('method', 'refund method must be cash, card or wallet');
     END IF;
     SELECT sum(r.quantity * oi.unit_price) INTO v_amount
-    FROM pg_temp.refund_lines r JOIN order_items oi ON oi.order_id = v_order.id AND oi.line_no = r.line_no;
+    FROM unnest(v_lines) r JOIN order_items oi ON oi.order_id = v_order.id AND oi.line_no = r.line_no;
 
     refund_id := gen_random_uuid();
     INSERT INTO refunds (refund_id, order_id, method, amount, reason, business_date)
@@ -364,11 +364,11 @@ BEGIN
     RETURNING id INTO v_refund;
     INSERT INTO refund_items (refund_id, order_id, line_no, quantity, amount)
     SELECT v_refund, v_order.id, r.line_no, r.quantity, r.quantity * oi.unit_price
-    FROM pg_temp.refund_lines r JOIN order_items oi ON oi.order_id = v_order.id AND oi.line_no = r.line_no;
+    FROM unnest(v_lines) r JOIN order_items oi ON oi.order_id = v_order.id AND oi.line_no = r.line_no;
     -- Restock in product-id order, the order every sale locks in.
     INSERT INTO inventory AS inv (store_id, product_id, quantity)
     SELECT p_store_id, oi.product_id, sum(r.quantity)
-    FROM pg_temp.refund_lines r JOIN order_items oi ON oi.order_id = v_order.id AND oi.line_no = r.line_no
+    FROM unnest(v_lines) r JOIN order_items oi ON oi.order_id = v_order.id AND oi.line_no = r.line_no
     GROUP BY oi.product_id ORDER BY oi.product_id
     ON CONFLICT (store_id, product_id) DO UPDATE SET quantity = inv.quantity + EXCLUDED.quantity, updated_at = now();
     INSERT INTO outbox (kind, global_order_id, payload)
@@ -433,25 +433,29 @@ $$;
 
 -- An order as head office sees it: central calls this over dblink as `pos_replicator`.
 CREATE OR REPLACE FUNCTION order_details(p_global_order_id uuid) RETURNS jsonb
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-    SELECT jsonb_build_object(
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    -- PL/pgSQL, not SQL: its plan is kept for the session (a SQL function with SET is planned every call,
+    -- and every sale answers through this).
+    RETURN (SELECT jsonb_build_object(
         'global_order_id', o.global_order_id, 'store_id', o.store_id, 'store_order_id', o.store_order_id,
-        'customer_id', o.customer_id, 'total', to_char(o.total, 'FM9999999990.00'),
-        'change_due', to_char(o.change_due, 'FM9999999990.00'), 'business_date', o.business_date,
+        'customer_id', o.customer_id, 'total', o.total::text,
+        'change_due', o.change_due::text, 'business_date', o.business_date,
         'created_at', o.created_at,
         'items', (SELECT coalesce(jsonb_agg(jsonb_build_object(
                       'line_no', i.line_no, 'product_id', i.product_id, 'sku', p.sku, 'name', p.name,
-                      'quantity', i.quantity, 'unit_price', to_char(i.unit_price, 'FM9999999990.00'),
-                      'line_total', to_char(i.line_total, 'FM9999999990.00')) ORDER BY i.line_no), '[]')
+                      'quantity', i.quantity, 'unit_price', i.unit_price::text,
+                      'line_total', i.line_total::text) ORDER BY i.line_no), '[]')
                   FROM order_items i JOIN products p ON p.id = i.product_id WHERE i.order_id = o.id),
         'payments', (SELECT coalesce(jsonb_agg(jsonb_build_object(
-                         'method', pa.method, 'amount', to_char(pa.amount, 'FM9999999990.00')) ORDER BY pa.id), '[]')
+                         'method', pa.method, 'amount', pa.amount::text) ORDER BY pa.id), '[]')
                      FROM payments pa WHERE pa.order_id = o.id),
         'refunds', (SELECT coalesce(jsonb_agg(jsonb_build_object(
-                        'refund_id', r.refund_id, 'amount', to_char(r.amount, 'FM9999999990.00'),
+                        'refund_id', r.refund_id, 'amount', r.amount::text,
                         'method', r.method, 'created_at', r.created_at) ORDER BY r.id), '[]')
                     FROM refunds r WHERE r.order_id = o.id))
-    FROM orders o WHERE o.global_order_id = p_global_order_id
+    FROM orders o WHERE o.global_order_id = p_global_order_id);
+END;
 $$;
 
 REVOKE ALL ON FUNCTION order_details(uuid) FROM PUBLIC;

@@ -136,6 +136,11 @@ CREATE TABLE stock_receipt_items (
     PRIMARY KEY (receipt_id, product_id)
 );
 
+-- The lines of a sale or refund being written: functions carry them in arrays of these (a temporary
+-- table would write catalog rows on every sale).
+CREATE TYPE sale_line AS (line_no integer, product_id integer, quantity integer, unit_price numeric(12,2));
+CREATE TYPE refund_line AS (line_no integer, quantity integer);
+
 -- Every terminal write (sale, refund, stock receipt) carries a client-generated key. The fingerprint is
 -- computed in SQL from the normalised request, so psql callers and the HTTP path agree.
 CREATE TABLE idempotency_keys (
