@@ -86,6 +86,36 @@ async fn get_json(http: &reqwest::Client, url: &str, token: &str) -> Value {
     response.json().await.unwrap()
 }
 
+/// Every string under a key naming a password or token.
+fn collect_secrets(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, value) in map {
+                match value {
+                    Value::String(text) if key.contains("password") || key.contains("token") => {
+                        out.push(text.clone());
+                    }
+                    other => collect_secrets(other, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_secrets(item, out)),
+        _ => {}
+    }
+}
+
+/// `*.log` files under `dir`.
+fn collect_logs(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_logs(&path, out);
+        } else if path.extension().is_some_and(|e| e == "log") {
+            out.push(path);
+        }
+    }
+}
+
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -255,6 +285,30 @@ async fn up_drill_and_down() {
     wait_health(&http, &lahore_url, 503).await;
     assert_eq!(health(&http, &central_url).await, Some(200));
     assert!(!posctl(&["status", "--dir", &dir]).status.success());
+    // A change for Lahore while it is away: delivery fails, is logged and recorded.
+    let lahore_id = nodes[1]["city_id"].clone();
+    let created = http
+        .post(format!("{central_url}/customers"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"name": "While Away", "city_id": lahore_id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let failed = get_json(
+            &http,
+            &format!("{central_url}/replication/log?status=Failed"),
+            &admin,
+        )
+        .await;
+        if !failed.as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no failed delivery was recorded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(
         posctl(&["db", "start", "lahore", "--dir", &dir])
             .status
@@ -262,6 +316,46 @@ async fn up_drill_and_down() {
     );
     wait_health(&http, &lahore_url, 200).await;
     assert!(posctl(&["status", "--dir", &dir]).status.success());
+
+    // No password or token in any log of the services or of PostgreSQL, nor in the replication log.
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(cluster.dir.join("state.json")).unwrap())
+            .unwrap();
+    let mut secrets = Vec::new();
+    collect_secrets(&state, &mut secrets);
+    assert!(
+        secrets.len() >= 8,
+        "state.json holds the cluster's passwords and tokens"
+    );
+    let mut logs = Vec::new();
+    for dir in [cluster.dir.join("logs"), cluster.dir.join("pg")] {
+        collect_logs(&dir, &mut logs);
+    }
+    assert!(logs.len() >= 6, "service and PostgreSQL logs: {logs:?}");
+    let failed_log = get_json(
+        &http,
+        &format!("{central_url}/replication/log?limit=1000"),
+        &admin,
+    )
+    .await;
+    let mut texts: Vec<(String, String)> = logs
+        .iter()
+        .map(|path| {
+            (
+                path.display().to_string(),
+                String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned(),
+            )
+        })
+        .collect();
+    texts.push(("GET /replication/log".into(), failed_log.to_string()));
+    for (place, text) in &texts {
+        for secret in &secrets {
+            assert!(
+                !text.contains(secret.as_str()),
+                "a secret appears in {place}"
+            );
+        }
+    }
 
     // Down: nothing left running, nothing bound, nothing on disk.
     let down = posctl(&["down", "--dir", &dir, "--purge"]);

@@ -213,7 +213,9 @@ async fn main() -> anyhow::Result<()> {
 
     // One hot product, 32 cashiers at once.
     setup
-        .batch_execute("INSERT INTO inventory (store_id, product_id, quantity) VALUES (2, 1, 3000)")
+        .batch_execute(
+            "INSERT INTO inventory (store_id, product_id, quantity) VALUES (2, 1, 50000)",
+        )
         .await?;
     let sold = Arc::new(AtomicUsize::new(0));
     let refused = Arc::new(AtomicUsize::new(0));
@@ -250,7 +252,7 @@ async fn main() -> anyhow::Result<()> {
         .await?
         .get(0);
     let sold = sold.load(Ordering::SeqCst);
-    let oversold = (sold as i64 - 3000).max(0) + i64::from((left < 0) as i32);
+    let oversold = (sold as i64 - 50_000).max(0) + i64::from((left < 0) as i32);
     let deadlocks: i64 = setup
         .query_one(
             "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()",
@@ -258,7 +260,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .await?
         .get(0);
-    println!("## One hot product (stock 3000), 32 concurrent cashiers for 5 s");
+    println!("## One hot product (stock 50000), 32 concurrent cashiers for 5 s");
     println!(
         "| sales/s | sold | refused (409) | errors | stock left | oversold | deadlocks |\n|---|---|---|---|---|---|---|"
     );
@@ -270,7 +272,7 @@ async fn main() -> anyhow::Result<()> {
     );
     assert_eq!(
         sold as i32 + left,
-        3000,
+        50_000,
         "every unit sold left the stock exactly once"
     );
     Ok(())
