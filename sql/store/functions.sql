@@ -123,9 +123,14 @@ $$;
 
 -- The one path every sale takes (the HTTP endpoint calls it; so can an operator from psql).
 -- p_items: [{"product_id": 1, "quantity": 2}], p_payments: [{"method": "cash", "amount": "500.00"}].
--- Returns the order's global id and whether it is a replay of an earlier identical request.
+-- Returns the order's global id, whether it is a replay of an earlier identical request, and with
+-- p_with_order the order as order_details() shows it (built from what the sale has in hand, so the till's
+-- answer costs no second read).
+DROP FUNCTION IF EXISTS checkout_order(integer, integer, jsonb, jsonb, uuid);
+DROP FUNCTION IF EXISTS checkout(integer, integer, jsonb, jsonb, uuid);
 CREATE OR REPLACE FUNCTION checkout(p_store_id integer, p_customer_id integer, p_items jsonb, p_payments jsonb,
-                                    p_idempotency_key uuid, OUT global_order_id uuid, OUT replayed boolean)
+                                    p_idempotency_key uuid, p_with_order boolean,
+                                    OUT global_order_id uuid, OUT replayed boolean, OUT order_json jsonb)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_fingerprint text := md5(jsonb_build_object('store', p_store_id, 'customer', p_customer_id,
@@ -141,6 +146,9 @@ BEGIN
     global_order_id := claim_idempotency_key(p_idempotency_key, 'order', p_store_id, v_fingerprint);
     replayed := global_order_id IS NOT NULL;
     IF replayed THEN
+        IF p_with_order THEN
+            order_json := order_details(global_order_id);
+        END IF;
         RETURN;
     END IF;
 
@@ -244,13 +252,29 @@ BEGIN
         'city_id', (SELECT city_id FROM stores WHERE id = p_store_id)));
     INSERT INTO idempotency_keys (idempotency_key, kind, store_id, fingerprint, result_id)
     VALUES (p_idempotency_key, 'order', p_store_id, v_fingerprint, global_order_id);
+    IF p_with_order THEN
+        order_json := jsonb_build_object(
+            'global_order_id', global_order_id, 'store_id', p_store_id, 'store_order_id', v_store_order_id,
+            'customer_id', p_customer_id, 'total', v_total::text, 'change_due', (v_paid - v_total)::text,
+            'business_date', current_date, 'created_at', now(),
+            'items', (SELECT jsonb_agg(jsonb_build_object(
+                          'line_no', l.line_no, 'product_id', l.product_id, 'sku', p.sku, 'name', p.name,
+                          'quantity', l.quantity, 'unit_price', l.unit_price::text,
+                          'line_total', (l.quantity * l.unit_price)::numeric(12,2)::text) ORDER BY l.line_no)
+                      FROM unnest(v_lines) l JOIN products p ON p.id = l.product_id),
+            'payments', (SELECT jsonb_agg(jsonb_build_object(
+                             'method', pa.value ->> 'method', 'amount', (pa.value ->> 'amount')::numeric(12,2)::text)
+                             ORDER BY pa.ordinality)
+                         FROM jsonb_array_elements(p_payments) WITH ORDINALITY AS pa (value, ordinality)),
+            'refunds', '[]'::jsonb);
+    END IF;
 END;
 $$;
 
 CREATE OR REPLACE FUNCTION process_order(p_store_id integer, p_customer_id integer, p_items jsonb, p_payments jsonb,
                                          p_idempotency_key uuid) RETURNS uuid
 LANGUAGE sql AS $$
-    SELECT global_order_id FROM checkout(p_store_id, p_customer_id, p_items, p_payments, p_idempotency_key)
+    SELECT global_order_id FROM checkout(p_store_id, p_customer_id, p_items, p_payments, p_idempotency_key, false)
 $$;
 
 -- Stock arriving at a store (idempotent like every terminal write). Returns the receipt's id and
@@ -537,19 +561,5 @@ BEGIN
         GRANT EXECUTE ON FUNCTION stock_below(integer) TO pos_replicator;
         GRANT EXECUTE ON FUNCTION sync_backlog() TO pos_replicator;
     END IF;
-END;
-$$;
-
--- The till's call: a sale and the order as order_details() shows it, in one round trip. (Inside one SQL
--- statement order_details() would still see the snapshot from before the sale; here it runs after it.)
-CREATE OR REPLACE FUNCTION checkout_order(p_store_id integer, p_customer_id integer, p_items jsonb, p_payments jsonb,
-                                          p_idempotency_key uuid, OUT order_json jsonb, OUT replayed boolean)
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_id uuid;
-BEGIN
-    SELECT c.global_order_id, c.replayed INTO v_id, replayed
-    FROM checkout(p_store_id, p_customer_id, p_items, p_payments, p_idempotency_key) c;
-    order_json := order_details(v_id);
 END;
 $$;

@@ -52,7 +52,7 @@ fn order(details: serde_json::Value) -> anyhow::Result<Order> {
     serde_json::from_value(details).context("reading order_details()")
 }
 
-/// Runs `checkout_order()`: the order, and whether it is a replay of an earlier identical request.
+/// Runs `checkout()`: the order, and whether it is a replay of an earlier identical request.
 pub async fn checkout(
     client: &impl GenericClient,
     store_id: i32,
@@ -62,7 +62,7 @@ pub async fn checkout(
     idempotency_key: Uuid,
 ) -> anyhow::Result<(Order, bool)> {
     let stmt = client
-        .prepare_cached("SELECT order_json, replayed FROM checkout_order($1, $2, $3, $4, $5)")
+        .prepare_cached("SELECT order_json, replayed FROM checkout($1, $2, $3, $4, $5, true)")
         .await?;
     let row = client
         .query_one(
