@@ -493,13 +493,16 @@ END;
 $$;
 
 -- ---------------------------------------------------------------------------------------------------
--- Head office's reports, called over dblink as `pos_replicator`.
+-- Head office's reports, called over dblink as `pos_replicator` on connections central keeps open. In
+-- PL/pgSQL so that their plans are kept for those sessions (a SQL function with SET is planned every call).
 
 -- Sales net of refunds between two business days, by store, city, day, product or category, plus a
 -- grand total (the row whose key is NULL). Sale lines count on the sale's day, refunds on the refund's.
 CREATE OR REPLACE FUNCTION sales_summary(p_from date, p_to date, p_group text)
 RETURNS TABLE (key text, name text, orders bigint, units bigint, revenue numeric)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    RETURN QUERY
     WITH ledger AS (
         SELECT o.id AS order_id, o.store_id, o.business_date AS day, i.product_id,
                i.quantity AS units, i.line_total AS revenue, true AS is_sale
@@ -526,18 +529,22 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
     )
     SELECT k.key, max(k.name), count(DISTINCT k.order_id) FILTER (WHERE k.is_sale), sum(k.units)::bigint, sum(k.revenue)
     FROM keyed k
-    GROUP BY GROUPING SETS ((k.key), ())
+    GROUP BY GROUPING SETS ((k.key), ());
+END;
 $$;
 
 -- Stock lines under a threshold, lowest first.
 CREATE OR REPLACE FUNCTION stock_below(p_below integer)
 RETURNS TABLE (store_id integer, store_code text, product_id integer, sku text, product_name text, quantity integer)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    RETURN QUERY
     SELECT i.store_id, s.code, i.product_id, p.sku, p.name, i.quantity
     FROM inventory i JOIN stores s ON s.id = i.store_id JOIN products p ON p.id = i.product_id
     WHERE i.quantity < p_below
     ORDER BY i.quantity, i.store_id, i.product_id
-    LIMIT 1000
+    LIMIT 1000;
+END;
 $$;
 
 -- The node's outbox backlog: how far central's view of this node's sales is behind.
