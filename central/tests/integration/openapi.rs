@@ -1,10 +1,9 @@
 //! `GET /openapi.json`: every route central registers is documented, with the right method and
 //! security, and nothing else is.
 
-use pos_shared::testkit::openapi::{assert_documents, keys, schema_properties};
-use serde_json::Value;
+use pos_shared::testkit::openapi::{self, assert_documents, keys, schema_properties};
 
-use crate::common::{TestCentral, replication_config, spawn_central};
+use crate::common::{replication_config, spawn_central};
 
 /// Routes open without a bearer token: operations, and the dashboard's page and forms (cookie session).
 const PUBLIC: &[(&str, &str)] = &[
@@ -18,38 +17,14 @@ const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/dashboard/requeue"),
 ];
 
-/// Every route the app registers: the common ones (`/health`) and central's own.
-fn registered() -> Vec<(&'static str, &'static str)> {
-    pos_shared::http::common::ROUTES
-        .iter()
-        .chain(central::routes::ROUTES)
-        .copied()
-        .collect()
-}
-
-async fn document(central: &TestCentral) -> Value {
-    let response = central
-        .http
-        .get(format!("{}/openapi.json", central.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "no token needed");
-    assert_eq!(
-        response.headers()["content-type"].to_str().unwrap(),
-        "application/json"
-    );
-    response.json().await.unwrap()
-}
-
 #[tokio::test]
 async fn openapi_documents_every_registered_route_and_nothing_else() {
     let central = spawn_central(replication_config()).await;
-    let doc = document(&central).await;
+    let doc = openapi::fetch(&central.http, &central.url).await.unwrap();
     assert_eq!(doc["info"]["title"], "POS central");
     assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
 
-    let registered = registered();
+    let registered = openapi::registered(central::routes::ROUTES);
     assert!(registered.len() > 30, "{registered:?}");
     assert_documents(&doc, &registered, PUBLIC);
 
@@ -81,7 +56,7 @@ async fn openapi_documents_every_registered_route_and_nothing_else() {
 #[tokio::test]
 async fn openapi_login_link_matches_the_real_answer() {
     let central = spawn_central(replication_config()).await;
-    let doc = document(&central).await;
+    let doc = openapi::fetch(&central.http, &central.url).await.unwrap();
     let (status, link) = central
         .send(
             reqwest::Method::POST,

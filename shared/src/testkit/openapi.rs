@@ -196,3 +196,33 @@ pub fn keys(answer: &Value) -> BTreeSet<String> {
         .map(|(k, _)| k.clone())
         .collect()
 }
+
+/// The routes an app registers: the common ones (`/health`) and the service's own.
+pub fn registered(service: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    crate::http::common::ROUTES
+        .iter()
+        .chain(service)
+        .copied()
+        .collect()
+}
+
+/// `GET /openapi.json` of the app at `base_url`: 200 without a token, JSON.
+pub async fn fetch(http: &reqwest::Client, base_url: &str) -> anyhow::Result<Value> {
+    let response = http.get(format!("{base_url}/openapi.json")).send().await?;
+    anyhow::ensure!(
+        response.status() == 200,
+        "GET /openapi.json answered {}",
+        response.status()
+    );
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    anyhow::ensure!(
+        content_type == "application/json",
+        "content-type {content_type:?}"
+    );
+    Ok(response.json().await?)
+}

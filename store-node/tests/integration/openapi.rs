@@ -1,11 +1,11 @@
 //! `GET /openapi.json`: every route the store node registers is documented, with the right method and
 //! security, and nothing else is.
 
-use pos_shared::testkit::openapi::{assert_documents, keys, schema_properties};
+use pos_shared::testkit::openapi::{self, assert_documents, keys, schema_properties};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::{TestStoreNode, spawn_store_node};
+use crate::spawn_store_node;
 
 /// Routes open without a bearer token.
 const PUBLIC: &[(&str, &str)] = &[
@@ -13,30 +13,6 @@ const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
 ];
-
-/// Every route the app registers: the common ones (`/health`) and the node's own.
-fn registered() -> Vec<(&'static str, &'static str)> {
-    pos_shared::http::common::ROUTES
-        .iter()
-        .chain(store_node::routes::ROUTES)
-        .copied()
-        .collect()
-}
-
-async fn document(node: &TestStoreNode) -> Value {
-    let response = node
-        .http
-        .get(format!("{}/openapi.json", node.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "no token needed");
-    assert_eq!(
-        response.headers()["content-type"].to_str().unwrap(),
-        "application/json"
-    );
-    response.json().await.unwrap()
-}
 
 /// The schema of `method path`'s `status` JSON answer.
 fn answer_schema<'a>(doc: &'a Value, method: &str, path: &str, status: &str) -> &'a Value {
@@ -46,11 +22,11 @@ fn answer_schema<'a>(doc: &'a Value, method: &str, path: &str, status: &str) -> 
 #[tokio::test]
 async fn openapi_documents_every_registered_route_and_nothing_else() {
     let node = spawn_store_node().await;
-    let doc = document(&node).await;
+    let doc = openapi::fetch(&node.http, &node.url).await.unwrap();
     assert_eq!(doc["info"]["title"], "POS store node");
     assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
 
-    let registered = registered();
+    let registered = openapi::registered(store_node::routes::ROUTES);
     assert!(registered.len() > 10, "{registered:?}");
     assert_documents(&doc, &registered, PUBLIC);
 
@@ -80,7 +56,7 @@ async fn openapi_documents_every_registered_route_and_nothing_else() {
 #[tokio::test]
 async fn openapi_hand_described_answers_match_the_real_ones() {
     let node = spawn_store_node().await;
-    let doc = document(&node).await;
+    let doc = openapi::fetch(&node.http, &node.url).await.unwrap();
     let receipt: Value = node
         .http
         .post(format!("{}/inventory/receipts", node.url))
