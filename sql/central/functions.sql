@@ -381,15 +381,7 @@ BEGIN
 END;
 $$;
 
-REVOKE ALL ON FUNCTION apply_order_mappings(jsonb) FROM PUBLIC;
-
-DO $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pos_replicator') THEN
-        GRANT EXECUTE ON FUNCTION apply_order_mappings(jsonb) TO pos_replicator;
-    END IF;
-END;
-$$;
+SELECT grant_to_replicator('apply_order_mappings(jsonb)');
 
 -- An order's lines, payments and refunds, asked of the node that made the sale. NULL when the node
 -- does not answer (head office then shows the mapping alone).

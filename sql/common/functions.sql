@@ -26,3 +26,16 @@ BEGIN
                    p_server, p_user, p_password);
 END;
 $$;
+
+-- Makes a function callable by the peer's replication role only (PUBLIC may execute any function by
+-- default). Local clusters create the role before the schema; where it does not exist yet, nothing is
+-- granted.
+CREATE OR REPLACE FUNCTION grant_to_replicator(p_function regprocedure) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', p_function);
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pos_replicator') THEN
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO pos_replicator', p_function);
+    END IF;
+END;
+$$;

@@ -74,15 +74,7 @@ BEGIN
 END;
 $$;
 
-REVOKE ALL ON FUNCTION apply_replication(jsonb) FROM PUBLIC;
-
-DO $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pos_replicator') THEN
-        GRANT EXECUTE ON FUNCTION apply_replication(jsonb) TO pos_replicator;
-    END IF;
-END;
-$$;
+SELECT grant_to_replicator('apply_replication(jsonb)');
 
 -- ---------------------------------------------------------------------------------------------------
 -- Sales. Errors the service maps to HTTP answers carry their own SQLSTATEs:
@@ -482,15 +474,7 @@ BEGIN
 END;
 $$;
 
-REVOKE ALL ON FUNCTION order_details(uuid) FROM PUBLIC;
-
-DO $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pos_replicator') THEN
-        GRANT EXECUTE ON FUNCTION order_details(uuid) TO pos_replicator;
-    END IF;
-END;
-$$;
+SELECT grant_to_replicator('order_details(uuid)');
 
 -- ---------------------------------------------------------------------------------------------------
 -- Head office's reports, called over dblink as `pos_replicator` on connections central keeps open. In
@@ -557,16 +541,6 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
     FROM outbox WHERE status <> 'Success'
 $$;
 
-REVOKE ALL ON FUNCTION sync_backlog() FROM PUBLIC;
-REVOKE ALL ON FUNCTION sales_summary(date, date, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION stock_below(integer) FROM PUBLIC;
-
-DO $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pos_replicator') THEN
-        GRANT EXECUTE ON FUNCTION sales_summary(date, date, text) TO pos_replicator;
-        GRANT EXECUTE ON FUNCTION stock_below(integer) TO pos_replicator;
-        GRANT EXECUTE ON FUNCTION sync_backlog() TO pos_replicator;
-    END IF;
-END;
-$$;
+SELECT grant_to_replicator('sales_summary(date, date, text)');
+SELECT grant_to_replicator('stock_below(integer)');
+SELECT grant_to_replicator('sync_backlog()');
