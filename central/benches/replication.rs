@@ -239,6 +239,80 @@ async fn capture_alone(
     Ok((on[1], off[1]))
 }
 
+/// CPU time this whole machine has spent busy so far (every process: writers, both services, all three
+/// PostgreSQL instances), from `/proc/stat`.
+fn machine_busy() -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    // user, nice, system, irq, softirq, steal (not idle, not iowait), in clock ticks of 10 ms.
+    let ticks: u64 = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|&i| fields.get(i))
+        .sum();
+    Ok(Duration::from_millis(ticks * 10))
+}
+
+/// One variant's throughput: rows/s and machine CPU per row.
+#[derive(Clone, Copy)]
+struct Throughput {
+    rows_per_second: f64,
+    cpu_per_row: Duration,
+}
+
+async fn measure(
+    central_pg: &TestInstance,
+    cluster: &Cluster,
+    rows: usize,
+    writers: usize,
+) -> anyhow::Result<Throughput> {
+    let busy = machine_busy()?;
+    let rows_per_second = write_throughput(
+        central_pg,
+        &cluster.central_db,
+        cluster.lahore_city,
+        rows,
+        writers,
+    )
+    .await?;
+    Ok(Throughput {
+        rows_per_second,
+        cpu_per_row: (machine_busy()? - busy) / u32::try_from(rows)?,
+    })
+}
+
+/// Medians of 3 interleaved rounds with the capture trigger on (delivery running) and off.
+async fn throughput_on_off(
+    central_pg: &TestInstance,
+    cluster: &Cluster,
+    central: &Db,
+    rows: usize,
+    writers: usize,
+) -> anyhow::Result<(Throughput, Throughput)> {
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        on.push(measure(central_pg, cluster, rows, writers).await?);
+        central
+            .batch_execute("ALTER TABLE customers DISABLE TRIGGER trg_customers")
+            .await?;
+        off.push(measure(central_pg, cluster, rows, writers).await?);
+        central
+            .batch_execute("ALTER TABLE customers ENABLE TRIGGER trg_customers")
+            .await?;
+        wait_until_delivered(central, Duration::from_secs(60)).await?;
+    }
+    for variant in [&mut on, &mut off] {
+        variant.sort_by(|a, b| a.rows_per_second.total_cmp(&b.rows_per_second));
+    }
+    Ok((on[1], off[1]))
+}
+
 async fn wait_until_delivered(central: &Db, timeout: Duration) -> anyhow::Result<()> {
     let started = Instant::now();
     loop {
@@ -295,23 +369,7 @@ async fn main() -> anyhow::Result<()> {
     // 2. Write throughput: capture on vs off, interleaved rounds; then a naive per-row dblink trigger.
     let rows = 4000;
     let writers = 4;
-    let (mut on, mut off) = (Vec::new(), Vec::new());
-    for _ in 0..3 {
-        on.push(write_throughput(&central_pg, &cluster.central_db, city, rows, writers).await?);
-        central
-            .batch_execute("ALTER TABLE customers DISABLE TRIGGER trg_customers")
-            .await?;
-        off.push(write_throughput(&central_pg, &cluster.central_db, city, rows, writers).await?);
-        central
-            .batch_execute("ALTER TABLE customers ENABLE TRIGGER trg_customers")
-            .await?;
-        wait_until_delivered(&central, Duration::from_secs(60)).await?;
-    }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let (on, off) = (median(&mut on), median(&mut off));
+    let (on, off) = throughput_on_off(&central_pg, &cluster, &central, rows, writers).await?;
     // The naive design: the trigger itself writes to the node over dblink, a new connection per row.
     let server: String = central
         .query_one("SELECT server_name FROM nodes WHERE city_id = $1", &[&city])
@@ -345,22 +403,31 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "## Central customer-write throughput, durable central ({writers} writers, single-row transactions, median of 3 interleaved rounds)"
     );
-    println!("| variant | rows/s | ratio to triggers off |\n|---|---|---|");
-    println!("| triggers off | {off:.0} | 1.00 |");
     println!(
-        "| capture triggers + outbox (this design) | {on:.0} | {:.2} |",
-        on / off
+        "| variant | rows/s | ratio to triggers off | CPU per row, whole machine |\n|---|---|---|---|"
+    );
+    let micros = |t: Throughput| t.cpu_per_row.as_secs_f64() * 1e6;
+    println!(
+        "| triggers off | {:.0} | 1.00 | {:.0} µs |",
+        off.rows_per_second,
+        micros(off)
     );
     println!(
-        "| naive trigger, dblink call per row | {naive:.0} | {:.3} |",
-        naive / off
+        "| capture triggers + outbox, delivery running (this design) | {:.0} | {:.2} | {:.0} µs |",
+        on.rows_per_second,
+        on.rows_per_second / off.rows_per_second,
+        micros(on)
     );
     println!(
-        "| capture alone, no delivery running (another database; {capture_off:.0} rows/s there with triggers off) | {capture_on:.0} | {:.2} |",
+        "| naive trigger, dblink call per row | {naive:.0} | {:.3} | |",
+        naive / off.rows_per_second
+    );
+    println!(
+        "| capture alone, no delivery running (another database; {capture_off:.0} rows/s there with triggers off) | {capture_on:.0} | {:.2} | |",
         capture_on / capture_off
     );
     println!(
-        "| capture alone on an instance with fsync and synchronous commit off ({fast_off:.0} rows/s there with triggers off) | {fast_on:.0} | {:.2} |\n",
+        "| capture alone on an instance with fsync and synchronous commit off ({fast_off:.0} rows/s there with triggers off) | {fast_on:.0} | {:.2} | |\n",
         fast_on / fast_off
     );
 

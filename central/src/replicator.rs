@@ -196,7 +196,11 @@ async fn node_worker(
                 .await
                 .context("getting the replicator session")?;
             let (delivered, failed) = db::replication::deliver(&client, city_id).await?;
-            Ok(BatchOutcome { delivered, failed })
+            Ok(BatchOutcome {
+                delivered,
+                failed,
+                full: delivered >= config.batch_size,
+            })
         }
     })
     .await;

@@ -1,7 +1,10 @@
 //! The delivery loop both directions of replication use (central → nodes, node outbox → central).
 //!
 //! A worker sleeps until woken (a notification, a commit in this process, the retry job) or until the
-//! sweep interval passes, then calls its delivery function batch after batch until the backlog is empty.
+//! sweep interval passes, then calls its delivery function batch after batch while the batches come back
+//! full. A batch that is not full ends the round: what arrives meanwhile waits for the next wake or
+//! sweep and goes in one batch, instead of the worker spinning on a few entries at a time (each batch
+//! costs a remote call and a commit whatever its size).
 //! After a failed batch it backs off exponentially; only the retry job wakes it early then.
 
 use std::future::Future;
@@ -47,6 +50,8 @@ pub struct DeliveryPolicy {
 pub struct BatchOutcome {
     pub delivered: i32,
     pub failed: i32,
+    /// The batch was as large as a batch may be: more may be waiting.
+    pub full: bool,
 }
 
 /// Runs until aborted. `deliver()` ships one batch: new entries and failed ones that are due.
@@ -85,10 +90,12 @@ pub async fn run_worker<F, Fut>(
                 Ok(outcome) => {
                     paused_until = None;
                     backoff = policy.base_backoff;
-                    if outcome.delivered == 0 {
+                    if outcome.delivered > 0 {
+                        tracing::debug!(target = %name, delivered = outcome.delivered, "delivered");
+                    }
+                    if !outcome.full {
                         break;
                     }
-                    tracing::debug!(target = %name, delivered = outcome.delivered, "delivered");
                 }
                 Err(e) => {
                     tracing::warn!(target = %name, error = %format!("{e:#}"), "delivery call failed");

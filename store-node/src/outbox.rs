@@ -42,6 +42,9 @@ pub async fn configure_central_link(
     Ok(())
 }
 
+/// Order mappings shipped to central per remote call.
+const OUTBOX_BATCH_SIZE: i32 = 500;
+
 /// Spawns the worker; its session keeps the `pos_central` dblink connection open.
 pub fn spawn_worker(
     db: &tokio_postgres::Config,
@@ -68,12 +71,17 @@ pub fn spawn_worker(
             async move {
                 let client = session.get().await.context("getting the outbox session")?;
                 let row = client
-                    .query_one("SELECT delivered, failed FROM push_outbox()", &[])
+                    .query_one(
+                        "SELECT delivered, failed FROM push_outbox(true, $1)",
+                        &[&OUTBOX_BATCH_SIZE],
+                    )
                     .await
                     .context("pushing the outbox")?;
+                let delivered: i32 = row.get(0);
                 Ok(BatchOutcome {
-                    delivered: row.get(0),
+                    delivered,
                     failed: row.get(1),
+                    full: delivered >= OUTBOX_BATCH_SIZE,
                 })
             }
         },
