@@ -74,7 +74,7 @@ async fn start(
             batch_size: 1000,
             statement_timeout_ms: 30_000,
             report_timeout_ms: 3000,
-            poll_ms: 20,
+            poll_ms: 50,
         },
     })
     .await?;

@@ -49,7 +49,7 @@ impl Config {
                 statement_timeout_ms: source
                     .get_or("POS_REPLICATION_STATEMENT_TIMEOUT_MS", 5000)?,
                 report_timeout_ms: source.get_or("POS_REPORT_NODE_TIMEOUT_MS", 3000)?,
-                poll_ms: source.get_or("POS_REPLICATION_POLL_MS", 20)?,
+                poll_ms: source.get_or("POS_REPLICATION_POLL_MS", 50)?,
             },
         })
     }
