@@ -7,6 +7,7 @@ use pos_shared::auth::TokenRegistry;
 use pos_shared::http::ServerParts;
 
 use crate::config::Config;
+use crate::fanout::NodeSessions;
 use crate::replicator::Replicator;
 use pos_shared::delivery::start_retry_job;
 
@@ -24,6 +25,8 @@ pub struct AppState {
     pub pool: Pool,
     pub config: Config,
     pub replicator: Replicator,
+    /// Sessions that ask the nodes for reports, per node.
+    pub node_sessions: NodeSessions,
 }
 
 impl Application {
@@ -41,6 +44,7 @@ impl Application {
         let client = pool.get().await.context("getting a connection")?;
         crate::db::replication::configure(&client, &config.replication).await?;
         drop(client);
+        let node_sessions = NodeSessions::new(db_config.clone());
         let replicator = Replicator::new(db_config, pool.clone(), config.replication.clone());
         replicator.sync_nodes().await?;
         let background = vec![replicator.spawn_listener()];
@@ -63,6 +67,7 @@ impl Application {
             pool: pool.clone(),
             config: config.clone(),
             replicator: replicator.clone(),
+            node_sessions,
         };
         let login_links = crate::routes::dashboard::LoginLinks::default();
         let server = pos_shared::http::serve(

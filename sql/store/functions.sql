@@ -480,40 +480,127 @@ SELECT grant_to_replicator('order_details(uuid)');
 -- Head office's reports, called over dblink as `pos_replicator` on connections central keeps open. In
 -- PL/pgSQL so that their plans are kept for those sessions (a SQL function with SET is planned every call).
 
--- Sales net of refunds between two business days, by store, city, day, product or category, plus a
--- grand total (the row whose key is NULL). Sale lines count on the sale's day, refunds on the refund's.
-CREATE OR REPLACE FUNCTION sales_summary(p_from date, p_to date, p_group text)
-RETURNS TABLE (key text, name text, orders bigint, units bigint, revenue numeric)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+-- Per-day totals (see migration V2): every sale and refund is queued by a statement trigger in its own
+-- transaction, and fold_sales() adds the queued ones to daily_sales.
+CREATE OR REPLACE FUNCTION queue_sales_fold() RETURNS trigger
+LANGUAGE plpgsql AS $$
 BEGIN
-    RETURN QUERY
+    IF TG_TABLE_NAME = 'orders' THEN
+        INSERT INTO sales_to_fold (order_id) SELECT id FROM new_rows;
+    ELSE
+        INSERT INTO refunds_to_fold (refund_id) SELECT id FROM new_rows;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE OR REPLACE TRIGGER trg_orders_fold AFTER INSERT ON orders
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION queue_sales_fold();
+CREATE OR REPLACE TRIGGER trg_refunds_fold AFTER INSERT ON refunds
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION queue_sales_fold();
+
+-- The per-day totals of the queued sales and refunds, in daily_sales's shape: sale lines on the sale's
+-- business day, refund lines (negative) on the refund's. The one definition of what a report counts:
+-- fold_sales() stores it, sales_summary() adds it to what is stored. (No arguments, so that the
+-- planner inlines it into the report's query.)
+CREATE OR REPLACE FUNCTION queued_daily_totals()
+RETURNS TABLE (business_date date, grain text, store_id integer, key integer, orders bigint, units bigint, revenue numeric)
+LANGUAGE sql STABLE AS $$
     WITH ledger AS (
-        SELECT o.id AS order_id, o.store_id, o.business_date AS day, i.product_id,
+        SELECT o.id AS order_id, o.store_id, o.business_date AS day, i.product_id, p.category_id,
                i.quantity AS units, i.line_total AS revenue, true AS is_sale
-        FROM orders o JOIN order_items i ON i.order_id = o.id
-        WHERE o.business_date BETWEEN p_from AND p_to
+        FROM orders o
+        JOIN order_items i ON i.order_id = o.id
+        JOIN products p ON p.id = i.product_id
+        WHERE o.id IN (SELECT order_id FROM sales_to_fold)
         UNION ALL
-        SELECT o.id, o.store_id, r.business_date, oi.product_id, -ri.quantity, -ri.amount, false
+        SELECT o.id, o.store_id, r.business_date, oi.product_id, p.category_id, -ri.quantity, -ri.amount, false
         FROM refunds r
         JOIN refund_items ri ON ri.refund_id = r.id
         JOIN orders o ON o.id = r.order_id
         JOIN order_items oi ON oi.order_id = ri.order_id AND oi.line_no = ri.line_no
-        WHERE r.business_date BETWEEN p_from AND p_to
-    ), keyed AS (
-        SELECT CASE p_group WHEN 'store' THEN l.store_id::text WHEN 'city' THEN s.city_id::text
-                            WHEN 'day' THEN l.day::text WHEN 'product' THEN l.product_id::text
-                            WHEN 'category' THEN p.category_id::text END AS key,
-               CASE p_group WHEN 'store' THEN s.name WHEN 'day' THEN l.day::text WHEN 'product' THEN p.name
-                            WHEN 'category' THEN c.name END AS name,
-               l.order_id, l.units, l.revenue, l.is_sale
-        FROM ledger l
-        JOIN stores s ON s.id = l.store_id
-        JOIN products p ON p.id = l.product_id
-        LEFT JOIN categories c ON c.id = p.category_id
+        JOIN products p ON p.id = oi.product_id
+        WHERE r.id IN (SELECT refund_id FROM refunds_to_fold)
     )
-    SELECT k.key, max(k.name), count(DISTINCT k.order_id) FILTER (WHERE k.is_sale), sum(k.units)::bigint, sum(k.revenue)
-    FROM keyed k
-    GROUP BY GROUPING SETS ((k.key), ());
+    SELECT l.day,
+           CASE WHEN GROUPING(l.product_id) = 0 THEN 'product' WHEN GROUPING(l.category_id) = 0 THEN 'category'
+                ELSE 'store' END,
+           l.store_id,
+           coalesce(l.product_id, l.category_id, 0),
+           count(DISTINCT l.order_id) FILTER (WHERE l.is_sale),
+           sum(l.units)::bigint,
+           sum(l.revenue)
+    FROM ledger l
+    GROUP BY GROUPING SETS ((l.day, l.store_id), (l.day, l.store_id, l.product_id), (l.day, l.store_id, l.category_id))
+$$;
+
+-- Folds every queued sale and refund into daily_sales, in one statement: the queue rows it deletes are
+-- the ones its totals read (one snapshot), so a sale committing meanwhile waits for the next call.
+-- Returns how many it folded. The store-node service calls it every second; it works from psql too.
+CREATE OR REPLACE FUNCTION fold_sales() RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_folded integer;
+BEGIN
+    -- One folder at a time; another call meanwhile has nothing to do.
+    IF NOT pg_try_advisory_xact_lock(hashtext('fold_sales')) THEN
+        RETURN 0;
+    END IF;
+    WITH folded_sales AS (DELETE FROM sales_to_fold RETURNING 1),
+         folded_refunds AS (DELETE FROM refunds_to_fold RETURNING 1),
+         added AS (
+             INSERT INTO daily_sales AS d (business_date, grain, store_id, key, orders, units, revenue)
+             SELECT * FROM queued_daily_totals()
+             ON CONFLICT (grain, business_date, store_id, key) DO UPDATE
+             SET orders = d.orders + EXCLUDED.orders, units = d.units + EXCLUDED.units,
+                 revenue = d.revenue + EXCLUDED.revenue)
+    SELECT (SELECT count(*) FROM folded_sales) + (SELECT count(*) FROM folded_refunds) INTO v_folded;
+    RETURN v_folded;
+END;
+$$;
+
+-- Sales net of refunds between two business days, by store, city, day, product or category, plus a
+-- grand total (the row whose key is NULL): the folded per-day totals plus what is still queued, read in
+-- one statement (one snapshot), so a sale being folded meanwhile counts once.
+CREATE OR REPLACE FUNCTION sales_summary(p_from date, p_to date, p_group text)
+RETURNS TABLE (key text, name text, orders bigint, units bigint, revenue numeric)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    -- Store, city and day reports read the per-store rows; the total always does (an order with two
+    -- products counts once there, and in each product's row).
+    v_grain text := CASE WHEN p_group IN ('product', 'category') THEN p_group ELSE 'store' END;
+BEGIN
+    RETURN QUERY
+    WITH totals AS (
+        SELECT d.business_date, d.grain, d.store_id, d.key, d.orders, d.units, d.revenue
+        FROM daily_sales d
+        WHERE d.grain IN (v_grain, 'store') AND d.business_date BETWEEN p_from AND p_to
+        UNION ALL
+        SELECT q.business_date, q.grain, q.store_id, q.key, q.orders, q.units, q.revenue
+        FROM queued_daily_totals() q
+        WHERE q.grain IN (v_grain, 'store') AND q.business_date BETWEEN p_from AND p_to
+    ), summed AS (
+        -- The grain's rows summed per store and key (and day, when grouping by day) before names are
+        -- joined: a few dozen rows whatever the range.
+        SELECT t.store_id, CASE WHEN p_group = 'day' THEN t.business_date END AS day, t.key,
+               sum(t.orders) AS orders, sum(t.units) AS units, sum(t.revenue) AS revenue
+        FROM totals t
+        WHERE t.grain = v_grain
+        GROUP BY 1, 2, 3
+    )
+    SELECT CASE p_group WHEN 'store' THEN m.store_id::text WHEN 'city' THEN s.city_id::text
+                        WHEN 'day' THEN m.day::text ELSE m.key::text END,
+           max(CASE p_group WHEN 'store' THEN s.name WHEN 'day' THEN m.day::text
+                            WHEN 'product' THEN p.name WHEN 'category' THEN c.name END),
+           sum(m.orders)::bigint, sum(m.units)::bigint, sum(m.revenue)
+    FROM summed m
+    JOIN stores s ON s.id = m.store_id
+    LEFT JOIN products p ON p_group = 'product' AND p.id = m.key
+    LEFT JOIN categories c ON p_group = 'category' AND c.id = m.key
+    GROUP BY 1
+    UNION ALL
+    SELECT NULL, NULL, sum(t.orders)::bigint, sum(t.units)::bigint, sum(t.revenue)
+    FROM totals t
+    WHERE t.grain = 'store';
 END;
 $$;
 

@@ -2,6 +2,7 @@
 //! whether or not head office answers.
 
 pub mod config;
+pub mod daily_sales;
 pub mod db;
 pub mod openapi;
 pub mod outbox;

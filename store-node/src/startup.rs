@@ -41,7 +41,7 @@ impl Application {
 
         let tokens = TokenRegistry::new(config.admin_token.as_ref(), &config.cashier_tokens);
         let outbox = Arc::new(DeliverySignal::default());
-        let mut background = Vec::new();
+        let mut background = vec![crate::daily_sales::spawn_folder(pool.clone())];
         let mut scheduler = None;
         if let Some(url) = &config.central_database_url {
             crate::outbox::configure_central_link(&pool, url).await?;

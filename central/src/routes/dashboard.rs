@@ -219,9 +219,12 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Reply {
         super::replication::replication_status(&state),
     )?;
     let timeout = Duration::from_millis(state.config.replication.report_timeout_ms);
-    let backlog = ask_every_node(&state.pool, timeout, |client, city_id| async move {
-        db::reports::node_sync_backlog(&client, city_id).await
-    })
+    let backlog = ask_every_node(
+        &state.pool,
+        &state.node_sessions,
+        timeout,
+        |client, city_id| async move { db::reports::node_sync_backlog(&client, city_id).await },
+    )
     .await?;
 
     let mut body = format!(

@@ -113,10 +113,15 @@ pub async fn sales_report(state: &AppState, query: &SalesQuery) -> Result<SalesR
         ));
     }
     let timeout = Duration::from_millis(state.config.replication.report_timeout_ms);
-    let answers = ask_every_node(&state.pool, timeout, |client, city_id| {
-        let group_by = group_by.clone();
-        async move { db::reports::node_sales(&client, city_id, from, to, &group_by).await }
-    })
+    let answers = ask_every_node(
+        &state.pool,
+        &state.node_sessions,
+        timeout,
+        |client, city_id| {
+            let group_by = group_by.clone();
+            async move { db::reports::node_sales(&client, city_id, from, to, &group_by).await }
+        },
+    )
     .await?;
     let city_names: BTreeMap<String, String> = db::cities::list(&client(state).await?)
         .await?
@@ -233,10 +238,16 @@ pub async fn inventory(
         ));
     }
     let timeout = Duration::from_millis(state.config.replication.report_timeout_ms);
-    let answers = ask_every_node(&state.pool, timeout, |client, city_id| async move {
-        db::reports::node_stock_below(&client, city_id, below).await
-    })
-    .await?;
+    let answers =
+        ask_every_node(
+            &state.pool,
+            &state.node_sessions,
+            timeout,
+            |client, city_id| async move {
+                db::reports::node_stock_below(&client, city_id, below).await
+            },
+        )
+        .await?;
     let mut rows: Vec<db::reports::StockRow> = answers
         .iter()
         .filter_map(|(_, rows)| rows.clone())

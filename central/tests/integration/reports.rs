@@ -296,3 +296,82 @@ async fn the_inventory_report_lists_low_stock_lowest_first() {
     assert_eq!(report["partial"], false);
     assert_eq!(chain.central.get("/reports/inventory?below=0").await.0, 422);
 }
+
+/// Every node's sales and refunds folded into its per-day totals, as its service does every second.
+async fn fold_sales(node: &TestNode) -> i32 {
+    node.db()
+        .await
+        .query_one("SELECT fold_sales()", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+async fn every_grouping(central: &TestCentral) -> Vec<(Value, Value)> {
+    let mut reports = Vec::new();
+    for group in ["store", "city", "day", "product", "category"] {
+        let (status, report) = central
+            .get(&format!("/reports/sales?{}&group_by={group}", range()))
+            .await;
+        assert_eq!(status, 200, "{report}");
+        reports.push((report["rows"].clone(), report["total"].clone()));
+    }
+    reports
+}
+
+#[tokio::test]
+async fn reports_count_each_sale_once_whether_or_not_it_is_folded() {
+    let chain = chain_with_sales(TestNode::new(2).await).await;
+    let central = &chain.central;
+    let queued = every_grouping(central).await;
+    assert_eq!(
+        fold_sales(&chain.karachi).await,
+        3,
+        "two sales and a refund"
+    );
+    assert_eq!(fold_sales(&chain.lahore).await, 2);
+    assert_eq!(
+        fold_sales(&chain.karachi).await,
+        0,
+        "nothing is folded twice"
+    );
+    assert_eq!(every_grouping(central).await, queued);
+
+    // Some folded, some not: a new sale, and a refund of a sale folded already.
+    let karachi = chain.karachi.db().await;
+    let store: i32 = karachi
+        .query_one("SELECT id FROM stores", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let rusk: i32 = karachi
+        .query_one("SELECT id FROM products WHERE sku = 'RUSK'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    sell(
+        &chain.karachi,
+        i64::from(store),
+        json!([{"product_id": rusk, "quantity": 1}]),
+        "99.50",
+    )
+    .await;
+    karachi
+        .execute(
+            "SELECT refund_order($1, (SELECT global_order_id FROM orders ORDER BY id LIMIT 1),
+                                 '[{\"line_no\": 1, \"quantity\": 1}]', NULL, NULL, gen_random_uuid())",
+            &[&store],
+        )
+        .await
+        .unwrap();
+    let expected = node_net_revenue(&chain.karachi).await + node_net_revenue(&chain.lahore).await;
+    assert_eq!(expected.to_string(), "947.50", "998 + 99.50 - 150");
+    let mixed = every_grouping(central).await;
+    for (rows, total) in &mixed {
+        assert_eq!(money(&total["revenue"]), expected, "{rows}");
+        assert_eq!(total["orders"], 5, "{rows}");
+        assert_eq!(total["units"], 8, "{rows}: 9 + 1 sold, 2 refunded");
+    }
+    assert_eq!(fold_sales(&chain.karachi).await, 2);
+    assert_eq!(every_grouping(central).await, mixed);
+}

@@ -136,3 +136,14 @@ pub async fn sync_status(client: &impl GenericClient) -> anyhow::Result<SyncStat
         last_error: row.get("last_error"),
     })
 }
+
+/// Folds the sales and refunds made since the last call into the per-day totals head office's
+/// reports read; returns how many it folded.
+pub async fn fold_sales(client: &impl GenericClient) -> anyhow::Result<i32> {
+    let stmt = client.prepare_cached("SELECT fold_sales()").await?;
+    Ok(client
+        .query_one(&stmt, &[])
+        .await
+        .context("folding sales into the daily totals")?
+        .get(0))
+}

@@ -170,5 +170,15 @@ async fn migrations_are_idempotent() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(applied, 1);
+    let files = std::fs::read_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../sql/store/migrations"
+    ))
+    .unwrap()
+    .count();
+    assert_eq!(
+        applied,
+        i64::try_from(files).unwrap(),
+        "each versioned migration applied exactly once"
+    );
 }

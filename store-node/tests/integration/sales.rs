@@ -394,3 +394,37 @@ async fn the_daily_report_adds_up() {
     );
     assert_eq!(sync["central_link_configured"], false);
 }
+
+#[tokio::test]
+async fn the_service_folds_sales_into_the_daily_totals() {
+    let node = spawn_store_node().await;
+    assert_eq!(node.post_order(&sale(1, 2, "300.00")).await.0, 201);
+    assert_eq!(node.post_order(&sale(2, 1, "99.50")).await.0, 201);
+    let queued =
+        "SELECT (SELECT count(*) FROM sales_to_fold) + (SELECT count(*) FROM refunds_to_fold)";
+    let started = std::time::Instant::now();
+    while node.count(queued).await > 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "sales still queued after 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let store_day = node
+        .db
+        .query_one(
+            "SELECT orders, units, revenue::text FROM daily_sales
+             WHERE grain = 'store' AND store_id = 1 AND business_date = current_date",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            store_day.get::<_, i64>(0),
+            store_day.get::<_, i64>(1),
+            store_day.get::<_, String>(2)
+        ),
+        (2, 3, "399.50".to_owned())
+    );
+}
