@@ -1,6 +1,7 @@
 //! Report latency against the number of nodes: `GET /reports/sales` with 1, 2, 4 and 8 nodes holding the
-//! same data each, beside the same question asked one node after another (what a single dblink query
-//! over all nodes does). Prints t(n)/t(1) measured side by side in one run.
+//! same data each, beside the same fan-out as bare SQL (no HTTP service) and the same question asked one
+//! node after another (what a single dblink query over all nodes does). Prints t(n)/t(1) measured side
+//! by side in one run: with the nodes' sales folded into their per-day totals, and with nothing folded.
 //!
 //! Run: `cargo bench -p central --bench reports`.
 
@@ -192,38 +193,72 @@ async fn main() -> anyhow::Result<()> {
         }
     };
 
+    // The same fan-out without the HTTP service: one central session per node, all at once.
+    let mut sessions = Vec::new();
+    for _ in 0..NODES {
+        sessions.push(
+            pos_shared::db::connect(&pos_shared::db::parse_url(
+                &central_pg.app_url(&central_db),
+                "bench",
+            )?)
+            .await?,
+        );
+    }
+    let parallel_sql = |n: usize| {
+        let sessions = &sessions;
+        let cities: Vec<i32> = instances.iter().take(n).map(|(_, _, city)| *city).collect();
+        async move {
+            let started = Instant::now();
+            let asks = cities.iter().zip(sessions).map(|(city, session)| async move {
+                session
+                    .query(
+                        "SELECT * FROM node_sales_summary($1, current_date - 30, current_date, 'product')",
+                        &[city],
+                    )
+                    .await
+                    .unwrap()
+            });
+            futures_util::future::join_all(asks).await;
+            started.elapsed()
+        }
+    };
+
     let counts = [1, 2, 4, 8];
     let measure = || async {
-        let mut parallel = vec![Vec::new(); counts.len()];
-        let mut serial = vec![Vec::new(); counts.len()];
+        // Per node count: HTTP fan-out, SQL fan-out, one node after another.
+        let mut samples = vec![[const { Vec::new() }; 3]; counts.len()];
         for round in 0..SAMPLES + 2 {
             for (i, &n) in counts.iter().enumerate() {
                 enable(n).await;
-                let p = fan_out().await;
-                let s = sequential(n).await;
+                let times = [fan_out().await, parallel_sql(n).await, sequential(n).await];
                 if round >= 2 {
-                    parallel[i].push(p);
-                    serial[i].push(s);
+                    for (variant, time) in times.into_iter().enumerate() {
+                        samples[i][variant].push(time);
+                    }
                 }
             }
         }
-        let parallel: Vec<Duration> = parallel.into_iter().map(median).collect();
-        let serial: Vec<Duration> = serial.into_iter().map(median).collect();
-        (parallel, serial)
+        samples
+            .into_iter()
+            .map(|variants| variants.map(median))
+            .collect::<Vec<_>>()
     };
-    let print = |(parallel, serial): (Vec<Duration>, Vec<Duration>)| {
+    let print = |medians: Vec<[Duration; 3]>| {
         println!(
-            "| nodes | parallel fan-out (GET /reports/sales) | t(n)/t(1) | one node after another | t(n)/t(1) |"
+            "| nodes | parallel fan-out (GET /reports/sales) | t(n)/t(1) | the same fan-out as SQL, no HTTP | t(n)/t(1) | one node after another | t(n)/t(1) |"
         );
-        println!("|---|---|---|---|---|");
-        for (i, n) in counts.iter().enumerate() {
-            println!(
-                "| {n} | {:.1} ms | {:.2} | {:.1} ms | {:.2} |",
-                parallel[i].as_secs_f64() * 1e3,
-                parallel[i].as_secs_f64() / parallel[0].as_secs_f64(),
-                serial[i].as_secs_f64() * 1e3,
-                serial[i].as_secs_f64() / serial[0].as_secs_f64()
-            );
+        println!("|---|---|---|---|---|---|---|");
+        for (n, times) in counts.iter().zip(&medians) {
+            print!("| {n} |");
+            for (variant, time) in times.iter().enumerate() {
+                let first = medians[0][variant].as_secs_f64();
+                print!(
+                    " {:.1} ms | {:.2} |",
+                    time.as_secs_f64() * 1e3,
+                    time.as_secs_f64() / first
+                );
+            }
+            println!();
         }
         println!();
     };
