@@ -239,26 +239,6 @@ async fn capture_alone(
     Ok((on[1], off[1]))
 }
 
-/// CPU time this whole machine has spent busy so far (every process: writers, both services, all three
-/// PostgreSQL instances), from `/proc/stat`.
-fn machine_busy() -> anyhow::Result<Duration> {
-    let stat = std::fs::read_to_string("/proc/stat")?;
-    let fields: Vec<u64> = stat
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .skip(1)
-        .map(str::parse)
-        .collect::<Result<_, _>>()?;
-    // user, nice, system, irq, softirq, steal (not idle, not iowait), in clock ticks of 10 ms.
-    let ticks: u64 = [0, 1, 2, 5, 6, 7]
-        .iter()
-        .filter_map(|&i| fields.get(i))
-        .sum();
-    Ok(Duration::from_millis(ticks * 10))
-}
-
 /// One variant's throughput: rows/s and machine CPU per row.
 #[derive(Clone, Copy)]
 struct Throughput {
@@ -272,7 +252,7 @@ async fn measure(
     rows: usize,
     writers: usize,
 ) -> anyhow::Result<Throughput> {
-    let busy = machine_busy()?;
+    let busy = pos_shared::testkit::machine_busy()?;
     let rows_per_second = write_throughput(
         central_pg,
         &cluster.central_db,
@@ -283,7 +263,7 @@ async fn measure(
     .await?;
     Ok(Throughput {
         rows_per_second,
-        cpu_per_row: (machine_busy()? - busy) / u32::try_from(rows)?,
+        cpu_per_row: (pos_shared::testkit::machine_busy()? - busy) / u32::try_from(rows)?,
     })
 }
 

@@ -275,6 +275,30 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("## Sales folded into the nodes' per-day totals (steady state)\n");
     print(measure().await);
+    // How busy the machine is meanwhile: when the nodes' work fills both cores, asking them at once
+    // cannot go faster than their total CPU time over two.
+    println!(
+        "| nodes | wall time per report | machine CPU per report | cores busy |\n|---|---|---|---|"
+    );
+    for n in counts {
+        enable(n).await;
+        let requests = 60;
+        let (busy, started) = (pos_shared::testkit::machine_busy()?, Instant::now());
+        for _ in 0..requests {
+            fan_out().await;
+        }
+        let (cpu, wall) = (
+            (pos_shared::testkit::machine_busy()? - busy) / requests,
+            started.elapsed() / requests,
+        );
+        println!(
+            "| {n} | {:.1} ms | {:.1} ms | {:.2} |",
+            wall.as_secs_f64() * 1e3,
+            cpu.as_secs_f64() * 1e3,
+            cpu.as_secs_f64() / wall.as_secs_f64()
+        );
+    }
+    println!();
     // The worst case: nothing folded (a node whose service has not run since the sales were made), so
     // each node reads every sale line.
     for (instance, db, _) in &instances {

@@ -187,6 +187,26 @@ pub async fn shared_instance(slot: usize) -> anyhow::Result<&'static TestInstanc
     cell.get_or_try_init(|| TestInstance::start_new(true)).await
 }
 
+/// CPU time this whole machine has spent busy so far (every process: clients, services, every PostgreSQL
+/// instance), from `/proc/stat`.
+pub fn machine_busy() -> anyhow::Result<std::time::Duration> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    // user, nice, system, irq, softirq, steal (not idle, not iowait), in clock ticks of 10 ms.
+    let ticks: u64 = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|&i| fields.get(i))
+        .sum();
+    Ok(std::time::Duration::from_millis(ticks * 10))
+}
+
 /// Where test artifacts (screenshots, benchmark output) go: `target/test-artifacts`.
 pub fn artifacts_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
