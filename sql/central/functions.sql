@@ -58,7 +58,7 @@ BEGIN
                     END IF;
                 END IF;
                 INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
-                SELECT TG_TABLE_NAME, v_id, n.city_id, TG_OP
+                SELECT TG_TABLE_NAME::replicated_table, v_id, n.city_id, TG_OP::replication_operation
                 FROM nodes n
                 WHERE n.enabled AND n.city_id IN (v_new_city, v_old_city);
                 RETURN NULL;
@@ -80,7 +80,8 @@ BEGIN
             LANGUAGE plpgsql AS $fn$
             BEGIN
                 INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
-                SELECT TG_TABLE_NAME, CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END, n.city_id, TG_OP
+                SELECT TG_TABLE_NAME::replicated_table, CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END,
+                       n.city_id, TG_OP::replication_operation
                 FROM nodes n
                 WHERE n.enabled;
                 RETURN NULL;
@@ -141,26 +142,38 @@ BEGIN
 END;
 $$;
 
+-- Bitmap scans are off in here: reading the queue must be a plain index scan in index order (see below).
 CREATE OR REPLACE FUNCTION deliver_replication(p_city_id integer, p_include_due_failed boolean DEFAULT true,
                                                OUT delivered integer, OUT failed integer)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_bitmapscan = off AS $$
 DECLARE
     s replication_settings;
-    v_ids bigint[];
-    v_tables text[];
+    v_rows tid[];
+    v_tables replicated_table[];
     v_records integer[];
-    v_payload jsonb;
+    -- json, not jsonb: it is only sent as text, and building it costs a third of jsonb.
+    v_payload json;
     v_conn text;
     v_message text;
     v_detail text;
 BEGIN
     delivered := 0;
     failed := 0;
-    -- The replicator polls: an empty queue must cost one index probe and nothing more.
-    IF NOT EXISTS (SELECT 1 FROM replication_log l
-                   WHERE l.target_city_id = p_city_id AND l.status <> 'Success'
-                     AND (l.status = 'Pending'
-                          OR (p_include_due_failed AND l.status = 'Failed' AND l.next_attempt_at <= clock_timestamp()))) THEN
+    -- The replicator polls: an empty queue must cost one index probe and nothing more. The queue is
+    -- read as a plain index scan of replication_log_open_idx in its own order, (target_city_id, id):
+    -- - a plain scan marks the delivered entries it passes as dead in the index, so the next poll skips
+    --   them without visiting the table; a bitmap scan (what the planner picks for a queue it believes
+    --   nearly empty) revisits every one of them until VACUUM, milliseconds per poll after a busy minute;
+    -- - the node is a range rather than `target_city_id = p_city_id`, so that no other index can serve
+    --   that order: with statistics taken during a backlog, the equality let the planner walk the
+    --   primary key through the whole log on every poll.
+    PERFORM 1 FROM replication_log l
+    WHERE l.target_city_id BETWEEN p_city_id AND p_city_id AND l.status <> 'Success'
+      AND (l.status = 'Pending'
+           OR (p_include_due_failed AND l.status = 'Failed' AND l.next_attempt_at <= clock_timestamp()))
+    ORDER BY l.target_city_id, l.id
+    LIMIT 1;
+    IF NOT FOUND THEN
         RETURN;
     END IF;
     SELECT * INTO s FROM replication_settings;
@@ -169,44 +182,48 @@ BEGIN
         RETURN;
     END IF;
 
-    -- The batch: open entries of this node, oldest first, plus every other open entry for the same rows
-    -- (looked up row by row through replication_log_row_idx, so the cost follows the batch, not the
-    -- backlog). Kept in arrays: a temporary table would write catalog rows on every call.
-    SELECT array_agg(c.id), array_agg(c.table_name), array_agg(c.record_id)
-    INTO v_ids, v_tables, v_records
-    FROM (SELECT l.id, l.table_name, l.record_id
+    -- The batch: the node's oldest open entries; it ships the rows they name. Kept in arrays: a
+    -- temporary table would write catalog rows on every call.
+    SELECT array_agg(c.table_name), array_agg(c.record_id)
+    INTO v_tables, v_records
+    FROM (SELECT l.table_name, l.record_id
           FROM replication_log l
-          WHERE l.target_city_id = p_city_id
+          WHERE l.target_city_id BETWEEN p_city_id AND p_city_id  -- the queue's index range, as above
             AND l.status <> 'Success'
             AND (l.status = 'Pending'
                  OR (p_include_due_failed AND l.status = 'Failed' AND l.next_attempt_at <= clock_timestamp()))
-          ORDER BY l.id
+          ORDER BY l.target_city_id, l.id
           LIMIT s.batch_size
           FOR UPDATE SKIP LOCKED) c;
-    IF v_ids IS NULL THEN
+    IF v_tables IS NULL THEN
         RETURN;
     END IF;
-    SELECT v_ids || coalesce(array_agg(o.id), '{}') INTO v_ids
+    -- Every open entry of those rows is settled with them: the batch's own, and any other (a newer one
+    -- beyond the batch, an older failed one still backing off), looked up row by row through
+    -- replication_log_row_idx, so that the cost follows the batch, not the backlog. The entries are kept
+    -- by row address: locked until this transaction ends, they cannot move, and settling them by address
+    -- costs no index lookup however long the log has grown.
+    SELECT array_agg(o.ctid) INTO v_rows
     FROM (SELECT DISTINCT w.table_name, w.record_id FROM unnest(v_tables, v_records) AS w (table_name, record_id)) w
     CROSS JOIN LATERAL (
-        SELECT l.id
+        SELECT l.ctid
         FROM replication_log l
         WHERE l.target_city_id = p_city_id AND l.table_name = w.table_name AND l.record_id = w.record_id
-          AND l.status <> 'Success' AND l.status IN ('Pending', 'Failed') AND l.id <> ALL (v_ids)
+          AND l.status <> 'Success' AND l.status IN ('Pending', 'Failed')
         FOR UPDATE SKIP LOCKED
     ) o;
 
     WITH wanted AS (SELECT DISTINCT w.table_name, w.record_id FROM unnest(v_tables, v_records) AS w (table_name, record_id))
-    SELECT jsonb_build_object(
-        'categories', (SELECT coalesce(jsonb_agg(to_jsonb(c)), '[]') FROM categories c
+    SELECT json_build_object(
+        'categories', (SELECT coalesce(json_agg(c), '[]') FROM categories c
                        WHERE c.id IN (SELECT record_id FROM wanted WHERE table_name = 'categories')),
-        'products',   (SELECT coalesce(jsonb_agg(to_jsonb(p)), '[]') FROM products p
+        'products',   (SELECT coalesce(json_agg(p), '[]') FROM products p
                        WHERE p.id IN (SELECT record_id FROM wanted WHERE table_name = 'products')),
-        'stores',     (SELECT coalesce(jsonb_agg(to_jsonb(st)), '[]') FROM stores st
+        'stores',     (SELECT coalesce(json_agg(st), '[]') FROM stores st
                        WHERE st.id IN (SELECT record_id FROM wanted WHERE table_name = 'stores')),
-        'customers',  (SELECT coalesce(jsonb_agg(to_jsonb(cu)), '[]') FROM customers cu
+        'customers',  (SELECT coalesce(json_agg(cu), '[]') FROM customers cu
                        WHERE cu.id IN (SELECT record_id FROM wanted WHERE table_name = 'customers')),
-        'deleted',    (SELECT coalesce(jsonb_agg(jsonb_build_object('table', w.table_name, 'id', w.record_id)), '[]')
+        'deleted',    (SELECT coalesce(json_agg(json_build_object('table', w.table_name, 'id', w.record_id)), '[]')
                        FROM wanted w
                        WHERE (w.table_name = 'categories' AND NOT EXISTS (SELECT 1 FROM categories x WHERE x.id = w.record_id))
                           OR (w.table_name = 'products'   AND NOT EXISTS (SELECT 1 FROM products x WHERE x.id = w.record_id))
@@ -224,11 +241,11 @@ BEGIN
         SET attempts = attempts + 1,
             last_attempt_at = clock_timestamp(),
             message = redact_secrets(v_message || CASE WHEN coalesce(v_detail, '') <> '' THEN ': ' || v_detail ELSE '' END),
-            status = CASE WHEN attempts + 1 >= s.max_attempts THEN 'Dead' ELSE 'Failed' END,
+            status = CASE WHEN attempts + 1 >= s.max_attempts THEN 'Dead' ELSE 'Failed' END::replication_status,
             next_attempt_at = clock_timestamp()
                 + least(s.max_backoff_ms::double precision, s.base_backoff_ms * power(2, attempts)) * interval '1 millisecond'
-        WHERE id = ANY (v_ids);
-        failed := cardinality(v_ids);
+        WHERE ctid = ANY (v_rows);
+        failed := cardinality(v_rows);
         RETURN;
     END;
 
@@ -239,12 +256,12 @@ BEGIN
         delivered_at = clock_timestamp(),
         message = NULL,
         next_attempt_at = NULL
-    WHERE id = ANY (v_ids);
+    WHERE ctid = ANY (v_rows);
     UPDATE nodes SET last_success_at = clock_timestamp() WHERE city_id = p_city_id;
     -- The node answers again: what failed while it was away need not wait out its back-off.
     UPDATE replication_log SET next_attempt_at = clock_timestamp()
-    WHERE target_city_id = p_city_id AND status <> 'Success' AND status = 'Failed' AND next_attempt_at > clock_timestamp();
-    delivered := cardinality(v_ids);
+    WHERE target_city_id = p_city_id AND status = 'Failed' AND next_attempt_at > clock_timestamp();
+    delivered := cardinality(v_rows);
 END;
 $$;
 
@@ -327,7 +344,7 @@ BEGIN
     PERFORM define_dblink_server(v_server, p_host, p_port, p_dbname, p_user, p_password);
     INSERT INTO nodes (city_id, server_name) VALUES (p_city_id, v_server);
     INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
-    SELECT 'categories', id, p_city_id, 'LOAD' FROM categories
+    SELECT 'categories'::replicated_table, id, p_city_id, 'LOAD'::replication_operation FROM categories
     UNION ALL SELECT 'products', id, p_city_id, 'LOAD' FROM products
     UNION ALL SELECT 'stores', id, p_city_id, 'LOAD' FROM stores WHERE city_id = p_city_id
     UNION ALL SELECT 'customers', id, p_city_id, 'LOAD' FROM customers WHERE city_id = p_city_id;

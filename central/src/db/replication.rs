@@ -231,10 +231,10 @@ pub async fn log_entries(
 ) -> anyhow::Result<Vec<LogEntry>> {
     let stmt = client
         .prepare_cached(
-            "SELECT id, table_name, record_id, target_city_id, operation, status, attempts, message,
-                    created_at, last_attempt_at, next_attempt_at, delivered_at
+            "SELECT id, table_name::text, record_id, target_city_id, operation::text, status::text, attempts,
+                    message, created_at, last_attempt_at, next_attempt_at, delivered_at
              FROM replication_log
-             WHERE ($1::text IS NULL OR status = $1) AND ($2::int IS NULL OR target_city_id = $2)
+             WHERE ($1::text IS NULL OR status::text = $1) AND ($2::int IS NULL OR target_city_id = $2)
              ORDER BY id DESC LIMIT $3",
         )
         .await?;
