@@ -20,6 +20,9 @@ use serde_json::json;
 
 type Db = tokio_postgres::Client;
 
+/// Interleaved rounds per throughput variant (the median is printed): the machine is shared and noisy.
+const ROUNDS: usize = 7;
+
 async fn connect(instance: &TestInstance, db: &str) -> anyhow::Result<Db> {
     pos_shared::db::connect(&pos_shared::db::parse_url(&instance.app_url(db), "bench")?).await
 }
@@ -204,13 +207,89 @@ async fn write_throughput(
     Ok(rows as f64 / started.elapsed().as_secs_f64())
 }
 
-/// Median rows/s with capture on and off, in a fresh central database of `instance` whose nodes are
-/// registered but not served (entries accumulate; nothing is delivered).
+/// One variant's throughput: rows/s and machine CPU per row.
+#[derive(Clone, Copy)]
+struct Throughput {
+    rows_per_second: f64,
+    cpu_per_row: Duration,
+}
+
+async fn measure(
+    instance: &TestInstance,
+    db: &str,
+    city_id: i32,
+    rows: usize,
+    writers: usize,
+) -> anyhow::Result<Throughput> {
+    let busy = pos_shared::testkit::machine_busy()?;
+    let rows_per_second = write_throughput(instance, db, city_id, rows, writers).await?;
+    Ok(Throughput {
+        rows_per_second,
+        cpu_per_row: (pos_shared::testkit::machine_busy()? - busy) / u32::try_from(rows)?,
+    })
+}
+
+/// Capture on against capture off, measured in pairs.
+struct Paired {
+    on: Throughput,
+    off: Throughput,
+    /// The median of the pairs' on/off ratios.
+    ratio: f64,
+}
+
+/// `ROUNDS` pairs of measurements with the capture trigger on and off, back to back and in alternating
+/// order, so that the machine's background load (it is shared) weighs on both sides of a pair alike.
+/// With `delivered` (a central that delivers), each measurement with capture on is followed by waiting
+/// until the node has everything, so that no delivery runs during a measurement with capture off.
+async fn capture_on_off(
+    central: &Db,
+    delivered: bool,
+    mut measure: impl AsyncFnMut() -> anyhow::Result<Throughput>,
+) -> anyhow::Result<Paired> {
+    let (mut on, mut off, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        let mut pair = [None, None];
+        for capture in [round % 2 == 0, round % 2 == 1] {
+            let toggle = if capture { "ENABLE" } else { "DISABLE" };
+            central
+                .batch_execute(&format!(
+                    "ALTER TABLE customers {toggle} TRIGGER trg_customers"
+                ))
+                .await?;
+            let measured = measure().await?;
+            if capture && delivered {
+                wait_until_delivered(central, Duration::from_secs(60)).await?;
+            }
+            pair[usize::from(capture)] = Some(measured);
+        }
+        let [Some(without), Some(with)] = pair else {
+            unreachable!("both sides of a pair are measured")
+        };
+        ratios.push(with.rows_per_second / without.rows_per_second);
+        on.push(with);
+        off.push(without);
+    }
+    central
+        .batch_execute("ALTER TABLE customers ENABLE TRIGGER trg_customers")
+        .await?;
+    for variant in [&mut on, &mut off] {
+        variant.sort_by(|a, b| a.rows_per_second.total_cmp(&b.rows_per_second));
+    }
+    ratios.sort_by(f64::total_cmp);
+    Ok(Paired {
+        on: on[ROUNDS / 2],
+        off: off[ROUNDS / 2],
+        ratio: ratios[ROUNDS / 2],
+    })
+}
+
+/// Capture on and off in a fresh central database of `instance` whose nodes are registered but not
+/// served (entries accumulate; nothing is delivered).
 async fn capture_alone(
     instance: &TestInstance,
     rows: usize,
     writers: usize,
-) -> anyhow::Result<(f64, f64)> {
+) -> anyhow::Result<Paired> {
     let db = instance
         .migrated_database("central", |url| async move {
             central::schema::migrate(&pos_shared::db::parse_url(&url, "bench")?).await
@@ -223,74 +302,10 @@ async fn capture_alone(
              INSERT INTO nodes (city_id, server_name) VALUES (1, 'node_karachi'), (2, 'node_lahore');",
         )
         .await?;
-    let (mut on, mut off) = (Vec::new(), Vec::new());
-    for _ in 0..3 {
-        on.push(write_throughput(instance, &db, 2, rows, writers).await?);
-        client
-            .batch_execute("ALTER TABLE customers DISABLE TRIGGER trg_customers")
-            .await?;
-        off.push(write_throughput(instance, &db, 2, rows, writers).await?);
-        client
-            .batch_execute("ALTER TABLE customers ENABLE TRIGGER trg_customers")
-            .await?;
-    }
-    on.sort_by(f64::total_cmp);
-    off.sort_by(f64::total_cmp);
-    Ok((on[1], off[1]))
-}
-
-/// One variant's throughput: rows/s and machine CPU per row.
-#[derive(Clone, Copy)]
-struct Throughput {
-    rows_per_second: f64,
-    cpu_per_row: Duration,
-}
-
-async fn measure(
-    central_pg: &TestInstance,
-    cluster: &Cluster,
-    rows: usize,
-    writers: usize,
-) -> anyhow::Result<Throughput> {
-    let busy = pos_shared::testkit::machine_busy()?;
-    let rows_per_second = write_throughput(
-        central_pg,
-        &cluster.central_db,
-        cluster.lahore_city,
-        rows,
-        writers,
-    )
-    .await?;
-    Ok(Throughput {
-        rows_per_second,
-        cpu_per_row: (pos_shared::testkit::machine_busy()? - busy) / u32::try_from(rows)?,
+    capture_on_off(&client, false, async || {
+        measure(instance, &db, 2, rows, writers).await
     })
-}
-
-/// Medians of 3 interleaved rounds with the capture trigger on (delivery running) and off.
-async fn throughput_on_off(
-    central_pg: &TestInstance,
-    cluster: &Cluster,
-    central: &Db,
-    rows: usize,
-    writers: usize,
-) -> anyhow::Result<(Throughput, Throughput)> {
-    let (mut on, mut off) = (Vec::new(), Vec::new());
-    for _ in 0..3 {
-        on.push(measure(central_pg, cluster, rows, writers).await?);
-        central
-            .batch_execute("ALTER TABLE customers DISABLE TRIGGER trg_customers")
-            .await?;
-        off.push(measure(central_pg, cluster, rows, writers).await?);
-        central
-            .batch_execute("ALTER TABLE customers ENABLE TRIGGER trg_customers")
-            .await?;
-        wait_until_delivered(central, Duration::from_secs(60)).await?;
-    }
-    for variant in [&mut on, &mut off] {
-        variant.sort_by(|a, b| a.rows_per_second.total_cmp(&b.rows_per_second));
-    }
-    Ok((on[1], off[1]))
+    .await
 }
 
 async fn wait_until_delivered(central: &Db, timeout: Duration) -> anyhow::Result<()> {
@@ -346,10 +361,14 @@ async fn main() -> anyhow::Result<()> {
     );
     wait_until_delivered(&central, Duration::from_secs(30)).await?;
 
-    // 2. Write throughput: capture on vs off, interleaved rounds; then a naive per-row dblink trigger.
-    let rows = 4000;
+    // 2. Write throughput: capture on vs off, in pairs; then a naive per-row dblink trigger.
+    let rows = 3000;
     let writers = 4;
-    let (on, off) = throughput_on_off(&central_pg, &cluster, &central, rows, writers).await?;
+    let delivering = capture_on_off(&central, true, async || {
+        measure(&central_pg, &cluster.central_db, city, rows, writers).await
+    })
+    .await?;
+    let off = delivering.off;
     // The naive design: the trigger itself writes to the node over dblink, a new connection per row.
     let server: String = central
         .query_one("SELECT server_name FROM nodes WHERE city_id = $1", &[&city])
@@ -377,11 +396,12 @@ async fn main() -> anyhow::Result<()> {
     // Capture alone: another central database with the same two nodes registered but no replicator
     // running, so that delivery does not compete with the writers for this machine's two cores; on this
     // durable instance and on a test instance with fsync off (where commits cost next to nothing).
-    let (capture_on, capture_off) = capture_alone(&central_pg, rows, writers).await?;
+    let alone = capture_alone(&central_pg, rows, writers).await?;
     let fast_pg = TestInstance::start_dedicated().await?;
-    let (fast_on, fast_off) = capture_alone(&fast_pg, rows, writers).await?;
+    let fast = capture_alone(&fast_pg, rows, writers).await?;
     println!(
-        "## Central customer-write throughput, durable central ({writers} writers, single-row transactions, median of 3 interleaved rounds)"
+        "## Central customer-write throughput, durable central ({writers} writers, single-row transactions; \
+         rows/s: medians of {ROUNDS} rounds; ratios: medians of {ROUNDS} pairs measured back to back)"
     );
     println!(
         "| variant | rows/s | ratio to triggers off | CPU per row, whole machine |\n|---|---|---|---|"
@@ -394,21 +414,27 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "| capture triggers + outbox, delivery running (this design) | {:.0} | {:.2} | {:.0} µs |",
-        on.rows_per_second,
-        on.rows_per_second / off.rows_per_second,
-        micros(on)
+        delivering.on.rows_per_second,
+        delivering.ratio,
+        micros(delivering.on)
     );
     println!(
         "| naive trigger, dblink call per row | {naive:.0} | {:.3} | |",
         naive / off.rows_per_second
     );
     println!(
-        "| capture alone, no delivery running (another database; {capture_off:.0} rows/s there with triggers off) | {capture_on:.0} | {:.2} | |",
-        capture_on / capture_off
+        "| capture alone, no delivery running (another database; {:.0} rows/s there with triggers off) | {:.0} | {:.2} | {:.0} µs |",
+        alone.off.rows_per_second,
+        alone.on.rows_per_second,
+        alone.ratio,
+        micros(alone.on)
     );
     println!(
-        "| capture alone on an instance with fsync and synchronous commit off ({fast_off:.0} rows/s there with triggers off) | {fast_on:.0} | {:.2} | |\n",
-        fast_on / fast_off
+        "| capture alone on an instance with fsync and synchronous commit off ({:.0} rows/s there with triggers off) | {:.0} | {:.2} | {:.0} µs |\n",
+        fast.off.rows_per_second,
+        fast.on.rows_per_second,
+        fast.ratio,
+        micros(fast.on)
     );
 
     // 3. Backlog drain after an outage.

@@ -171,8 +171,11 @@ async fn node_worker(
 ) {
     let mut session_config = db;
     session_config.application_name(format!("central-replicator-{city_id}"));
-    // Bounds a delivery whose node stops answering mid-statement.
-    session_config.options("-c statement_timeout=60000");
+    // statement_timeout bounds a delivery whose node stops answering mid-statement.
+    // synchronous_commit=off: this session's commits only settle log entries of rows the node has
+    // already committed, so one lost in a crash of central is delivered again (a version-guarded no-op);
+    // not waiting for its WAL flush keeps it out of the queue of central's writers' durable commits.
+    session_config.options("-c statement_timeout=60000 -c synchronous_commit=off");
     let session = match pos_shared::db::pool(session_config, 1) {
         Ok(pool) => pool,
         Err(e) => {
