@@ -1,6 +1,7 @@
 //! Report latency against the number of nodes: `GET /reports/sales` with 1, 2, 4 and 8 nodes holding the
-//! same data each, beside the same fan-out as bare SQL (no HTTP service) and the same question asked one
-//! node after another (what a single dblink query over all nodes does). Prints t(n)/t(1) measured side
+//! same data each (the service asks each node's database directly, all at once), beside the same
+//! question asked through central's database over dblink, all at once (one central session per node) and
+//! one node after another (what a single dblink query over all nodes does). Prints t(n)/t(1) measured side
 //! by side in one run: with the nodes' sales folded into their per-day totals, and with nothing folded.
 //!
 //! Run: `cargo bench -p central --bench reports`.
@@ -193,7 +194,7 @@ async fn main() -> anyhow::Result<()> {
         }
     };
 
-    // The same fan-out without the HTTP service: one central session per node, all at once.
+    // The same question through central's database over dblink: one central session per node, all at once.
     let mut sessions = Vec::new();
     for _ in 0..NODES {
         sessions.push(
@@ -245,7 +246,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let print = |medians: Vec<[Duration; 3]>| {
         println!(
-            "| nodes | parallel fan-out (GET /reports/sales) | t(n)/t(1) | the same fan-out as SQL, no HTTP | t(n)/t(1) | one node after another | t(n)/t(1) |"
+            "| nodes | GET /reports/sales (nodes asked directly, at once) | t(n)/t(1) | over dblink from central's database, at once | t(n)/t(1) | over dblink, one node after another | t(n)/t(1) |"
         );
         println!("|---|---|---|---|---|---|---|");
         for (n, times) in counts.iter().zip(&medians) {

@@ -1,9 +1,12 @@
-//! Asks every enabled node the same question at once: each on its own pooled session, each with its own
+//! Asks every enabled node the same question at once: each on a session of its own, each with its own
 //! timeout, so that the answer takes as long as the slowest node that answers in time, not the sum.
 //!
-//! Each node has its own few sessions on central's database, and each of those keeps its dblink
-//! connection to that node open: asking costs a query, not a connection (a backend and a password
-//! exchange on the node), and no session holds connections to every node.
+//! The service connects to each node's database directly, as the node's replication role, with the
+//! credentials of the node's user mapping (read from central's database when the node is first asked,
+//! kept only in memory). A question is then a prepared statement on the node, answered from a plan the
+//! node keeps for that session. Going through central's database instead (a central session per node
+//! calling dblink) cost each node about twice the CPU: a second backend, the query text parsed and
+//! planned on every call, and the rows converted to JSON and back.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -12,6 +15,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use deadpool_postgres::Pool;
+use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use crate::db;
@@ -26,90 +30,158 @@ pub struct NodeAnswer {
     pub reason: Option<String>,
 }
 
-/// Why a node did not answer, in words for head office (details go to the log).
-fn reason(err: &anyhow::Error) -> String {
-    match pos_shared::db::sqlstate(err).map(|s| s.code()) {
-        Some("08001" | "08000" | "08006") => "cannot connect to the node's database".into(),
-        _ if pos_shared::db::is_unavailable(err) => "central's own database is unavailable".into(),
-        _ => "the node's query failed".into(),
-    }
-}
-
 /// Sessions per node: the dashboard asks each node three questions at once.
 const SESSIONS_PER_NODE: usize = 3;
+/// libpq's minimum, as in the nodes' foreign servers.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The sessions that ask nodes, a small pool per node, opened when first needed.
+/// The sessions that ask nodes: a small pool per node, opened when first needed.
 #[derive(Clone)]
 pub struct NodeSessions {
-    config: tokio_postgres::Config,
+    /// Central's own database: the nodes and their connections.
+    central: Pool,
+    /// Per node and question; also the nodes' statement timeout, so that a node stops working on a
+    /// question nobody waits for any more.
+    timeout: Duration,
     pools: Arc<Mutex<HashMap<i32, Pool>>>,
 }
 
-impl NodeSessions {
-    pub fn new(config: tokio_postgres::Config) -> Self {
+/// A node that did not answer, and why in words for head office (the details go to the log).
+struct Unanswered {
+    reason: String,
+    error: Option<anyhow::Error>,
+}
+
+impl Unanswered {
+    fn new(reason: &str, error: anyhow::Error) -> Self {
         Self {
-            config,
+            reason: reason.into(),
+            error: Some(error),
+        }
+    }
+}
+
+impl NodeSessions {
+    pub fn new(central: Pool, timeout: Duration) -> Self {
+        Self {
+            central,
+            timeout,
             pools: Arc::default(),
         }
     }
 
-    async fn session(&self, city_id: i32) -> anyhow::Result<deadpool_postgres::Object> {
-        let pool = {
-            let mut pools = self.pools.lock().unwrap_or_else(PoisonError::into_inner);
-            match pools.get(&city_id) {
-                Some(pool) => pool.clone(),
-                None => {
-                    let mut config = self.config.clone();
-                    config.application_name(format!("central-reports-{city_id}"));
-                    let pool = pos_shared::db::pool(config, SESSIONS_PER_NODE)?;
-                    pools.insert(city_id, pool.clone());
-                    pool
-                }
-            }
-        };
-        pool.get().await.context("getting a session for the node")
+    fn pools(&self) -> std::sync::MutexGuard<'_, HashMap<i32, Pool>> {
+        self.pools.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
 
-/// `(answer, value)` per enabled node, in city order; `value` is `None` for nodes that did not answer.
-/// `pool` lists the nodes; each is asked on one of its own sessions.
-pub async fn ask_every_node<T, F, Fut>(
-    pool: &Pool,
-    sessions: &NodeSessions,
-    timeout: Duration,
-    ask: F,
-) -> anyhow::Result<Vec<(NodeAnswer, Option<T>)>>
-where
-    F: Fn(deadpool_postgres::Object, i32) -> Fut,
-    Fut: Future<Output = anyhow::Result<T>>,
-{
-    let nodes = {
-        let client = pool.get().await.context("getting a connection")?;
-        db::replication::list_nodes(&client).await?
-    };
-    let asks = nodes.into_iter().filter(|n| n.enabled).map(|node| {
-        let ask = &ask;
-        async move {
-            let attempt = async { ask(sessions.session(node.city_id).await?, node.city_id).await };
-            let result = match tokio::time::timeout(timeout, attempt).await {
-                Ok(Ok(value)) => Ok(value),
-                Ok(Err(e)) => {
-                    tracing::warn!(city_id = node.city_id, error = %format!("{e:#}"), "node did not answer");
-                    Err(reason(&e))
-                }
-                Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
-            };
-            match result {
-                Ok(value) => (
-                    NodeAnswer { city_id: node.city_id, city: node.city, status: "ok", reason: None },
-                    Some(value),
-                ),
-                Err(reason) => (
-                    NodeAnswer { city_id: node.city_id, city: node.city, status: "unreachable", reason: Some(reason) },
-                    None,
-                ),
-            }
+    async fn node_pool(&self, city_id: i32) -> Result<Pool, Unanswered> {
+        if let Some(pool) = self.pools().get(&city_id) {
+            return Ok(pool.clone());
         }
-    });
-    Ok(futures_util::future::join_all(asks).await)
+        let connection = async {
+            let client = self.central.get().await.context("getting a connection")?;
+            db::replication::node_connection(&client, city_id).await
+        }
+        .await
+        .map_err(|e| {
+            let reason = if pos_shared::db::is_unavailable(&e) {
+                "central's own database is unavailable"
+            } else {
+                "the node's connection settings could not be read"
+            };
+            Unanswered::new(reason, e)
+        })?;
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host(&connection.host)
+            .port(connection.port)
+            .dbname(&connection.dbname)
+            .user(&connection.user)
+            .password(connection.password.expose_secret())
+            .connect_timeout(CONNECT_TIMEOUT)
+            .keepalives_idle(Duration::from_secs(30))
+            .application_name(&format!("central-reports-{city_id}"))
+            .options(&format!(
+                "-c statement_timeout={}",
+                self.timeout.as_millis()
+            ));
+        let pool = pos_shared::db::pool(config, SESSIONS_PER_NODE)
+            .map_err(|e| Unanswered::new("the node's connection settings are invalid", e))?;
+        self.pools().insert(city_id, pool.clone());
+        Ok(pool)
+    }
+
+    /// A session on the node's database. When none can be opened, the node's pool is dropped, so that
+    /// the next question reads its connection settings again (they may have been corrected).
+    async fn session(&self, city_id: i32) -> Result<deadpool_postgres::Object, Unanswered> {
+        let pool = self.node_pool(city_id).await?;
+        pool.get().await.map_err(|e| {
+            self.pools().remove(&city_id);
+            Unanswered::new(
+                "cannot connect to the node's database",
+                anyhow::Error::new(e).context("connecting to the node"),
+            )
+        })
+    }
+
+    /// `(answer, value)` per enabled node, in city order; `value` is `None` for nodes that did not
+    /// answer. `ask` gets a session on the node's own database and the node's city.
+    pub async fn ask_every_node<T, F, Fut>(
+        &self,
+        ask: F,
+    ) -> anyhow::Result<Vec<(NodeAnswer, Option<T>)>>
+    where
+        F: Fn(deadpool_postgres::Object, i32) -> Fut,
+        Fut: Future<Output = anyhow::Result<T>>,
+    {
+        let nodes = {
+            let client = self.central.get().await.context("getting a connection")?;
+            db::replication::list_nodes(&client).await?
+        };
+        let asks = nodes.into_iter().filter(|n| n.enabled).map(|node| {
+            let ask = &ask;
+            async move {
+                let attempt = async {
+                    let session = self.session(node.city_id).await?;
+                    ask(session, node.city_id).await.map_err(|e| {
+                        let reason = if pos_shared::db::is_unavailable(&e) {
+                            "the connection to the node was lost"
+                        } else {
+                            "the node's query failed"
+                        };
+                        Unanswered::new(reason, e)
+                    })
+                };
+                let result = tokio::time::timeout(self.timeout, attempt)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(Unanswered {
+                            reason: format!("no answer within {} ms", self.timeout.as_millis()),
+                            error: None,
+                        })
+                    });
+                match result {
+                    Ok(value) => (
+                        NodeAnswer { city_id: node.city_id, city: node.city, status: "ok", reason: None },
+                        Some(value),
+                    ),
+                    Err(unanswered) => {
+                        if let Some(e) = &unanswered.error {
+                            tracing::warn!(city_id = node.city_id, error = %format!("{e:#}"), "node did not answer");
+                        }
+                        (
+                            NodeAnswer {
+                                city_id: node.city_id,
+                                city: node.city,
+                                status: "unreachable",
+                                reason: Some(unanswered.reason),
+                            },
+                            None,
+                        )
+                    }
+                }
+            }
+        });
+        Ok(futures_util::future::join_all(asks).await)
+    }
 }

@@ -1,6 +1,8 @@
 //! Builds the central service: pool, schema, HTTP listener (port 0 in tests) and background workers.
 
 use actix_web::web;
+use std::time::Duration;
+
 use anyhow::Context;
 use deadpool_postgres::Pool;
 use pos_shared::auth::TokenRegistry;
@@ -44,7 +46,10 @@ impl Application {
         let client = pool.get().await.context("getting a connection")?;
         crate::db::replication::configure(&client, &config.replication).await?;
         drop(client);
-        let node_sessions = NodeSessions::new(db_config.clone());
+        let node_sessions = NodeSessions::new(
+            pool.clone(),
+            Duration::from_millis(config.replication.report_timeout_ms),
+        );
         let replicator = Replicator::new(db_config, pool.clone(), config.replication.clone());
         replicator.sync_nodes().await?;
         let background = vec![replicator.spawn_listener()];

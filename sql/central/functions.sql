@@ -421,10 +421,10 @@ END;
 $$;
 
 -- ---------------------------------------------------------------------------------------------------
--- Reports: one node's part, asked over a connection of its own. The service calls these for every
--- node at once, each on its own session and with its own timeout, and combines the answers.
--- The rows of a query run on a node, as jsonb, over this session's kept 'report' connection. A kept
--- connection may have gone stale (the node restarted): one fresh attempt before giving up.
+-- Reports. The service asks each node's database directly (see central/src/fanout.rs); this is the same
+-- question asked from psql, as an operator would, over a dblink connection kept by this session:
+--   SELECT * FROM node_sales_summary(2, current_date - 7, current_date, 'store');
+-- A kept connection may have gone stale (the node restarted): one fresh attempt before giving up.
 CREATE OR REPLACE FUNCTION node_rows(p_city_id integer, p_query text) RETURNS SETOF jsonb
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -451,18 +451,6 @@ LANGUAGE sql AS $$
            jsonb_to_record(j) AS r(key text, name text, orders bigint, units bigint, revenue numeric)
 $$;
 
-CREATE OR REPLACE FUNCTION node_stock_below(p_city_id integer, p_below integer)
-RETURNS TABLE (store_id integer, store_code text, product_id integer, sku text, product_name text, quantity integer)
-LANGUAGE sql AS $$
-    SELECT r.* FROM node_rows(p_city_id, format('SELECT * FROM stock_below(%L)', p_below)) j,
-           jsonb_to_record(j) AS r(store_id integer, store_code text, product_id integer, sku text,
-                                   product_name text, quantity integer)
-$$;
-
-CREATE OR REPLACE FUNCTION node_sync_backlog(p_city_id integer)
-RETURNS TABLE (pending bigint, failed bigint, oldest_pending_age_seconds double precision, last_delivered_at timestamptz)
-LANGUAGE sql AS $$
-    SELECT r.* FROM node_rows(p_city_id, 'SELECT * FROM sync_backlog()') j,
-           jsonb_to_record(j) AS r(pending bigint, failed bigint, oldest_pending_age_seconds double precision,
-                                   last_delivered_at timestamptz)
-$$;
+-- The service asks the nodes for their stock and outbox backlog directly; these wrappers are gone.
+DROP FUNCTION IF EXISTS node_stock_below(integer, integer);
+DROP FUNCTION IF EXISTS node_sync_backlog(integer);

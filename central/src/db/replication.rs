@@ -3,6 +3,7 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+use secrecy::SecretString;
 use serde::Serialize;
 use tokio_postgres::Row;
 
@@ -36,6 +37,58 @@ pub async fn list_nodes(client: &impl GenericClient) -> anyhow::Result<Vec<Node>
         .await?;
     let rows = client.query(&stmt, &[]).await.context("listing nodes")?;
     Ok(rows.iter().map(Node::from).collect())
+}
+
+/// Where and as whom central reaches a node's database: the node's dblink foreign server and this
+/// role's user mapping for it (which only the server's owner, this role, can read).
+pub struct StoredNodeConnection {
+    pub host: String,
+    pub port: u16,
+    pub dbname: String,
+    pub user: String,
+    pub password: SecretString,
+}
+
+pub async fn node_connection(
+    client: &impl GenericClient,
+    city_id: i32,
+) -> anyhow::Result<StoredNodeConnection> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT s.host, s.port, s.dbname, m.user_name, m.password
+             FROM nodes n
+             JOIN pg_foreign_server f ON f.srvname = n.server_name
+             JOIN pg_user_mappings u ON u.srvid = f.oid AND u.usename = current_user
+             CROSS JOIN LATERAL (
+                 SELECT max(option_value) FILTER (WHERE option_name = 'host') AS host,
+                        max(option_value) FILTER (WHERE option_name = 'port') AS port,
+                        max(option_value) FILTER (WHERE option_name = 'dbname') AS dbname
+                 FROM pg_options_to_table(f.srvoptions)) s
+             CROSS JOIN LATERAL (
+                 SELECT max(option_value) FILTER (WHERE option_name = 'user') AS user_name,
+                        max(option_value) FILTER (WHERE option_name = 'password') AS password
+                 FROM pg_options_to_table(u.umoptions)) m
+             WHERE n.city_id = $1",
+        )
+        .await?;
+    let row = client
+        .query_opt(&stmt, &[&city_id])
+        .await
+        .context("reading the node's connection")?
+        .with_context(|| format!("node {city_id} has no foreign server or user mapping"))?;
+    let option = |name: &str| -> anyhow::Result<String> {
+        row.get::<_, Option<String>>(name)
+            .with_context(|| format!("node {city_id}'s connection has no {name}"))
+    };
+    Ok(StoredNodeConnection {
+        host: option("host")?,
+        port: option("port")?
+            .parse()
+            .with_context(|| format!("node {city_id}'s port is not a port number"))?,
+        dbname: option("dbname")?,
+        user: option("user_name")?,
+        password: SecretString::from(option("password")?),
+    })
 }
 
 /// Enabled nodes' city ids.

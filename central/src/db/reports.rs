@@ -1,4 +1,5 @@
-//! One node's part of head office's reports (each call on its own session).
+//! One node's part of head office's reports, asked of the node's own database (see `fanout`): its
+//! report functions, which its replication role may execute.
 
 use anyhow::Context;
 use chrono::NaiveDate;
@@ -17,18 +18,15 @@ pub struct SalesRow {
 
 pub async fn node_sales(
     client: &impl GenericClient,
-    city_id: i32,
     from: NaiveDate,
     to: NaiveDate,
     group_by: &str,
 ) -> anyhow::Result<Vec<SalesRow>> {
     let stmt = client
-        .prepare_cached(
-            "SELECT key, name, orders, units, revenue FROM node_sales_summary($1, $2, $3, $4)",
-        )
+        .prepare_cached("SELECT key, name, orders, units, revenue FROM sales_summary($1, $2, $3)")
         .await?;
     let rows = client
-        .query(&stmt, &[&city_id, &from, &to, &group_by])
+        .query(&stmt, &[&from, &to, &group_by])
         .await
         .context("asking a node for its sales")?;
     Ok(rows
@@ -61,11 +59,11 @@ pub async fn node_stock_below(
 ) -> anyhow::Result<Vec<StockRow>> {
     let stmt = client
         .prepare_cached(
-            "SELECT store_id, store_code, product_id, sku, product_name, quantity FROM node_stock_below($1, $2)",
+            "SELECT store_id, store_code, product_id, sku, product_name, quantity FROM stock_below($1)",
         )
         .await?;
     let rows = client
-        .query(&stmt, &[&city_id, &below])
+        .query(&stmt, &[&below])
         .await
         .context("asking a node for its stock")?;
     Ok(rows
@@ -91,17 +89,14 @@ pub struct SyncBacklog {
 }
 
 /// A node's outbox backlog (its sales central has not heard of yet).
-pub async fn node_sync_backlog(
-    client: &impl GenericClient,
-    city_id: i32,
-) -> anyhow::Result<SyncBacklog> {
+pub async fn node_sync_backlog(client: &impl GenericClient) -> anyhow::Result<SyncBacklog> {
     let stmt = client
         .prepare_cached(
-            "SELECT pending, failed, oldest_pending_age_seconds, last_delivered_at FROM node_sync_backlog($1)",
+            "SELECT pending, failed, oldest_pending_age_seconds, last_delivered_at FROM sync_backlog()",
         )
         .await?;
     let row = client
-        .query_one(&stmt, &[&city_id])
+        .query_one(&stmt, &[])
         .await
         .context("asking a node for its outbox backlog")?;
     Ok(SyncBacklog {

@@ -23,7 +23,6 @@ use sha2::{Digest, Sha256};
 use super::reports::{SalesQuery, SalesReportRow, sales_report};
 use super::{Reply, client};
 use crate::db;
-use crate::fanout::ask_every_node;
 use crate::startup::AppState;
 
 const COOKIE: &str = "pos_dashboard";
@@ -218,14 +217,10 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Reply {
         sales_report(&state, &city_query),
         super::replication::replication_status(&state),
     )?;
-    let timeout = Duration::from_millis(state.config.replication.report_timeout_ms);
-    let backlog = ask_every_node(
-        &state.pool,
-        &state.node_sessions,
-        timeout,
-        |client, city_id| async move { db::reports::node_sync_backlog(&client, city_id).await },
-    )
-    .await?;
+    let backlog = state
+        .node_sessions
+        .ask_every_node(|client, _| async move { db::reports::node_sync_backlog(&client).await })
+        .await?;
 
     let mut body = format!(
         r#"<h1>Head office dashboard</h1><p class="muted">Today, {today} · refreshes every {REFRESH_SECONDS} s ·

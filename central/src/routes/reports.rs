@@ -1,7 +1,6 @@
 //! Head office's reports across every store, by parallel fan-out to the nodes.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use chrono::NaiveDate;
@@ -13,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Reply, client};
 use crate::db;
-use crate::fanout::{NodeAnswer, ask_every_node};
+use crate::fanout::NodeAnswer;
 use crate::startup::AppState;
 
 pub const GROUPS: [&str; 5] = ["store", "city", "day", "product", "category"];
@@ -112,17 +111,13 @@ pub async fn sales_report(state: &AppState, query: &SalesQuery) -> Result<SalesR
             format!("must be one of {}", GROUPS.join(", ")),
         ));
     }
-    let timeout = Duration::from_millis(state.config.replication.report_timeout_ms);
-    let answers = ask_every_node(
-        &state.pool,
-        &state.node_sessions,
-        timeout,
-        |client, city_id| {
+    let answers = state
+        .node_sessions
+        .ask_every_node(|client, _| {
             let group_by = group_by.clone();
-            async move { db::reports::node_sales(&client, city_id, from, to, &group_by).await }
-        },
-    )
-    .await?;
+            async move { db::reports::node_sales(&client, from, to, &group_by).await }
+        })
+        .await?;
     let city_names: BTreeMap<String, String> = db::cities::list(&client(state).await?)
         .await?
         .into_iter()
@@ -237,16 +232,11 @@ pub async fn inventory(
             "must be between 1 and 1000000",
         ));
     }
-    let timeout = Duration::from_millis(state.config.replication.report_timeout_ms);
-    let answers =
-        ask_every_node(
-            &state.pool,
-            &state.node_sessions,
-            timeout,
-            |client, city_id| async move {
-                db::reports::node_stock_below(&client, city_id, below).await
-            },
-        )
+    let answers = state
+        .node_sessions
+        .ask_every_node(|client, city_id| async move {
+            db::reports::node_stock_below(&client, city_id, below).await
+        })
         .await?;
     let mut rows: Vec<db::reports::StockRow> = answers
         .iter()
