@@ -100,11 +100,8 @@ impl NodeSessions {
             .password(connection.password.expose_secret())
             .connect_timeout(CONNECT_TIMEOUT)
             .keepalives_idle(Duration::from_secs(30))
-            .application_name(&format!("central-reports-{city_id}"))
-            .options(&format!(
-                "-c statement_timeout={}",
-                self.timeout.as_millis()
-            ));
+            .application_name(format!("central-reports-{city_id}"))
+            .options(format!("-c statement_timeout={}", self.timeout.as_millis()));
         let pool = pos_shared::db::pool(config, SESSIONS_PER_NODE)
             .map_err(|e| Unanswered::new("the node's connection settings are invalid", e))?;
         self.pools().insert(city_id, pool.clone());
