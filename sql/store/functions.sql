@@ -560,47 +560,47 @@ $$;
 
 -- Sales net of refunds between two business days, by store, city, day, product or category, plus a
 -- grand total (the row whose key is NULL): the folded per-day totals plus what is still queued, read in
--- one statement (one snapshot), so a sale being folded meanwhile counts once.
+-- one statement (one snapshot), so a sale being folded meanwhile counts once. One pass over the day rows
+-- makes both the groups (from the grain's rows) and the total (from the per-store rows: an order with
+-- two products counts once there, and in each product's row); names are joined to the few groups after.
 CREATE OR REPLACE FUNCTION sales_summary(p_from date, p_to date, p_group text)
 RETURNS TABLE (key text, name text, orders bigint, units bigint, revenue numeric)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
-    -- Store, city and day reports read the per-store rows; the total always does (an order with two
-    -- products counts once there, and in each product's row).
+    -- Store, city and day reports read the per-store rows.
     v_grain text := CASE WHEN p_group IN ('product', 'category') THEN p_group ELSE 'store' END;
+    -- Usually nothing is queued (the service folds every second). Then the queued part is not run at
+    -- all (a false parameter gates it off in the plan), instead of joining sales and refunds by a plan
+    -- made for whatever the queue held when its statistics were taken. This function is STABLE, so
+    -- this look and the query below see the same snapshot.
+    v_queued boolean := EXISTS (SELECT 1 FROM sales_to_fold) OR EXISTS (SELECT 1 FROM refunds_to_fold);
 BEGIN
     RETURN QUERY
-    WITH totals AS (
-        SELECT d.business_date, d.grain, d.store_id, d.key, d.orders, d.units, d.revenue
-        FROM daily_sales d
-        WHERE d.grain IN (v_grain, 'store') AND d.business_date BETWEEN p_from AND p_to
-        UNION ALL
-        SELECT q.business_date, q.grain, q.store_id, q.key, q.orders, q.units, q.revenue
-        FROM queued_daily_totals() q
-        WHERE q.grain IN (v_grain, 'store') AND q.business_date BETWEEN p_from AND p_to
-    ), summed AS (
-        -- The grain's rows summed per store and key (and day, when grouping by day) before names are
-        -- joined: a few dozen rows whatever the range.
-        SELECT t.store_id, CASE WHEN p_group = 'day' THEN t.business_date END AS day, t.key,
-               sum(t.orders) AS orders, sum(t.units) AS units, sum(t.revenue) AS revenue
-        FROM totals t
-        WHERE t.grain = v_grain
-        GROUP BY 1, 2, 3
-    )
-    SELECT CASE p_group WHEN 'store' THEN m.store_id::text WHEN 'city' THEN s.city_id::text
-                        WHEN 'day' THEN m.day::text ELSE m.key::text END,
-           max(CASE p_group WHEN 'store' THEN s.name WHEN 'day' THEN m.day::text
-                            WHEN 'product' THEN p.name WHEN 'category' THEN c.name END),
-           sum(m.orders)::bigint, sum(m.units)::bigint, sum(m.revenue)
-    FROM summed m
-    JOIN stores s ON s.id = m.store_id
-    LEFT JOIN products p ON p_group = 'product' AND p.id = m.key
-    LEFT JOIN categories c ON p_group = 'category' AND c.id = m.key
-    GROUP BY 1
-    UNION ALL
-    SELECT NULL, NULL, sum(t.orders)::bigint, sum(t.units)::bigint, sum(t.revenue)
-    FROM totals t
-    WHERE t.grain = 'store';
+    SELECT g.key,
+           CASE p_group WHEN 'store' THEN s.name WHEN 'day' THEN g.key
+                        WHEN 'product' THEN p.name WHEN 'category' THEN c.name END,
+           g.orders, g.units, g.revenue
+    FROM (
+        SELECT t.grain,
+               CASE p_group WHEN 'store' THEN t.store_id::text WHEN 'city' THEN st.city_id::text
+                            WHEN 'day' THEN t.business_date::text ELSE t.key::text END AS key,
+               sum(t.orders)::bigint AS orders, sum(t.units)::bigint AS units, sum(t.revenue) AS revenue
+        FROM (
+            SELECT d.business_date, d.grain, d.store_id, d.key, d.orders, d.units, d.revenue
+            FROM daily_sales d
+            WHERE d.grain IN (v_grain, 'store') AND d.business_date BETWEEN p_from AND p_to
+            UNION ALL
+            SELECT q.business_date, q.grain, q.store_id, q.key, q.orders, q.units, q.revenue
+            FROM queued_daily_totals() q
+            WHERE v_queued AND q.grain IN (v_grain, 'store') AND q.business_date BETWEEN p_from AND p_to
+        ) t
+        JOIN stores st ON st.id = t.store_id
+        GROUP BY GROUPING SETS ((t.grain, 2), (t.grain))
+    ) g
+    LEFT JOIN stores s ON p_group = 'store' AND s.id::text = g.key
+    LEFT JOIN products p ON p_group = 'product' AND p.id::text = g.key
+    LEFT JOIN categories c ON p_group = 'category' AND c.id::text = g.key
+    WHERE (g.grain = v_grain AND g.key IS NOT NULL) OR (g.grain = 'store' AND g.key IS NULL);
 END;
 $$;
 
