@@ -562,10 +562,14 @@ $$;
 -- grand total (the row whose key is NULL): the folded per-day totals plus what is still queued, read in
 -- one statement (one snapshot), so a sale being folded meanwhile counts once. One pass over the day rows
 -- makes both the groups (from the grain's rows) and the total (from the per-store rows: an order with
--- two products counts once there, and in each product's row); names are joined to the few groups after.
+-- two products counts once there, and in each product's row); names are looked up for the few groups
+-- after, and only the one the grouping needs (joins to every name table cost more than the query).
+-- Its plan is made once per session (force_generic_plan): a plan made for the parameters of a call
+-- leaves out the queued part when nothing is queued and so looks cheaper than the generic one, and the
+-- planner would then plan every call anew, which cost more than the query.
 CREATE OR REPLACE FUNCTION sales_summary(p_from date, p_to date, p_group text)
 RETURNS TABLE (key text, name text, orders bigint, units bigint, revenue numeric)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     -- Store, city and day reports read the per-store rows.
     v_grain text := CASE WHEN p_group IN ('product', 'category') THEN p_group ELSE 'store' END;
@@ -577,12 +581,15 @@ DECLARE
 BEGIN
     RETURN QUERY
     SELECT g.key,
-           CASE p_group WHEN 'store' THEN s.name WHEN 'day' THEN g.key
-                        WHEN 'product' THEN p.name WHEN 'category' THEN c.name END,
+           CASE p_group WHEN 'store' THEN (SELECT s.name FROM stores s WHERE s.id = g.key::integer)
+                        WHEN 'day' THEN g.key
+                        WHEN 'product' THEN (SELECT p.name FROM products p WHERE p.id = g.key::integer)
+                        WHEN 'category' THEN (SELECT c.name FROM categories c WHERE c.id = g.key::integer) END,
            g.orders, g.units, g.revenue
     FROM (
         SELECT t.grain,
-               CASE p_group WHEN 'store' THEN t.store_id::text WHEN 'city' THEN st.city_id::text
+               CASE p_group WHEN 'store' THEN t.store_id::text
+                            WHEN 'city' THEN (SELECT st.city_id FROM stores st WHERE st.id = t.store_id)::text
                             WHEN 'day' THEN t.business_date::text ELSE t.key::text END AS key,
                sum(t.orders)::bigint AS orders, sum(t.units)::bigint AS units, sum(t.revenue) AS revenue
         FROM (
@@ -594,12 +601,8 @@ BEGIN
             FROM queued_daily_totals() q
             WHERE v_queued AND q.grain IN (v_grain, 'store') AND q.business_date BETWEEN p_from AND p_to
         ) t
-        JOIN stores st ON st.id = t.store_id
         GROUP BY GROUPING SETS ((t.grain, 2), (t.grain))
     ) g
-    LEFT JOIN stores s ON p_group = 'store' AND s.id::text = g.key
-    LEFT JOIN products p ON p_group = 'product' AND p.id::text = g.key
-    LEFT JOIN categories c ON p_group = 'category' AND c.id::text = g.key
     WHERE (g.grain = v_grain AND g.key IS NOT NULL) OR (g.grain = 'store' AND g.key IS NULL);
 END;
 $$;
