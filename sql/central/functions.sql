@@ -176,6 +176,12 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;
     END IF;
+    -- One delivery per node at a time (the node's worker, or an operator's retry from psql; the other
+    -- finds nothing to do now), so the batch is read without row locks; only the entries it settles
+    -- are locked, once (each lock costs a WAL record and a page write).
+    IF NOT pg_try_advisory_xact_lock(hashtext('deliver_replication'), p_city_id) THEN
+        RETURN;
+    END IF;
     SELECT * INTO s FROM replication_settings;
     PERFORM 1 FROM nodes WHERE city_id = p_city_id AND enabled;
     IF NOT FOUND THEN
@@ -193,8 +199,7 @@ BEGIN
             AND (l.status = 'Pending'
                  OR (p_include_due_failed AND l.status = 'Failed' AND l.next_attempt_at <= clock_timestamp()))
           ORDER BY l.target_city_id, l.id
-          LIMIT s.batch_size
-          FOR UPDATE SKIP LOCKED) c;
+          LIMIT s.batch_size) c;
     IF v_tables IS NULL THEN
         RETURN;
     END IF;
