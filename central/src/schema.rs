@@ -20,3 +20,17 @@ pub async fn migrate(config: &tokio_postgres::Config) -> anyhow::Result<()> {
     )
     .await
 }
+
+/// Applies the versioned migrations up to `version` only, and not the functions: a database as an
+/// earlier release left it, for tests of the upgrade from there.
+pub async fn migrate_to_version(
+    config: &tokio_postgres::Config,
+    version: u32,
+) -> anyhow::Result<()> {
+    pos_shared::db::apply_schema(
+        config,
+        embedded::migrations::runner().set_target(refinery::Target::Version(version)),
+        &[],
+    )
+    .await
+}

@@ -448,3 +448,76 @@ async fn replication_works_from_psql_without_the_service() {
         .get(0);
     assert_eq!(connections, None, "connections it opened are closed again");
 }
+
+/// Release 1 kept the log's table, operation and status as text; the upgrade makes them enums. Entries of
+/// every kind must come through it unchanged, and the upgraded log must work.
+#[tokio::test]
+async fn upgrading_from_text_statuses_keeps_every_log_entry() {
+    pos_shared::telemetry::init_for_tests();
+    let instance = pos_shared::testkit::shared_instance(0).await.unwrap();
+    let db = instance.create_database(None).await.unwrap();
+    let config = pos_shared::db::parse_url(&instance.app_url(&db), "test").unwrap();
+    central::schema::migrate_to_version(&config, 1)
+        .await
+        .unwrap();
+    let client = pos_shared::db::connect(&config).await.unwrap();
+    let entries = async || -> Vec<String> {
+        client
+            .query(
+                "SELECT concat_ws('|', table_name, record_id, target_city_id, operation, status, attempts, message)
+                 FROM replication_log ORDER BY id",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    client
+        .batch_execute(
+            "INSERT INTO replication_log (table_name, record_id, target_city_id, operation, status, attempts, message)
+             VALUES ('customers', 1, 1, 'INSERT', 'Pending', 0, NULL),
+                    ('stores', 2, 1, 'UPDATE', 'Success', 1, NULL),
+                    ('products', 3, 2, 'DELETE', 'Failed', 2, 'could not connect'),
+                    ('categories', 4, 2, 'LOAD', 'Dead', 8, 'gave up')",
+        )
+        .await
+        .unwrap();
+    let before = entries().await;
+    assert_eq!(
+        before,
+        [
+            "customers|1|1|INSERT|Pending|0",
+            "stores|2|1|UPDATE|Success|1",
+            "products|3|2|DELETE|Failed|2|could not connect",
+            "categories|4|2|LOAD|Dead|8|gave up",
+        ]
+    );
+
+    central::schema::migrate(&config).await.unwrap();
+    assert_eq!(entries().await, before);
+    // The upgraded log refuses what the old CHECK constraints refused, and operators' re-queue works.
+    let bad = client
+        .execute(
+            "UPDATE replication_log SET status = 'pending' WHERE record_id = 1",
+            &[],
+        )
+        .await;
+    assert!(bad.is_err(), "an unknown status must be refused");
+    let requeued: i32 = client
+        .query_one("SELECT requeue_dead_replications()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(requeued, 1);
+    let open: i64 = client
+        .query_one(
+            "SELECT count(*) FROM replication_log WHERE status IN ('Pending', 'Failed')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(open, 3);
+}
