@@ -176,9 +176,8 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    -- One delivery per node at a time (the node's worker, or an operator's retry from psql; the other
-    -- finds nothing to do now), so the batch is read without row locks; only the entries it settles
-    -- are locked, once (each lock costs a WAL record and a page write).
+    -- One delivery per node at a time: the node's worker, or an operator's retry from psql (the other
+    -- finds nothing to do now).
     IF NOT pg_try_advisory_xact_lock(hashtext('deliver_replication'), p_city_id) THEN
         RETURN;
     END IF;
@@ -189,52 +188,62 @@ BEGIN
     END IF;
 
     -- The batch: the node's oldest open entries; it ships the rows they name. Kept in arrays: a
-    -- temporary table would write catalog rows on every call.
-    SELECT array_agg(c.table_name), array_agg(c.record_id)
-    INTO v_tables, v_records
-    FROM (SELECT l.table_name, l.record_id
+    -- temporary table would write catalog rows on every call. The entries are kept by row address:
+    -- locked until this transaction ends, they cannot move, and settling them by address costs no
+    -- index lookup however long the log has grown.
+    SELECT array_agg(c.ctid), array_agg(c.table_name), array_agg(c.record_id)
+    INTO v_rows, v_tables, v_records
+    FROM (SELECT l.ctid, l.table_name, l.record_id
           FROM replication_log l
           WHERE l.target_city_id BETWEEN p_city_id AND p_city_id  -- the queue's index range, as above
             AND l.status <> 'Success'
             AND (l.status = 'Pending'
                  OR (p_include_due_failed AND l.status = 'Failed' AND l.next_attempt_at <= clock_timestamp()))
           ORDER BY l.target_city_id, l.id
-          LIMIT s.batch_size) c;
-    IF v_tables IS NULL THEN
+          LIMIT s.batch_size
+          FOR UPDATE SKIP LOCKED) c;
+    IF v_rows IS NULL THEN
         RETURN;
     END IF;
-    -- Every open entry of those rows is settled with them: the batch's own, and any other (a newer one
-    -- beyond the batch, an older failed one still backing off), looked up row by row through
-    -- replication_log_row_idx, so that the cost follows the batch, not the backlog. The entries are kept
-    -- by row address: locked until this transaction ends, they cannot move, and settling them by address
-    -- costs no index lookup however long the log has grown.
-    SELECT array_agg(o.ctid) INTO v_rows
-    FROM (SELECT DISTINCT w.table_name, w.record_id FROM unnest(v_tables, v_records) AS w (table_name, record_id)) w
-    CROSS JOIN LATERAL (
-        SELECT l.ctid
-        FROM replication_log l
-        WHERE l.target_city_id = p_city_id AND l.table_name = w.table_name AND l.record_id = w.record_id
-          AND l.status <> 'Success' AND l.status IN ('Pending', 'Failed')
-        FOR UPDATE SKIP LOCKED
-    ) o;
+    -- Every open entry of those rows is settled with them. Others than the batch's own can exist only
+    -- when the batch did not take the whole queue, or when failed entries wait out their back-off; then
+    -- they are looked up row by row through replication_log_row_idx, so that the cost follows the batch,
+    -- not the backlog.
+    IF cardinality(v_rows) >= s.batch_size OR NOT p_include_due_failed
+       OR EXISTS (SELECT 1 FROM replication_log l WHERE l.target_city_id = p_city_id AND l.status = 'Failed') THEN
+        SELECT array_agg(o.ctid) INTO v_rows
+        FROM (SELECT DISTINCT w.table_name, w.record_id FROM unnest(v_tables, v_records) AS w (table_name, record_id)) w
+        CROSS JOIN LATERAL (
+            SELECT l.ctid
+            FROM replication_log l
+            WHERE l.target_city_id = p_city_id AND l.table_name = w.table_name AND l.record_id = w.record_id
+              AND l.status <> 'Success' AND l.status IN ('Pending', 'Failed')
+            FOR UPDATE SKIP LOCKED
+        ) o;
+    END IF;
 
-    WITH wanted AS (SELECT DISTINCT w.table_name, w.record_id FROM unnest(v_tables, v_records) AS w (table_name, record_id))
+    -- Each row as it is now, looked up once: one that is gone is sent as deleted.
+    WITH wanted AS (
+        SELECT DISTINCT w.table_name, w.record_id FROM unnest(v_tables, v_records) AS w (table_name, record_id)
+    ), current_rows AS (
+        SELECT w.table_name, w.record_id,
+               CASE w.table_name
+                   WHEN 'categories' THEN (SELECT to_json(c) FROM categories c WHERE c.id = w.record_id)
+                   WHEN 'products' THEN (SELECT to_json(p) FROM products p WHERE p.id = w.record_id)
+                   WHEN 'stores' THEN (SELECT to_json(st) FROM stores st WHERE st.id = w.record_id)
+                   WHEN 'customers' THEN (SELECT to_json(cu) FROM customers cu WHERE cu.id = w.record_id)
+               END AS row
+        FROM wanted w
+    )
     SELECT json_build_object(
-        'categories', (SELECT coalesce(json_agg(c), '[]') FROM categories c
-                       WHERE c.id IN (SELECT record_id FROM wanted WHERE table_name = 'categories')),
-        'products',   (SELECT coalesce(json_agg(p), '[]') FROM products p
-                       WHERE p.id IN (SELECT record_id FROM wanted WHERE table_name = 'products')),
-        'stores',     (SELECT coalesce(json_agg(st), '[]') FROM stores st
-                       WHERE st.id IN (SELECT record_id FROM wanted WHERE table_name = 'stores')),
-        'customers',  (SELECT coalesce(json_agg(cu), '[]') FROM customers cu
-                       WHERE cu.id IN (SELECT record_id FROM wanted WHERE table_name = 'customers')),
-        'deleted',    (SELECT coalesce(json_agg(json_build_object('table', w.table_name, 'id', w.record_id)), '[]')
-                       FROM wanted w
-                       WHERE (w.table_name = 'categories' AND NOT EXISTS (SELECT 1 FROM categories x WHERE x.id = w.record_id))
-                          OR (w.table_name = 'products'   AND NOT EXISTS (SELECT 1 FROM products x WHERE x.id = w.record_id))
-                          OR (w.table_name = 'stores'     AND NOT EXISTS (SELECT 1 FROM stores x WHERE x.id = w.record_id))
-                          OR (w.table_name = 'customers'  AND NOT EXISTS (SELECT 1 FROM customers x WHERE x.id = w.record_id)))
-    ) INTO v_payload;
+        'categories', coalesce(json_agg(r.row) FILTER (WHERE r.table_name = 'categories' AND r.row IS NOT NULL), '[]'),
+        'products',   coalesce(json_agg(r.row) FILTER (WHERE r.table_name = 'products' AND r.row IS NOT NULL), '[]'),
+        'stores',     coalesce(json_agg(r.row) FILTER (WHERE r.table_name = 'stores' AND r.row IS NOT NULL), '[]'),
+        'customers',  coalesce(json_agg(r.row) FILTER (WHERE r.table_name = 'customers' AND r.row IS NOT NULL), '[]'),
+        'deleted',    coalesce(json_agg(json_build_object('table', r.table_name, 'id', r.record_id))
+                                   FILTER (WHERE r.row IS NULL), '[]')
+    ) INTO v_payload
+    FROM current_rows r;
 
     BEGIN
         v_conn := ensure_node_connection(p_city_id, 'replication');
