@@ -21,7 +21,7 @@ use serde_json::json;
 type Db = tokio_postgres::Client;
 
 /// Interleaved rounds per throughput variant (the median is printed): the machine is shared and noisy.
-const ROUNDS: usize = 7;
+const ROUNDS: usize = 9;
 
 async fn connect(instance: &TestInstance, db: &str) -> anyhow::Result<Db> {
     pos_shared::db::connect(&pos_shared::db::parse_url(&instance.app_url(db), "bench")?).await
@@ -235,6 +235,17 @@ struct Paired {
     off: Throughput,
     /// The median of the pairs' on/off ratios.
     ratio: f64,
+    /// The pairs' lowest and highest ratios, how much the machine's background load moved them.
+    ratio_range: (f64, f64),
+}
+
+impl Paired {
+    fn ratio_text(&self) -> String {
+        format!(
+            "{:.2} ({:.2}-{:.2})",
+            self.ratio, self.ratio_range.0, self.ratio_range.1
+        )
+    }
 }
 
 /// `ROUNDS` pairs of measurements with the capture trigger on and off, back to back and in alternating
@@ -280,6 +291,7 @@ async fn capture_on_off(
         on: on[ROUNDS / 2],
         off: off[ROUNDS / 2],
         ratio: ratios[ROUNDS / 2],
+        ratio_range: (ratios[0], ratios[ROUNDS - 1]),
     })
 }
 
@@ -401,7 +413,7 @@ async fn main() -> anyhow::Result<()> {
     let fast = capture_alone(&fast_pg, rows, writers).await?;
     println!(
         "## Central customer-write throughput, durable central ({writers} writers, single-row transactions; \
-         rows/s: medians of {ROUNDS} rounds; ratios: medians of {ROUNDS} pairs measured back to back)"
+         rows/s: medians of {ROUNDS} rounds; ratios: medians of {ROUNDS} pairs measured back to back, lowest-highest pair in brackets)"
     );
     println!(
         "| variant | rows/s | ratio to triggers off | CPU per row, whole machine |\n|---|---|---|---|"
@@ -413,9 +425,9 @@ async fn main() -> anyhow::Result<()> {
         micros(off)
     );
     println!(
-        "| capture triggers + outbox, delivery running (this design) | {:.0} | {:.2} | {:.0} µs |",
+        "| capture triggers + outbox, delivery running (this design) | {:.0} | {} | {:.0} µs |",
         delivering.on.rows_per_second,
-        delivering.ratio,
+        delivering.ratio_text(),
         micros(delivering.on)
     );
     println!(
@@ -423,17 +435,17 @@ async fn main() -> anyhow::Result<()> {
         naive / off.rows_per_second
     );
     println!(
-        "| capture alone, no delivery running (another database; {:.0} rows/s there with triggers off) | {:.0} | {:.2} | {:.0} µs |",
+        "| capture alone, no delivery running (another database; {:.0} rows/s there with triggers off) | {:.0} | {} | {:.0} µs |",
         alone.off.rows_per_second,
         alone.on.rows_per_second,
-        alone.ratio,
+        alone.ratio_text(),
         micros(alone.on)
     );
     println!(
-        "| capture alone on an instance with fsync and synchronous commit off ({:.0} rows/s there with triggers off) | {:.0} | {:.2} | {:.0} µs |\n",
+        "| capture alone on an instance with fsync and synchronous commit off ({:.0} rows/s there with triggers off) | {:.0} | {} | {:.0} µs |\n",
         fast.off.rows_per_second,
         fast.on.rows_per_second,
-        fast.ratio,
+        fast.ratio_text(),
         micros(fast.on)
     );
 
