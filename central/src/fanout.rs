@@ -104,8 +104,8 @@ impl NodeSessions {
             .options(format!("-c statement_timeout={}", self.timeout.as_millis()));
         let pool = pos_shared::db::pool(config, SESSIONS_PER_NODE)
             .map_err(|e| Unanswered::new("the node's connection settings are invalid", e))?;
-        self.pools().insert(city_id, pool.clone());
-        Ok(pool)
+        // Questions asked at once (the dashboard's) may each have built a pool: the first one kept serves all.
+        Ok(self.pools().entry(city_id).or_insert(pool).clone())
     }
 
     /// A session on the node's database. When none can be opened, the node's pool is dropped, so that

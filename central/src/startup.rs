@@ -1,8 +1,8 @@
 //! Builds the central service: pool, schema, HTTP listener (port 0 in tests) and background workers.
 
-use actix_web::web;
 use std::time::Duration;
 
+use actix_web::web;
 use anyhow::Context;
 use deadpool_postgres::Pool;
 use pos_shared::auth::TokenRegistry;
