@@ -1,8 +1,10 @@
 //! Report latency against the number of nodes: `GET /reports/sales` with 1, 2, 4 and 8 nodes holding the
 //! same data each (the service asks each node's database directly, all at once), beside the same
 //! question asked through central's database over dblink, all at once (one central session per node) and
-//! one node after another (what a single dblink query over all nodes does). Prints t(n)/t(1) measured side
-//! by side in one run: with the nodes' sales folded into their per-day totals, and with nothing folded.
+//! one node after another (what a single dblink query over all nodes does), and beside a fan-out whose
+//! question costs the nodes next to nothing (what asking more nodes costs central itself). Prints t(n)/t(1)
+//! measured side by side in one run: with the nodes' sales folded into their per-day totals, and with
+//! nothing folded.
 //!
 //! Run: `cargo bench -p central --bench reports`.
 
@@ -56,6 +58,8 @@ async fn main() -> anyhow::Result<()> {
             statement_timeout_ms: 30_000,
             report_timeout_ms: 30_000,
             poll_ms: 20,
+            purge_cron: "0 0 * * * *".into(),
+            retention_hours: 168,
         },
     })
     .await?;
@@ -177,6 +181,25 @@ async fn main() -> anyhow::Result<()> {
             started.elapsed()
         }
     };
+    // The same fan-out with a question that costs each node next to nothing (the benchmark's nodes hold no
+    // stock): what asking more nodes costs central itself, apart from the nodes' own work.
+    let fan_out_cheap = || {
+        let (http, url, token) = (http.clone(), url.clone(), token.clone());
+        async move {
+            let started = Instant::now();
+            let report: serde_json::Value = http
+                .get(format!("{url}/reports/inventory?below=1"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(report["partial"], false);
+            started.elapsed()
+        }
+    };
     let sequential = |n: usize| {
         let central = &central;
         let cities: Vec<i32> = instances.iter().take(n).map(|(_, _, city)| *city).collect();
@@ -226,12 +249,17 @@ async fn main() -> anyhow::Result<()> {
 
     let counts = [1, 2, 4, 8];
     let measure = || async {
-        // Per node count: HTTP fan-out, SQL fan-out, one node after another.
-        let mut samples = vec![[const { Vec::new() }; 3]; counts.len()];
+        // Per node count: HTTP fan-out, SQL fan-out, one node after another, HTTP fan-out of a cheap question.
+        let mut samples = vec![[const { Vec::new() }; 4]; counts.len()];
         for round in 0..SAMPLES + 2 {
             for (i, &n) in counts.iter().enumerate() {
                 enable(n).await;
-                let times = [fan_out().await, parallel_sql(n).await, sequential(n).await];
+                let times = [
+                    fan_out().await,
+                    parallel_sql(n).await,
+                    sequential(n).await,
+                    fan_out_cheap().await,
+                ];
                 if round >= 2 {
                     for (variant, time) in times.into_iter().enumerate() {
                         samples[i][variant].push(time);
@@ -244,11 +272,11 @@ async fn main() -> anyhow::Result<()> {
             .map(|variants| variants.map(median))
             .collect::<Vec<_>>()
     };
-    let print = |medians: Vec<[Duration; 3]>| {
+    let print = |medians: Vec<[Duration; 4]>| {
         println!(
-            "| nodes | GET /reports/sales (nodes asked directly, at once) | t(n)/t(1) | over dblink from central's database, at once | t(n)/t(1) | over dblink, one node after another | t(n)/t(1) |"
+            "| nodes | GET /reports/sales (nodes asked directly, at once) | t(n)/t(1) | over dblink from central's database, at once | t(n)/t(1) | over dblink, one node after another | t(n)/t(1) | GET /reports/inventory, a question that costs the nodes next to nothing | t(n)/t(1) |"
         );
-        println!("|---|---|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|---|---|");
         for (n, times) in counts.iter().zip(&medians) {
             print!("| {n} |");
             for (variant, time) in times.iter().enumerate() {

@@ -23,6 +23,10 @@ pub struct ReplicationConfig {
     pub report_timeout_ms: u64,
     /// How often each node's worker looks for new entries (the capture triggers do not notify).
     pub poll_ms: u64,
+    /// Cron expression (with seconds) of the job that deletes old delivered entries.
+    pub purge_cron: String,
+    /// How long delivered entries stay in `replication_log`.
+    pub retention_hours: i32,
 }
 
 impl Config {
@@ -36,6 +40,11 @@ impl Config {
     }
 
     pub fn from_source(source: &ConfigSource) -> anyhow::Result<Self> {
+        let retention_hours = source.get_or("POS_REPLICATION_RETENTION_HOURS", 168)?;
+        anyhow::ensure!(
+            retention_hours >= 1,
+            "POS_REPLICATION_RETENTION_HOURS: delivered entries must be kept at least 1 hour"
+        );
         Ok(Self {
             common: CommonConfig::load(source, 8080, "pos_central")?,
             admin_token: source.required_secret("POS_ADMIN_TOKEN")?,
@@ -50,6 +59,9 @@ impl Config {
                     .get_or("POS_REPLICATION_STATEMENT_TIMEOUT_MS", 5000)?,
                 report_timeout_ms: source.get_or("POS_REPORT_NODE_TIMEOUT_MS", 3000)?,
                 poll_ms: source.get_or("POS_REPLICATION_POLL_MS", 50)?,
+                purge_cron: source
+                    .get_or("POS_REPLICATION_PURGE_CRON", "0 */10 * * * *".to_owned())?,
+                retention_hours,
             },
         })
     }

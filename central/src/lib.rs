@@ -5,6 +5,7 @@ pub mod db;
 pub mod fanout;
 pub mod openapi;
 pub mod replicator;
+pub mod retention;
 pub mod routes;
 pub mod schema;
 pub mod startup;

@@ -55,14 +55,20 @@ impl Application {
         let background = vec![replicator.spawn_listener()];
         let scheduler = if config.common.scheduler_enabled {
             let signals = replicator.clone();
-            Some(
-                start_retry_job(
-                    &config.replication.retry_cron,
-                    "POS_REPLICATION_RETRY_CRON",
-                    move || signals.signals(),
-                )
-                .await?,
+            let scheduler = start_retry_job(
+                &config.replication.retry_cron,
+                "POS_REPLICATION_RETRY_CRON",
+                move || signals.signals(),
             )
+            .await?;
+            crate::retention::add_purge_job(
+                &scheduler,
+                &config.replication.purge_cron,
+                pool.clone(),
+                config.replication.retention_hours,
+            )
+            .await?;
+            Some(scheduler)
         } else {
             None
         };

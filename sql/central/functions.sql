@@ -322,6 +322,33 @@ BEGIN
 END;
 $$;
 
+-- Delivered entries are history, kept for p_older_than after delivery (GET /replication/log shows
+-- them), then deleted here, oldest first and at most p_limit per call (a call is one transaction; the
+-- service calls again while a call deletes p_limit). Failed and Dead entries are never deleted: they
+-- wait for delivery or an operator. Returns how many entries were deleted. The walk stops at the first
+-- entry captured after the cut-off (no later one can have been delivered before it), so a call costs
+-- what it deletes, not the length of the log.
+CREATE OR REPLACE FUNCTION purge_delivered_replications(p_older_than interval, p_limit integer DEFAULT 10000)
+RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_cutoff timestamptz := clock_timestamp() - p_older_than;
+    v_bound bigint;
+    v_count integer;
+BEGIN
+    v_bound := coalesce((SELECT l.id FROM replication_log l WHERE l.created_at >= v_cutoff ORDER BY l.id LIMIT 1),
+                        (SELECT max(l.id) + 1 FROM replication_log l));
+    DELETE FROM replication_log
+    WHERE ctid = ANY (ARRAY(
+        SELECT l.ctid FROM replication_log l
+        WHERE l.id < v_bound AND l.status = 'Success' AND l.delivered_at < v_cutoff
+        ORDER BY l.id
+        LIMIT p_limit));
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END;
+$$;
+
 -- Can central reach the node right now? (A probe connection of its own, closed again.)
 CREATE OR REPLACE FUNCTION probe_node(p_city_id integer) RETURNS boolean
 LANGUAGE plpgsql AS $$

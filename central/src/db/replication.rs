@@ -194,6 +194,22 @@ pub async fn retry_failed(client: &impl GenericClient) -> anyhow::Result<i32> {
         .get(0))
 }
 
+/// Deletes up to `limit` entries delivered more than `older_than_hours` ago; how many it deleted.
+pub async fn purge_delivered(
+    client: &impl GenericClient,
+    older_than_hours: i32,
+    limit: i32,
+) -> anyhow::Result<i32> {
+    let stmt = client
+        .prepare_cached("SELECT purge_delivered_replications(make_interval(hours => $1), $2)")
+        .await?;
+    Ok(client
+        .query_one(&stmt, &[&older_than_hours, &limit])
+        .await
+        .context("purging delivered replication entries")?
+        .get(0))
+}
+
 pub async fn requeue_dead(
     client: &impl GenericClient,
     city_id: Option<i32>,

@@ -26,6 +26,8 @@ pub fn replication_config() -> ReplicationConfig {
         statement_timeout_ms: 5000,
         report_timeout_ms: 3000,
         poll_ms: 20,
+        purge_cron: "*/1 * * * * *".into(),
+        retention_hours: 168,
     }
 }
 

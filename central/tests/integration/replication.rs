@@ -521,3 +521,61 @@ async fn upgrading_from_text_statuses_keeps_every_log_entry() {
         .get(0);
     assert_eq!(open, 3);
 }
+
+/// Two delivered entries older than a week, entries of every other status as old, and a recent
+/// delivered one (records 1-5 of city 99, in capture order).
+const AGED_LOG: &str = "INSERT INTO replication_log
+        (table_name, record_id, target_city_id, operation, status, attempts, created_at, delivered_at)
+    VALUES ('customers', 1, 99, 'INSERT', 'Success', 1, now() - interval '10 days', now() - interval '10 days'),
+           ('customers', 2, 99, 'INSERT', 'Success', 1, now() - interval '9 days', now() - interval '9 days'),
+           ('customers', 3, 99, 'INSERT', 'Dead', 8, now() - interval '9 days', NULL),
+           ('customers', 4, 99, 'INSERT', 'Failed', 1, now() - interval '9 days', NULL),
+           ('customers', 5, 99, 'INSERT', 'Success', 1, now() - interval '1 hour', now() - interval '1 hour')";
+
+async fn logged_records(db: &tokio_postgres::Client) -> Vec<i32> {
+    db.query(
+        "SELECT record_id FROM replication_log WHERE target_city_id = 99 ORDER BY record_id",
+        &[],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+/// From psql: delivered entries older than the retention go, a limited number per call; undelivered
+/// entries stay whatever their age.
+#[tokio::test]
+async fn purge_deletes_only_old_delivered_entries() {
+    let (instance, db_name) = crate::common::central_database().await;
+    let config = pos_shared::db::parse_url(&instance.app_url(&db_name), "test").unwrap();
+    let db = pos_shared::db::connect(&config).await.unwrap();
+    db.batch_execute(AGED_LOG).await.unwrap();
+    let mut deleted = Vec::new();
+    for _ in 0..3 {
+        deleted.push(
+            db.query_one(
+                "SELECT purge_delivered_replications(interval '7 days', 1)",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, i32>(0),
+        );
+    }
+    assert_eq!(deleted, [1, 1, 0], "one entry per call, then none left");
+    assert_eq!(logged_records(&db).await, [3, 4, 5]);
+}
+
+/// The service's purge job (every second in tests, retention 168 hours) does the same unattended.
+#[tokio::test]
+async fn the_purge_job_keeps_a_week_of_delivered_entries() {
+    let central = spawn_central(replication_config()).await;
+    let db = central.db().await;
+    db.batch_execute(AGED_LOG).await.unwrap();
+    eventually("old delivered entries are purged", WAIT, || async {
+        logged_records(&db).await == [3, 4, 5]
+    })
+    .await;
+}
