@@ -4,7 +4,8 @@
 //! one node after another (what a single dblink query over all nodes does), and beside a fan-out whose
 //! question costs the nodes next to nothing (what asking more nodes costs central itself). Prints t(n)/t(1)
 //! measured side by side in one run: with the nodes' sales folded into their per-day totals, and with
-//! nothing folded.
+//! nothing folded. Then one node's answer against the length of the range, from its running totals
+//! beside summing the range's per-day rows.
 //!
 //! Run: `cargo bench -p central --bench reports`.
 
@@ -27,6 +28,23 @@ const SAMPLES: usize = 15;
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
+}
+
+/// `orders` sales of three lines each (products 1-20 at 10.00) spread over the last `days` business days.
+async fn insert_sales(node: &tokio_postgres::Client, orders: i32, days: i32) -> anyhow::Result<()> {
+    node.execute(
+        "WITH o AS (
+             INSERT INTO orders (global_order_id, store_id, store_order_id, total, business_date)
+             SELECT gen_random_uuid(), (SELECT id FROM stores LIMIT 1), n.last + g, 30.00, current_date - (g % $2)
+             FROM generate_series(1, $1::int) g,
+                  (SELECT coalesce(max(store_order_id), 0) AS last FROM orders) n
+             RETURNING id)
+         INSERT INTO order_items (order_id, line_no, product_id, quantity, unit_price, line_total)
+         SELECT o.id, l, 1 + (o.id + l) % 20, 1, 10.00, 10.00 FROM o, generate_series(1, 3) l",
+        &[&orders, &days],
+    )
+    .await?;
+    Ok(())
 }
 
 #[tokio::main]
@@ -128,16 +146,7 @@ async fn main() -> anyhow::Result<()> {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        node.execute(
-            "WITH o AS (
-                 INSERT INTO orders (global_order_id, store_id, store_order_id, total, business_date)
-                 SELECT gen_random_uuid(), (SELECT id FROM stores LIMIT 1), g, 30.00, current_date - (g % 28)
-                 FROM generate_series(1, $1::int) g RETURNING id)
-             INSERT INTO order_items (order_id, line_no, product_id, quantity, unit_price, line_total)
-             SELECT o.id, l, 1 + (o.id + l) % 20, 1, 10.00, 10.00 FROM o, generate_series(1, 3) l",
-            &[&ORDERS_PER_NODE],
-        )
-        .await?;
+        insert_sales(&node, ORDERS_PER_NODE, 28).await?;
         node.batch_execute("ANALYZE").await?;
     }
 
@@ -334,11 +343,55 @@ async fn main() -> anyhow::Result<()> {
         pos_shared::db::connect(&pos_shared::db::parse_url(&instance.app_url(db), "bench")?)
             .await?
             .batch_execute(
-                "TRUNCATE daily_sales; INSERT INTO sales_to_fold SELECT id FROM orders; ANALYZE sales_to_fold",
+                "TRUNCATE daily_sales, sales_snapshots; INSERT INTO sales_to_fold SELECT id FROM orders; ANALYZE sales_to_fold",
             )
             .await?;
     }
     println!("## Nothing folded yet (every node reads every sale line)\n");
     print(measure().await);
+
+    // Range length: one node with a year of sales asked about the last 7, 30 and 366 days, from its
+    // running totals (what sales_summary() does), beside summing the range's per-day rows of
+    // daily_sales (what it did before it kept running totals; here without names or the queued part).
+    let (instance, db, _) = &instances[0];
+    let node = pos_shared::db::connect(&pos_shared::db::parse_url(&instance.app_url(db), "bench")?)
+        .await?;
+    insert_sales(&node, 20_000, 365).await?;
+    node.execute("SELECT fold_sales()", &[]).await?;
+    node.batch_execute("ANALYZE").await?;
+    let running = node
+        .prepare("SELECT * FROM sales_summary($1, $2, 'product')")
+        .await?;
+    let per_day = node
+        .prepare(
+            "SELECT key, sum(orders), sum(units), sum(revenue) FROM daily_sales
+             WHERE grain = 'product' AND business_date BETWEEN $1 AND $2 GROUP BY key",
+        )
+        .await?;
+    println!(
+        "## Range length (one node, {} sales over 365 days, group_by=product, asked in SQL, median of {SAMPLES})\n",
+        ORDERS_PER_NODE + 20_000
+    );
+    println!(
+        "| days | sales_summary(), from running totals | summing the range's per-day rows | ratio |\n|---|---|---|---|"
+    );
+    for days in [7, 30, 366] {
+        let from = today - chrono::Days::new(days - 1);
+        let mut samples = [Vec::new(), Vec::new()];
+        for _ in 0..SAMPLES + 2 {
+            for (variant, statement) in [&running, &per_day].into_iter().enumerate() {
+                let started = Instant::now();
+                node.query(statement, &[&from, &today]).await?;
+                samples[variant].push(started.elapsed());
+            }
+        }
+        let [running_time, per_day_time] = samples.map(|mut s| median(s.split_off(2)));
+        println!(
+            "| {days} | {:.2} ms | {:.2} ms | {:.2} |",
+            running_time.as_secs_f64() * 1e3,
+            per_day_time.as_secs_f64() * 1e3,
+            running_time.as_secs_f64() / per_day_time.as_secs_f64()
+        );
+    }
     Ok(())
 }

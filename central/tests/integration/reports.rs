@@ -315,14 +315,28 @@ async fn fold_sales(node: &TestNode) -> i32 {
         .get(0)
 }
 
+/// Every grouping over the whole test, over the late sale's day alone, and over the days after it (a
+/// range whose running totals start after some sales, and one that ends before the latest day).
 async fn every_grouping(central: &TestCentral) -> Vec<(Value, Value)> {
+    let today = chrono::Utc::now().date_naive();
+    let ranges = [
+        range(),
+        format!("from={0}&to={0}", late_day()),
+        format!(
+            "from={}&to={}",
+            late_day() + chrono::Days::new(1),
+            today + chrono::Days::new(1)
+        ),
+    ];
     let mut reports = Vec::new();
-    for group in ["store", "city", "day", "product", "category"] {
-        let (status, report) = central
-            .get(&format!("/reports/sales?{}&group_by={group}", range()))
-            .await;
-        assert_eq!(status, 200, "{report}");
-        reports.push((report["rows"].clone(), report["total"].clone()));
+    for range in &ranges {
+        for group in ["store", "city", "day", "product", "category"] {
+            let (status, report) = central
+                .get(&format!("/reports/sales?{range}&group_by={group}"))
+                .await;
+            assert_eq!(status, 200, "{report}");
+            reports.push((report["rows"].clone(), report["total"].clone()));
+        }
     }
     reports
 }
@@ -375,11 +389,50 @@ async fn reports_count_each_sale_once_whether_or_not_it_is_folded() {
     let expected = node_net_revenue(&chain.karachi).await + node_net_revenue(&chain.lahore).await;
     assert_eq!(expected.to_string(), "947.50", "998 + 99.50 - 150");
     let mixed = every_grouping(central).await;
-    for (rows, total) in &mixed {
+    let [whole, late, after] = [&mixed[..5], &mixed[5..10], &mixed[10..]];
+    for (rows, total) in whole {
         assert_eq!(money(&total["revenue"]), expected, "{rows}");
         assert_eq!(total["orders"], 5, "{rows}");
         assert_eq!(total["units"], 8, "{rows}: 9 + 1 sold, 2 refunded");
     }
+    for (rows, total) in late {
+        assert_eq!(total["revenue"], "150.00", "{rows}: the late sale alone");
+        assert_eq!(total["orders"], 1, "{rows}");
+    }
+    for (rows, total) in after {
+        assert_eq!(
+            money(&total["revenue"]),
+            expected - Decimal::from(150),
+            "{rows}"
+        );
+        assert_eq!(total["orders"], 4, "{rows}");
+    }
     assert_eq!(fold_sales(&chain.karachi).await, 2);
+    assert_eq!(every_grouping(central).await, mixed);
+
+    // A node upgraded from a release without running totals (Lahore: the late sale's day has them)
+    // gets them from applying the schema at start-up.
+    let lahore = chain.lahore.db().await;
+    lahore
+        .batch_execute(
+            "TRUNCATE sales_snapshots; DELETE FROM schema_functions WHERE name = 'store/functions.sql'",
+        )
+        .await
+        .unwrap();
+    store_node::schema::migrate(
+        &pos_shared::db::parse_url(
+            &chain.lahore.instance.app_url(&chain.lahore.db_name),
+            "test",
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let rebuilt: i64 = lahore
+        .query_one("SELECT count(*) FROM sales_snapshots", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rebuilt, 3, "the late sale's day, for each grain");
     assert_eq!(every_grouping(central).await, mixed);
 }
