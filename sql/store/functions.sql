@@ -552,13 +552,17 @@ $$;
 CREATE OR REPLACE FUNCTION refresh_sales_snapshots(p_changed_from date DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-    -- Every day's rows are written together, a per-store row among them.
-    v_from date := least(p_changed_from,
-                         coalesce((SELECT max(n.business_date) FROM sales_snapshots n WHERE n.grain = 'store') + 1,
-                                  '-infinity'::date));
-    v_latest date := (SELECT max(d.business_date) FROM daily_sales d WHERE d.grain = 'store');
+    v_from date;
+    v_latest date;
     v_day date;
 BEGIN
+    -- Not beside a fold (fold_sales() holds this lock already; at start-up a running service may fold).
+    PERFORM pg_advisory_xact_lock(hashtext('fold_sales'));
+    -- Every day's rows are written together, a per-store row among them.
+    v_from := least(p_changed_from,
+                    coalesce((SELECT max(n.business_date) FROM sales_snapshots n WHERE n.grain = 'store') + 1,
+                             '-infinity'::date));
+    v_latest := (SELECT max(d.business_date) FROM daily_sales d WHERE d.grain = 'store');
     DELETE FROM sales_snapshots WHERE business_date >= v_from;
     -- Every day with sales has per-store rows.
     FOR v_day IN SELECT DISTINCT d.business_date FROM daily_sales d
