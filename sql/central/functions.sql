@@ -168,7 +168,7 @@ BEGIN
     --   that order: with statistics taken during a backlog, the equality let the planner walk the
     --   primary key through the whole log on every poll.
     PERFORM 1 FROM replication_log l
-    WHERE l.target_city_id BETWEEN p_city_id AND p_city_id AND l.status <> 'Success'
+    WHERE l.target_city_id BETWEEN p_city_id AND p_city_id AND l.status IN ('Pending', 'Failed')
       AND (l.status = 'Pending'
            OR (p_include_due_failed AND l.status = 'Failed' AND l.next_attempt_at <= clock_timestamp()))
     ORDER BY l.target_city_id, l.id
@@ -196,7 +196,7 @@ BEGIN
     FROM (SELECT l.ctid, l.table_name, l.record_id
           FROM replication_log l
           WHERE l.target_city_id BETWEEN p_city_id AND p_city_id  -- the queue's index range, as above
-            AND l.status <> 'Success'
+            AND l.status IN ('Pending', 'Failed')
             AND (l.status = 'Pending'
                  OR (p_include_due_failed AND l.status = 'Failed' AND l.next_attempt_at <= clock_timestamp()))
           ORDER BY l.target_city_id, l.id
@@ -217,7 +217,7 @@ BEGIN
             SELECT l.ctid
             FROM replication_log l
             WHERE l.target_city_id = p_city_id AND l.table_name = w.table_name AND l.record_id = w.record_id
-              AND l.status <> 'Success' AND l.status IN ('Pending', 'Failed')
+              AND l.status IN ('Pending', 'Failed')
             FOR UPDATE SKIP LOCKED
         ) o;
     END IF;
@@ -313,7 +313,7 @@ BEGIN
     UPDATE replication_log
     SET status = 'Pending', attempts = 0, next_attempt_at = NULL,
         message = 'requeued by an operator after: ' || coalesce(message, '')
-    WHERE status <> 'Success' AND status = 'Dead' AND (p_city_id IS NULL OR target_city_id = p_city_id);
+    WHERE status = 'Dead' AND (p_city_id IS NULL OR target_city_id = p_city_id);
     GET DIAGNOSTICS v_count = ROW_COUNT;
     IF v_count > 0 THEN
         PERFORM pg_notify('pos_replication', coalesce(p_city_id::text, '*'));

@@ -240,20 +240,30 @@ pub struct NodeBacklog {
 pub async fn backlog(client: &impl GenericClient) -> anyhow::Result<Vec<NodeBacklog>> {
     let stmt = client
         .prepare_cached(
-            "SELECT n.city_id, c.name AS city,
-                    count(*) FILTER (WHERE l.status = 'Pending') AS pending,
-                    count(*) FILTER (WHERE l.status = 'Failed') AS failed,
-                    count(*) FILTER (WHERE l.status = 'Dead') AS dead,
-                    extract(epoch FROM now() - min(l.created_at) FILTER (WHERE l.status IN ('Pending', 'Failed')))::float8
-                        AS oldest_pending_age_seconds,
+            // The queue (Pending, Failed) and the Dead entries each through their own partial index.
+            "SELECT n.city_id, c.name AS city, q.pending, q.failed, d.dead, q.oldest_pending_age_seconds,
                     n.last_success_at AS last_success,
-                    (SELECT e.message FROM replication_log e
-                      WHERE e.target_city_id = n.city_id AND e.status <> 'Success' AND e.status IN ('Failed', 'Dead')
-                      ORDER BY e.id DESC LIMIT 1) AS last_error
+                    (SELECT e.message
+                     FROM ((SELECT l.id, l.message FROM replication_log l
+                            WHERE l.target_city_id = n.city_id AND l.status IN ('Pending', 'Failed')
+                              AND l.status = 'Failed'
+                            ORDER BY l.id DESC LIMIT 1)
+                           UNION ALL
+                           (SELECT l.id, l.message FROM replication_log l
+                            WHERE l.target_city_id = n.city_id AND l.status = 'Dead'
+                            ORDER BY l.id DESC LIMIT 1)) e
+                     ORDER BY e.id DESC LIMIT 1) AS last_error
              FROM nodes n
              JOIN cities c ON c.id = n.city_id
-             LEFT JOIN replication_log l ON l.target_city_id = n.city_id AND l.status <> 'Success'
-             GROUP BY n.city_id, c.name, n.last_success_at
+             CROSS JOIN LATERAL (
+                 SELECT count(*) FILTER (WHERE l.status = 'Pending') AS pending,
+                        count(*) FILTER (WHERE l.status = 'Failed') AS failed,
+                        extract(epoch FROM now() - min(l.created_at))::float8 AS oldest_pending_age_seconds
+                 FROM replication_log l
+                 WHERE l.target_city_id = n.city_id AND l.status IN ('Pending', 'Failed')) q
+             CROSS JOIN LATERAL (
+                 SELECT count(*) AS dead FROM replication_log l
+                 WHERE l.target_city_id = n.city_id AND l.status = 'Dead') d
              ORDER BY n.city_id",
         )
         .await?;

@@ -579,3 +579,64 @@ async fn the_purge_job_keeps_a_week_of_delivered_entries() {
     })
     .await;
 }
+
+/// Dead entries wait for an operator outside the queue's indexes: the queue's first entry is found
+/// without reading any of them, and the status page and the re-queue still find them.
+#[tokio::test]
+async fn dead_entries_are_not_in_the_way_of_the_queue() {
+    let (instance, db_name) = crate::common::central_database().await;
+    let config = pos_shared::db::parse_url(&instance.app_url(&db_name), "test").unwrap();
+    let db = pos_shared::db::connect(&config).await.unwrap();
+    db.batch_execute(
+        "INSERT INTO cities (id, name) VALUES (7, 'Quetta');
+         INSERT INTO nodes (city_id, server_name) VALUES (7, 'node_quetta');
+         INSERT INTO replication_log (table_name, record_id, target_city_id, operation, status, attempts, message)
+         SELECT 'customers', g, 7, 'INSERT', 'Dead', 8, 'gave up' FROM generate_series(1, 1000) g;
+         INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
+         VALUES ('customers', 1001, 7, 'INSERT');
+         ANALYZE replication_log",
+    )
+    .await
+    .unwrap();
+    // The queue's first entry, read as deliver_replication() reads it (bitmap scans off, as in there).
+    db.batch_execute("SET enable_bitmapscan = off")
+        .await
+        .unwrap();
+    let plan: Value = db
+        .query_one(
+            "EXPLAIN (ANALYZE, FORMAT JSON)
+             SELECT l.id FROM replication_log l
+             WHERE l.target_city_id BETWEEN 7 AND 7 AND l.status IN ('Pending', 'Failed') AND l.status = 'Pending'
+             ORDER BY l.target_city_id, l.id LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let mut scan = &plan[0]["Plan"];
+    while scan["Relation Name"] != "replication_log" {
+        scan = &scan["Plans"][0];
+    }
+    assert_eq!(scan["Index Name"], "replication_log_open_idx", "{plan}");
+    assert_eq!(scan["Actual Rows"], 1, "{plan}");
+    assert_eq!(
+        scan["Rows Removed by Filter"].as_i64().unwrap_or(0),
+        0,
+        "no dead entry read: {plan}"
+    );
+    let pooled = pos_shared::db::pool(config, 1)
+        .unwrap()
+        .get()
+        .await
+        .unwrap();
+    let status = central::db::replication::backlog(&pooled).await.unwrap();
+    let quetta = status.iter().find(|n| n.city_id == 7).unwrap();
+    assert_eq!((quetta.pending, quetta.failed, quetta.dead), (1, 0, 1000));
+    assert_eq!(quetta.last_error.as_deref(), Some("gave up"));
+    let requeued: i32 = db
+        .query_one("SELECT requeue_dead_replications(7)", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(requeued, 1000);
+}
