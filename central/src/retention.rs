@@ -11,12 +11,17 @@ use crate::db;
 const PURGE_BATCH: i32 = 10_000;
 
 /// Deletes every delivered entry older than `retention_hours`, a batch at a time; how many in all.
+/// The batches share one bound, found once: each then walks only what it deletes, so that a first
+/// purge of a long log costs its length, not its length squared over the batch.
 pub async fn purge_delivered(pool: &Pool, retention_hours: i32) -> anyhow::Result<i64> {
     let client = pool.get().await.context("getting a connection")?;
+    let Some(bound) = db::replication::purge_bound(&client, retention_hours).await? else {
+        return Ok(0);
+    };
     let mut purged = 0;
     loop {
         let deleted =
-            db::replication::purge_delivered(&client, retention_hours, PURGE_BATCH).await?;
+            db::replication::purge_delivered(&client, retention_hours, PURGE_BATCH, bound).await?;
         purged += i64::from(deleted);
         if deleted < PURGE_BATCH {
             return Ok(purged);

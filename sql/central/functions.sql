@@ -323,21 +323,34 @@ END;
 $$;
 
 -- Delivered entries are history, kept for p_older_than after delivery (GET /replication/log shows
--- them), then deleted here, oldest first and at most p_limit per call (a call is one transaction; the
--- service calls again while a call deletes p_limit). Failed and Dead entries are never deleted: they
--- wait for delivery or an operator. Returns how many entries were deleted. The walk stops at the first
--- entry captured after the cut-off (no later one can have been delivered before it), so a call costs
--- what it deletes, not the length of the log.
-CREATE OR REPLACE FUNCTION purge_delivered_replications(p_older_than interval, p_limit integer DEFAULT 10000)
+-- them), then deleted by purge_delivered_replications(). Failed and Dead entries are never deleted:
+-- they wait for delivery or an operator.
+
+-- Where a purge stops: the first entry captured after the cut-off (no later one can have been delivered
+-- before it), or past the last entry. Found by walking the entries before it, which the purge deletes.
+CREATE OR REPLACE FUNCTION replication_purge_bound(p_older_than interval) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT l.id FROM replication_log l WHERE l.created_at >= clock_timestamp() - p_older_than
+                     ORDER BY l.id LIMIT 1),
+                    (SELECT max(l.id) + 1 FROM replication_log l))
+$$;
+
+-- Deletes delivered entries older than p_older_than, oldest first, at most p_limit per call (a call is
+-- one transaction; call again while a call deletes p_limit), below p_below_id (the bound; found anew
+-- when not given). A series of calls should share one bound (the service's purge job does), so that
+-- each call walks only what it deletes rather than every old entry still left. Returns how many
+-- entries were deleted.
+-- (Its first form, without the bound, would make every call with two arguments ambiguous.)
+DROP FUNCTION IF EXISTS purge_delivered_replications(interval, integer);
+CREATE OR REPLACE FUNCTION purge_delivered_replications(p_older_than interval, p_limit integer DEFAULT 10000,
+                                                        p_below_id bigint DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
     v_cutoff timestamptz := clock_timestamp() - p_older_than;
-    v_bound bigint;
+    v_bound bigint := coalesce(p_below_id, replication_purge_bound(p_older_than));
     v_count integer;
 BEGIN
-    v_bound := coalesce((SELECT l.id FROM replication_log l WHERE l.created_at >= v_cutoff ORDER BY l.id LIMIT 1),
-                        (SELECT max(l.id) + 1 FROM replication_log l));
     DELETE FROM replication_log
     WHERE ctid = ANY (ARRAY(
         SELECT l.ctid FROM replication_log l

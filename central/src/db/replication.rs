@@ -194,17 +194,35 @@ pub async fn retry_failed(client: &impl GenericClient) -> anyhow::Result<i32> {
         .get(0))
 }
 
-/// Deletes up to `limit` entries delivered more than `older_than_hours` ago; how many it deleted.
+/// Where a purge of entries delivered more than `older_than_hours` ago stops (see
+/// `replication_purge_bound()`); `None` when the log is empty.
+pub async fn purge_bound(
+    client: &impl GenericClient,
+    older_than_hours: i32,
+) -> anyhow::Result<Option<i64>> {
+    let stmt = client
+        .prepare_cached("SELECT replication_purge_bound(make_interval(hours => $1))")
+        .await?;
+    Ok(client
+        .query_one(&stmt, &[&older_than_hours])
+        .await
+        .context("finding where to stop purging the replication log")?
+        .get(0))
+}
+
+/// Deletes up to `limit` entries delivered more than `older_than_hours` ago, below `bound`; how many
+/// it deleted.
 pub async fn purge_delivered(
     client: &impl GenericClient,
     older_than_hours: i32,
     limit: i32,
+    bound: i64,
 ) -> anyhow::Result<i32> {
     let stmt = client
-        .prepare_cached("SELECT purge_delivered_replications(make_interval(hours => $1), $2)")
+        .prepare_cached("SELECT purge_delivered_replications(make_interval(hours => $1), $2, $3)")
         .await?;
     Ok(client
-        .query_one(&stmt, &[&older_than_hours, &limit])
+        .query_one(&stmt, &[&older_than_hours, &limit, &bound])
         .await
         .context("purging delivered replication entries")?
         .get(0))
