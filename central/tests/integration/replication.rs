@@ -382,6 +382,23 @@ async fn a_down_node_delays_nobody_and_catches_up_after_restart() {
     );
 }
 
+/// Registers `node` as city `city_id`'s, as an operator would from psql.
+async fn register_from_psql(central: &tokio_postgres::Client, city_id: i32, node: &TestNode) {
+    central
+        .query_one(
+            "SELECT register_node($1, '127.0.0.1', $2, $3, $4, $5)",
+            &[
+                &city_id,
+                &i32::from(node.instance.pg.port),
+                &node.db_name,
+                &pos_shared::pgctl::REPLICATOR_ROLE,
+                &node.instance.replicator_password,
+            ],
+        )
+        .await
+        .unwrap();
+}
+
 /// An operator with psql and no central service running: register a node, write, deliver.
 #[tokio::test]
 async fn replication_works_from_psql_without_the_service() {
@@ -393,18 +410,7 @@ async fn replication_works_from_psql_without_the_service() {
         .batch_execute("INSERT INTO cities (name) VALUES ('Karachi'), ('Lahore')")
         .await
         .unwrap();
-    central
-        .query_one(
-            "SELECT register_node(1, '127.0.0.1', $1, $2, $3, $4)",
-            &[
-                &i32::from(node.instance.pg.port),
-                &node.db_name,
-                &pos_shared::pgctl::REPLICATOR_ROLE,
-                &node.instance.replicator_password,
-            ],
-        )
-        .await
-        .unwrap();
+    register_from_psql(&central, 1, &node).await;
     central
         .batch_execute(
             "INSERT INTO customers (name, city_id) VALUES ('Psql Karachi', 1), ('Psql Lahore', 2);
@@ -639,4 +645,82 @@ async fn dead_entries_are_not_in_the_way_of_the_queue() {
         .unwrap()
         .get(0);
     assert_eq!(requeued, 1000);
+}
+
+/// How many sequential scans of `replication_log` the database has counted, this session's included.
+async fn log_seq_scans(db: &tokio_postgres::Client) -> i64 {
+    // A session's counts reach the shared statistics when it goes idle after this call.
+    db.batch_execute("SELECT pg_stat_force_next_flush()")
+        .await
+        .unwrap();
+    db.query_one(
+        "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'replication_log'",
+        &[],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
+
+/// A replicator session lives for days. Once the log has grown, its deliveries still settle each batch
+/// through the entries' row addresses: plans it made while the log was short (which PostgreSQL caches
+/// for the session's life) do not make every delivery read the whole log.
+#[tokio::test]
+async fn a_long_lived_delivery_session_never_reads_the_whole_log() {
+    let (instance, db_name) = crate::common::central_database().await;
+    let node = TestNode::new(1).await;
+    let config = pos_shared::db::parse_url(&instance.app_url(&db_name), "test").unwrap();
+    let central = pos_shared::db::connect(&config).await.unwrap();
+    central
+        .batch_execute(
+            "INSERT INTO cities (name) VALUES ('Karachi');
+             -- No statistics refresh in the middle of the test (it would replan).
+             ALTER TABLE replication_log SET (autovacuum_enabled = off);",
+        )
+        .await
+        .unwrap();
+    register_from_psql(&central, 1, &node).await;
+    // Each delivery ships a batch of `count` new customers.
+    let deliver = async |name: &str, count: i32| {
+        central
+            .execute(
+                "INSERT INTO customers (name, city_id) SELECT $1, 1 FROM generate_series(1, $2)",
+                &[&name, &count],
+            )
+            .await
+            .unwrap();
+        let delivered: i32 = central
+            .query_one("SELECT delivered FROM deliver_replication(1)", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(delivered, count, "{name}");
+    };
+    // Past its fifth call a session may keep a generic plan, when one costs less than the plans made
+    // for each call did: for batches of a dozen entries in a short log, reading the log costs less.
+    for i in 0..8 {
+        deliver(&format!("Early {i}"), 12).await;
+    }
+    // A week of delivered history.
+    central
+        .batch_execute(
+            "INSERT INTO replication_log (table_name, record_id, target_city_id, operation, status, attempts, delivered_at)
+             SELECT 'customers', g, 1, 'INSERT', 'Success', 1, now() FROM generate_series(1000, 30999) g",
+        )
+        .await
+        .unwrap();
+    let before = log_seq_scans(&central).await;
+    deliver("Late", 12).await;
+    assert_eq!(
+        log_seq_scans(&central).await - before,
+        0,
+        "a delivery read the whole log"
+    );
+    assert_eq!(
+        node_names(&node, "customers")
+            .await
+            .last()
+            .map(String::as_str),
+        Some("Late")
+    );
 }
