@@ -192,9 +192,11 @@ BEGIN
     END IF;
 
     -- The batch: the node's oldest open entries; it ships the rows they name. Kept in arrays: a
-    -- temporary table would write catalog rows on every call. The entries are kept by row address:
-    -- locked until this transaction ends, they cannot move, and settling them by address costs no
-    -- index lookup however long the log has grown.
+    -- temporary table would write catalog rows on every call. The entries are kept by row address, and
+    -- settling them by address costs no index lookup however long the log has grown. No row locks: the
+    -- lock above keeps every other delivery off this node's entries, and nothing else changes an open
+    -- entry (a purge takes delivered ones, a re-queue dead ones), so they cannot move before this
+    -- transaction settles them; a lock would write to every entry and its page once more.
     SELECT array_agg(c.ctid), array_agg(c.table_name), array_agg(c.record_id)
     INTO v_rows, v_tables, v_records
     FROM (SELECT l.ctid, l.table_name, l.record_id
@@ -204,8 +206,7 @@ BEGIN
             AND (l.status = 'Pending'
                  OR (p_include_due_failed AND l.status = 'Failed' AND l.next_attempt_at <= clock_timestamp()))
           ORDER BY l.target_city_id, l.id
-          LIMIT s.batch_size
-          FOR UPDATE SKIP LOCKED) c;
+          LIMIT s.batch_size) c;
     IF v_rows IS NULL THEN
         RETURN;
     END IF;
@@ -222,7 +223,6 @@ BEGIN
             FROM replication_log l
             WHERE l.target_city_id = p_city_id AND l.table_name = w.table_name AND l.record_id = w.record_id
               AND l.status IN ('Pending', 'Failed')
-            FOR UPDATE SKIP LOCKED
         ) o;
     END IF;
 

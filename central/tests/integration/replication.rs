@@ -724,3 +724,51 @@ async fn a_long_lived_delivery_session_never_reads_the_whole_log() {
         Some("Late")
     );
 }
+
+/// One delivery per node at a time: while the node's worker ships a batch, an operator's retry from
+/// psql finds nothing to do, and every entry is delivered once.
+#[tokio::test]
+async fn deliveries_to_one_node_take_turns() {
+    let (instance, db_name) = crate::common::central_database().await;
+    let node = TestNode::new(1).await;
+    let config = pos_shared::db::parse_url(&instance.app_url(&db_name), "test").unwrap();
+    let worker = pos_shared::db::connect(&config).await.unwrap();
+    let operator = pos_shared::db::connect(&config).await.unwrap();
+    worker
+        .batch_execute("INSERT INTO cities (name) VALUES ('Karachi')")
+        .await
+        .unwrap();
+    register_from_psql(&worker, 1, &node).await;
+    worker
+        .batch_execute(
+            "INSERT INTO customers (name, city_id) SELECT 'Turn ' || g, 1 FROM generate_series(1, 5) g",
+        )
+        .await
+        .unwrap();
+    // The worker's delivery, its transaction still open.
+    worker.batch_execute("BEGIN").await.unwrap();
+    let by_worker: i32 = worker
+        .query_one("SELECT delivered FROM deliver_replication(1)", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let by_operator: i32 = operator
+        .query_one("SELECT retry_failed_replications(1)", &[])
+        .await
+        .unwrap()
+        .get(0);
+    worker.batch_execute("COMMIT").await.unwrap();
+    assert_eq!((by_worker, by_operator), (5, 0));
+    let attempts: Vec<i32> = operator
+        .query(
+            "SELECT attempts FROM replication_log WHERE status = 'Success' ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(attempts, [1; 5], "each entry settled once");
+    assert_eq!(node_names(&node, "customers").await.len(), 5);
+}
