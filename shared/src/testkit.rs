@@ -207,6 +207,43 @@ pub fn machine_busy() -> anyhow::Result<std::time::Duration> {
     Ok(std::time::Duration::from_millis(ticks * 10))
 }
 
+/// How a table has been read so far, as the database counts it, this session's reads included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableReads {
+    /// Sequential scans begun.
+    pub seq_scans: i64,
+    /// Rows its index scans fetched from the table.
+    pub rows_fetched_by_index: i64,
+}
+
+impl std::ops::Sub for TableReads {
+    type Output = Self;
+    fn sub(self, earlier: Self) -> Self {
+        Self {
+            seq_scans: self.seq_scans - earlier.seq_scans,
+            rows_fetched_by_index: self.rows_fetched_by_index - earlier.rows_fetched_by_index,
+        }
+    }
+}
+
+pub async fn table_reads(db: &tokio_postgres::Client, table: &str) -> anyhow::Result<TableReads> {
+    // A session's counts reach the shared statistics when it goes idle after this call.
+    db.batch_execute("SELECT pg_stat_force_next_flush()")
+        .await
+        .context("flushing this session's statistics")?;
+    let row = db
+        .query_one(
+            "SELECT seq_scan, coalesce(idx_tup_fetch, 0) FROM pg_stat_user_tables WHERE relname = $1",
+            &[&table],
+        )
+        .await
+        .context("reading the table's statistics")?;
+    Ok(TableReads {
+        seq_scans: row.get(0),
+        rows_fetched_by_index: row.get(1),
+    })
+}
+
 /// Where test artifacts (screenshots, benchmark output) go: `target/test-artifacts`.
 pub fn artifacts_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

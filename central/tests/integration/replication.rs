@@ -1,5 +1,6 @@
 use std::time::{Duration, Instant};
 
+use pos_shared::testkit::table_reads;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -647,21 +648,6 @@ async fn dead_entries_are_not_in_the_way_of_the_queue() {
     assert_eq!(requeued, 1000);
 }
 
-/// How many sequential scans of `replication_log` the database has counted, this session's included.
-async fn log_seq_scans(db: &tokio_postgres::Client) -> i64 {
-    // A session's counts reach the shared statistics when it goes idle after this call.
-    db.batch_execute("SELECT pg_stat_force_next_flush()")
-        .await
-        .unwrap();
-    db.query_one(
-        "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'replication_log'",
-        &[],
-    )
-    .await
-    .unwrap()
-    .get(0)
-}
-
 /// A replicator session lives for days. Once the log has grown, its deliveries still settle each batch
 /// through the entries' row addresses: plans it made while the log was short (which PostgreSQL caches
 /// for the session's life) do not make every delivery read the whole log.
@@ -709,13 +695,10 @@ async fn a_long_lived_delivery_session_never_reads_the_whole_log() {
         )
         .await
         .unwrap();
-    let before = log_seq_scans(&central).await;
+    let before = table_reads(&central, "replication_log").await.unwrap();
     deliver("Late", 12).await;
-    assert_eq!(
-        log_seq_scans(&central).await - before,
-        0,
-        "a delivery read the whole log"
-    );
+    let reads = table_reads(&central, "replication_log").await.unwrap() - before;
+    assert_eq!(reads.seq_scans, 0, "a delivery read the whole log");
     assert_eq!(
         node_names(&node, "customers")
             .await

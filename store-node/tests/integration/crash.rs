@@ -61,17 +61,7 @@ async fn a_killed_store_node_leaves_no_partial_sale_and_its_outbox_drains() {
     .await
     .unwrap();
     let node_instance = shared_instance(0).await.unwrap();
-    let node_db = node_instance
-        .migrated_database("store", |url| async move {
-            store_node::schema::migrate(&pos_shared::db::parse_url(&url, "test")?).await
-        })
-        .await
-        .unwrap();
-    let node = pos_shared::db::connect(
-        &pos_shared::db::parse_url(&node_instance.app_url(&node_db), "t").unwrap(),
-    )
-    .await
-    .unwrap();
+    let (node_db, node) = crate::store_database().await;
     node.batch_execute(&format!(
         "INSERT INTO stores (id, code, name, city_id, active, version, created_at, updated_at)
          VALUES (1, 'KHI001', 'Saddar', 1, true, 1, now(), now());
