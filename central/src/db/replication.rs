@@ -328,10 +328,26 @@ pub async fn log_entries(
 ) -> anyhow::Result<Vec<LogEntry>> {
     let stmt = client
         .prepare_cached(
+            // One branch per index: the open entries', the dead ones' and the delivered history (the
+            // primary key). Each names its statuses as literals, so that even a generic plan (a
+            // prepared statement's after five calls) reads the few open or dead entries through their
+            // own index instead of walking a week of history newest first.
             "SELECT id, table_name::text, record_id, target_city_id, operation::text, status::text, attempts,
                     message, created_at, last_attempt_at, next_attempt_at, delivered_at
-             FROM replication_log
-             WHERE ($1::text IS NULL OR status::text = $1) AND ($2::int IS NULL OR target_city_id = $2)
+             FROM ((SELECT * FROM replication_log
+                    WHERE status IN ('Pending', 'Failed') AND ($1::text IS NULL OR status::text = $1)
+                      AND ($2::int IS NULL OR target_city_id = $2)
+                    ORDER BY id DESC LIMIT $3)
+                   UNION ALL
+                   (SELECT * FROM replication_log
+                    WHERE status = 'Dead' AND ($1::text IS NULL OR $1 = 'Dead')
+                      AND ($2::int IS NULL OR target_city_id = $2)
+                    ORDER BY id DESC LIMIT $3)
+                   UNION ALL
+                   (SELECT * FROM replication_log
+                    WHERE status = 'Success' AND ($1::text IS NULL OR $1 = 'Success')
+                      AND ($2::int IS NULL OR target_city_id = $2)
+                    ORDER BY id DESC LIMIT $3)) e
              ORDER BY id DESC LIMIT $3",
         )
         .await?;

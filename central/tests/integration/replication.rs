@@ -755,3 +755,70 @@ async fn deliveries_to_one_node_take_turns() {
     assert_eq!(attempts, [1; 5], "each entry settled once");
     assert_eq!(node_names(&node, "customers").await.len(), 5);
 }
+
+/// `GET /replication/log?status=` reads the few open or dead entries through their own indexes, also
+/// once its prepared statement has a generic plan, instead of walking the delivered history newest
+/// first; each filter still returns its entries newest first.
+#[tokio::test]
+async fn the_log_finds_failed_and_dead_entries_without_walking_the_history() {
+    let (instance, db_name) = crate::common::central_database().await;
+    let config = pos_shared::db::parse_url(&instance.app_url(&db_name), "test").unwrap();
+    let db = pos_shared::db::pool(config, 1)
+        .unwrap()
+        .get()
+        .await
+        .unwrap();
+    db.batch_execute(
+        "INSERT INTO replication_log (table_name, record_id, target_city_id, operation, status, attempts, message)
+         VALUES ('customers', 1, 7, 'INSERT', 'Failed', 1, 'refused'), ('customers', 2, 7, 'INSERT', 'Dead', 8, 'gave up'),
+                ('customers', 3, 8, 'INSERT', 'Failed', 1, 'refused');
+         INSERT INTO replication_log (table_name, record_id, target_city_id, operation, status, attempts, delivered_at)
+         SELECT 'customers', g, 7, 'INSERT', 'Success', 1, now() FROM generate_series(10, 20009) g;
+         ANALYZE replication_log",
+    )
+    .await
+    .unwrap();
+    let records =
+        async |status: Option<&str>, city_id: Option<i32>, limit: i64| -> Vec<(i32, String)> {
+            central::db::replication::log_entries(&db, status, city_id, limit)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.record_id, e.status))
+                .collect()
+        };
+    let failed = || vec![(3, "Failed".to_owned()), (1, "Failed".to_owned())];
+    // Past five calls, the statement may run on a generic plan.
+    for _ in 0..6 {
+        assert_eq!(records(Some("Failed"), None, 100).await, failed());
+    }
+    let before = table_reads(&db, "replication_log").await.unwrap();
+    assert_eq!(records(Some("Failed"), None, 100).await, failed());
+    assert_eq!(
+        records(Some("Dead"), Some(7), 100).await,
+        [(2, "Dead".to_owned())]
+    );
+    let reads = table_reads(&db, "replication_log").await.unwrap() - before;
+    assert_eq!(reads.seq_scans, 0);
+    assert!(
+        reads.rows_fetched_by_index < 10,
+        "{} rows read for three entries",
+        reads.rows_fetched_by_index
+    );
+    assert_eq!(
+        records(Some("Success"), Some(7), 2).await,
+        [(20009, "Success".to_owned()), (20008, "Success".to_owned())]
+    );
+    assert_eq!(
+        records(None, None, 3).await,
+        [
+            (20009, "Success".to_owned()),
+            (20008, "Success".to_owned()),
+            (20007, "Success".to_owned())
+        ]
+    );
+    assert_eq!(
+        records(None, Some(8), 100).await,
+        [(3, "Failed".to_owned())]
+    );
+}
