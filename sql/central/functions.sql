@@ -147,6 +147,8 @@ $$;
 -- orders of magnitude over a session's life. A generic plan, made once while the log was short and kept
 -- for the session's life, settled every batch by reading the whole log instead of going to its entries'
 -- row addresses (38,000 entries: 110 ms a batch, a third of a core at the benchmark's write rate).
+-- (Turning sequential scans off instead priced the one-row settings table past jit_above_cost: 60 ms
+-- of JIT compilation in a batch.)
 CREATE OR REPLACE FUNCTION deliver_replication(p_city_id integer, p_include_due_failed boolean DEFAULT true,
                                                OUT delivered integer, OUT failed integer)
 LANGUAGE plpgsql SET enable_bitmapscan = off SET plan_cache_mode = force_custom_plan AS $$
