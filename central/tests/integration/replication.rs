@@ -383,13 +383,27 @@ async fn a_down_node_delays_nobody_and_catches_up_after_restart() {
     );
 }
 
-/// Registers `node` as city `city_id`'s, as an operator would from psql.
-async fn register_from_psql(central: &tokio_postgres::Client, city_id: i32, node: &TestNode) {
+/// A central database with `cities` (the first is city 1) and a node registered for city 1 as an
+/// operator would from psql; no central service runs. Its connection settings (for more sessions), a
+/// session, and the node.
+async fn central_from_psql(
+    cities: &[&str],
+) -> (tokio_postgres::Config, tokio_postgres::Client, TestNode) {
+    let (instance, db_name) = crate::common::central_database().await;
+    let node = TestNode::new(1).await;
+    let config = pos_shared::db::parse_url(&instance.app_url(&db_name), "test").unwrap();
+    let central = pos_shared::db::connect(&config).await.unwrap();
+    central
+        .execute(
+            "INSERT INTO cities (name) SELECT unnest($1::text[])",
+            &[&cities],
+        )
+        .await
+        .unwrap();
     central
         .query_one(
-            "SELECT register_node($1, '127.0.0.1', $2, $3, $4, $5)",
+            "SELECT register_node(1, '127.0.0.1', $1, $2, $3, $4)",
             &[
-                &city_id,
                 &i32::from(node.instance.pg.port),
                 &node.db_name,
                 &pos_shared::pgctl::REPLICATOR_ROLE,
@@ -398,20 +412,13 @@ async fn register_from_psql(central: &tokio_postgres::Client, city_id: i32, node
         )
         .await
         .unwrap();
+    (config, central, node)
 }
 
 /// An operator with psql and no central service running: register a node, write, deliver.
 #[tokio::test]
 async fn replication_works_from_psql_without_the_service() {
-    let (instance, db_name) = crate::common::central_database().await;
-    let node = TestNode::new(1).await;
-    let config = pos_shared::db::parse_url(&instance.app_url(&db_name), "test").unwrap();
-    let central = pos_shared::db::connect(&config).await.unwrap();
-    central
-        .batch_execute("INSERT INTO cities (name) VALUES ('Karachi'), ('Lahore')")
-        .await
-        .unwrap();
-    register_from_psql(&central, 1, &node).await;
+    let (_, central, node) = central_from_psql(&["Karachi", "Lahore"]).await;
     central
         .batch_execute(
             "INSERT INTO customers (name, city_id) VALUES ('Psql Karachi', 1), ('Psql Lahore', 2);
@@ -653,19 +660,12 @@ async fn dead_entries_are_not_in_the_way_of_the_queue() {
 /// for the session's life) do not make every delivery read the whole log.
 #[tokio::test]
 async fn a_long_lived_delivery_session_never_reads_the_whole_log() {
-    let (instance, db_name) = crate::common::central_database().await;
-    let node = TestNode::new(1).await;
-    let config = pos_shared::db::parse_url(&instance.app_url(&db_name), "test").unwrap();
-    let central = pos_shared::db::connect(&config).await.unwrap();
+    let (_, central, node) = central_from_psql(&["Karachi"]).await;
+    // No statistics refresh in the middle of the test (it would replan).
     central
-        .batch_execute(
-            "INSERT INTO cities (name) VALUES ('Karachi');
-             -- No statistics refresh in the middle of the test (it would replan).
-             ALTER TABLE replication_log SET (autovacuum_enabled = off);",
-        )
+        .batch_execute("ALTER TABLE replication_log SET (autovacuum_enabled = off)")
         .await
         .unwrap();
-    register_from_psql(&central, 1, &node).await;
     // Each delivery ships a batch of `count` new customers.
     let deliver = async |name: &str, count: i32| {
         central
@@ -712,16 +712,8 @@ async fn a_long_lived_delivery_session_never_reads_the_whole_log() {
 /// psql finds nothing to do, and every entry is delivered once.
 #[tokio::test]
 async fn deliveries_to_one_node_take_turns() {
-    let (instance, db_name) = crate::common::central_database().await;
-    let node = TestNode::new(1).await;
-    let config = pos_shared::db::parse_url(&instance.app_url(&db_name), "test").unwrap();
-    let worker = pos_shared::db::connect(&config).await.unwrap();
+    let (config, worker, node) = central_from_psql(&["Karachi"]).await;
     let operator = pos_shared::db::connect(&config).await.unwrap();
-    worker
-        .batch_execute("INSERT INTO cities (name) VALUES ('Karachi')")
-        .await
-        .unwrap();
-    register_from_psql(&worker, 1, &node).await;
     worker
         .batch_execute(
             "INSERT INTO customers (name, city_id) SELECT 'Turn ' || g, 1 FROM generate_series(1, 5) g",
