@@ -60,8 +60,7 @@ async fn a_killed_store_node_leaves_no_partial_sale_and_its_outbox_drains() {
     )
     .await
     .unwrap();
-    let node_instance = shared_instance(0).await.unwrap();
-    let (node_db, node) = crate::store_database().await;
+    let (node_url, node) = crate::store_database().await;
     node.batch_execute(&format!(
         "INSERT INTO stores (id, code, name, city_id, active, version, created_at, updated_at)
          VALUES (1, 'KHI001', 'Saddar', 1, true, 1, now(), now());
@@ -78,7 +77,7 @@ async fn a_killed_store_node_leaves_no_partial_sale_and_its_outbox_drains() {
         ("POS_HTTP_PORT", port.to_string()),
         (
             "POS_DATABASE_URL",
-            secrecy::ExposeSecret::expose_secret(&node_instance.app_url(&node_db)).to_owned(),
+            secrecy::ExposeSecret::expose_secret(&node_url).to_owned(),
         ),
         ("POS_CITY_ID", "1".to_owned()),
         ("POS_CASHIER_TOKENS", format!("1={token}")),

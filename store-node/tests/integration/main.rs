@@ -20,8 +20,8 @@ pub struct TestStoreNode {
 
 const CITY_ID: i32 = 1;
 
-/// A migrated store database of its own on the shared instance, and a session on it.
-pub async fn store_database() -> (String, tokio_postgres::Client) {
+/// A migrated store database of its own on the shared instance: its URL and a session on it.
+pub async fn store_database() -> (SecretString, tokio_postgres::Client) {
     let instance = shared_instance(0).await.expect("instance");
     let db_name = instance
         .migrated_database("store", |url| async move {
@@ -29,21 +29,16 @@ pub async fn store_database() -> (String, tokio_postgres::Client) {
         })
         .await
         .expect("database");
-    let db = pos_shared::db::connect(
-        &pos_shared::db::parse_url(&instance.app_url(&db_name), "test").unwrap(),
-    )
-    .await
-    .unwrap();
-    (db_name, db)
+    let db_url = instance.app_url(&db_name);
+    let db = pos_shared::db::connect(&pos_shared::db::parse_url(&db_url, "test").unwrap())
+        .await
+        .unwrap();
+    (db_url, db)
 }
 
 pub async fn spawn_store_node() -> TestStoreNode {
     pos_shared::telemetry::init_for_tests();
-    let (db_name, db) = store_database().await;
-    let db_url = shared_instance(0)
-        .await
-        .expect("instance")
-        .app_url(&db_name);
+    let (db_url, db) = store_database().await;
     // Two stores of this city, as replication would have delivered them.
     db.batch_execute(
         "INSERT INTO stores (id, code, name, city_id, active, version, created_at, updated_at)
@@ -201,20 +196,20 @@ async fn migrations_are_idempotent() {
 #[tokio::test]
 async fn an_outbox_push_never_walks_the_delivered_history() {
     let (_, db) = store_database().await;
-    let delivered_history = |count: i32| {
-        format!(
+    let delivered_history = async |count: i32| {
+        db.execute(
             "INSERT INTO outbox (kind, global_order_id, payload, status, attempts, delivered_at)
-             SELECT 'order', gen_random_uuid(), '{{}}', 'Success', 1, now() FROM generate_series(1, {count})"
+             SELECT 'order', gen_random_uuid(), '{}', 'Success', 1, now() FROM generate_series(1, $1)",
+            &[&count],
         )
+        .await
+        .unwrap();
     };
-    db.batch_execute(&format!(
-        "-- No statistics refresh in the middle of the test (it would replan).
-         ALTER TABLE outbox SET (autovacuum_enabled = off);
-         {}",
-        delivered_history(3)
-    ))
-    .await
-    .unwrap();
+    // No statistics refresh in the middle of the test (it would replan).
+    db.batch_execute("ALTER TABLE outbox SET (autovacuum_enabled = off)")
+        .await
+        .unwrap();
+    delivered_history(3).await;
     let push = async || -> (i32, i32) {
         let row = db
             .query_one("SELECT delivered, failed FROM push_outbox()", &[])
@@ -225,7 +220,7 @@ async fn an_outbox_push_never_walks_the_delivered_history() {
     for _ in 0..8 {
         assert_eq!(push().await, (0, 0), "nothing waits");
     }
-    db.batch_execute(&delivered_history(30_000)).await.unwrap();
+    delivered_history(30_000).await;
     let before = pos_shared::testkit::table_reads(&db, "outbox")
         .await
         .unwrap();
