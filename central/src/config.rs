@@ -14,7 +14,6 @@ pub struct Config {
 pub struct ReplicationConfig {
     /// Cron expression (with seconds) of the retry job.
     pub retry_cron: String,
-    pub max_attempts: i32,
     pub base_backoff_ms: i32,
     pub max_backoff_ms: i32,
     pub batch_size: i32,
@@ -23,6 +22,8 @@ pub struct ReplicationConfig {
     pub report_timeout_ms: u64,
     /// How often each node's worker looks for new entries (the capture triggers do not notify).
     pub poll_ms: u64,
+    /// How often a node that could not be reached is probed for its return.
+    pub probe_ms: u64,
     /// Cron expression (with seconds) of the job that deletes old delivered entries.
     pub purge_cron: String,
     /// How long delivered entries stay in `replication_log`.
@@ -51,7 +52,6 @@ impl Config {
             replication: ReplicationConfig {
                 retry_cron: source
                     .get_or("POS_REPLICATION_RETRY_CRON", "*/5 * * * * *".to_owned())?,
-                max_attempts: source.get_or("POS_REPLICATION_MAX_ATTEMPTS", 8)?,
                 base_backoff_ms: source.get_or("POS_REPLICATION_BASE_BACKOFF_MS", 1000)?,
                 max_backoff_ms: source.get_or("POS_REPLICATION_MAX_BACKOFF_MS", 300_000)?,
                 batch_size: source.get_or("POS_REPLICATION_BATCH_SIZE", 1000)?,
@@ -59,6 +59,7 @@ impl Config {
                     .get_or("POS_REPLICATION_STATEMENT_TIMEOUT_MS", 5000)?,
                 report_timeout_ms: source.get_or("POS_REPORT_NODE_TIMEOUT_MS", 3000)?,
                 poll_ms: source.get_or("POS_REPLICATION_POLL_MS", 50)?,
+                probe_ms: source.get_or("POS_REPLICATION_PROBE_MS", 1000)?,
                 purge_cron: source
                     .get_or("POS_REPLICATION_PURGE_CRON", "0 */10 * * * *".to_owned())?,
                 retention_hours,

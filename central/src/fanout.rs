@@ -138,47 +138,55 @@ impl NodeSessions {
         let asks = nodes.into_iter().filter(|n| n.enabled).map(|node| {
             let ask = &ask;
             async move {
-                let attempt = async {
-                    let session = self.session(node.city_id).await?;
-                    ask(session, node.city_id).await.map_err(|e| {
-                        let reason = if pos_shared::db::is_unavailable(&e) {
-                            "the connection to the node was lost"
-                        } else {
-                            "the node's query failed"
-                        };
-                        Unanswered::new(reason, e)
-                    })
+                let answer = self.ask_node(node.city_id, ask).await;
+                let (status, reason, value) = match answer {
+                    Ok(value) => ("ok", None, Some(value)),
+                    Err(reason) => ("unreachable", Some(reason), None),
                 };
-                let result = tokio::time::timeout(self.timeout, attempt)
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(Unanswered {
-                            reason: format!("no answer within {} ms", self.timeout.as_millis()),
-                            error: None,
-                        })
-                    });
-                match result {
-                    Ok(value) => (
-                        NodeAnswer { city_id: node.city_id, city: node.city, status: "ok", reason: None },
-                        Some(value),
-                    ),
-                    Err(unanswered) => {
-                        if let Some(e) = &unanswered.error {
-                            tracing::warn!(city_id = node.city_id, error = %format!("{e:#}"), "node did not answer");
-                        }
-                        (
-                            NodeAnswer {
-                                city_id: node.city_id,
-                                city: node.city,
-                                status: "unreachable",
-                                reason: Some(unanswered.reason),
-                            },
-                            None,
-                        )
-                    }
-                }
+                let answer = NodeAnswer {
+                    city_id: node.city_id,
+                    city: node.city,
+                    status,
+                    reason,
+                };
+                (answer, value)
             }
         });
         Ok(futures_util::future::join_all(asks).await)
+    }
+
+    /// Asks one node, within the timeout and on one of the node's few sessions: a node that hangs
+    /// holds up only the questions asked of it, never central's own connections. `Err` says in words
+    /// for head office why the node did not answer (the details go to the log).
+    pub async fn ask_node<T, F, Fut>(&self, city_id: i32, ask: F) -> Result<T, String>
+    where
+        F: Fn(deadpool_postgres::Object, i32) -> Fut,
+        Fut: Future<Output = anyhow::Result<T>>,
+    {
+        let attempt = async {
+            let session = self.session(city_id).await?;
+            ask(session, city_id).await.map_err(|e| {
+                let reason = if pos_shared::db::is_unavailable(&e) {
+                    "the connection to the node was lost"
+                } else {
+                    "the node's query failed"
+                };
+                Unanswered::new(reason, e)
+            })
+        };
+        let result = tokio::time::timeout(self.timeout, attempt)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Unanswered {
+                    reason: format!("no answer within {} ms", self.timeout.as_millis()),
+                    error: None,
+                })
+            });
+        result.map_err(|unanswered| {
+            if let Some(e) = &unanswered.error {
+                tracing::warn!(city_id, error = %format!("{e:#}"), "node did not answer");
+            }
+            unanswered.reason
+        })
     }
 }

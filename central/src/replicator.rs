@@ -14,7 +14,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures_util::StreamExt;
-use pos_shared::delivery::{BatchOutcome, DeliveryPolicy, DeliverySignal, run_worker};
+use pos_shared::delivery::{
+    BatchOutcome, DeliveryMetrics, DeliveryPolicy, DeliverySignal, DeliveryTarget, WorkerName,
+    run_worker,
+};
 use tokio::task::JoinHandle;
 use tokio_postgres::{AsyncMessage, NoTls};
 
@@ -34,6 +37,7 @@ pub struct Replicator {
     db: tokio_postgres::Config,
     pool: deadpool_postgres::Pool,
     config: ReplicationConfig,
+    metrics: DeliveryMetrics,
     workers: Arc<Mutex<HashMap<i32, Worker>>>,
 }
 
@@ -42,11 +46,13 @@ impl Replicator {
         db: tokio_postgres::Config,
         pool: deadpool_postgres::Pool,
         config: ReplicationConfig,
+        metrics: DeliveryMetrics,
     ) -> Self {
         Self {
             db,
             pool,
             config,
+            metrics,
             workers: Arc::default(),
         }
     }
@@ -71,6 +77,7 @@ impl Replicator {
                 signal.clone(),
                 self.db.clone(),
                 self.config.clone(),
+                self.metrics.clone(),
             ));
             signal.wake();
             workers.insert(city_id, Worker { signal, task });
@@ -157,17 +164,43 @@ impl Replicator {
     }
 }
 
-fn millis(ms: i32) -> Duration {
-    Duration::from_millis(u64::try_from(ms).unwrap_or(1000))
+/// One node as the delivery engine drives it. Its session is a pool of one connection, so that the
+/// node's named dblink connection lives as long as the session and a broken session is replaced on the
+/// next use.
+struct NodeTarget {
+    city_id: i32,
+    session: deadpool_postgres::Pool,
+    batch_size: i32,
 }
 
-/// One node's worker. Its session is a pool of one connection, so that the node's named dblink
-/// connection lives as long as the session and a broken session is replaced on the next use.
+impl DeliveryTarget for NodeTarget {
+    async fn deliver(&self) -> anyhow::Result<BatchOutcome> {
+        let client = self
+            .session
+            .get()
+            .await
+            .context("getting the replicator session")?;
+        let mut outcome = db::replication::deliver(&client, self.city_id).await?;
+        outcome.full = outcome.delivered + outcome.dead >= self.batch_size;
+        Ok(outcome)
+    }
+
+    async fn probe(&self) -> anyhow::Result<bool> {
+        let client = self
+            .session
+            .get()
+            .await
+            .context("getting the replicator session")?;
+        db::replication::node_answers(&client, self.city_id).await
+    }
+}
+
 async fn node_worker(
     city_id: i32,
     signal: Arc<DeliverySignal>,
     db: tokio_postgres::Config,
     config: ReplicationConfig,
+    metrics: DeliveryMetrics,
 ) {
     let mut session_config = db;
     session_config.application_name(format!("central-replicator-{city_id}"));
@@ -184,27 +217,20 @@ async fn node_worker(
         }
     };
     let policy = DeliveryPolicy {
-        // The capture triggers do not notify (see sql/central/functions.sql): poll the queue.
-        sweep_interval: Duration::from_millis(config.poll_ms.max(1)),
-        base_backoff: millis(config.base_backoff_ms),
-        max_backoff: millis(config.max_backoff_ms),
+        // The capture triggers do not notify (see sql/central/capture.sql): poll the queue.
+        poll_interval: Duration::from_millis(config.poll_ms.max(1)),
+        probe_interval: Duration::from_millis(config.probe_ms.max(1)),
         // Master-data changes are rare and should be at the nodes at once.
         linger: Duration::ZERO,
     };
-    run_worker(format!("node {city_id}"), signal, policy, || {
-        let session = session.clone();
-        async move {
-            let client = session
-                .get()
-                .await
-                .context("getting the replicator session")?;
-            let (delivered, failed) = db::replication::deliver(&client, city_id).await?;
-            Ok(BatchOutcome {
-                delivered,
-                failed,
-                full: delivered >= config.batch_size,
-            })
-        }
-    })
-    .await;
+    let name = WorkerName {
+        queue: "replication",
+        target: city_id.to_string(),
+    };
+    let target = NodeTarget {
+        city_id,
+        session,
+        batch_size: config.batch_size,
+    };
+    run_worker(name, signal, policy, metrics, target).await;
 }

@@ -1,4 +1,4 @@
-//! Central's SQL: versioned migrations and the replaceable functions file.
+//! Central's SQL: versioned migrations and the replaceable function files.
 
 use pos_shared::db::ReplaceableSql;
 
@@ -6,19 +6,34 @@ mod embedded {
     refinery::embed_migrations!("../sql/central/migrations");
 }
 
-pub const FUNCTIONS: ReplaceableSql = ReplaceableSql {
-    name: "central/functions.sql",
-    text: include_str!("../../sql/central/functions.sql"),
-};
+/// The replaceable files, one per concern, applied in this order after `common/functions.sql`.
+pub const FUNCTIONS: &[ReplaceableSql] = &[
+    pos_shared::db::COMMON_FUNCTIONS,
+    ReplaceableSql {
+        name: "central/capture.sql",
+        text: include_str!("../../sql/central/capture.sql"),
+    },
+    ReplaceableSql {
+        name: "central/delivery.sql",
+        text: include_str!("../../sql/central/delivery.sql"),
+    },
+    ReplaceableSql {
+        name: "central/nodes.sql",
+        text: include_str!("../../sql/central/nodes.sql"),
+    },
+    ReplaceableSql {
+        name: "central/orders.sql",
+        text: include_str!("../../sql/central/orders.sql"),
+    },
+    ReplaceableSql {
+        name: "central/reports.sql",
+        text: include_str!("../../sql/central/reports.sql"),
+    },
+];
 
 /// Brings central's database up to date (idempotent).
 pub async fn migrate(config: &tokio_postgres::Config) -> anyhow::Result<()> {
-    pos_shared::db::apply_schema(
-        config,
-        embedded::migrations::runner(),
-        &[pos_shared::db::COMMON_FUNCTIONS, FUNCTIONS],
-    )
-    .await
+    pos_shared::db::apply_schema(config, embedded::migrations::runner(), FUNCTIONS).await
 }
 
 /// Applies the versioned migrations up to `version` only, and not the functions: a database as an

@@ -50,7 +50,13 @@ impl Application {
             pool.clone(),
             Duration::from_millis(config.replication.report_timeout_ms),
         );
-        let replicator = Replicator::new(db_config, pool.clone(), config.replication.clone());
+        let metrics = pos_shared::metrics::Metrics::new("central")?;
+        let replicator = Replicator::new(
+            db_config,
+            pool.clone(),
+            config.replication.clone(),
+            metrics.delivery.clone(),
+        );
         replicator.sync_nodes().await?;
         let background = vec![replicator.spawn_listener()];
         let scheduler = if config.common.scheduler_enabled {
@@ -83,7 +89,7 @@ impl Application {
         let login_links = crate::routes::dashboard::LoginLinks::default();
         let server = pos_shared::http::serve(
             ServerParts {
-                service: "central",
+                metrics,
                 listener,
                 tokens,
                 pool: pool.clone(),

@@ -1,104 +1,193 @@
-//! The delivery loop both directions of replication use (central → nodes, node outbox → central).
+//! The delivery engine both directions use: replication (central → each node, `central/src/replicator.rs`)
+//! and the outbox (each node → central, `store-node/src/outbox.rs`). A direction supplies a
+//! [`DeliveryTarget`]: how to ship one batch and how to ask whether an unreachable peer answers again.
+//! What to read, where to send it and how to settle it live in that target's SQL function
+//! (`deliver_replication()`, `push_outbox()`); back-off, setting aside a refused row and telling an
+//! unreachable peer from a refusal are shared SQL (sql/common/functions.sql). The engine owns the rest:
 //!
-//! A worker sleeps until woken (a notification, a commit in this process, the retry job) or until the
-//! sweep interval passes, then calls its delivery function batch after batch while the batches come back
-//! full. A batch that is not full ends the round: what arrives meanwhile waits for the next wake or
-//! sweep and goes in one batch, instead of the worker spinning on a few entries at a time (each batch
-//! costs a remote call and a commit whatever its size).
-//! After a failed batch it backs off exponentially; only the retry job wakes it early then.
+//! - a worker per target, which sleeps until woken (the retry job, a notification, a commit in this
+//!   process) or until its poll interval passes, then ships batch after batch while they come back full.
+//!   A batch that is not full ends the round: what arrives meanwhile goes in the next one, instead of the
+//!   worker spinning on a few entries at a time (each batch costs a remote call and a commit);
+//! - reachability: once a batch finds the peer out of reach, the worker probes it every probe interval
+//!   (one round trip, no batch) and, the moment it answers, ships its whole backlog at once. However
+//!   long the peer is away, nothing is given up: entries wait as `Failed`;
+//! - the metrics: entries delivered, failed and set aside, and whether the peer is reachable.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
 use tokio::sync::Notify;
-use tokio::time::Instant;
 
 /// How a worker is woken.
 #[derive(Debug, Default)]
 pub struct DeliverySignal {
     wake: Notify,
-    retry_due: AtomicBool,
 }
 
 impl DeliverySignal {
-    /// New work may be waiting.
+    /// New work may be waiting, or failed entries may be due: look now.
     pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-
-    /// Re-attempt failed entries that are due, even while backing off.
-    pub fn retry_due(&self) {
-        self.retry_due.store(true, Ordering::SeqCst);
         self.wake.notify_one();
     }
 }
 
 #[derive(Debug, Clone, Copy)]
 pub struct DeliveryPolicy {
-    pub sweep_interval: Duration,
-    pub base_backoff: Duration,
-    pub max_backoff: Duration,
+    /// How often the worker looks for new entries when nothing wakes it.
+    pub poll_interval: Duration,
+    /// How often an unreachable peer is probed.
+    pub probe_interval: Duration,
     /// After a wake, wait this long before shipping, so that what arrives meanwhile goes in the same
     /// batch (one remote call for many entries instead of one each).
     pub linger: Duration,
 }
 
-/// Outcome of one batch.
+/// Outcome of one batch, as the target's SQL function reports it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BatchOutcome {
     pub delivered: i32,
+    /// Entries left `Failed` for a retry.
     pub failed: i32,
+    /// Entries the peer refused, set aside as `Dead`.
+    pub dead: i32,
+    /// The batch failed because the peer could not be reached.
+    pub unreachable: bool,
     /// The batch was as large as a batch may be: more may be waiting.
     pub full: bool,
 }
 
-/// Runs until aborted. `deliver()` ships one batch: new entries and failed ones that are due.
-pub async fn run_worker<F, Fut>(
-    name: String,
+/// One direction's peer, as the engine drives it.
+pub trait DeliveryTarget: Send + 'static {
+    /// Ships one batch: new entries and failed ones that are due.
+    fn deliver(&self) -> impl Future<Output = anyhow::Result<BatchOutcome>> + Send;
+    /// Does the unreachable peer answer again? When it does, its failed entries are made due.
+    fn probe(&self) -> impl Future<Output = anyhow::Result<bool>> + Send;
+}
+
+/// Counters and gauges of every worker of a service, labelled by queue (`replication`, `outbox`) and
+/// target (the node's city id, or `central`).
+#[derive(Clone)]
+pub struct DeliveryMetrics {
+    entries: IntCounterVec,
+    reachable: IntGaugeVec,
+}
+
+impl DeliveryMetrics {
+    pub fn new(registry: &Registry) -> anyhow::Result<Self> {
+        let entries = IntCounterVec::new(
+            Opts::new(
+                "delivery_entries_total",
+                "Entries shipped, by queue, target and outcome (delivered, failed, dead)",
+            ),
+            &["queue", "target", "outcome"],
+        )?;
+        let reachable = IntGaugeVec::new(
+            Opts::new(
+                "delivery_target_reachable",
+                "1 while the target answers, 0 while its worker probes for its return",
+            ),
+            &["queue", "target"],
+        )?;
+        registry.register(Box::new(entries.clone()))?;
+        registry.register(Box::new(reachable.clone()))?;
+        Ok(Self { entries, reachable })
+    }
+
+    fn record(&self, queue: &str, target: &str, outcome: &BatchOutcome) {
+        for (name, count) in [
+            ("delivered", outcome.delivered),
+            ("failed", outcome.failed),
+            ("dead", outcome.dead),
+        ] {
+            if count > 0 {
+                self.entries
+                    .with_label_values(&[queue, target, name])
+                    .inc_by(u64::try_from(count).unwrap_or(0));
+            }
+        }
+    }
+
+    fn set_reachable(&self, queue: &str, target: &str, reachable: bool) {
+        self.reachable
+            .with_label_values(&[queue, target])
+            .set(i64::from(reachable));
+    }
+}
+
+/// Names a worker in logs and metrics.
+#[derive(Debug, Clone)]
+pub struct WorkerName {
+    pub queue: &'static str,
+    pub target: String,
+}
+
+/// Runs until aborted.
+pub async fn run_worker<T: DeliveryTarget>(
+    name: WorkerName,
     signal: Arc<DeliverySignal>,
     policy: DeliveryPolicy,
-    mut deliver: F,
-) where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = anyhow::Result<BatchOutcome>>,
-{
-    let mut backoff = policy.base_backoff;
-    let mut paused_until: Option<Instant> = None;
+    metrics: DeliveryMetrics,
+    target: T,
+) {
+    let WorkerName { queue, target: to } = &name;
+    let mut reachable = true;
+    metrics.set_reachable(queue, to, true);
     loop {
+        let wait = if reachable {
+            policy.poll_interval
+        } else {
+            policy.probe_interval
+        };
         tokio::select! {
             () = signal.wake.notified() => {}
-            () = tokio::time::sleep(policy.sweep_interval) => {}
+            () = tokio::time::sleep(wait) => {}
         }
-        let retry_due = signal.retry_due.swap(false, Ordering::SeqCst);
-        if paused_until.is_some_and(|t| Instant::now() < t) && !retry_due {
-            continue;
-        }
-        if !policy.linger.is_zero() {
+        if !reachable {
+            match target.probe().await {
+                Ok(true) => {
+                    tracing::info!(queue, target = %to, "answers again; shipping its backlog");
+                    reachable = true;
+                    metrics.set_reachable(queue, to, true);
+                }
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!(queue, target = %to, error = %format!("{e:#}"), "probe failed");
+                    continue;
+                }
+            }
+        } else if !policy.linger.is_zero() {
             tokio::time::sleep(policy.linger).await;
         }
         loop {
-            let span = tracing::info_span!("delivery_batch", target = %name);
-            match tracing::Instrument::instrument(deliver(), span).await {
-                Ok(outcome) if outcome.failed > 0 => {
-                    tracing::warn!(target = %name, failed = outcome.failed, "delivery failed; backing off");
-                    paused_until = Some(Instant::now() + backoff);
-                    backoff = (backoff * 2).min(policy.max_backoff);
-                    break;
-                }
+            let span = tracing::info_span!("delivery_batch", queue, target = %to);
+            match tracing::Instrument::instrument(target.deliver(), span).await {
                 Ok(outcome) => {
-                    paused_until = None;
-                    backoff = policy.base_backoff;
+                    metrics.record(queue, to, &outcome);
+                    if outcome.dead > 0 {
+                        tracing::warn!(queue, target = %to, dead = outcome.dead, "entries refused by the target, set aside as Dead");
+                    }
+                    if outcome.unreachable {
+                        tracing::warn!(queue, target = %to, failed = outcome.failed, "target unreachable; probing until it answers");
+                        reachable = false;
+                        metrics.set_reachable(queue, to, false);
+                        break;
+                    }
+                    if outcome.failed > 0 {
+                        tracing::warn!(queue, target = %to, failed = outcome.failed, "delivery failed; retried after back-off");
+                        break;
+                    }
                     if outcome.delivered > 0 {
-                        tracing::debug!(target = %name, delivered = outcome.delivered, "delivered");
+                        tracing::debug!(queue, target = %to, delivered = outcome.delivered, "delivered");
                     }
                     if !outcome.full {
                         break;
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(target = %name, error = %format!("{e:#}"), "delivery call failed");
+                    tracing::warn!(queue, target = %to, error = %format!("{e:#}"), "delivery call failed");
                     break;
                 }
             }
@@ -106,7 +195,8 @@ pub async fn run_worker<F, Fut>(
     }
 }
 
-/// A scheduled job (cron with seconds) that asks `signals` to retry due entries.
+/// A scheduled job (cron with seconds) that wakes every worker `signals` returns: due failed entries
+/// are retried, and unreachable targets probed, at once.
 pub async fn start_retry_job<F>(
     cron: &str,
     setting: &str,
@@ -124,7 +214,7 @@ where
         let signals = signals.clone();
         Box::pin(async move {
             for signal in signals() {
-                signal.retry_due();
+                signal.wake();
             }
         })
     })

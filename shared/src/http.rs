@@ -145,7 +145,8 @@ pub fn bind(host: &str, port: u16) -> anyhow::Result<(std::net::TcpListener, u16
 
 /// What a service's HTTP server is made of besides its own routes and state.
 pub struct ServerParts {
-    pub service: &'static str,
+    /// Built by the service before its background workers, which record into it too.
+    pub metrics: crate::metrics::Metrics,
     pub listener: std::net::TcpListener,
     pub tokens: crate::auth::TokenRegistry,
     pub pool: deadpool_postgres::Pool,
@@ -159,13 +160,12 @@ pub fn serve<F>(parts: ServerParts, configure: F) -> anyhow::Result<actix_web::d
 where
     F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
 {
-    let metrics = crate::metrics::Metrics::new(parts.service)?;
     let ServerParts {
+        metrics,
         listener,
         tokens,
         pool,
         openapi,
-        ..
     } = parts;
     let openapi = web::Data::new(openapi);
     let server = actix_web::HttpServer::new(move || {

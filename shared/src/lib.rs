@@ -10,6 +10,7 @@ pub mod http;
 pub mod metrics;
 pub mod money;
 pub mod openapi;
+pub mod outbox;
 pub mod pgctl;
 pub mod telemetry;
 pub mod validate;

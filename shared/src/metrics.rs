@@ -20,6 +20,8 @@ pub struct Metrics {
     http_duration: HistogramVec,
     /// Backlogs and similar levels, set at scrape time: `pos_backlog{queue, target, status}`.
     pub backlog: GaugeVec,
+    /// What the delivery workers shipped, and whether their targets answer.
+    pub delivery: crate::delivery::DeliveryMetrics,
 }
 
 impl Metrics {
@@ -49,11 +51,13 @@ impl Metrics {
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(backlog.clone()))?;
+        let delivery = crate::delivery::DeliveryMetrics::new(&registry)?;
         Ok(Self {
             registry,
             http_requests,
             http_duration,
             backlog,
+            delivery,
         })
     }
 

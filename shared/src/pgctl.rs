@@ -214,6 +214,58 @@ impl PgInstance {
         Ok(())
     }
 
+    /// The fault drill of a hung database: SIGSTOP to the postmaster and every process it started.
+    /// Its processes stop, but the kernel still accepts connections on its port and keeps established
+    /// ones open, so clients wait rather than fail.
+    pub fn hang(&self) -> anyhow::Result<()> {
+        self.signal_processes(nix::sys::signal::Signal::SIGSTOP)
+    }
+
+    /// Ends [`Self::hang`].
+    pub fn resume(&self) -> anyhow::Result<()> {
+        self.signal_processes(nix::sys::signal::Signal::SIGCONT)
+    }
+
+    fn signal_processes(&self, signal: nix::sys::signal::Signal) -> anyhow::Result<()> {
+        let pid_file = self.data_dir.join("postmaster.pid");
+        let text = std::fs::read_to_string(&pid_file)
+            .with_context(|| format!("reading {}", pid_file.display()))?;
+        let postmaster: i32 = text
+            .lines()
+            .next()
+            .and_then(|line| line.trim().parse().ok())
+            .with_context(|| format!("{} names no process", pid_file.display()))?;
+        let mut pids = vec![postmaster];
+        for entry in std::fs::read_dir("/proc")
+            .context("listing /proc")?
+            .flatten()
+        {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            // /proc/PID/stat: "pid (comm) state ppid …"; comm may hold spaces, so read after its ')'.
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            let parent = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|ppid| ppid.parse::<i32>().ok());
+            if parent == Some(postmaster) {
+                pids.push(pid);
+            }
+        }
+        for pid in pids {
+            // A backend may have exited meanwhile.
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
+        }
+        Ok(())
+    }
+
     pub fn is_running(&self) -> bool {
         self.command("pg_ctl")
             .arg("-D")

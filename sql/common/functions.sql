@@ -39,3 +39,76 @@ BEGIN
     END IF;
 END;
 $$;
+
+-- ---------------------------------------------------------------------------------------------------
+-- Delivery, both directions (central → node replication, node outbox → central). How a failed remote
+-- call is told apart:
+-- - the peer is out of reach (no connection, shutting down, in recovery, out of connection slots):
+--   entries wait as Failed, and the worker probes until the peer answers, then ships them at once;
+-- - the peer refused one row's data (data exception or integrity violation, SQLSTATE classes 22 and
+--   23): that row is set aside as Dead, alone;
+-- - anything else (a timeout, a missing function on a node not yet upgraded): Failed, retried with
+--   capped exponential back-off. Never Dead: it is not about one row, and time or an upgrade heals it.
+CREATE OR REPLACE FUNCTION is_unreachable(p_sqlstate text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT left(p_sqlstate, 2) = '08' OR p_sqlstate IN ('57P01', '57P02', '57P03', '53300')
+$$;
+
+CREATE OR REPLACE FUNCTION is_rejection(p_sqlstate text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT left(p_sqlstate, 2) IN ('22', '23')
+$$;
+
+-- When an entry that has failed p_attempts times before may be tried again: capped exponential back-off.
+CREATE OR REPLACE FUNCTION retry_at(p_attempts integer, p_base_ms integer, p_max_ms integer) RETURNS timestamptz
+LANGUAGE sql VOLATILE AS $$
+    SELECT clock_timestamp()
+           + least(p_max_ms::double precision, p_base_ms * power(2, least(p_attempts, 30))) * interval '1 millisecond'
+$$;
+
+-- The error of a failed remote call as it is stored and shown: message and detail, no secrets.
+CREATE OR REPLACE FUNCTION delivery_error(p_message text, p_detail text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT redact_secrets(p_message || CASE WHEN coalesce(p_detail, '') <> '' THEN ': ' || p_detail ELSE '' END)
+$$;
+
+-- Ships p_items (a batch) as one call of the peer's p_function(jsonb) over the named dblink connection
+-- p_conn. When the peer refuses the batch's data, the batch is split in halves and each shipped alone,
+-- down to the single item it refuses: those come back (their position in p_items, counted from
+-- p_first, and the redacted error); everything else has been applied. A healthy batch costs one call;
+-- k refused items cost about 2·k·log2(batch) calls. Any other failure is raised to the caller.
+-- The peer's function must be all-or-nothing per call, and applying an item twice must be harmless.
+CREATE OR REPLACE FUNCTION ship_isolating(p_conn text, p_function text, p_items json[], p_first integer DEFAULT 1)
+RETURNS TABLE (item integer, error text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_count integer := cardinality(p_items);
+    v_half integer;
+    v_state text;
+    v_message text;
+    v_detail text;
+BEGIN
+    IF coalesce(v_count, 0) = 0 THEN
+        RETURN;
+    END IF;
+    BEGIN
+        PERFORM 1 FROM dblink(p_conn, format('SELECT %I(%L::jsonb)', p_function, array_to_json(p_items)))
+            AS t(applied integer);
+        RETURN;
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
+        IF NOT is_rejection(v_state) THEN
+            RAISE;
+        END IF;
+    END;
+    IF v_count = 1 THEN
+        item := p_first;
+        error := delivery_error(v_message, v_detail);
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    v_half := v_count / 2;
+    RETURN QUERY SELECT * FROM ship_isolating(p_conn, p_function, p_items[1:v_half], p_first);
+    RETURN QUERY SELECT * FROM ship_isolating(p_conn, p_function, p_items[v_half + 1:v_count], p_first + v_half);
+END;
+$$;

@@ -53,7 +53,7 @@ use crate::routes::{customers, inventory, orders, products, reports};
         crate::db::refunds::RefundLine,
         crate::db::reports::DailyReport,
         crate::db::reports::MethodTotals,
-        crate::db::reports::SyncStatus,
+        pos_shared::outbox::OutboxBacklog,
         reports::SyncStatusView,
     )),
     modifiers(&BearerAuth),

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use pos_shared::delivery::{BatchOutcome, DeliveryPolicy, DeliverySignal, run_worker};
+use pos_shared::delivery::{
+    BatchOutcome, DeliveryMetrics, DeliveryPolicy, DeliverySignal, DeliveryTarget, WorkerName,
+    run_worker,
+};
 use secrecy::{ExposeSecret, SecretString};
 
 /// Points the node's `pos_central` dblink server at central (from `POS_CENTRAL_DATABASE_URL`).
@@ -45,45 +48,76 @@ pub async fn configure_central_link(
 /// Order mappings shipped to central per remote call.
 const OUTBOX_BATCH_SIZE: i32 = 500;
 
+/// Central as the delivery engine drives it, through this node's session that keeps the `pos_central`
+/// dblink connection open.
+struct CentralTarget {
+    session: deadpool_postgres::Pool,
+}
+
+impl DeliveryTarget for CentralTarget {
+    async fn deliver(&self) -> anyhow::Result<BatchOutcome> {
+        let client = self
+            .session
+            .get()
+            .await
+            .context("getting the outbox session")?;
+        let row = client
+            .query_one(
+                "SELECT delivered, failed, dead, unreachable FROM push_outbox(true, $1)",
+                &[&OUTBOX_BATCH_SIZE],
+            )
+            .await
+            .context("pushing the outbox")?;
+        let (delivered, dead): (i32, i32) = (row.get(0), row.get(2));
+        Ok(BatchOutcome {
+            delivered,
+            failed: row.get(1),
+            dead,
+            unreachable: row.get(3),
+            full: delivered + dead >= OUTBOX_BATCH_SIZE,
+        })
+    }
+
+    async fn probe(&self) -> anyhow::Result<bool> {
+        let client = self
+            .session
+            .get()
+            .await
+            .context("getting the outbox session")?;
+        Ok(client
+            .query_one("SELECT central_answers()", &[])
+            .await
+            .context("probing central")?
+            .get(0))
+    }
+}
+
 /// Spawns the worker; its session keeps the `pos_central` dblink connection open.
 pub fn spawn_worker(
     db: &tokio_postgres::Config,
     signal: Arc<DeliverySignal>,
+    metrics: DeliveryMetrics,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let mut session_config = db.clone();
     session_config.application_name("store-node-outbox");
     session_config.options("-c statement_timeout=60000");
     let session = pos_shared::db::pool(session_config, 1)?;
     let policy = DeliveryPolicy {
-        sweep_interval: Duration::from_secs(2),
-        base_backoff: Duration::from_millis(500),
-        max_backoff: Duration::from_secs(30),
+        poll_interval: Duration::from_secs(2),
+        probe_interval: Duration::from_secs(1),
         // Sales come in bursts from many tills: a few milliseconds' wait ships them together.
         linger: Duration::from_millis(20),
     };
+    let name = WorkerName {
+        queue: "outbox",
+        target: "central".into(),
+    };
     signal.wake();
     Ok(tokio::spawn(run_worker(
-        "central".into(),
+        name,
         signal,
         policy,
-        move || {
-            let session = session.clone();
-            async move {
-                let client = session.get().await.context("getting the outbox session")?;
-                let row = client
-                    .query_one(
-                        "SELECT delivered, failed FROM push_outbox(true, $1)",
-                        &[&OUTBOX_BATCH_SIZE],
-                    )
-                    .await
-                    .context("pushing the outbox")?;
-                let delivered: i32 = row.get(0);
-                Ok(BatchOutcome {
-                    delivered,
-                    failed: row.get(1),
-                    full: delivered >= OUTBOX_BATCH_SIZE,
-                })
-            }
-        },
+        metrics,
+        CentralTarget { session },
     )))
 }

@@ -1,4 +1,4 @@
-//! The store node's SQL: versioned migrations and the replaceable functions file.
+//! The store node's SQL: versioned migrations and the replaceable function files.
 
 use pos_shared::db::ReplaceableSql;
 
@@ -6,17 +6,32 @@ mod embedded {
     refinery::embed_migrations!("../sql/store/migrations");
 }
 
-pub const FUNCTIONS: ReplaceableSql = ReplaceableSql {
-    name: "store/functions.sql",
-    text: include_str!("../../sql/store/functions.sql"),
-};
+/// The replaceable files, one per concern, applied in this order after `common/functions.sql`.
+pub const FUNCTIONS: &[ReplaceableSql] = &[
+    pos_shared::db::COMMON_FUNCTIONS,
+    ReplaceableSql {
+        name: "store/replicas.sql",
+        text: include_str!("../../sql/store/replicas.sql"),
+    },
+    ReplaceableSql {
+        name: "store/checkout.sql",
+        text: include_str!("../../sql/store/checkout.sql"),
+    },
+    ReplaceableSql {
+        name: "store/refunds.sql",
+        text: include_str!("../../sql/store/refunds.sql"),
+    },
+    ReplaceableSql {
+        name: "store/outbox.sql",
+        text: include_str!("../../sql/store/outbox.sql"),
+    },
+    ReplaceableSql {
+        name: "store/reports.sql",
+        text: include_str!("../../sql/store/reports.sql"),
+    },
+];
 
 /// Brings the node's database up to date (idempotent).
 pub async fn migrate(config: &tokio_postgres::Config) -> anyhow::Result<()> {
-    pos_shared::db::apply_schema(
-        config,
-        embedded::migrations::runner(),
-        &[pos_shared::db::COMMON_FUNCTIONS, FUNCTIONS],
-    )
-    .await
+    pos_shared::db::apply_schema(config, embedded::migrations::runner(), FUNCTIONS).await
 }

@@ -39,13 +39,18 @@ impl Application {
         let (listener, port) =
             pos_shared::http::bind(&config.common.http_host, config.common.http_port)?;
 
+        let metrics = pos_shared::metrics::Metrics::new("store-node")?;
         let tokens = TokenRegistry::new(config.admin_token.as_ref(), &config.cashier_tokens);
         let outbox = Arc::new(DeliverySignal::default());
         let mut background = vec![crate::daily_sales::spawn_folder(pool.clone())];
         let mut scheduler = None;
         if let Some(url) = &config.central_database_url {
             crate::outbox::configure_central_link(&pool, url).await?;
-            background.push(crate::outbox::spawn_worker(&db_config, outbox.clone())?);
+            background.push(crate::outbox::spawn_worker(
+                &db_config,
+                outbox.clone(),
+                metrics.delivery.clone(),
+            )?);
             if config.common.scheduler_enabled {
                 let signal = outbox.clone();
                 scheduler = Some(
@@ -69,7 +74,7 @@ impl Application {
         };
         let server = pos_shared::http::serve(
             ServerParts {
-                service: "store-node",
+                metrics,
                 listener,
                 tokens,
                 pool: pool.clone(),

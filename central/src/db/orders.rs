@@ -47,17 +47,15 @@ pub async fn get(client: &impl GenericClient, id: Uuid) -> anyhow::Result<Option
     }))
 }
 
-/// The order as its node has it; `None` when the node does not answer.
+/// The order as its node has it (asked on a session on the node's own database); `None` when the node
+/// has no such order.
 pub async fn details_from_node(
-    client: &impl GenericClient,
-    city_id: i32,
+    node: &impl GenericClient,
     id: Uuid,
 ) -> anyhow::Result<Option<serde_json::Value>> {
-    let stmt = client
-        .prepare_cached("SELECT fetch_order_details($1, $2)")
-        .await?;
-    Ok(client
-        .query_one(&stmt, &[&city_id, &id])
+    let stmt = node.prepare_cached("SELECT order_details($1)").await?;
+    Ok(node
+        .query_one(&stmt, &[&id])
         .await
         .context("fetching an order from its node")?
         .get(0))

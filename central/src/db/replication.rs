@@ -153,13 +153,12 @@ pub async fn configure(
     config: &crate::config::ReplicationConfig,
 ) -> anyhow::Result<()> {
     let stmt = client
-        .prepare_cached("SELECT configure_replication($1, $2, $3, $4, $5)")
+        .prepare_cached("SELECT configure_replication($1, $2, $3, $4)")
         .await?;
     client
         .execute(
             &stmt,
             &[
-                &config.max_attempts,
                 &config.base_backoff_ms,
                 &config.max_backoff_ms,
                 &config.batch_size,
@@ -171,16 +170,35 @@ pub async fn configure(
     Ok(())
 }
 
-/// One batch to one node (new entries and failed ones that are due): (delivered, failed) entries.
-pub async fn deliver(client: &impl GenericClient, city_id: i32) -> anyhow::Result<(i32, i32)> {
+/// One batch to one node (new entries and failed ones that are due). `full` is left for the caller.
+pub async fn deliver(
+    client: &impl GenericClient,
+    city_id: i32,
+) -> anyhow::Result<pos_shared::delivery::BatchOutcome> {
     let stmt = client
-        .prepare_cached("SELECT delivered, failed FROM deliver_replication($1)")
+        .prepare_cached("SELECT delivered, failed, dead, unreachable FROM deliver_replication($1)")
         .await?;
     let row = client
         .query_one(&stmt, &[&city_id])
         .await
         .context("delivering a replication batch")?;
-    Ok((row.get(0), row.get(1)))
+    Ok(pos_shared::delivery::BatchOutcome {
+        delivered: row.get(0),
+        failed: row.get(1),
+        dead: row.get(2),
+        unreachable: row.get(3),
+        full: false,
+    })
+}
+
+/// Does the node answer again? When it does, its failed entries are made due.
+pub async fn node_answers(client: &impl GenericClient, city_id: i32) -> anyhow::Result<bool> {
+    let stmt = client.prepare_cached("SELECT node_answers($1)").await?;
+    Ok(client
+        .query_one(&stmt, &[&city_id])
+        .await
+        .context("probing an unreachable node")?
+        .get(0))
 }
 
 pub async fn retry_failed(client: &impl GenericClient) -> anyhow::Result<i32> {
@@ -228,15 +246,17 @@ pub async fn purge_delivered(
         .get(0))
 }
 
+/// Puts Dead entries back in the queue: all, one node's, or the ones named.
 pub async fn requeue_dead(
     client: &impl GenericClient,
     city_id: Option<i32>,
+    ids: Option<&[i64]>,
 ) -> anyhow::Result<i32> {
     let stmt = client
-        .prepare_cached("SELECT requeue_dead_replications($1)")
+        .prepare_cached("SELECT requeue_dead_replications($1, $2)")
         .await?;
     Ok(client
-        .query_one(&stmt, &[&city_id])
+        .query_one(&stmt, &[&city_id, &ids])
         .await
         .context("re-queueing dead entries")?
         .get(0))

@@ -79,30 +79,3 @@ pub async fn node_stock_below(
         })
         .collect())
 }
-
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct SyncBacklog {
-    pub pending: i64,
-    pub failed: i64,
-    pub oldest_pending_age_seconds: Option<f64>,
-    pub last_delivered_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-/// A node's outbox backlog (its sales central has not heard of yet).
-pub async fn node_sync_backlog(client: &impl GenericClient) -> anyhow::Result<SyncBacklog> {
-    let stmt = client
-        .prepare_cached(
-            "SELECT pending, failed, oldest_pending_age_seconds, last_delivered_at FROM sync_backlog()",
-        )
-        .await?;
-    let row = client
-        .query_one(&stmt, &[])
-        .await
-        .context("asking a node for its outbox backlog")?;
-    Ok(SyncBacklog {
-        pending: row.get("pending"),
-        failed: row.get("failed"),
-        oldest_pending_age_seconds: row.get("oldest_pending_age_seconds"),
-        last_delivered_at: row.get("last_delivered_at"),
-    })
-}

@@ -219,7 +219,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Reply {
     )?;
     let backlog = state
         .node_sessions
-        .ask_every_node(|client, _| async move { db::reports::node_sync_backlog(&client).await })
+        .ask_every_node(|client, _| async move { pos_shared::outbox::backlog(&client).await })
         .await?;
 
     let mut body = format!(
@@ -469,7 +469,7 @@ pub async fn requeue(
         ));
     }
     let requeued =
-        db::replication::requeue_dead(&client(&state).await?, Some(form.city_id)).await?;
+        db::replication::requeue_dead(&client(&state).await?, Some(form.city_id), None).await?;
     tracing::info!(
         city_id = form.city_id,
         requeued,

@@ -37,6 +37,7 @@ pos_shared::routes! {
     "/replication/status" => { GET => replication::status },
     "/replication/log" => { GET => replication::log },
     "/replication/retry" => { POST => replication::retry },
+    "/replication/requeue" => { POST => replication::requeue },
     "/orders/{global_order_id}" => { GET => orders::get },
     "/reports/sales" => { GET => reports::sales },
     "/reports/inventory" => { GET => reports::inventory },

@@ -35,11 +35,20 @@ pub struct OrderView {
     ),
 )]
 pub async fn get(_: Admin, state: web::Data<AppState>, id: web::Path<Uuid>) -> Reply {
-    let db = client(&state).await?;
-    let mapping = orders::get(&db, *id)
+    // Central's connection goes back to the pool before the node is asked: a node that hangs must not
+    // hold central's connections.
+    let mapping = orders::get(&client(&state).await?, *id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no order {id} has been reported")))?;
-    let details = orders::details_from_node(&db, mapping.city_id, *id).await?;
+    let id = *id;
+    let details = state
+        .node_sessions
+        .ask_node(mapping.city_id, |session, _| async move {
+            orders::details_from_node(&session, id).await
+        })
+        .await
+        .ok()
+        .flatten();
     Ok(HttpResponse::Ok().json(OrderView {
         details_source: if details.is_some() {
             "node"

@@ -288,7 +288,7 @@ pub async fn retry(_: Admin, state: web::Data<AppState>, body: web::Bytes) -> Re
     };
     let db = client(&state).await?;
     let requeued = if request.requeue_dead {
-        repl::requeue_dead(&db, request.city_id).await?
+        repl::requeue_dead(&db, request.city_id, None).await?
     } else {
         0
     };
@@ -297,6 +297,59 @@ pub async fn retry(_: Admin, state: web::Data<AppState>, body: web::Bytes) -> Re
         requeued,
         delivered,
     }))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequeueRequest {
+    /// Only this node's entries.
+    pub city_id: Option<i32>,
+    /// Only these entries (ids from `GET /replication/log?status=Dead`).
+    #[schema(max_items = 10000)]
+    pub ids: Option<Vec<i64>>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RequeueResult {
+    pub requeued: i32,
+}
+
+/// Puts `Dead` entries (rows a node refused) back in the queue: all of them, one node's, or the ones
+/// named. Their node's worker ships them at once.
+#[utoipa::path(
+    post,
+    path = "/replication/requeue",
+    operation_id = "replication_requeue",
+    tag = "replication",
+    security(("bearer" = [])),
+    request_body = RequeueRequest,
+    responses(
+        (status = 200, description = "How many entries were re-queued", body = RequeueResult),
+        (status = 400, description = "Malformed JSON (`bad_request`)", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape (`validation_failed`)", body = ErrorBody),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
+#[tracing::instrument(skip_all, err)]
+pub async fn requeue(
+    _: Admin,
+    state: web::Data<AppState>,
+    request: web::Json<RequeueRequest>,
+) -> Reply {
+    if request.ids.as_ref().is_some_and(|ids| ids.len() > 10_000) {
+        return Err(ApiError::validation("ids", "at most 10000 ids at once"));
+    }
+    let requeued = repl::requeue_dead(
+        &client(&state).await?,
+        request.city_id,
+        request.ids.as_deref(),
+    )
+    .await?;
+    state.replicator.wake(request.city_id);
+    Ok(HttpResponse::Ok().json(RequeueResult { requeued }))
 }
 
 /// `GET /metrics`: request figures plus each node's replication backlog, read now.

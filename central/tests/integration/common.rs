@@ -19,13 +19,13 @@ pub struct TestCentral {
 pub fn replication_config() -> ReplicationConfig {
     ReplicationConfig {
         retry_cron: "*/1 * * * * *".into(),
-        max_attempts: 8,
         base_backoff_ms: 200,
         max_backoff_ms: 1000,
         batch_size: 1000,
         statement_timeout_ms: 5000,
         report_timeout_ms: 3000,
         poll_ms: 20,
+        probe_ms: 200,
         purge_cron: "*/1 * * * * *".into(),
         retention_hours: 168,
     }

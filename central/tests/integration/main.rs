@@ -3,8 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step should panic
 
+mod chain;
 mod common;
 mod dashboard;
+mod hung_node;
 mod master_data;
 mod openapi;
 mod outbox;

@@ -1,124 +1,25 @@
 use std::time::Duration;
 
-use pos_shared::config::CommonConfig;
-use pos_shared::telemetry::LogFormat;
-use pos_shared::testkit::TestInstance;
-use secrecy::SecretString;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::common::{TestNode, eventually, replication_config, spawn_central_on};
+use crate::chain::SalesChain;
+use crate::common::eventually;
 
 const WAIT: Duration = Duration::from_secs(30);
 
 /// Sales go on while central's database is down; afterwards every sale reaches order_mapping once.
 #[tokio::test]
 async fn sales_reach_central_exactly_once_even_across_an_outage() {
-    let central_pg: &'static TestInstance =
-        Box::leak(Box::new(TestInstance::start_dedicated().await.unwrap()));
-    let central = spawn_central_on(central_pg, replication_config()).await;
-    // The node has an instance of its own too: this test stops it.
-    let node_pg: &'static TestInstance =
-        Box::leak(Box::new(TestInstance::start_dedicated().await.unwrap()));
-    let node = TestNode::on(node_pg).await;
-    let city = central.create_city("Karachi").await;
-    central.register_node(city, &node).await;
-    let category = central.post("/categories", json!({"name": "Tea"})).await["id"].clone();
-    let product = central
-        .post(
-            "/products",
-            json!({"sku": "TEA-1", "name": "Chai", "category_id": category, "price": "150.00"}),
-        )
-        .await["id"]
-        .as_i64()
-        .unwrap();
-    let store = central
-        .post(
-            "/stores",
-            json!({"code": "KHI001", "name": "Saddar", "city_id": city}),
-        )
-        .await["id"]
-        .as_i64()
-        .unwrap() as i32;
-    eventually("store and product replicated", WAIT, || async {
-        node.versions("stores").await.len() == 1 && node.versions("products").await.len() == 1
-    })
-    .await;
-
-    let cashier = pos_shared::auth::generate_token();
-    let app = store_node::startup::Application::build(store_node::config::Config {
-        common: CommonConfig {
-            http_host: "127.0.0.1".into(),
-            http_port: 0,
-            database_url: node.instance.app_url(&node.db_name),
-            database_pool_size: 4,
-            log_format: LogFormat::Human,
-            log_filter: "info".into(),
-            scheduler_enabled: true,
-        },
-        city_id: city,
-        cashier_tokens: vec![(store, SecretString::from(cashier.clone()))],
-        admin_token: None,
-        central_database_url: Some(SecretString::from(central_pg.pg.url(
-            pos_shared::pgctl::REPLICATOR_ROLE,
-            &central_pg.replicator_password,
-            &central.db_name,
-        ))),
-        outbox_retry_cron: "*/1 * * * * *".into(),
-    })
-    .await
-    .unwrap();
-    let node_url = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    let http = reqwest::Client::new();
-    let receipt = http
-        .post(format!("{node_url}/inventory/receipts"))
-        .bearer_auth(&cashier)
-        .json(&json!({"idempotency_key": Uuid::new_v4(), "items": [{"product_id": product, "quantity": 100}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(receipt.status(), 201);
-    let sell = || async {
-        let response = http
-            .post(format!("{node_url}/orders"))
-            .bearer_auth(&cashier)
-            .json(
-                &json!({"idempotency_key": Uuid::new_v4(), "customer_id": null,
-                          "items": [{"product_id": product, "quantity": 1}],
-                          "payments": [{"method": "cash", "amount": "200.00"}]}),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 201);
-        let order: serde_json::Value = response.json().await.unwrap();
-        order["global_order_id"]
-            .as_str()
-            .unwrap()
-            .parse::<Uuid>()
-            .unwrap()
-    };
-
-    let first = sell().await;
-    let mappings = |expected: i64| {
-        let central = &central;
-        async move {
-            let Ok(client) = tokio::time::timeout(Duration::from_secs(3), central.db()).await
-            else {
-                return false;
-            };
-            let row = client
-                .query_one(
-                    "SELECT count(*), count(DISTINCT global_order_id) FROM order_mapping",
-                    &[],
-                )
-                .await
-                .unwrap();
-            row.get::<_, i64>(0) == expected && row.get::<_, i64>(1) == expected
-        }
-    };
-    eventually("the first sale reaches central", WAIT, || mappings(1)).await;
+    let chain = SalesChain::start().await;
+    let SalesChain {
+        central_pg,
+        central,
+        node,
+        ..
+    } = &chain;
+    let first = chain.sell().await;
+    eventually("the first sale reaches central", WAIT, || chain.mappings(1)).await;
     let mapped: Uuid = central
         .db()
         .await
@@ -130,54 +31,24 @@ async fn sales_reach_central_exactly_once_even_across_an_outage() {
 
     central_pg.stop().unwrap();
     for _ in 0..5 {
-        sell().await;
+        chain.sell().await;
     }
-    let waiting: i64 = node
-        .db()
-        .await
-        .query_one("SELECT count(*) FROM outbox WHERE status <> 'Success'", &[])
-        .await
-        .unwrap()
-        .get(0);
     assert_eq!(
-        waiting, 5,
+        chain.outbox_waiting().await,
+        5,
         "sales made during the outage wait in the outbox"
     );
     central_pg.start().unwrap();
     eventually("every sale reaches central exactly once", WAIT, || {
-        mappings(6)
+        chain.mappings(6)
     })
     .await;
-    let sync: i64 = node
-        .db()
-        .await
-        .query_one("SELECT count(*) FROM outbox WHERE status <> 'Success'", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(sync, 0);
+    assert_eq!(chain.outbox_waiting().await, 0);
 
     // A refund reaches central too, once, and nets the order's amount.
-    let refund = http
-        .post(format!("{node_url}/orders/{first}/refunds"))
-        .bearer_auth(&cashier)
-        .json(&json!({"idempotency_key": Uuid::new_v4(), "items": [{"line_no": 1, "quantity": 1}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refund.status(), 201);
+    chain.refund(first).await;
     eventually("the refund reaches central", WAIT, || async {
-        let refunded: rust_decimal::Decimal = central
-            .db()
-            .await
-            .query_one(
-                "SELECT refunded_amount FROM order_mapping WHERE global_order_id = $1",
-                &[&first],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        refunded.to_string() == "150.00"
+        chain.refunded_at_central(first).await.as_deref() == Some("150.00")
     })
     .await;
 
@@ -200,4 +71,99 @@ async fn sales_reach_central_exactly_once_even_across_an_outage() {
         central.get(&format!("/orders/{}", Uuid::new_v4())).await.0,
         404
     );
+}
+
+/// A mapping central refuses (its store number is taken at central, as after a node restored from an
+/// old backup) is set aside alone as Dead with central's reason: the sales batched with it and after it
+/// arrive, and `/sync/status` shows it.
+#[tokio::test]
+async fn a_mapping_central_refuses_is_set_aside_alone() {
+    let chain = SalesChain::start().await;
+    let central_db = chain.central.db().await;
+    central_db
+        .execute(
+            "INSERT INTO order_mapping (global_order_id, store_id, store_order_id, total_amount, city_id,
+                                        business_date, order_time)
+             VALUES (gen_random_uuid(), $1, 2, 1, 1, current_date, now())",
+            &[&chain.store],
+        )
+        .await
+        .unwrap();
+    drop(central_db);
+    // The four sales wait out an outage of central and go up together in one batch on its return.
+    chain.central_pg.stop().unwrap();
+    let mut orders = Vec::new();
+    for _ in 0..4 {
+        orders.push(chain.sell().await);
+    }
+    chain.central_pg.start().unwrap();
+    eventually("the rest of the batch reaches central", WAIT, || {
+        chain.mappings(1 + 3)
+    })
+    .await;
+    chain.sell().await;
+    eventually("every other sale reaches central", WAIT, || {
+        chain.mappings(1 + 4)
+    })
+    .await;
+    let body = chain
+        .http
+        .get(format!("{}/sync/status", chain.node_url))
+        .bearer_auth(&chain.cashier)
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(body["dead"], json!(1), "{body}");
+    assert_eq!(body["pending"], json!(0), "{body}");
+    let error = body["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("store_order_id"), "{body}");
+    assert_eq!(
+        chain.refunded_at_central(orders[1]).await,
+        None,
+        "sale no. 2 was refused"
+    );
+}
+
+/// A refund that reaches central before its sale is kept, and central's figures for that sale are net
+/// of it once the sale arrives.
+#[tokio::test]
+async fn a_refund_that_arrives_before_its_sale_is_counted() {
+    let chain = SalesChain::start().await;
+    let node_db = chain.node.db().await;
+    // The sale's outbox entry is held (the worker skips locked entries) while its refund goes up.
+    node_db.batch_execute("BEGIN").await.unwrap();
+    let order = {
+        let order = chain.sell().await;
+        node_db
+            .query_one(
+                "SELECT id FROM outbox WHERE global_order_id = $1 AND kind = 'order' FOR UPDATE",
+                &[&order],
+            )
+            .await
+            .unwrap();
+        order
+    };
+    chain.refund(order).await;
+    eventually("the refund reaches central first", WAIT, || async {
+        let client = chain.central.db().await;
+        client
+            .query_one(
+                "SELECT count(*) FROM refund_mapping WHERE global_order_id = $1",
+                &[&order],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+            == 1
+    })
+    .await;
+    assert_eq!(chain.refunded_at_central(order).await, None);
+    node_db.batch_execute("COMMIT").await.unwrap();
+    eventually("the sale arrives, net of its refund", WAIT, || async {
+        chain.refunded_at_central(order).await.as_deref() == Some("150.00")
+    })
+    .await;
 }

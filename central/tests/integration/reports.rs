@@ -415,7 +415,7 @@ async fn reports_count_each_sale_once_whether_or_not_it_is_folded() {
     let lahore = chain.lahore.db().await;
     lahore
         .batch_execute(
-            "TRUNCATE sales_snapshots; DELETE FROM schema_functions WHERE name = 'store/functions.sql'",
+            "TRUNCATE sales_snapshots; DELETE FROM schema_functions WHERE name = 'store/reports.sql'",
         )
         .await
         .unwrap();

@@ -1,7 +1,7 @@
 //! End-of-day figures of one store and the outbox backlog.
 
 use anyhow::Context;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use deadpool_postgres::GenericClient;
 use pos_shared::money::Money;
 use serde::Serialize;
@@ -101,39 +101,6 @@ pub async fn daily(
         refunds,
         net: Money::rounded(gross.amount() - refunds.amount()),
         by_payment_method,
-    })
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct SyncStatus {
-    pub pending: i64,
-    pub failed: i64,
-    pub oldest_pending_age_seconds: Option<f64>,
-    pub last_delivered_at: Option<DateTime<Utc>>,
-    pub last_error: Option<String>,
-}
-
-pub async fn sync_status(client: &impl GenericClient) -> anyhow::Result<SyncStatus> {
-    let stmt = client
-        .prepare_cached(
-            "SELECT count(*) FILTER (WHERE status = 'Pending') AS pending,
-                    count(*) FILTER (WHERE status = 'Failed') AS failed,
-                    extract(epoch FROM now() - min(created_at) FILTER (WHERE status <> 'Success'))::float8 AS oldest,
-                    (SELECT max(delivered_at) FROM outbox) AS last_delivered_at,
-                    (SELECT message FROM outbox WHERE status = 'Failed' ORDER BY id DESC LIMIT 1) AS last_error
-             FROM outbox WHERE status <> 'Success'",
-        )
-        .await?;
-    let row = client
-        .query_one(&stmt, &[])
-        .await
-        .context("reading the outbox backlog")?;
-    Ok(SyncStatus {
-        pending: row.get("pending"),
-        failed: row.get("failed"),
-        oldest_pending_age_seconds: row.get("oldest"),
-        last_delivered_at: row.get("last_delivered_at"),
-        last_error: row.get("last_error"),
     })
 }
 

@@ -89,7 +89,7 @@ fn normalise(order: &NewOrder) -> Result<(serde_json::Value, serde_json::Value),
     Ok((items.into(), payments.into()))
 }
 
-/// Maps the sale's own SQLSTATEs (see sql/store/functions.sql) to answers; anything else is unexpected.
+/// Maps the sale's own SQLSTATEs (see sql/store/checkout.sql) to answers; anything else is unexpected.
 pub fn sale_error(err: anyhow::Error) -> ApiError {
     let Some(db) = pos_shared::db::db_error(&err) else {
         return err.into();

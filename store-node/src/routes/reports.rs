@@ -67,13 +67,13 @@ pub async fn daily(
     Ok(HttpResponse::Ok().json(db::reports::daily(&client, store_id, date).await?))
 }
 
-// What `sync_status` answers (it adds a field to `SyncStatus` as JSON): for the OpenAPI document
+// What `sync_status` answers (it adds a field to `OutboxBacklog` as JSON): for the OpenAPI document
 // only; the integration tests check it against a real answer.
 /// The outbox backlog, and whether this node has a link to central's database configured.
 #[derive(utoipa::ToSchema)]
 pub struct SyncStatusView {
     #[serde(flatten)]
-    pub status: db::reports::SyncStatus,
+    pub status: pos_shared::outbox::OutboxBacklog,
     pub central_link_configured: bool,
 }
 
@@ -97,7 +97,7 @@ pub async fn sync_status(
 ) -> Result<HttpResponse, ApiError> {
     let client = state.pool.get().await.context("getting a connection")?;
     let mut status =
-        serde_json::to_value(db::reports::sync_status(&client).await?).context("serialising")?;
+        serde_json::to_value(pos_shared::outbox::backlog(&client).await?).context("serialising")?;
     status["central_link_configured"] = state.config.central_database_url.is_some().into();
     Ok(HttpResponse::Ok().json(status))
 }
@@ -119,11 +119,15 @@ pub async fn metrics(
 ) -> HttpResponse {
     let backlog = async {
         let client = state.pool.get().await.context("getting a connection")?;
-        db::reports::sync_status(&client).await
+        pos_shared::outbox::backlog(&client).await
     };
     match backlog.await {
         Ok(status) => {
-            for (name, value) in [("Pending", status.pending), ("Failed", status.failed)] {
+            for (name, value) in [
+                ("Pending", status.pending),
+                ("Failed", status.failed),
+                ("Dead", status.dead),
+            ] {
                 metrics
                     .backlog
                     .with_label_values(&["outbox", "central", name])

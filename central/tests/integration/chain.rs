@@ -1,0 +1,187 @@
+//! A chain of one city for the tests that sell: central and a node, each on a PostgreSQL instance of
+//! its own, and the node's service.
+
+use std::time::Duration;
+
+use pos_shared::config::CommonConfig;
+use pos_shared::telemetry::LogFormat;
+use pos_shared::testkit::TestInstance;
+use secrecy::SecretString;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::common::{TestCentral, TestNode, eventually, replication_config, spawn_central_on};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Central and one node (Karachi, with store KHI001 and product "Chai" at 150.00 in stock), each on a
+/// PostgreSQL instance of its own so that a test may stop either, and the node's service running.
+pub struct SalesChain {
+    pub central_pg: &'static TestInstance,
+    pub central: TestCentral,
+    pub node: TestNode,
+    pub node_url: String,
+    pub cashier: String,
+    pub http: reqwest::Client,
+    pub product: i64,
+    pub store: i32,
+}
+
+impl SalesChain {
+    pub async fn start() -> Self {
+        let central_pg: &'static TestInstance =
+            Box::leak(Box::new(TestInstance::start_dedicated().await.unwrap()));
+        let central = spawn_central_on(central_pg, replication_config()).await;
+        let node_pg: &'static TestInstance =
+            Box::leak(Box::new(TestInstance::start_dedicated().await.unwrap()));
+        let node = TestNode::on(node_pg).await;
+        let city = central.create_city("Karachi").await;
+        central.register_node(city, &node).await;
+        let category = central.post("/categories", json!({"name": "Tea"})).await["id"].clone();
+        let product = central
+            .post(
+                "/products",
+                json!({"sku": "TEA-1", "name": "Chai", "category_id": category, "price": "150.00"}),
+            )
+            .await["id"]
+            .as_i64()
+            .unwrap();
+        let store = central
+            .post(
+                "/stores",
+                json!({"code": "KHI001", "name": "Saddar", "city_id": city}),
+            )
+            .await["id"]
+            .as_i64()
+            .unwrap() as i32;
+        eventually("store and product replicated", WAIT, || async {
+            node.versions("stores").await.len() == 1 && node.versions("products").await.len() == 1
+        })
+        .await;
+
+        let cashier = pos_shared::auth::generate_token();
+        let app = store_node::startup::Application::build(store_node::config::Config {
+            common: CommonConfig {
+                http_host: "127.0.0.1".into(),
+                http_port: 0,
+                database_url: node.instance.app_url(&node.db_name),
+                database_pool_size: 4,
+                log_format: LogFormat::Human,
+                log_filter: "info".into(),
+                scheduler_enabled: true,
+            },
+            city_id: city,
+            cashier_tokens: vec![(store, SecretString::from(cashier.clone()))],
+            admin_token: None,
+            central_database_url: Some(SecretString::from(central_pg.pg.url(
+                pos_shared::pgctl::REPLICATOR_ROLE,
+                &central_pg.replicator_password,
+                &central.db_name,
+            ))),
+            outbox_retry_cron: "*/1 * * * * *".into(),
+        })
+        .await
+        .unwrap();
+        let node_url = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        let http = reqwest::Client::new();
+        let receipt = http
+            .post(format!("{node_url}/inventory/receipts"))
+            .bearer_auth(&cashier)
+            .json(&json!({"idempotency_key": Uuid::new_v4(), "items": [{"product_id": product, "quantity": 100}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(receipt.status(), 201);
+        Self {
+            central_pg,
+            central,
+            node,
+            node_url,
+            cashier,
+            http,
+            product,
+            store,
+        }
+    }
+
+    /// One cash sale of one Chai; its global order id.
+    pub async fn sell(&self) -> Uuid {
+        let response = self
+            .http
+            .post(format!("{}/orders", self.node_url))
+            .bearer_auth(&self.cashier)
+            .json(
+                &json!({"idempotency_key": Uuid::new_v4(), "customer_id": null,
+                          "items": [{"product_id": self.product, "quantity": 1}],
+                          "payments": [{"method": "cash", "amount": "200.00"}]}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let order: serde_json::Value = response.json().await.unwrap();
+        order["global_order_id"]
+            .as_str()
+            .unwrap()
+            .parse::<Uuid>()
+            .unwrap()
+    }
+
+    /// Refunds the sale's one line.
+    pub async fn refund(&self, order: Uuid) {
+        let refund = self
+            .http
+            .post(format!("{}/orders/{order}/refunds", self.node_url))
+            .bearer_auth(&self.cashier)
+            .json(&json!({"idempotency_key": Uuid::new_v4(), "items": [{"line_no": 1, "quantity": 1}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refund.status(), 201);
+    }
+
+    /// Central's refunded_amount of an order, once it has the order.
+    pub async fn refunded_at_central(&self, order: Uuid) -> Option<String> {
+        let client = tokio::time::timeout(Duration::from_secs(3), self.central.db())
+            .await
+            .ok()?;
+        client
+            .query_opt(
+                "SELECT refunded_amount::text FROM order_mapping WHERE global_order_id = $1",
+                &[&order],
+            )
+            .await
+            .unwrap()
+            .map(|r| r.get(0))
+    }
+
+    /// Central has exactly `expected` mappings, each once.
+    pub async fn mappings(&self, expected: i64) -> bool {
+        let Ok(client) = tokio::time::timeout(Duration::from_secs(3), self.central.db()).await
+        else {
+            return false;
+        };
+        let row = client
+            .query_one(
+                "SELECT count(*), count(DISTINCT global_order_id) FROM order_mapping",
+                &[],
+            )
+            .await
+            .unwrap();
+        row.get::<_, i64>(0) == expected && row.get::<_, i64>(1) == expected
+    }
+
+    pub async fn outbox_waiting(&self) -> i64 {
+        self.node
+            .db()
+            .await
+            .query_one(
+                "SELECT count(*) FROM outbox WHERE status IN ('Pending', 'Failed')",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    }
+}

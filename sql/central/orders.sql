@@ -1,0 +1,62 @@
+-- Orders: the sales and refunds the nodes' outboxes report, and an order's details asked of its node.
+-- Called by: the nodes' push_outbox() over dblink as pos_replicator (apply_order_mappings), and operators.
+-- Replaceable (CREATE OR REPLACE only): re-applied at start-up under an advisory lock when its text changes.
+
+-- Sales reported by the nodes' outboxes, called over dblink as `pos_replicator` (which may do nothing
+-- else). A mapping that arrives twice is kept once.
+-- A refund may arrive before its sale (the sale's entry had more back-off to wait out, or was set aside
+-- and re-queued): it is kept, and an order's refunded_amount is always the sum of the refunds central
+-- has for it, whichever came first. All or nothing per call: a node splits a batch central refuses to
+-- find the entry refused (ship_isolating()).
+CREATE OR REPLACE FUNCTION apply_order_mappings(p_batch jsonb) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    v_count integer;
+BEGIN
+    INSERT INTO order_mapping (global_order_id, store_id, store_order_id, customer_id, total_amount, city_id,
+                               business_date, order_time)
+    SELECT (m ->> 'global_order_id')::uuid, (m ->> 'store_id')::integer, (m ->> 'store_order_id')::bigint,
+           (m ->> 'customer_id')::integer, (m ->> 'total_amount')::numeric(12,2), (m ->> 'city_id')::integer,
+           (m ->> 'business_date')::date, (m ->> 'order_time')::timestamptz
+    FROM jsonb_array_elements(p_batch) m
+    WHERE m ->> 'kind' = 'order'
+    ON CONFLICT (global_order_id) DO NOTHING;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    INSERT INTO refund_mapping (refund_id, global_order_id, store_id, amount, business_date, refund_time)
+    SELECT (m ->> 'refund_id')::uuid, (m ->> 'global_order_id')::uuid, (m ->> 'store_id')::integer,
+           (m ->> 'amount')::numeric(12,2), (m ->> 'business_date')::date, (m ->> 'refund_time')::timestamptz
+    FROM jsonb_array_elements(p_batch) m
+    WHERE m ->> 'kind' = 'refund'
+    ON CONFLICT (refund_id) DO NOTHING;
+    -- Every order the batch names, sale or refund: its refunded_amount is what its refunds add up to.
+    UPDATE order_mapping o SET refunded_amount = s.amount
+    FROM (SELECT rm.global_order_id, sum(rm.amount) AS amount
+          FROM refund_mapping rm
+          WHERE rm.global_order_id IN (SELECT (m ->> 'global_order_id')::uuid FROM jsonb_array_elements(p_batch) m)
+          GROUP BY rm.global_order_id) s
+    WHERE o.global_order_id = s.global_order_id AND o.refunded_amount <> s.amount;
+    RETURN v_count;
+END;
+$$;
+
+SELECT grant_to_replicator('apply_order_mappings(jsonb)');
+
+-- An order's lines, payments and refunds, asked of the node that made the sale. NULL when the node
+-- does not answer (head office then shows the mapping alone).
+CREATE OR REPLACE FUNCTION fetch_order_details(p_city_id integer, p_global_order_id uuid) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_server text;
+    v_details jsonb;
+BEGIN
+    SELECT server_name INTO v_server FROM nodes WHERE city_id = p_city_id;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    SELECT t.details INTO v_details
+    FROM dblink(v_server, format('SELECT order_details(%L::uuid)', p_global_order_id)) AS t(details jsonb);
+    RETURN v_details;
+EXCEPTION WHEN OTHERS THEN
+    RETURN NULL;
+END;
+$$;

@@ -1,0 +1,270 @@
+-- Checkout: the one path every sale takes, the idempotency keys every terminal write claims, stock
+-- receipts, and an order as the till and head office see it.
+-- Called by: the store-node service (POST /orders, POST /inventory/receipts, GET /orders/{id}), operators
+-- from psql (process_order()), and central over dblink (order_details()).
+-- Replaceable (CREATE OR REPLACE only): re-applied at start-up under an advisory lock when its text changes.
+
+-- Sales. Errors the service maps to HTTP answers carry their own SQLSTATEs:
+--   PS409 insufficient stock (DETAIL: {"product_id", "requested", "available"})
+--   PS410 idempotency key reused with another request
+--   PS422 validation failed (COLUMN names the field)
+--   PS404 the order (or other named thing) is not this store's
+
+CREATE OR REPLACE FUNCTION pos_invalid(p_field text, p_message text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = 'PS422', MESSAGE = p_message, COLUMN = p_field;
+END;
+$$;
+
+-- Every terminal write is serialised on its idempotency key; returns the earlier result for a replay
+-- of the same request, refuses a different request under the same key, NULL for a new key.
+CREATE OR REPLACE FUNCTION claim_idempotency_key(p_key uuid, p_kind text, p_store_id integer, p_fingerprint text)
+RETURNS uuid LANGUAGE plpgsql AS $$
+DECLARE
+    v_existing idempotency_keys;
+BEGIN
+    IF p_key IS NULL THEN
+        PERFORM pos_invalid('idempotency_key', 'idempotency_key is required');
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtextextended(p_key::text, 0));
+    SELECT * INTO v_existing FROM idempotency_keys WHERE idempotency_key = p_key;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    IF v_existing.kind <> p_kind OR v_existing.store_id <> p_store_id OR v_existing.fingerprint <> p_fingerprint THEN
+        RAISE EXCEPTION USING ERRCODE = 'PS410',
+            MESSAGE = 'this idempotency_key was used for a different request';
+    END IF;
+    RETURN v_existing.result_id;
+END;
+$$;
+
+-- The one path every sale takes (the HTTP endpoint calls it; so can an operator from psql).
+-- p_items: [{"product_id": 1, "quantity": 2}], p_payments: [{"method": "cash", "amount": "500.00"}].
+-- Returns the order's global id, whether it is a replay of an earlier identical request, and with
+-- p_with_order the order as order_details() shows it (built from what the sale has in hand, so the till's
+-- answer costs no second read).
+
+CREATE OR REPLACE FUNCTION checkout(p_store_id integer, p_customer_id integer, p_items jsonb, p_payments jsonb,
+                                    p_idempotency_key uuid, p_with_order boolean,
+                                    OUT global_order_id uuid, OUT replayed boolean, OUT order_json jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_fingerprint text := md5(jsonb_build_object('store', p_store_id, 'customer', p_customer_id,
+                                                 'items', p_items, 'payments', p_payments)::text);
+    v_lines sale_line[];
+    v_order_id bigint;
+    v_store_order_id bigint;
+    v_total numeric(12,2);
+    v_paid numeric(12,2);
+    v_non_cash numeric(12,2);
+    v_short record;
+BEGIN
+    global_order_id := claim_idempotency_key(p_idempotency_key, 'order', p_store_id, v_fingerprint);
+    replayed := global_order_id IS NOT NULL;
+    IF replayed THEN
+        IF p_with_order THEN
+            order_json := order_details(global_order_id);
+        END IF;
+        RETURN;
+    END IF;
+
+    IF NOT EXISTS (SELECT 1 FROM stores WHERE id = p_store_id AND active) THEN
+        PERFORM pos_invalid('store_id', format('store %s does not sell at this node', p_store_id));
+    END IF;
+    IF p_customer_id IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM customers WHERE id = p_customer_id AND deleted_at IS NULL) THEN
+        PERFORM pos_invalid('customer_id', format('no customer %s', p_customer_id));
+    END IF;
+    IF jsonb_typeof(p_items) IS DISTINCT FROM 'array' OR jsonb_array_length(p_items) = 0 THEN
+        PERFORM pos_invalid('items', 'a sale needs at least one item');
+    END IF;
+    IF jsonb_typeof(p_payments) IS DISTINCT FROM 'array' OR jsonb_array_length(p_payments) = 0 THEN
+        PERFORM pos_invalid('payments', 'a sale needs at least one payment');
+    END IF;
+
+    -- The lines travel in an array: a temporary table would write catalog rows on every sale.
+    BEGIN
+        v_lines := ARRAY(
+            SELECT ROW(l.ordinality, (l.item ->> 'product_id')::integer, (l.item ->> 'quantity')::integer, NULL)::sale_line
+            FROM jsonb_array_elements(p_items) WITH ORDINALITY AS l (item, ordinality));
+    EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range THEN
+        PERFORM pos_invalid('items', 'product_id and quantity must be whole numbers');
+    END;
+    IF EXISTS (SELECT 1 FROM unnest(v_lines) WHERE quantity IS NULL OR quantity <= 0) THEN
+        PERFORM pos_invalid('quantity', 'every quantity must be a positive whole number');
+    END IF;
+    v_lines := ARRAY(
+        SELECT ROW(l.line_no, l.product_id, l.quantity, p.price)::sale_line
+        FROM unnest(v_lines) l LEFT JOIN products p ON p.id = l.product_id AND p.active
+        ORDER BY l.line_no);
+    SELECT product_id INTO v_short FROM unnest(v_lines) WHERE unit_price IS NULL ORDER BY line_no LIMIT 1;
+    IF FOUND THEN
+        PERFORM pos_invalid('product_id', format('product %s is not for sale here', v_short.product_id));
+    END IF;
+
+    -- Lock this store's stock rows in product-id order (every sale takes them in the same order, so two
+    -- sales of the same products never deadlock), then check the whole sale before writing anything.
+    PERFORM 1 FROM inventory
+    WHERE store_id = p_store_id AND product_id IN (SELECT product_id FROM unnest(v_lines))
+    ORDER BY product_id
+    FOR UPDATE;
+    SELECT w.product_id, w.requested, coalesce(i.quantity, 0) AS available INTO v_short
+    FROM (SELECT product_id, sum(quantity)::integer AS requested FROM unnest(v_lines) GROUP BY product_id) w
+    LEFT JOIN inventory i ON i.store_id = p_store_id AND i.product_id = w.product_id
+    WHERE coalesce(i.quantity, 0) < w.requested
+    ORDER BY w.product_id LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'PS409',
+            MESSAGE = format('not enough stock of product %s: %s requested, %s available',
+                             v_short.product_id, v_short.requested, v_short.available),
+            DETAIL = jsonb_build_object('product_id', v_short.product_id, 'requested', v_short.requested,
+                                        'available', v_short.available)::text;
+    END IF;
+
+    SELECT sum(quantity * unit_price) INTO v_total FROM unnest(v_lines);
+    BEGIN
+        SELECT sum((p ->> 'amount')::numeric(12,2)),
+               coalesce(sum((p ->> 'amount')::numeric(12,2)) FILTER (WHERE p ->> 'method' <> 'cash'), 0)
+        INTO v_paid, v_non_cash
+        FROM jsonb_array_elements(p_payments) p;
+    EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range THEN
+        PERFORM pos_invalid('payments', 'every payment amount must be a decimal amount');
+    END;
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(p_payments) p
+               WHERE p ->> 'method' IS NULL OR p ->> 'method' NOT IN ('cash', 'card', 'wallet')) THEN
+        PERFORM pos_invalid('method', 'payment method must be cash, card or wallet');
+    END IF;
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(p_payments) p
+               WHERE (p ->> 'amount')::numeric IS NULL OR (p ->> 'amount')::numeric <= 0
+                  OR (p ->> 'amount')::numeric <> round((p ->> 'amount')::numeric, 2)) THEN
+        PERFORM pos_invalid('amount', 'every payment amount must be positive, with at most two decimals');
+    END IF;
+    IF v_paid < v_total THEN
+        PERFORM pos_invalid('payments', format('payments of %s do not cover the total of %s', v_paid, v_total));
+    END IF;
+    IF v_non_cash > v_total THEN
+        PERFORM pos_invalid('payments', 'card and wallet payments may not exceed the total');
+    END IF;
+
+    INSERT INTO store_order_counters AS c (store_id, last_order_id) VALUES (p_store_id, 1)
+    ON CONFLICT (store_id) DO UPDATE SET last_order_id = c.last_order_id + 1
+    RETURNING last_order_id INTO v_store_order_id;
+
+    global_order_id := gen_random_uuid();
+    INSERT INTO orders (global_order_id, store_id, store_order_id, customer_id, total, change_due, business_date)
+    VALUES (global_order_id, p_store_id, v_store_order_id, p_customer_id, v_total, v_paid - v_total, current_date)
+    RETURNING id INTO v_order_id;
+    INSERT INTO order_items (order_id, line_no, product_id, quantity, unit_price, line_total)
+    SELECT v_order_id, line_no, product_id, quantity, unit_price, quantity * unit_price FROM unnest(v_lines);
+    INSERT INTO payments (order_id, method, amount)
+    SELECT v_order_id, p ->> 'method', (p ->> 'amount')::numeric(12,2) FROM jsonb_array_elements(p_payments) p;
+    UPDATE inventory i SET quantity = i.quantity - w.requested, updated_at = now()
+    FROM (SELECT product_id, sum(quantity)::integer AS requested FROM unnest(v_lines) GROUP BY product_id) w
+    WHERE i.store_id = p_store_id AND i.product_id = w.product_id;
+    INSERT INTO outbox (kind, global_order_id, payload)
+    VALUES ('order', global_order_id, jsonb_build_object(
+        'global_order_id', global_order_id, 'store_id', p_store_id, 'store_order_id', v_store_order_id,
+        'customer_id', p_customer_id, 'total_amount', v_total, 'business_date', current_date, 'order_time', now(),
+        'city_id', (SELECT city_id FROM stores WHERE id = p_store_id)));
+    INSERT INTO idempotency_keys (idempotency_key, kind, store_id, fingerprint, result_id)
+    VALUES (p_idempotency_key, 'order', p_store_id, v_fingerprint, global_order_id);
+    IF p_with_order THEN
+        order_json := jsonb_build_object(
+            'global_order_id', global_order_id, 'store_id', p_store_id, 'store_order_id', v_store_order_id,
+            'customer_id', p_customer_id, 'total', v_total::text, 'change_due', (v_paid - v_total)::text,
+            'business_date', current_date, 'created_at', now(),
+            'items', (SELECT jsonb_agg(jsonb_build_object(
+                          'line_no', l.line_no, 'product_id', l.product_id, 'sku', p.sku, 'name', p.name,
+                          'quantity', l.quantity, 'unit_price', l.unit_price::text,
+                          'line_total', (l.quantity * l.unit_price)::numeric(12,2)::text) ORDER BY l.line_no)
+                      FROM unnest(v_lines) l JOIN products p ON p.id = l.product_id),
+            'payments', (SELECT jsonb_agg(jsonb_build_object(
+                             'method', pa.value ->> 'method', 'amount', (pa.value ->> 'amount')::numeric(12,2)::text)
+                             ORDER BY pa.ordinality)
+                         FROM jsonb_array_elements(p_payments) WITH ORDINALITY AS pa (value, ordinality)),
+            'refunds', '[]'::jsonb);
+    END IF;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION process_order(p_store_id integer, p_customer_id integer, p_items jsonb, p_payments jsonb,
+                                         p_idempotency_key uuid) RETURNS uuid
+LANGUAGE sql AS $$
+    SELECT global_order_id FROM checkout(p_store_id, p_customer_id, p_items, p_payments, p_idempotency_key, false)
+$$;
+
+-- Stock arriving at a store (idempotent like every terminal write). Returns the receipt's id and
+-- whether this was a replay.
+CREATE OR REPLACE FUNCTION receive_stock(p_store_id integer, p_items jsonb, p_reference text, p_idempotency_key uuid,
+                                         OUT receipt_id uuid, OUT replayed boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_fingerprint text := md5(jsonb_build_object('store', p_store_id, 'items', p_items, 'reference', p_reference)::text);
+    v_receipt bigint;
+    v_missing integer;
+BEGIN
+    receipt_id := claim_idempotency_key(p_idempotency_key, 'receipt', p_store_id, v_fingerprint);
+    replayed := receipt_id IS NOT NULL;
+    IF replayed THEN
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM stores WHERE id = p_store_id) THEN
+        PERFORM pos_invalid('store_id', format('store %s is not at this node', p_store_id));
+    END IF;
+    IF jsonb_typeof(p_items) IS DISTINCT FROM 'array' OR jsonb_array_length(p_items) = 0 THEN
+        PERFORM pos_invalid('items', 'a receipt needs at least one item');
+    END IF;
+    SELECT (i ->> 'product_id')::integer INTO v_missing
+    FROM jsonb_array_elements(p_items) i
+    WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.id = (i ->> 'product_id')::integer)
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM pos_invalid('product_id', format('no product %s', v_missing));
+    END IF;
+    receipt_id := gen_random_uuid();
+    INSERT INTO stock_receipts (receipt_id, store_id, reference) VALUES (receipt_id, p_store_id, p_reference)
+    RETURNING id INTO v_receipt;
+    INSERT INTO stock_receipt_items (receipt_id, product_id, quantity)
+    SELECT v_receipt, (i ->> 'product_id')::integer, sum((i ->> 'quantity')::integer)
+    FROM jsonb_array_elements(p_items) i GROUP BY 2;
+    INSERT INTO inventory AS inv (store_id, product_id, quantity)
+    SELECT p_store_id, product_id, quantity FROM stock_receipt_items WHERE stock_receipt_items.receipt_id = v_receipt
+    ORDER BY product_id
+    ON CONFLICT (store_id, product_id) DO UPDATE SET quantity = inv.quantity + EXCLUDED.quantity, updated_at = now();
+    INSERT INTO idempotency_keys (idempotency_key, kind, store_id, fingerprint, result_id)
+    VALUES (p_idempotency_key, 'receipt', p_store_id, v_fingerprint, receipt_id);
+END;
+$$;
+
+-- A refund of lines of one of this store's sales: capped at what is not yet refunded, restocks, and is
+
+-- An order as head office sees it: central calls this over dblink as `pos_replicator`.
+CREATE OR REPLACE FUNCTION order_details(p_global_order_id uuid) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    -- PL/pgSQL, not SQL: its plan is kept for the session (a SQL function with SET is planned every call,
+    -- and every sale answers through this).
+    RETURN (SELECT jsonb_build_object(
+        'global_order_id', o.global_order_id, 'store_id', o.store_id, 'store_order_id', o.store_order_id,
+        'customer_id', o.customer_id, 'total', o.total::text,
+        'change_due', o.change_due::text, 'business_date', o.business_date,
+        'created_at', o.created_at,
+        'items', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                      'line_no', i.line_no, 'product_id', i.product_id, 'sku', p.sku, 'name', p.name,
+                      'quantity', i.quantity, 'unit_price', i.unit_price::text,
+                      'line_total', i.line_total::text) ORDER BY i.line_no), '[]')
+                  FROM order_items i JOIN products p ON p.id = i.product_id WHERE i.order_id = o.id),
+        'payments', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                         'method', pa.method, 'amount', pa.amount::text) ORDER BY pa.id), '[]')
+                     FROM payments pa WHERE pa.order_id = o.id),
+        'refunds', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                        'refund_id', r.refund_id, 'amount', r.amount::text,
+                        'method', r.method, 'created_at', r.created_at) ORDER BY r.id), '[]')
+                    FROM refunds r WHERE r.order_id = o.id))
+    FROM orders o WHERE o.global_order_id = p_global_order_id);
+END;
+$$;
+
+SELECT grant_to_replicator('order_details(uuid)');

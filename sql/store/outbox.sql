@@ -1,0 +1,128 @@
+-- Outbox: sales and refunds shipped to central's order_mapping over the named dblink connection.
+-- Called by: the store-node service's outbox worker (store-node/src/outbox.rs) and its retry job.
+-- Replaceable (CREATE OR REPLACE only): re-applied at start-up under an advisory lock when its text changes.
+
+-- Outbox to central: sales waiting for central's order_mapping, shipped in batches over the named
+-- dblink connection `pos_central` (server `pos_central`, defined by the service from its configuration).
+-- One batch of the oldest waiting entries (and failed ones that are due, unless p_include_due_failed
+-- is false). Returns how many were delivered, failed (left for a retry) and set aside as Dead (central
+-- refused them), and whether central was out of reach. The back-off of failed entries is capped at a
+-- minute: central is one server, and its return should be noticed soon even without the probe.
+CREATE OR REPLACE FUNCTION push_outbox(p_include_due_failed boolean DEFAULT true, p_limit integer DEFAULT 500,
+                                       OUT delivered integer, OUT failed integer, OUT dead integer,
+                                       OUT unreachable boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_ids bigint[];
+    v_items json[];
+    v_rejected integer[];
+    v_errors text[];
+    v_state text;
+    v_message text;
+    v_detail text;
+BEGIN
+    delivered := 0;
+    failed := 0;
+    dead := 0;
+    unreachable := false;
+    SELECT array_agg(o.id ORDER BY o.id), array_agg((o.payload || jsonb_build_object('kind', o.kind))::json ORDER BY o.id)
+    INTO v_ids, v_items
+    FROM (SELECT id, kind, payload FROM outbox
+          WHERE status = 'Pending' OR (p_include_due_failed AND status = 'Failed' AND next_attempt_at <= clock_timestamp())
+          ORDER BY id LIMIT p_limit
+          FOR UPDATE SKIP LOCKED) o;
+    IF v_ids IS NULL THEN
+        RETURN;
+    END IF;
+    BEGIN
+        SELECT array_agg(x.item), array_agg(x.error) INTO v_rejected, v_errors
+        FROM ship_isolating(ensure_central_connection(), 'apply_order_mappings', v_items) x;
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
+        PERFORM drop_central_connection();
+        UPDATE outbox
+        SET status = 'Failed', attempts = attempts + 1, last_attempt_at = clock_timestamp(),
+            message = delivery_error(v_message, v_detail), next_attempt_at = retry_at(attempts, 500, 60000)
+        WHERE id = ANY (v_ids);
+        failed := cardinality(v_ids);
+        unreachable := is_unreachable(v_state);
+        RETURN;
+    END;
+    IF v_rejected IS NOT NULL THEN
+        UPDATE outbox o
+        SET status = 'Dead', attempts = o.attempts + 1, last_attempt_at = clock_timestamp(), message = x.error,
+            next_attempt_at = NULL
+        FROM unnest(v_rejected, v_errors) AS x (item, error)
+        WHERE o.id = v_ids[x.item];
+        GET DIAGNOSTICS dead = ROW_COUNT;
+    END IF;
+    UPDATE outbox
+    SET status = 'Success', attempts = attempts + 1, last_attempt_at = clock_timestamp(),
+        delivered_at = clock_timestamp(), message = NULL, next_attempt_at = NULL
+    WHERE id = ANY (v_ids) AND status <> 'Dead';
+    GET DIAGNOSTICS delivered = ROW_COUNT;
+    -- Central answers again: what failed while it was away need not wait out its back-off.
+    PERFORM make_outbox_due();
+END;
+$$;
+
+-- The named connection to central (server pos_central), opened unless this session has it.
+CREATE OR REPLACE FUNCTION ensure_central_connection() RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT ('pos_central' = ANY (coalesce(dblink_get_connections(), '{}'))) THEN
+        PERFORM dblink_connect('pos_central', 'pos_central');
+    END IF;
+    RETURN 'pos_central';
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION drop_central_connection() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF 'pos_central' = ANY (coalesce(dblink_get_connections(), '{}')) THEN
+        PERFORM dblink_disconnect('pos_central');
+    END IF;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION make_outbox_due() RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_count integer;
+BEGIN
+    UPDATE outbox SET next_attempt_at = clock_timestamp() WHERE status = 'Failed' AND next_attempt_at > clock_timestamp();
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END;
+$$;
+
+-- The outbox worker's probe of central while it cannot reach it: one round trip on the connection the
+-- next push will use; when central answers, the failed entries are made due at once.
+CREATE OR REPLACE FUNCTION central_answers() RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+    BEGIN
+        PERFORM 1 FROM dblink(ensure_central_connection(), 'SELECT 1') AS t(one integer);
+    EXCEPTION WHEN OTHERS THEN
+        PERFORM drop_central_connection();
+        RETURN false;
+    END;
+    PERFORM make_outbox_due();
+    RETURN true;
+END;
+$$;
+
+-- Dead entries (mappings central refused) wait for an operator; this puts them back in the queue.
+CREATE OR REPLACE FUNCTION requeue_dead_outbox(p_ids bigint[] DEFAULT NULL) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_count integer;
+BEGIN
+    UPDATE outbox SET status = 'Pending', attempts = 0, next_attempt_at = NULL,
+                      message = 'requeued by an operator after: ' || coalesce(message, '')
+    WHERE status = 'Dead' AND (p_ids IS NULL OR id = ANY (p_ids));
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END;
+$$;

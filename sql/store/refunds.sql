@@ -1,0 +1,86 @@
+-- Refunds of a store's own sales: capped per line, restocking, reported to central like a sale.
+-- Called by: POST /orders/{id}/refunds (store-node/src/routes/orders.rs), or an operator from psql.
+-- Replaceable (CREATE OR REPLACE only): re-applied at start-up under an advisory lock when its text changes.
+
+-- reported to central like a sale. Concurrent refunds of one order serialise on the order's row.
+CREATE OR REPLACE FUNCTION refund_order(p_store_id integer, p_global_order_id uuid, p_items jsonb, p_method text,
+                                        p_reason text, p_idempotency_key uuid,
+                                        OUT refund_id uuid, OUT replayed boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_fingerprint text := md5(jsonb_build_object('store', p_store_id, 'order', p_global_order_id, 'items', p_items,
+                                                 'method', p_method, 'reason', p_reason)::text);
+    v_order orders;
+    v_lines refund_line[];
+    v_refund bigint;
+    v_amount numeric(12,2);
+    v_method text;
+    v_bad record;
+BEGIN
+    refund_id := claim_idempotency_key(p_idempotency_key, 'refund', p_store_id, v_fingerprint);
+    replayed := refund_id IS NOT NULL;
+    IF replayed THEN
+        RETURN;
+    END IF;
+    SELECT * INTO v_order FROM orders WHERE global_order_id = p_global_order_id AND store_id = p_store_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'PS404', MESSAGE = format('no order %s at this store', p_global_order_id);
+    END IF;
+    IF jsonb_typeof(p_items) IS DISTINCT FROM 'array' OR jsonb_array_length(p_items) = 0 THEN
+        PERFORM pos_invalid('items', 'a refund needs at least one line');
+    END IF;
+    BEGIN
+        v_lines := ARRAY(
+            SELECT ROW((i ->> 'line_no')::integer, sum((i ->> 'quantity')::integer))::refund_line
+            FROM jsonb_array_elements(p_items) i GROUP BY (i ->> 'line_no')::integer);
+    EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range THEN
+        PERFORM pos_invalid('items', 'line_no and quantity must be whole numbers');
+    END;
+    IF EXISTS (SELECT 1 FROM unnest(v_lines) WHERE quantity IS NULL OR quantity <= 0) THEN
+        PERFORM pos_invalid('quantity', 'every quantity must be a positive whole number');
+    END IF;
+    SELECT r.line_no, r.quantity, oi.quantity AS sold,
+           coalesce((SELECT sum(ri.quantity) FROM refund_items ri
+                     WHERE ri.order_id = v_order.id AND ri.line_no = r.line_no), 0) AS refunded
+    INTO v_bad
+    FROM unnest(v_lines) r
+    LEFT JOIN order_items oi ON oi.order_id = v_order.id AND oi.line_no = r.line_no
+    WHERE oi.line_no IS NULL
+       OR r.quantity > oi.quantity - coalesce((SELECT sum(ri.quantity) FROM refund_items ri
+                                               WHERE ri.order_id = v_order.id AND ri.line_no = r.line_no), 0)
+    ORDER BY r.line_no LIMIT 1;
+    IF FOUND THEN
+        IF v_bad.sold IS NULL THEN
+            PERFORM pos_invalid('line_no', format('the sale has no line %s', v_bad.line_no));
+        END IF;
+        PERFORM pos_invalid('quantity', format('line %s: %s requested, only %s not yet refunded',
+                                               v_bad.line_no, v_bad.quantity, v_bad.sold - v_bad.refunded));
+    END IF;
+    v_method := coalesce(p_method, (SELECT method FROM payments WHERE order_id = v_order.id ORDER BY amount DESC, id LIMIT 1));
+    IF v_method NOT IN ('cash', 'card', 'wallet') THEN
+        PERFORM pos_invalid('method', 'refund method must be cash, card or wallet');
+    END IF;
+    SELECT sum(r.quantity * oi.unit_price) INTO v_amount
+    FROM unnest(v_lines) r JOIN order_items oi ON oi.order_id = v_order.id AND oi.line_no = r.line_no;
+
+    refund_id := gen_random_uuid();
+    INSERT INTO refunds (refund_id, order_id, method, amount, reason, business_date)
+    VALUES (refund_id, v_order.id, v_method, v_amount, p_reason, current_date)
+    RETURNING id INTO v_refund;
+    INSERT INTO refund_items (refund_id, order_id, line_no, quantity, amount)
+    SELECT v_refund, v_order.id, r.line_no, r.quantity, r.quantity * oi.unit_price
+    FROM unnest(v_lines) r JOIN order_items oi ON oi.order_id = v_order.id AND oi.line_no = r.line_no;
+    -- Restock in product-id order, the order every sale locks in.
+    INSERT INTO inventory AS inv (store_id, product_id, quantity)
+    SELECT p_store_id, oi.product_id, sum(r.quantity)
+    FROM unnest(v_lines) r JOIN order_items oi ON oi.order_id = v_order.id AND oi.line_no = r.line_no
+    GROUP BY oi.product_id ORDER BY oi.product_id
+    ON CONFLICT (store_id, product_id) DO UPDATE SET quantity = inv.quantity + EXCLUDED.quantity, updated_at = now();
+    INSERT INTO outbox (kind, global_order_id, payload)
+    VALUES ('refund', p_global_order_id, jsonb_build_object(
+        'refund_id', refund_id, 'global_order_id', p_global_order_id, 'store_id', p_store_id,
+        'amount', v_amount, 'business_date', current_date, 'refund_time', now()));
+    INSERT INTO idempotency_keys (idempotency_key, kind, store_id, fingerprint, result_id)
+    VALUES (p_idempotency_key, 'refund', p_store_id, v_fingerprint, refund_id);
+END;
+$$;

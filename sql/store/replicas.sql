@@ -1,0 +1,91 @@
+-- Replicas: central's master data as this node keeps it, written only by apply_replication().
+-- Called by: central's replicator over dblink, as pos_replicator.
+-- Replaceable (CREATE OR REPLACE only): re-applied at start-up under an advisory lock when its text changes.
+
+-- Replication from central. Central's replicator calls this over dblink as the `pos_replicator` role,
+-- which may do nothing else: the function runs with its owner's rights (SECURITY DEFINER).
+-- Each table is one set-based, version-guarded upsert: an older version never overwrites a newer one,
+-- so retries and out-of-order batches are harmless. All or nothing per call: central splits a batch
+-- this node refuses to find the row it refuses (ship_isolating()).
+-- p_batch is central's list of items, [{"table": "products", "row": {...}} or {"table": …, "id": 7}
+-- for a row gone from central], or the same grouped by table ({"products": [rows…], "deleted":
+-- [{"table", "id"}…]}), as an operator may write it.
+CREATE OR REPLACE FUNCTION apply_replication(p_batch jsonb) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    v_total integer := 0;
+    v_count integer;
+BEGIN
+    IF jsonb_typeof(p_batch) = 'array' THEN
+        SELECT jsonb_build_object(
+                   'categories', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'categories' AND i ? 'row'), '[]'),
+                   'products', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'products' AND i ? 'row'), '[]'),
+                   'stores', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'stores' AND i ? 'row'), '[]'),
+                   'customers', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'customers' AND i ? 'row'), '[]'),
+                   'deleted', coalesce(jsonb_agg(i - 'row') FILTER (WHERE NOT i ? 'row'), '[]'))
+        INTO p_batch
+        FROM jsonb_array_elements(p_batch) i;
+    END IF;
+    INSERT INTO categories AS t (id, name, version, created_at, updated_at)
+    SELECT r.id, r.name, r.version, r.created_at, r.updated_at
+    FROM jsonb_populate_recordset(NULL::categories, coalesce(p_batch -> 'categories', '[]')) r
+    ON CONFLICT (id) DO UPDATE
+        SET name = EXCLUDED.name, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
+        WHERE t.version < EXCLUDED.version;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    v_total := v_total + v_count;
+
+    INSERT INTO products AS t (id, sku, name, category_id, price, active, version, created_at, updated_at)
+    SELECT r.id, r.sku, r.name, r.category_id, r.price, r.active, r.version, r.created_at, r.updated_at
+    FROM jsonb_populate_recordset(NULL::products, coalesce(p_batch -> 'products', '[]')) r
+    ON CONFLICT (id) DO UPDATE
+        SET sku = EXCLUDED.sku, name = EXCLUDED.name, category_id = EXCLUDED.category_id, price = EXCLUDED.price,
+            active = EXCLUDED.active, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
+        WHERE t.version < EXCLUDED.version;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    v_total := v_total + v_count;
+
+    INSERT INTO stores AS t (id, code, name, city_id, active, version, created_at, updated_at)
+    SELECT r.id, r.code, r.name, r.city_id, r.active, r.version, r.created_at, r.updated_at
+    FROM jsonb_populate_recordset(NULL::stores, coalesce(p_batch -> 'stores', '[]')) r
+    ON CONFLICT (id) DO UPDATE
+        SET code = EXCLUDED.code, name = EXCLUDED.name, city_id = EXCLUDED.city_id, active = EXCLUDED.active,
+            version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
+        WHERE t.version < EXCLUDED.version;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    v_total := v_total + v_count;
+
+    INSERT INTO customers AS t (id, name, phone, email, city_id, deleted_at, version, created_at, updated_at)
+    SELECT r.id, r.name, r.phone, r.email, r.city_id, r.deleted_at, r.version, r.created_at, r.updated_at
+    FROM jsonb_populate_recordset(NULL::customers, coalesce(p_batch -> 'customers', '[]')) r
+    ON CONFLICT (id) DO UPDATE
+        SET name = EXCLUDED.name, phone = EXCLUDED.phone, email = EXCLUDED.email, city_id = EXCLUDED.city_id,
+            deleted_at = EXCLUDED.deleted_at, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
+        WHERE t.version < EXCLUDED.version;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    v_total := v_total + v_count;
+
+    -- Rows gone from central. Rows this node's history refers to are kept (products made inactive,
+    -- customers marked deleted) so that old orders stay valid.
+    WITH gone AS (
+        SELECT d ->> 'table' AS table_name, (d ->> 'id')::integer AS id
+        FROM jsonb_array_elements(coalesce(p_batch -> 'deleted', '[]')) d
+    ), gone_categories AS (
+        DELETE FROM categories WHERE id IN (SELECT id FROM gone WHERE table_name = 'categories') RETURNING 1
+    ), retired_products AS (
+        UPDATE products SET active = false WHERE id IN (SELECT id FROM gone WHERE table_name = 'products') RETURNING 1
+    ), retired_stores AS (
+        UPDATE stores SET active = false WHERE id IN (SELECT id FROM gone WHERE table_name = 'stores') RETURNING 1
+    ), retired_customers AS (
+        UPDATE customers SET deleted_at = coalesce(deleted_at, now())
+        WHERE id IN (SELECT id FROM gone WHERE table_name = 'customers') RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM gone_categories) + (SELECT count(*) FROM retired_products)
+         + (SELECT count(*) FROM retired_stores) + (SELECT count(*) FROM retired_customers)
+    INTO v_count;
+    v_total := v_total + v_count;
+    RETURN v_total;
+END;
+$$;
+
+SELECT grant_to_replicator('apply_replication(jsonb)');
