@@ -19,6 +19,12 @@ BEGIN
         ELSE 'node_' || p_city_id
     END;
     PERFORM define_dblink_server(v_server, p_host, p_port, p_dbname, p_user, p_password);
+    -- No row may miss the node: a writer that commits after the initial load below has read the nodes
+    -- table (in its capture trigger) before this node was visible, and its row would reach neither the
+    -- load nor the log. SHARE mode waits for the writers in flight and holds new ones until this commits
+    -- (registration is rare, and a write waits milliseconds); then the load sees every committed row,
+    -- and every later write sees the node.
+    LOCK TABLE categories, products, stores, customers IN SHARE MODE;
     INSERT INTO nodes (city_id, server_name) VALUES (p_city_id, v_server);
     INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
     SELECT 'categories'::replicated_table, id, p_city_id, 'LOAD'::replication_operation FROM categories

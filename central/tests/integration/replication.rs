@@ -496,6 +496,48 @@ async fn a_row_the_node_refuses_is_set_aside_alone() {
     assert_eq!(dead, json!([]));
 }
 
+/// Customers written while a node is being registered all reach it: each is in the initial load or in
+/// the log, none in neither.
+#[tokio::test]
+async fn rows_written_during_a_registration_reach_the_node() {
+    let central = spawn_central(replication_config()).await;
+    let node = TestNode::new(1).await;
+    let lahore = central.create_city("Lahore").await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let stop = stop.clone();
+        let db = central.db().await;
+        writers.push(tokio::spawn(async move {
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                db.execute(
+                    "INSERT INTO customers (name, city_id) VALUES ($1, $2)",
+                    &[&format!("Writer {w} no. {i}"), &lahore],
+                )
+                .await
+                .unwrap();
+                i += 1;
+            }
+            i
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    central.register_node(lahore, &node).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut written = 0;
+    for writer in writers {
+        written += writer.await.unwrap();
+    }
+    let expected = central_versions(&central, "customers", Some(lahore)).await;
+    assert_eq!(expected.len(), written);
+    eventually("every customer reaches the node", WAIT, || async {
+        node.versions("customers").await == expected
+    })
+    .await;
+}
+
 /// A central database with `cities` (the first is city 1) and a node registered for city 1 as an
 /// operator would from psql; no central service runs. Its connection settings (for more sessions), a
 /// session, and the node.
