@@ -80,7 +80,7 @@ impl NodeSessions {
         }
         let connection = async {
             let client = self.central.get().await.context("getting a connection")?;
-            db::replication::node_connection(&client, city_id).await
+            db::nodes::node_connection(&client, city_id).await
         }
         .await
         .map_err(|e| {
@@ -133,7 +133,7 @@ impl NodeSessions {
     {
         let nodes = {
             let client = self.central.get().await.context("getting a connection")?;
-            db::replication::list_nodes(&client).await?
+            db::nodes::list_nodes(&client).await?
         };
         let asks = nodes.into_iter().filter(|n| n.enabled).map(|node| {
             let ask = &ask;

@@ -4,7 +4,7 @@
 use pos_shared::openapi::{BearerAuth, OpenApiJson};
 use utoipa::OpenApi;
 
-use crate::routes::{cities, dashboard, master, orders, replication, reports};
+use crate::routes::{cities, dashboard, master, nodes, orders, replication, reports};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,8 +20,10 @@ use crate::routes::{cities, dashboard, master, orders, replication, reports};
         pos_shared::openapi::serve,
         cities::list,
         cities::create,
-        replication::list_nodes,
-        replication::register_node,
+        nodes::list_nodes,
+        nodes::register_node,
+        nodes::update,
+        nodes::resync,
         master::list_categories,
         master::create_category,
         master::list_products,
@@ -68,15 +70,18 @@ use crate::routes::{cities, dashboard, master, orders, replication, reports};
         crate::db::master::Product,
         crate::db::master::Store,
         crate::db::master::Customer,
-        replication::NewNode,
-        replication::RegisteredNode,
+        nodes::NewNode,
+        nodes::RegisteredNode,
+        nodes::NodePatch,
+        nodes::NodeUpdated,
+        crate::db::nodes::Resync,
         replication::NodeStatus,
         replication::ReplicationStatus,
         replication::RetryRequest,
         replication::RetryResult,
         replication::RequeueRequest,
         replication::RequeueResult,
-        crate::db::replication::Node,
+        crate::db::nodes::Node,
         crate::db::replication::NodeBacklog,
         crate::db::replication::LogEntry,
         orders::OrderView,
@@ -94,7 +99,8 @@ use crate::routes::{cities, dashboard, master, orders, replication, reports};
     modifiers(&BearerAuth),
     tags(
         (name = "master data", description = "Cities, categories, products, stores and customers; writes replicate to the nodes"),
-        (name = "replication", description = "Store nodes and the replication log"),
+        (name = "nodes", description = "The store nodes: registration, enabling, resync"),
+        (name = "replication", description = "The replication log: status, retries, re-queues"),
         (name = "orders", description = "The chain's sales by global order id"),
         (name = "reports", description = "Reports across every store, by parallel fan-out to the nodes"),
         (name = "dashboard", description = "The server-rendered head office dashboard and its session"),

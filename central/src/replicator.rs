@@ -64,7 +64,7 @@ impl Replicator {
     /// Starts a worker for every enabled node that has none yet.
     pub async fn sync_nodes(&self) -> anyhow::Result<()> {
         let client = self.pool.get().await.context("getting a connection")?;
-        let ids = db::replication::enabled_node_ids(&client).await?;
+        let ids = db::nodes::enabled_node_ids(&client).await?;
         drop(client);
         let mut workers = self.workers();
         for city_id in ids {

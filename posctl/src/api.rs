@@ -61,6 +61,15 @@ impl Api {
         self.send("POST", path, request).await
     }
 
+    pub async fn patch<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        let request = self.http.patch(format!("{}{path}", self.base)).json(body);
+        self.send("PATCH", path, request).await
+    }
+
     async fn send<T: DeserializeOwned>(
         &self,
         method: &'static str,

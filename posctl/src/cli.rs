@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::node::{self, NodeAction};
 use crate::ops;
 
 /// Runs a local POS cluster: central and one store node per city, each on its own PostgreSQL.
@@ -26,6 +27,27 @@ pub enum Command {
     Db(DbCommand),
     /// Each PostgreSQL instance and each service's /health; exits non-zero when something is down.
     Status(DirArgs),
+    /// A city's node at central: reload its fragment, or enable (and resync) or disable it.
+    #[command(subcommand)]
+    Node(NodeCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Reload the node's fragment from central, online.
+    Resync(NodeArgs),
+    /// Enable the node (it is resynced).
+    Enable(NodeArgs),
+    /// Disable the node: central ships it nothing until it is enabled again.
+    Disable(NodeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// The city (case-insensitive).
+    pub city: String,
+    #[arg(long)]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -102,6 +124,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Status(args) => ops::status(&args.dir).await,
+        Command::Node(command) => {
+            let (args, action) = match command {
+                NodeCommand::Resync(args) => (args, NodeAction::Resync),
+                NodeCommand::Enable(args) => (args, NodeAction::Enable),
+                NodeCommand::Disable(args) => (args, NodeAction::Disable),
+            };
+            node::run(&args.dir, &args.city, action)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -133,5 +165,10 @@ mod tests {
         let cli = Cli::try_parse_from(["posctl", "db", "stop", "lahore", "--dir", "d"]).unwrap();
         assert!(matches!(cli.command, Command::Db(DbCommand::Stop(ref a)) if a.target == "lahore"));
         assert!(Cli::try_parse_from(["posctl", "status"]).is_err());
+        let cli =
+            Cli::try_parse_from(["posctl", "node", "resync", "Lahore", "--dir", "d"]).unwrap();
+        assert!(
+            matches!(cli.command, Command::Node(NodeCommand::Resync(ref a)) if a.city == "Lahore")
+        );
     }
 }

@@ -5,5 +5,6 @@ pub mod api;
 pub mod cli;
 pub mod cluster;
 pub mod demo;
+pub mod node;
 pub mod ops;
 pub mod services;

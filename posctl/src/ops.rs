@@ -582,7 +582,7 @@ fn is_empty_dir(dir: &Path) -> anyhow::Result<bool> {
         .is_none())
 }
 
-fn load_existing(dir: &Path) -> anyhow::Result<(Paths, State)> {
+pub(crate) fn load_existing(dir: &Path) -> anyhow::Result<(Paths, State)> {
     let paths = Paths::existing(dir)?
         .with_context(|| format!("{} does not exist: run posctl up first", dir.display()))?;
     let state = State::load(&paths)?.with_context(|| {

@@ -214,6 +214,77 @@ impl PgInstance {
         Ok(())
     }
 
+    /// A backup of one database as an operator takes it: `pg_dump` in the custom format.
+    pub fn dump(&self, dbname: &str) -> anyhow::Result<Vec<u8>> {
+        let port = self.port.to_string();
+        let output = self
+            .command("pg_dump")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                SUPERUSER,
+                "-Fc",
+                dbname,
+            ])
+            .env("PGPASSWORD", &self.superuser_password)
+            .current_dir("/")
+            .output()
+            .context("running pg_dump")?;
+        if !output.status.success() {
+            bail!(
+                "pg_dump failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(output.stdout)
+    }
+
+    /// Puts `dbname` back as `dump` left it, as a restore from backup does: drops the database
+    /// (closing every connection to it), creates it anew and runs `pg_restore`.
+    pub async fn restore(&self, dbname: &str, dump: &[u8]) -> anyhow::Result<()> {
+        use std::io::Write;
+        let admin = self.superuser_client("postgres").await?;
+        drop_database(&admin, dbname).await?;
+        create_database(self, &admin, dbname, None).await?;
+        let port = self.port.to_string();
+        let mut child = self
+            .command("pg_restore")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                SUPERUSER,
+                "--exit-on-error",
+                "-d",
+                dbname,
+            ])
+            .env("PGPASSWORD", &self.superuser_password)
+            .current_dir("/")
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .context("running pg_restore")?;
+        child
+            .stdin
+            .take()
+            .context("pg_restore's input")?
+            .write_all(dump)
+            .context("feeding pg_restore")?;
+        let output = child.wait_with_output().context("waiting for pg_restore")?;
+        if !output.status.success() {
+            bail!(
+                "pg_restore failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+
     /// The fault drill of a hung database: SIGSTOP to the postmaster and every process it started.
     /// Its processes stop, but the kernel still accepts connections on its port and keeps established
     /// ones open, so clients wait rather than fail.

@@ -59,6 +59,7 @@ DECLARE
     v_rows tid[];
     v_tables replicated_table[];
     v_records integer[];
+    v_loads boolean[];
     -- The batch's distinct rows, and each as it is now (json, not jsonb: it is only sent as text, and
     -- building it costs a third of jsonb).
     v_item_tables replicated_table[];
@@ -108,9 +109,9 @@ BEGIN
     -- lock above keeps every other delivery off this node's entries, and nothing else changes an open
     -- entry (a purge takes delivered ones, a re-queue dead ones), so they cannot move before this
     -- transaction settles them.
-    SELECT array_agg(c.ctid), array_agg(c.table_name), array_agg(c.record_id)
-    INTO v_rows, v_tables, v_records
-    FROM (SELECT l.ctid, l.table_name, l.record_id
+    SELECT array_agg(c.ctid), array_agg(c.table_name), array_agg(c.record_id), array_agg(c.operation = 'LOAD')
+    INTO v_rows, v_tables, v_records, v_loads
+    FROM (SELECT l.ctid, l.table_name, l.record_id, l.operation
           FROM replication_log l
           WHERE l.target_city_id BETWEEN p_city_id AND p_city_id  -- the queue's index range, as above
             AND l.status IN ('Pending', 'Failed')
@@ -137,20 +138,23 @@ BEGIN
         ) o;
     END IF;
 
-    -- Each row as it is now, looked up once; one that is gone is sent as deleted (no "row").
+    -- Each row as it is now, looked up once; one that is gone is sent as deleted (no "row"). A row of a
+    -- LOAD entry (initial load, resync) is marked: the node writes it even at an equal version.
     SELECT array_agg(r.table_name), array_agg(r.record_id),
            array_agg(CASE WHEN r.row IS NULL THEN json_build_object('table', r.table_name, 'id', r.record_id)
+                          WHEN r.load THEN json_build_object('table', r.table_name, 'row', r.row, 'load', true)
                           ELSE json_build_object('table', r.table_name, 'row', r.row) END)
     INTO v_item_tables, v_item_records, v_items
-    FROM (SELECT w.table_name, w.record_id,
+    FROM (SELECT w.table_name, w.record_id, w.load,
                  CASE w.table_name
                      WHEN 'categories' THEN (SELECT to_json(c) FROM categories c WHERE c.id = w.record_id)
                      WHEN 'products' THEN (SELECT to_json(p) FROM products p WHERE p.id = w.record_id)
                      WHEN 'stores' THEN (SELECT to_json(st) FROM stores st WHERE st.id = w.record_id)
                      WHEN 'customers' THEN (SELECT to_json(cu) FROM customers cu WHERE cu.id = w.record_id)
                  END AS row
-          FROM (SELECT DISTINCT u.table_name, u.record_id
-                FROM unnest(v_tables, v_records) AS u (table_name, record_id)) w) r;
+          FROM (SELECT u.table_name, u.record_id, bool_or(u.load) AS load
+                FROM unnest(v_tables, v_records, v_loads) AS u (table_name, record_id, load)
+                GROUP BY u.table_name, u.record_id) w) r;
 
     BEGIN
         SELECT array_agg(x.item), array_agg(x.error) INTO v_rejected, v_errors

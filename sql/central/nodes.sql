@@ -1,5 +1,7 @@
--- Nodes: registering a city's store node (its dblink server, user mapping and initial load).
--- Called by: POST /nodes (central/src/routes/replication.rs) and posctl, or an operator from psql.
+-- Nodes: registering a city's store node (its dblink server, user mapping and initial load), enabling
+-- and disabling it, and reloading its fragment (resync).
+-- Called by: POST /nodes, PATCH /nodes/{city_id}, POST /nodes/{city_id}/resync (central/src/routes/nodes.rs),
+-- posctl, or an operator from psql.
 -- Replaceable (CREATE OR REPLACE only): re-applied at start-up under an advisory lock when its text changes.
 
 -- Node registration: the dblink foreign server and the user mapping holding the node's replication
@@ -26,12 +28,103 @@ BEGIN
     -- and every later write sees the node.
     LOCK TABLE categories, products, stores, customers IN SHARE MODE;
     INSERT INTO nodes (city_id, server_name) VALUES (p_city_id, v_server);
-    INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
-    SELECT 'categories'::replicated_table, id, p_city_id, 'LOAD'::replication_operation FROM categories
-    UNION ALL SELECT 'products', id, p_city_id, 'LOAD' FROM products
-    UNION ALL SELECT 'stores', id, p_city_id, 'LOAD' FROM stores WHERE city_id = p_city_id
-    UNION ALL SELECT 'customers', id, p_city_id, 'LOAD' FROM customers WHERE city_id = p_city_id;
-    PERFORM pg_notify('pos_replication', p_city_id::text);
+    PERFORM queue_fragment_load(p_city_id);
     RETURN v_server;
+END;
+$$;
+
+-- Queues a LOAD entry for every row of the node's fragment (its city's customers and stores, every
+-- category and product) and for each (table, id) of p_also; returns how many. Delivery ships each row
+-- as it is now, in batches, while central's writes and the node's sales go on; a LOAD entry overwrites
+-- the node's row even at an equal version (a row damaged by hand), never with an older one. A row of
+-- p_also that central no longer has, or has in another city, is shipped as it is now too: deleted, or
+-- under its new city, so the node stops listing it.
+CREATE OR REPLACE FUNCTION queue_fragment_load(p_city_id integer, p_also_tables text[] DEFAULT NULL,
+                                               p_also_ids integer[] DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_count bigint;
+BEGIN
+    INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
+    SELECT f.table_name, f.record_id, p_city_id, 'LOAD'
+    FROM (SELECT 'categories'::replicated_table AS table_name, id AS record_id FROM categories
+          UNION SELECT 'products', id FROM products
+          UNION SELECT 'stores', id FROM stores WHERE city_id = p_city_id
+          UNION SELECT 'customers', id FROM customers WHERE city_id = p_city_id
+          UNION SELECT a.table_name::replicated_table, a.id
+                FROM unnest(p_also_tables, p_also_ids) AS a (table_name, id)) f;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    PERFORM pg_notify('pos_replication', p_city_id::text);
+    RETURN v_count;
+END;
+$$;
+
+-- Reloads a node's fragment online: afterwards the node's replicas equal central's fragment row for
+-- row, and rows it lists that central does not have for its city (deleted, moved away, or written by
+-- hand) are retired there (rows its sales refer to stay, no longer listed or sold). Also raises the
+-- node's per-store order counters to what central has already received, so that a node restored from
+-- an old backup does not number new sales as ones central holds. With p_enable, enables the node first
+-- (as registration does: no row written meanwhile can miss it).
+-- node_checked is false when the node could not be asked what it holds: then only central's fragment
+-- was queued (the node's extra rows and counters wait for the next resync).
+CREATE OR REPLACE FUNCTION resync_node(p_city_id integer, p_enable boolean DEFAULT false,
+                                       OUT queued bigint, OUT node_checked boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_enabled boolean;
+    v_conn text;
+    v_held_tables text[];
+    v_held_ids integer[];
+    v_floors jsonb;
+BEGIN
+    SELECT enabled INTO v_enabled FROM nodes WHERE city_id = p_city_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'PS404', MESSAGE = format('no node is registered for city %s', p_city_id);
+    END IF;
+    IF NOT v_enabled AND NOT p_enable THEN
+        RAISE EXCEPTION USING ERRCODE = 'PS409', MESSAGE = format('the node of city %s is disabled: enable it', p_city_id);
+    END IF;
+    node_checked := true;
+    BEGIN
+        v_conn := ensure_node_connection(p_city_id, 'resync');
+        SELECT array_agg(h.table_name), array_agg(h.id) INTO v_held_tables, v_held_ids
+        FROM dblink(v_conn, format('SELECT table_name, id FROM listed_replicas(%s)', p_city_id))
+            AS h (table_name text, id integer);
+        SELECT coalesce(jsonb_agg(jsonb_build_object('store_id', s.id, 'last_order_id', m.last)), '[]')
+        INTO v_floors
+        FROM stores s
+        CROSS JOIN LATERAL (SELECT max(o.store_order_id) AS last FROM order_mapping o WHERE o.store_id = s.id) m
+        WHERE m.last IS NOT NULL;
+        PERFORM 1 FROM dblink(v_conn, format('SELECT raise_order_counters(%L::jsonb)', v_floors)) AS t(raised integer);
+        PERFORM drop_node_connection(p_city_id, 'resync');
+    EXCEPTION WHEN OTHERS THEN
+        PERFORM drop_node_connection(p_city_id, 'resync');
+        v_held_tables := NULL;
+        v_held_ids := NULL;
+        node_checked := false;
+    END;
+    IF p_enable AND NOT v_enabled THEN
+        LOCK TABLE categories, products, stores, customers IN SHARE MODE;
+        UPDATE nodes SET enabled = true, updated_at = now() WHERE city_id = p_city_id;
+    END IF;
+    queued := queue_fragment_load(p_city_id, v_held_tables, v_held_ids);
+END;
+$$;
+
+-- A disabled node gets no new entries (the capture triggers skip it) and nothing is shipped to it; its
+-- open entries wait. Enabling it resyncs it (see resync_node()); returns the resync's figures, or NULL
+-- figures when disabling.
+CREATE OR REPLACE FUNCTION set_node_enabled(p_city_id integer, p_enabled boolean,
+                                            OUT queued bigint, OUT node_checked boolean)
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_enabled THEN
+        SELECT r.queued, r.node_checked INTO queued, node_checked FROM resync_node(p_city_id, true) r;
+        RETURN;
+    END IF;
+    UPDATE nodes SET enabled = false, updated_at = now() WHERE city_id = p_city_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'PS404', MESSAGE = format('no node is registered for city %s', p_city_id);
+    END IF;
 END;
 $$;

@@ -91,7 +91,12 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_count integer;
 BEGIN
-    UPDATE outbox SET next_attempt_at = clock_timestamp() WHERE status = 'Failed' AND next_attempt_at > clock_timestamp();
+    -- Entries another session holds (pushes skip locked entries too) are left as they are: waiting for
+    -- that session would stall this worker's probe.
+    UPDATE outbox SET next_attempt_at = clock_timestamp()
+    WHERE id IN (SELECT o.id FROM outbox o
+                 WHERE o.status = 'Failed' AND o.next_attempt_at > clock_timestamp()
+                 FOR UPDATE SKIP LOCKED);
     GET DIAGNOSTICS v_count = ROW_COUNT;
     RETURN v_count;
 END;

@@ -15,15 +15,25 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     v_total integer := 0;
     v_count integer;
+    v_loaded_categories integer[];
+    v_loaded_products integer[];
+    v_loaded_stores integer[];
+    v_loaded_customers integer[];
 BEGIN
     IF jsonb_typeof(p_batch) = 'array' THEN
+        -- Rows of a resync or an initial load (central's LOAD entries, marked "load") are written even
+        -- at an equal version: they repair a row changed here by hand. (Never at an older one.)
         SELECT jsonb_build_object(
                    'categories', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'categories' AND i ? 'row'), '[]'),
                    'products', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'products' AND i ? 'row'), '[]'),
                    'stores', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'stores' AND i ? 'row'), '[]'),
                    'customers', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'customers' AND i ? 'row'), '[]'),
-                   'deleted', coalesce(jsonb_agg(i - 'row') FILTER (WHERE NOT i ? 'row'), '[]'))
-        INTO p_batch
+                   'deleted', coalesce(jsonb_agg(i - 'row' - 'load') FILTER (WHERE NOT i ? 'row'), '[]')),
+               array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'categories'),
+               array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'products'),
+               array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'stores'),
+               array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'customers')
+        INTO p_batch, v_loaded_categories, v_loaded_products, v_loaded_stores, v_loaded_customers
         FROM jsonb_array_elements(p_batch) i;
     END IF;
     INSERT INTO categories AS t (id, name, version, created_at, updated_at)
@@ -31,7 +41,8 @@ BEGIN
     FROM jsonb_populate_recordset(NULL::categories, coalesce(p_batch -> 'categories', '[]')) r
     ON CONFLICT (id) DO UPDATE
         SET name = EXCLUDED.name, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
-        WHERE t.version < EXCLUDED.version;
+        WHERE t.version < EXCLUDED.version
+           OR (t.version = EXCLUDED.version AND t.id = ANY (v_loaded_categories));
     GET DIAGNOSTICS v_count = ROW_COUNT;
     v_total := v_total + v_count;
 
@@ -41,7 +52,8 @@ BEGIN
     ON CONFLICT (id) DO UPDATE
         SET sku = EXCLUDED.sku, name = EXCLUDED.name, category_id = EXCLUDED.category_id, price = EXCLUDED.price,
             active = EXCLUDED.active, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
-        WHERE t.version < EXCLUDED.version;
+        WHERE t.version < EXCLUDED.version
+           OR (t.version = EXCLUDED.version AND t.id = ANY (v_loaded_products));
     GET DIAGNOSTICS v_count = ROW_COUNT;
     v_total := v_total + v_count;
 
@@ -51,7 +63,8 @@ BEGIN
     ON CONFLICT (id) DO UPDATE
         SET code = EXCLUDED.code, name = EXCLUDED.name, city_id = EXCLUDED.city_id, active = EXCLUDED.active,
             version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
-        WHERE t.version < EXCLUDED.version;
+        WHERE t.version < EXCLUDED.version
+           OR (t.version = EXCLUDED.version AND t.id = ANY (v_loaded_stores));
     GET DIAGNOSTICS v_count = ROW_COUNT;
     v_total := v_total + v_count;
 
@@ -61,7 +74,8 @@ BEGIN
     ON CONFLICT (id) DO UPDATE
         SET name = EXCLUDED.name, phone = EXCLUDED.phone, email = EXCLUDED.email, city_id = EXCLUDED.city_id,
             deleted_at = EXCLUDED.deleted_at, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
-        WHERE t.version < EXCLUDED.version;
+        WHERE t.version < EXCLUDED.version
+           OR (t.version = EXCLUDED.version AND t.id = ANY (v_loaded_customers));
     GET DIAGNOSTICS v_count = ROW_COUNT;
     v_total := v_total + v_count;
 
@@ -89,3 +103,38 @@ END;
 $$;
 
 SELECT grant_to_replicator('apply_replication(jsonb)');
+
+-- What this node lists as its own, for central's resync: its city's customers (not deleted) and active
+-- stores, and the active catalogue. Central reloads each of these it no longer has for this city.
+CREATE OR REPLACE FUNCTION listed_replicas(p_city_id integer) RETURNS TABLE (table_name text, id integer)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT 'customers', c.id FROM customers c WHERE c.city_id = p_city_id AND c.deleted_at IS NULL
+    UNION ALL SELECT 'stores', s.id FROM stores s WHERE s.city_id = p_city_id AND s.active
+    UNION ALL SELECT 'products', p.id FROM products p WHERE p.active
+    UNION ALL SELECT 'categories', g.id FROM categories g
+$$;
+
+SELECT grant_to_replicator('listed_replicas(integer)');
+
+-- Raises each store's order counter to at least the last order number central has received from it
+-- ([{"store_id", "last_order_id"}]; stores this node does not have are skipped): a node restored from
+-- an old backup then numbers its next sales after the ones central already holds. Returns how many
+-- counters it raised.
+CREATE OR REPLACE FUNCTION raise_order_counters(p_floors jsonb) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    v_count integer;
+BEGIN
+    INSERT INTO store_order_counters AS c (store_id, last_order_id)
+    SELECT (f ->> 'store_id')::integer, (f ->> 'last_order_id')::bigint
+    FROM jsonb_array_elements(p_floors) f
+    WHERE EXISTS (SELECT 1 FROM stores s WHERE s.id = (f ->> 'store_id')::integer)
+    ORDER BY 1
+    ON CONFLICT (store_id) DO UPDATE SET last_order_id = EXCLUDED.last_order_id
+        WHERE c.last_order_id < EXCLUDED.last_order_id;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END;
+$$;
+
+SELECT grant_to_replicator('raise_order_counters(jsonb)');

@@ -2,6 +2,7 @@
 
 pub mod cities;
 pub mod master;
+pub mod nodes;
 pub mod orders;
 pub mod replication;
 pub mod reports;

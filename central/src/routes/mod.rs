@@ -9,6 +9,7 @@ use crate::startup::AppState;
 pub mod cities;
 pub mod dashboard;
 pub mod master;
+pub mod nodes;
 pub mod orders;
 pub mod replication;
 pub mod reports;
@@ -21,7 +22,9 @@ pub async fn client(state: &AppState) -> Result<deadpool_postgres::Object, ApiEr
 
 pos_shared::routes! {
     "/cities" => { GET => cities::list, POST => cities::create },
-    "/nodes" => { GET => replication::list_nodes, POST => replication::register_node },
+    "/nodes" => { GET => nodes::list_nodes, POST => nodes::register_node },
+    "/nodes/{city_id}" => { PATCH => nodes::update },
+    "/nodes/{city_id}/resync" => { POST => nodes::resync },
     "/categories" => { GET => master::list_categories, POST => master::create_category },
     "/products" => { GET => master::list_products, POST => master::create_product },
     "/products/{id}" => { GET => master::get_product, PATCH => master::update_product },

@@ -1,135 +1,13 @@
-//! Nodes and replication operations (admin only).
+//! Replication operations (admin only): status, the log, retries and re-queues, and `/metrics`.
 
 use actix_web::{HttpResponse, web};
 use pos_shared::auth::Admin;
 use pos_shared::error::{ApiError, ErrorBody};
-use pos_shared::validate;
 use serde::{Deserialize, Serialize};
 
 use super::{Reply, client};
-use crate::db::replication::{self as repl, LogEntry, Node, NodeConnection};
-use crate::db::write_error;
+use crate::db::replication::{self as repl, LogEntry};
 use crate::startup::AppState;
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewNode {
-    pub city_id: i32,
-    pub host: String,
-    pub port: i32,
-    pub dbname: String,
-    /// The node's replication role (it may only call the node's apply function).
-    pub user: String,
-    pub password: String,
-}
-
-impl std::fmt::Debug for NewNode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewNode")
-            .field("city_id", &self.city_id)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("dbname", &self.dbname)
-            .field("user", &self.user)
-            .finish_non_exhaustive()
-    }
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct RegisteredNode {
-    pub city_id: i32,
-    pub server_name: String,
-    pub reachable: bool,
-}
-
-/// The registered store nodes.
-#[utoipa::path(
-    get,
-    path = "/nodes",
-    tag = "replication",
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "Nodes by city", body = Vec<Node>),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
-    ),
-)]
-pub async fn list_nodes(_: Admin, state: web::Data<AppState>) -> Reply {
-    Ok(HttpResponse::Ok().json(repl::list_nodes(&client(&state).await?).await?))
-}
-
-/// Registers a city's node: central's replicator connects to it with the given role.
-#[utoipa::path(
-    post,
-    path = "/nodes",
-    tag = "replication",
-    security(("bearer" = [])),
-    request_body = NewNode,
-    responses(
-        (status = 201, description = "The node registered, with a first reachability probe", body = RegisteredNode),
-        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
-        (status = 409, description = "The city has a node already (`conflict`)", body = ErrorBody),
-        (status = 422, description = "JSON of the wrong shape, an invalid field, or no such city (`validation_failed`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
-    ),
-)]
-#[tracing::instrument(skip_all, err)]
-pub async fn register_node(
-    _: Admin,
-    state: web::Data<AppState>,
-    body: web::Json<NewNode>,
-) -> Reply {
-    let city_id = validate::positive_id("city_id", body.city_id)?;
-    let host = validate::text("host", &body.host, 255)?;
-    if !(1..=65535).contains(&body.port) {
-        return Err(ApiError::validation("port", "must be between 1 and 65535"));
-    }
-    let dbname = validate::text("dbname", &body.dbname, 63)?;
-    let user = validate::text("user", &body.user, 63)?;
-    if body.password.is_empty() {
-        return Err(ApiError::validation("password", "must not be empty"));
-    }
-    let mut db = client(&state).await?;
-    let tx = db.transaction().await.map_err(anyhow::Error::from)?;
-    let connection = NodeConnection {
-        host: &host,
-        port: body.port,
-        dbname: &dbname,
-        user: &user,
-        password: &body.password,
-    };
-    let server_name = match repl::register_node(&tx, city_id, &connection).await {
-        Ok(name) => name,
-        Err(e)
-            if pos_shared::db::sqlstate(&e)
-                == Some(&tokio_postgres::error::SqlState::NO_DATA_FOUND) =>
-        {
-            return Err(ApiError::validation("city_id", "no such city"));
-        }
-        Err(e)
-            if pos_shared::db::sqlstate(&e)
-                == Some(&tokio_postgres::error::SqlState::DUPLICATE_OBJECT) =>
-        {
-            return Err(ApiError::conflict(format!(
-                "city {city_id} has a node already"
-            )));
-        }
-        Err(e) => return Err(write_error(e)),
-    };
-    tx.commit().await.map_err(anyhow::Error::from)?;
-    state.replicator.sync_nodes().await?;
-    let reachable = repl::probe_node(&db, city_id).await.unwrap_or(false);
-    Ok(HttpResponse::Created().json(RegisteredNode {
-        city_id,
-        server_name,
-        reachable,
-    }))
-}
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct NodeStatus {
@@ -156,7 +34,7 @@ pub async fn replication_status(state: &AppState) -> Result<ReplicationStatus, A
             };
             tokio::time::timeout(
                 std::time::Duration::from_secs(5),
-                repl::probe_node(&db, city_id),
+                crate::db::nodes::probe_node(&db, city_id),
             )
             .await
             .ok()

@@ -12,3 +12,4 @@ mod openapi;
 mod outbox;
 mod replication;
 mod reports;
+mod resync;

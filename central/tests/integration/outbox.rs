@@ -132,21 +132,21 @@ async fn a_mapping_central_refuses_is_set_aside_alone() {
 #[tokio::test]
 async fn a_refund_that_arrives_before_its_sale_is_counted() {
     let chain = SalesChain::start().await;
-    let node_db = chain.node.db().await;
-    // The sale's outbox entry is held (the worker skips locked entries) while its refund goes up.
-    node_db.batch_execute("BEGIN").await.unwrap();
-    let order = {
-        let order = chain.sell().await;
-        node_db
-            .query_one(
-                "SELECT id FROM outbox WHERE global_order_id = $1 AND kind = 'order' FOR UPDATE",
-                &[&order],
-            )
-            .await
-            .unwrap();
-        order
-    };
+    // Both are made while central is down; then the sale's outbox entry is held (the worker skips
+    // locked entries) while central comes back, so the refund goes up first.
+    chain.central_pg.stop().unwrap();
+    let order = chain.sell().await;
     chain.refund(order).await;
+    let node_db = chain.node.db().await;
+    node_db.batch_execute("BEGIN").await.unwrap();
+    node_db
+        .query_one(
+            "SELECT id FROM outbox WHERE global_order_id = $1 AND kind = 'order' FOR UPDATE",
+            &[&order],
+        )
+        .await
+        .unwrap();
+    chain.central_pg.start().unwrap();
     eventually("the refund reaches central first", WAIT, || async {
         let client = chain.central.db().await;
         client

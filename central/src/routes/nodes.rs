@@ -1,0 +1,234 @@
+//! The store nodes (admin only): registration, enabling and disabling, resync.
+
+use actix_web::{HttpResponse, web};
+use pos_shared::auth::Admin;
+use pos_shared::error::{ApiError, ErrorBody};
+use pos_shared::validate;
+use serde::{Deserialize, Serialize};
+
+use super::{Reply, client};
+use crate::db::nodes::{self, Node, NodeConnection, Resync};
+use crate::db::write_error;
+use crate::startup::AppState;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewNode {
+    pub city_id: i32,
+    pub host: String,
+    pub port: i32,
+    pub dbname: String,
+    /// The node's replication role (it may only call the node's apply function).
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for NewNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewNode")
+            .field("city_id", &self.city_id)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("dbname", &self.dbname)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RegisteredNode {
+    pub city_id: i32,
+    pub server_name: String,
+    pub reachable: bool,
+}
+
+/// The registered store nodes.
+#[utoipa::path(
+    get,
+    path = "/nodes",
+    tag = "nodes",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Nodes by city", body = Vec<Node>),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
+pub async fn list_nodes(_: Admin, state: web::Data<AppState>) -> Reply {
+    Ok(HttpResponse::Ok().json(nodes::list_nodes(&client(&state).await?).await?))
+}
+
+/// Registers a city's node: central's replicator connects to it with the given role.
+#[utoipa::path(
+    post,
+    path = "/nodes",
+    tag = "nodes",
+    security(("bearer" = [])),
+    request_body = NewNode,
+    responses(
+        (status = 201, description = "The node registered, with a first reachability probe", body = RegisteredNode),
+        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 409, description = "The city has a node already (`conflict`)", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape, an invalid field, or no such city (`validation_failed`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
+#[tracing::instrument(skip_all, err)]
+pub async fn register_node(
+    _: Admin,
+    state: web::Data<AppState>,
+    body: web::Json<NewNode>,
+) -> Reply {
+    let city_id = validate::positive_id("city_id", body.city_id)?;
+    let host = validate::text("host", &body.host, 255)?;
+    if !(1..=65535).contains(&body.port) {
+        return Err(ApiError::validation("port", "must be between 1 and 65535"));
+    }
+    let dbname = validate::text("dbname", &body.dbname, 63)?;
+    let user = validate::text("user", &body.user, 63)?;
+    if body.password.is_empty() {
+        return Err(ApiError::validation("password", "must not be empty"));
+    }
+    let mut db = client(&state).await?;
+    let tx = db.transaction().await.map_err(anyhow::Error::from)?;
+    let connection = NodeConnection {
+        host: &host,
+        port: body.port,
+        dbname: &dbname,
+        user: &user,
+        password: &body.password,
+    };
+    let server_name = match nodes::register_node(&tx, city_id, &connection).await {
+        Ok(name) => name,
+        Err(e)
+            if pos_shared::db::sqlstate(&e)
+                == Some(&tokio_postgres::error::SqlState::NO_DATA_FOUND) =>
+        {
+            return Err(ApiError::validation("city_id", "no such city"));
+        }
+        Err(e)
+            if pos_shared::db::sqlstate(&e)
+                == Some(&tokio_postgres::error::SqlState::DUPLICATE_OBJECT) =>
+        {
+            return Err(ApiError::conflict(format!(
+                "city {city_id} has a node already"
+            )));
+        }
+        Err(e) => return Err(write_error(e)),
+    };
+    tx.commit().await.map_err(anyhow::Error::from)?;
+    state.replicator.sync_nodes().await?;
+    let reachable = nodes::probe_node(&db, city_id).await.unwrap_or(false);
+    Ok(HttpResponse::Created().json(RegisteredNode {
+        city_id,
+        server_name,
+        reachable,
+    }))
+}
+
+/// A node operation's failure as an answer: the SQL functions name an unknown node (PS404) and a
+/// disabled one (PS409) with SQLSTATEs of their own.
+fn node_error(err: anyhow::Error) -> ApiError {
+    let code = pos_shared::db::sqlstate(&err).map(|c| c.code().to_owned());
+    let message = || {
+        pos_shared::db::db_error(&err)
+            .map(|db| db.message().to_owned())
+            .unwrap_or_default()
+    };
+    match code.as_deref() {
+        Some("PS404") => ApiError::not_found(message()),
+        Some("PS409") => ApiError::conflict(message()),
+        _ => err.into(),
+    }
+}
+
+/// Reloads the node's fragment from central, online: its city's customers and stores and the whole
+/// catalogue are queued and shipped in batches while central's writes and the node's sales go on.
+/// Afterwards the node's replicas equal central's fragment, and rows it listed that central does not
+/// have for its city are retired there; its order counters are raised to what central has received.
+#[utoipa::path(
+    post,
+    path = "/nodes/{city_id}/resync",
+    operation_id = "resync_node",
+    tag = "nodes",
+    security(("bearer" = [])),
+    params(("city_id" = i32, Path, description = "The node's city", minimum = 1)),
+    responses(
+        (status = 202, description = "Queued; `node_checked` is false when the node could not be asked what it holds", body = Resync),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No node is registered for the city (`not_found`)", body = ErrorBody),
+        (status = 409, description = "The node is disabled (`conflict`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
+#[tracing::instrument(skip_all, err)]
+pub async fn resync(_: Admin, state: web::Data<AppState>, city_id: web::Path<i32>) -> Reply {
+    let resync = nodes::resync(&client(&state).await?, *city_id)
+        .await
+        .map_err(node_error)?;
+    state.replicator.wake(Some(*city_id));
+    Ok(HttpResponse::Accepted().json(resync))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NodePatch {
+    /// A disabled node gets nothing (its open entries wait); enabling it resyncs it.
+    pub enabled: bool,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NodeUpdated {
+    pub city_id: i32,
+    pub enabled: bool,
+    /// The resync that enabling started.
+    pub resync: Option<Resync>,
+}
+
+/// Enables or disables a node.
+#[utoipa::path(
+    patch,
+    path = "/nodes/{city_id}",
+    operation_id = "update_node",
+    tag = "nodes",
+    security(("bearer" = [])),
+    params(("city_id" = i32, Path, description = "The node's city", minimum = 1)),
+    request_body = NodePatch,
+    responses(
+        (status = 200, description = "The node's new state", body = NodeUpdated),
+        (status = 400, description = "Malformed JSON (`bad_request`)", body = ErrorBody),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No node is registered for the city (`not_found`)", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape (`validation_failed`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
+#[tracing::instrument(skip_all, err)]
+pub async fn update(
+    _: Admin,
+    state: web::Data<AppState>,
+    city_id: web::Path<i32>,
+    patch: web::Json<NodePatch>,
+) -> Reply {
+    let resync = nodes::set_enabled(&client(&state).await?, *city_id, patch.enabled)
+        .await
+        .map_err(node_error)?;
+    if patch.enabled {
+        state.replicator.sync_nodes().await?;
+        state.replicator.wake(Some(*city_id));
+    }
+    Ok(HttpResponse::Ok().json(NodeUpdated {
+        city_id: *city_id,
+        enabled: patch.enabled,
+        resync,
+    }))
+}
