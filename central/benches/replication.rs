@@ -321,7 +321,7 @@ async fn capture_alone(
     let client = connect(instance, &db).await?;
     client
         .batch_execute(
-            "INSERT INTO cities (id, name) VALUES (1, 'Karachi'), (2, 'Lahore');
+            "INSERT INTO cities (id, name, time_zone) VALUES (1, 'Karachi', 'Asia/Karachi'), (2, 'Lahore', 'Asia/Karachi');
              INSERT INTO nodes (city_id, server_name) VALUES (1, 'node_karachi'), (2, 'node_lahore');",
         )
         .await?;

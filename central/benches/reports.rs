@@ -159,7 +159,11 @@ async fn main() -> anyhow::Result<()> {
                 store_node::schema::migrate(&pos_shared::db::parse_url(&url, "bench")?).await
             })
             .await?;
-        let city = post("/cities", json!({"name": format!("City {n}")})).await["id"]
+        let city = post(
+            "/cities",
+            json!({"name": format!("City {n}"), "time_zone": "Asia/Karachi"}),
+        )
+        .await["id"]
             .as_i64()
             .unwrap();
         post(

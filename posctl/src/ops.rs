@@ -344,6 +344,10 @@ fn node_spec(
 }
 
 /// Creates the cities central does not know yet and records every city's id.
+/// The zone of the cities `up` creates: the local cluster's cities are the chain's, in Pakistan
+/// (`PATCH /cities/{id}` changes it).
+const CITY_TIME_ZONE: &str = "Asia/Karachi";
+
 async fn ensure_cities(api: &Api, state: &mut State) -> anyhow::Result<()> {
     let mut known: Vec<City> = api.get("/cities").await.context("listing cities")?;
     for city in &mut state.cities {
@@ -354,8 +358,12 @@ async fn ensure_cities(api: &Api, state: &mut State) -> anyhow::Result<()> {
         let id = match found {
             Some(id) => id,
             None => {
-                let created: anyhow::Result<City> =
-                    api.post("/cities", &json!({ "name": city.name })).await;
+                let created: anyhow::Result<City> = api
+                    .post(
+                        "/cities",
+                        &json!({ "name": city.name, "time_zone": CITY_TIME_ZONE }),
+                    )
+                    .await;
                 match created {
                     Ok(c) => {
                         println!("created city {} (id {})", c.name, c.id);

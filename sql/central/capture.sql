@@ -14,6 +14,8 @@ BEGIN
 END;
 $$;
 
+CREATE OR REPLACE TRIGGER trg_cities_touch BEFORE UPDATE ON cities
+    FOR EACH ROW EXECUTE FUNCTION touch_row();
 CREATE OR REPLACE TRIGGER trg_categories_touch BEFORE UPDATE ON categories
     FOR EACH ROW EXECUTE FUNCTION touch_row();
 CREATE OR REPLACE TRIGGER trg_products_touch BEFORE UPDATE ON products
@@ -71,12 +73,12 @@ BEGIN
 END;
 $generate$;
 
--- Catalogue tables (products, categories) go to every enabled node.
+-- Catalogue tables (products, categories) and cities (their time zones) go to every enabled node.
 DO $generate$
 DECLARE
     v_table text;
 BEGIN
-    FOREACH v_table IN ARRAY ARRAY['products', 'categories'] LOOP
+    FOREACH v_table IN ARRAY ARRAY['products', 'categories', 'cities'] LOOP
         EXECUTE format($body$
             CREATE OR REPLACE FUNCTION %I() RETURNS trigger
             LANGUAGE plpgsql AS $fn$
@@ -102,3 +104,5 @@ CREATE OR REPLACE TRIGGER trg_products AFTER INSERT OR UPDATE OR DELETE ON produ
     FOR EACH ROW EXECUTE FUNCTION replicate_products();
 CREATE OR REPLACE TRIGGER trg_categories AFTER INSERT OR UPDATE OR DELETE ON categories
     FOR EACH ROW EXECUTE FUNCTION replicate_categories();
+CREATE OR REPLACE TRIGGER trg_cities AFTER INSERT OR UPDATE OR DELETE ON cities
+    FOR EACH ROW EXECUTE FUNCTION replicate_cities();

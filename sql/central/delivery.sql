@@ -147,6 +147,7 @@ BEGIN
     INTO v_item_tables, v_item_records, v_items
     FROM (SELECT w.table_name, w.record_id, w.load,
                  CASE w.table_name
+                     WHEN 'cities' THEN (SELECT to_json(ci) FROM cities ci WHERE ci.id = w.record_id)
                      WHEN 'categories' THEN (SELECT to_json(c) FROM categories c WHERE c.id = w.record_id)
                      WHEN 'products' THEN (SELECT to_json(p) FROM products p WHERE p.id = w.record_id)
                      WHEN 'stores' THEN (SELECT to_json(st) FROM stores st WHERE st.id = w.record_id)

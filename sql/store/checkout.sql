@@ -17,6 +17,16 @@ BEGIN
 END;
 $$;
 
+-- A sale's (or refund's) business day: its time in its store's city's time zone, so that the database
+-- server's own zone changes nothing. Until the node has heard of its cities (an upgrade in progress),
+-- the server's date.
+CREATE OR REPLACE FUNCTION store_business_date(p_store_id integer, p_at timestamptz DEFAULT now()) RETURNS date
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT (p_at AT TIME ZONE c.time_zone)::date
+                     FROM stores s JOIN cities c ON c.id = s.city_id WHERE s.id = p_store_id),
+                    p_at::date)
+$$;
+
 -- Every terminal write is serialised on its idempotency key; returns the earlier result for a replay
 -- of the same request, refuses a different request under the same key, NULL for a new key.
 CREATE OR REPLACE FUNCTION claim_idempotency_key(p_key uuid, p_kind text, p_store_id integer, p_fingerprint text)
@@ -60,6 +70,7 @@ DECLARE
     v_paid numeric(12,2);
     v_non_cash numeric(12,2);
     v_short record;
+    v_business_date date;
 BEGIN
     global_order_id := claim_idempotency_key(p_idempotency_key, 'order', p_store_id, v_fingerprint);
     replayed := global_order_id IS NOT NULL;
@@ -148,13 +159,14 @@ BEGIN
         PERFORM pos_invalid('payments', 'card and wallet payments may not exceed the total');
     END IF;
 
+    v_business_date := store_business_date(p_store_id);
     INSERT INTO store_order_counters AS c (store_id, last_order_id) VALUES (p_store_id, 1)
     ON CONFLICT (store_id) DO UPDATE SET last_order_id = c.last_order_id + 1
     RETURNING last_order_id INTO v_store_order_id;
 
     global_order_id := gen_random_uuid();
     INSERT INTO orders (global_order_id, store_id, store_order_id, customer_id, total, change_due, business_date)
-    VALUES (global_order_id, p_store_id, v_store_order_id, p_customer_id, v_total, v_paid - v_total, current_date)
+    VALUES (global_order_id, p_store_id, v_store_order_id, p_customer_id, v_total, v_paid - v_total, v_business_date)
     RETURNING id INTO v_order_id;
     INSERT INTO order_items (order_id, line_no, product_id, quantity, unit_price, line_total)
     SELECT v_order_id, line_no, product_id, quantity, unit_price, quantity * unit_price FROM unnest(v_lines);
@@ -166,7 +178,7 @@ BEGIN
     INSERT INTO outbox (kind, global_order_id, payload)
     VALUES ('order', global_order_id, jsonb_build_object(
         'global_order_id', global_order_id, 'store_id', p_store_id, 'store_order_id', v_store_order_id,
-        'customer_id', p_customer_id, 'total_amount', v_total, 'business_date', current_date, 'order_time', now(),
+        'customer_id', p_customer_id, 'total_amount', v_total, 'business_date', v_business_date, 'order_time', now(),
         'city_id', (SELECT city_id FROM stores WHERE id = p_store_id)));
     INSERT INTO idempotency_keys (idempotency_key, kind, store_id, fingerprint, result_id)
     VALUES (p_idempotency_key, 'order', p_store_id, v_fingerprint, global_order_id);
@@ -174,7 +186,7 @@ BEGIN
         order_json := jsonb_build_object(
             'global_order_id', global_order_id, 'store_id', p_store_id, 'store_order_id', v_store_order_id,
             'customer_id', p_customer_id, 'total', v_total::text, 'change_due', (v_paid - v_total)::text,
-            'business_date', current_date, 'created_at', now(),
+            'business_date', v_business_date, 'created_at', now(),
             'items', (SELECT jsonb_agg(jsonb_build_object(
                           'line_no', l.line_no, 'product_id', l.product_id, 'sku', p.sku, 'name', p.name,
                           'quantity', l.quantity, 'unit_price', l.unit_price::text,

@@ -16,6 +16,7 @@ DECLARE
     v_amount numeric(12,2);
     v_method text;
     v_bad record;
+    v_business_date date;
 BEGIN
     refund_id := claim_idempotency_key(p_idempotency_key, 'refund', p_store_id, v_fingerprint);
     replayed := refund_id IS NOT NULL;
@@ -64,8 +65,9 @@ BEGIN
     FROM unnest(v_lines) r JOIN order_items oi ON oi.order_id = v_order.id AND oi.line_no = r.line_no;
 
     refund_id := gen_random_uuid();
+    v_business_date := store_business_date(p_store_id);
     INSERT INTO refunds (refund_id, order_id, method, amount, reason, business_date)
-    VALUES (refund_id, v_order.id, v_method, v_amount, p_reason, current_date)
+    VALUES (refund_id, v_order.id, v_method, v_amount, p_reason, v_business_date)
     RETURNING id INTO v_refund;
     INSERT INTO refund_items (refund_id, order_id, line_no, quantity, amount)
     SELECT v_refund, v_order.id, r.line_no, r.quantity, r.quantity * oi.unit_price
@@ -79,7 +81,7 @@ BEGIN
     INSERT INTO outbox (kind, global_order_id, payload)
     VALUES ('refund', p_global_order_id, jsonb_build_object(
         'refund_id', refund_id, 'global_order_id', p_global_order_id, 'store_id', p_store_id,
-        'amount', v_amount, 'business_date', current_date, 'refund_time', now()));
+        'amount', v_amount, 'business_date', v_business_date, 'refund_time', now()));
     INSERT INTO idempotency_keys (idempotency_key, kind, store_id, fingerprint, result_id)
     VALUES (p_idempotency_key, 'refund', p_store_id, v_fingerprint, refund_id);
 END;

@@ -15,6 +15,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     v_total integer := 0;
     v_count integer;
+    v_loaded_cities integer[];
     v_loaded_categories integer[];
     v_loaded_products integer[];
     v_loaded_stores integer[];
@@ -24,18 +25,31 @@ BEGIN
         -- Rows of a resync or an initial load (central's LOAD entries, marked "load") are written even
         -- at an equal version: they repair a row changed here by hand. (Never at an older one.)
         SELECT jsonb_build_object(
+                   'cities', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'cities' AND i ? 'row'), '[]'),
                    'categories', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'categories' AND i ? 'row'), '[]'),
                    'products', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'products' AND i ? 'row'), '[]'),
                    'stores', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'stores' AND i ? 'row'), '[]'),
                    'customers', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'customers' AND i ? 'row'), '[]'),
                    'deleted', coalesce(jsonb_agg(i - 'row' - 'load') FILTER (WHERE NOT i ? 'row'), '[]')),
+               array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'cities'),
                array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'categories'),
                array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'products'),
                array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'stores'),
                array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'customers')
-        INTO p_batch, v_loaded_categories, v_loaded_products, v_loaded_stores, v_loaded_customers
+        INTO p_batch, v_loaded_cities, v_loaded_categories, v_loaded_products, v_loaded_stores, v_loaded_customers
         FROM jsonb_array_elements(p_batch) i;
     END IF;
+    INSERT INTO cities AS t (id, name, time_zone, version, created_at, updated_at)
+    SELECT r.id, r.name, r.time_zone, r.version, r.created_at, r.updated_at
+    FROM jsonb_populate_recordset(NULL::cities, coalesce(p_batch -> 'cities', '[]')) r
+    ON CONFLICT (id) DO UPDATE
+        SET name = EXCLUDED.name, time_zone = EXCLUDED.time_zone, version = EXCLUDED.version,
+            updated_at = EXCLUDED.updated_at
+        WHERE t.version < EXCLUDED.version
+           OR (t.version = EXCLUDED.version AND t.id = ANY (v_loaded_cities));
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    v_total := v_total + v_count;
+
     INSERT INTO categories AS t (id, name, version, created_at, updated_at)
     SELECT r.id, r.name, r.version, r.created_at, r.updated_at
     FROM jsonb_populate_recordset(NULL::categories, coalesce(p_batch -> 'categories', '[]')) r

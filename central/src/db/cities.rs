@@ -8,6 +8,9 @@ use tokio_postgres::Row;
 pub struct City {
     pub id: i32,
     pub name: String,
+    /// IANA time zone: the city's stores' business days are in it.
+    pub time_zone: String,
+    pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -17,6 +20,8 @@ impl From<&Row> for City {
         Self {
             id: row.get("id"),
             name: row.get("name"),
+            time_zone: row.get("time_zone"),
+            version: row.get("version"),
             created_at: row.get("created_at"),
             updated_at: row.get("updated_at"),
         }
@@ -25,21 +30,49 @@ impl From<&Row> for City {
 
 pub async fn list(client: &impl GenericClient) -> anyhow::Result<Vec<City>> {
     let stmt = client
-        .prepare_cached("SELECT id, name, created_at, updated_at FROM cities ORDER BY id")
+        .prepare_cached(
+            "SELECT id, name, time_zone, version, created_at, updated_at FROM cities ORDER BY id",
+        )
         .await?;
     let rows = client.query(&stmt, &[]).await.context("listing cities")?;
     Ok(rows.iter().map(City::from).collect())
 }
 
-pub async fn create(client: &impl GenericClient, name: &str) -> anyhow::Result<City> {
+pub async fn create(
+    client: &impl GenericClient,
+    name: &str,
+    time_zone: &str,
+) -> anyhow::Result<City> {
     let stmt = client
         .prepare_cached(
-            "INSERT INTO cities (name) VALUES ($1) RETURNING id, name, created_at, updated_at",
+            "INSERT INTO cities (name, time_zone) VALUES ($1, $2)
+             RETURNING id, name, time_zone, version, created_at, updated_at",
         )
         .await?;
     let row = client
-        .query_one(&stmt, &[&name])
+        .query_one(&stmt, &[&name, &time_zone])
         .await
         .context("creating a city")?;
     Ok(City::from(&row))
+}
+
+/// Changes what is given; `None` when there is no such city.
+pub async fn update(
+    client: &impl GenericClient,
+    id: i32,
+    name: Option<&str>,
+    time_zone: Option<&str>,
+) -> anyhow::Result<Option<City>> {
+    let stmt = client
+        .prepare_cached(
+            "UPDATE cities SET name = coalesce($2, name), time_zone = coalesce($3, time_zone)
+             WHERE id = $1
+             RETURNING id, name, time_zone, version, created_at, updated_at",
+        )
+        .await?;
+    let row = client
+        .query_opt(&stmt, &[&id, &name, &time_zone])
+        .await
+        .context("updating a city")?;
+    Ok(row.as_ref().map(City::from))
 }

@@ -3,6 +3,7 @@ use anyhow::Context;
 use pos_shared::auth::Admin;
 use pos_shared::error::{ApiError, ErrorBody};
 use serde::Deserialize;
+use tokio_postgres::error::SqlState;
 
 use crate::db;
 use crate::db::cities::City;
@@ -11,7 +12,65 @@ use crate::startup::AppState;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCity {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
+    /// IANA time zone name, such as `Asia/Karachi`: the city's stores' business days are in it.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[A-Za-z]+(/[A-Za-z0-9_+-]+)*$",
+        example = "Asia/Karachi"
+    )]
+    pub time_zone: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CityPatch {
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: Option<String>,
+    /// A new zone applies to sales from then on; sales already made keep their business day.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[A-Za-z]+(/[A-Za-z0-9_+-]+)*$",
+        example = "Asia/Karachi"
+    )]
+    pub time_zone: Option<String>,
+}
+
+/// An IANA zone name of the right form; whether PostgreSQL knows it, the database's CHECK decides.
+fn time_zone(value: &str) -> Result<String, ApiError> {
+    let zone = pos_shared::validate::text("time_zone", value, 64)?;
+    let well_formed = zone.split('/').enumerate().all(|(i, part)| {
+        !part.is_empty()
+            && part.chars().all(|c| {
+                c.is_ascii_alphabetic() || (i > 0 && (c.is_ascii_digit() || "_+-".contains(c)))
+            })
+    });
+    if !well_formed {
+        return Err(ApiError::validation(
+            "time_zone",
+            "must be an IANA time zone name such as Asia/Karachi",
+        ));
+    }
+    Ok(zone)
+}
+
+/// A failed city write: a name taken is 409, a zone PostgreSQL does not know 422.
+fn city_write_error(err: anyhow::Error, name: Option<&str>) -> ApiError {
+    let code = pos_shared::db::sqlstate(&err);
+    if code == Some(&SqlState::INVALID_PARAMETER_VALUE) || code == Some(&SqlState::CHECK_VIOLATION)
+    {
+        return ApiError::validation("time_zone", "is not a time zone this server knows");
+    }
+    if db::is_unique_violation(&err) {
+        return ApiError::conflict(format!(
+            "a city named {:?} exists already",
+            name.unwrap_or_default()
+        ));
+    }
+    err.into()
 }
 
 /// Every city.
@@ -62,12 +121,52 @@ pub async fn create(
     body: web::Json<NewCity>,
 ) -> Result<HttpResponse, ApiError> {
     let name = pos_shared::validate::text("name", &body.name, 100)?;
+    let zone = time_zone(&body.time_zone)?;
     let client = state.pool.get().await.context("getting a connection")?;
-    match db::cities::create(&client, &name).await {
-        Ok(city) => Ok(HttpResponse::Created().json(city)),
-        Err(e) if db::is_unique_violation(&e) => Err(ApiError::conflict(format!(
-            "a city named {name:?} exists already"
-        ))),
-        Err(e) => Err(e.into()),
-    }
+    let city = db::cities::create(&client, &name, &zone)
+        .await
+        .map_err(|e| city_write_error(e, Some(&name)))?;
+    Ok(HttpResponse::Created().json(city))
+}
+
+/// Renames a city or changes its time zone (replicated to every node).
+#[utoipa::path(
+    patch,
+    path = "/cities/{id}",
+    operation_id = "update_city",
+    tag = "master data",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The city", minimum = 1)),
+    request_body = CityPatch,
+    responses(
+        (status = 200, description = "The city as it is now", body = City),
+        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such city (`not_found`)", body = ErrorBody),
+        (status = 409, description = "A city of that name exists already (`conflict`)", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape, or an invalid field (`validation_failed`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
+#[tracing::instrument(skip_all, err)]
+pub async fn update(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<i32>,
+    body: web::Json<CityPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| pos_shared::validate::text("name", n, 100))
+        .transpose()?;
+    let zone = body.time_zone.as_deref().map(time_zone).transpose()?;
+    let client = state.pool.get().await.context("getting a connection")?;
+    let city = db::cities::update(&client, *id, name.as_deref(), zone.as_deref())
+        .await
+        .map_err(|e| city_write_error(e, name.as_deref()))?
+        .ok_or_else(|| ApiError::not_found(format!("no city {id}")))?;
+    Ok(HttpResponse::Ok().json(city))
 }

@@ -22,6 +22,7 @@ pub async fn client(state: &AppState) -> Result<deadpool_postgres::Object, ApiEr
 
 pos_shared::routes! {
     "/cities" => { GET => cities::list, POST => cities::create },
+    "/cities/{id}" => { PATCH => cities::update },
     "/nodes" => { GET => nodes::list_nodes, POST => nodes::register_node },
     "/nodes/{city_id}" => { PATCH => nodes::update },
     "/nodes/{city_id}/resync" => { POST => nodes::resync },

@@ -142,7 +142,11 @@ impl TestCentral {
     }
 
     pub async fn create_city(&self, name: &str) -> i32 {
-        self.post("/cities", json!({ "name": name })).await["id"]
+        self.post(
+            "/cities",
+            json!({ "name": name, "time_zone": "Asia/Karachi" }),
+        )
+        .await["id"]
             .as_i64()
             .expect("id") as i32
     }

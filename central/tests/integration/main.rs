@@ -13,3 +13,4 @@ mod outbox;
 mod replication;
 mod reports;
 mod resync;
+mod time_zones;

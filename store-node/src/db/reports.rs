@@ -27,11 +27,13 @@ pub struct DailyReport {
     pub by_payment_method: Vec<MethodTotals>,
 }
 
-/// The node's business day now.
-pub async fn today(client: &impl GenericClient) -> anyhow::Result<NaiveDate> {
-    let stmt = client.prepare_cached("SELECT current_date").await?;
+/// The store's business day now (in its city's time zone).
+pub async fn today(client: &impl GenericClient, store_id: i32) -> anyhow::Result<NaiveDate> {
+    let stmt = client
+        .prepare_cached("SELECT store_business_date($1)")
+        .await?;
     Ok(client
-        .query_one(&stmt, &[])
+        .query_one(&stmt, &[&store_id])
         .await
         .context("reading the date")?
         .get(0))

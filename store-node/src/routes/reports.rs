@@ -12,7 +12,7 @@ use crate::startup::AppState;
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DailyQuery {
-    /// The business day, `YYYY-MM-DD` (the node's today by default).
+    /// The business day, `YYYY-MM-DD` (the store's today, in its city's time zone, by default).
     pub date: Option<String>,
     /// The store: a cashier's own by default; required for head office.
     pub store_id: Option<i32>,
@@ -58,9 +58,9 @@ pub async fn daily(
 ) -> Result<HttpResponse, ApiError> {
     let store_id = store_of(principal, query.store_id)?;
     let client = state.pool.get().await.context("getting a connection")?;
-    // Business days are the node's (its database's time zone), not this process's clock.
+    // Business days are the store's (its city's time zone), not this process's or the database's clock.
     let date = match query.date.as_deref() {
-        None => db::reports::today(&client).await?,
+        None => db::reports::today(&client, store_id).await?,
         Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
             .map_err(|_| ApiError::validation("date", "must be a date as YYYY-MM-DD"))?,
     };
