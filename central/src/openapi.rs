@@ -4,7 +4,7 @@
 use pos_shared::openapi::{BearerAuth, OpenApiJson};
 use utoipa::OpenApi;
 
-use crate::routes::{cities, dashboard, master, nodes, orders, replication, reports};
+use crate::routes::{cities, dashboard, master, nodes, orders, replication, reports, tokens};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -34,6 +34,9 @@ use crate::routes::{cities, dashboard, master, nodes, orders, replication, repor
         master::list_stores,
         master::create_store,
         master::update_store,
+        tokens::issue,
+        tokens::list,
+        tokens::revoke,
         master::list_customers,
         master::create_customer,
         master::get_customer,
@@ -66,6 +69,9 @@ use crate::routes::{cities, dashboard, master, nodes, orders, replication, repor
         master::ProductPatch,
         master::NewStore,
         master::StorePatch,
+        tokens::NewCashierToken,
+        tokens::IssuedCashierToken,
+        crate::db::tokens::CashierToken,
         master::NewCustomer,
         master::CustomerPatch,
         crate::db::master::Category,
@@ -101,6 +107,7 @@ use crate::routes::{cities, dashboard, master, nodes, orders, replication, repor
     modifiers(&BearerAuth),
     tags(
         (name = "master data", description = "Cities, categories, products, stores and customers; writes replicate to the nodes"),
+        (name = "cashiers", description = "Cashier credentials: issued and revoked by head office, replicated to every node"),
         (name = "nodes", description = "The store nodes: registration, enabling, resync"),
         (name = "replication", description = "The replication log: status, retries, re-queues"),
         (name = "orders", description = "The chain's sales by global order id"),

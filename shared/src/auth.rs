@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::future::{Ready, ready};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
@@ -25,10 +25,17 @@ fn digest(token: &str) -> TokenDigest {
     Sha256::digest(token.as_bytes()).into()
 }
 
-/// The tokens a service accepts.
+/// A token's SHA-256 digest in hex: how head office stores a cashier credential (never the token).
+pub fn token_digest_hex(token: &str) -> String {
+    hex::encode(digest(token))
+}
+
+/// The tokens a service accepts: those of its configuration, and (at a store node) the cashier
+/// credentials head office issued, replicated to the node and reloaded when they change.
 #[derive(Debug, Clone, Default)]
 pub struct TokenRegistry {
     tokens: Arc<HashMap<TokenDigest, Principal>>,
+    issued: Arc<RwLock<HashMap<TokenDigest, Principal>>>,
 }
 
 impl TokenRegistry {
@@ -47,11 +54,35 @@ impl TokenRegistry {
         }
         Self {
             tokens: Arc::new(tokens),
+            issued: Arc::default(),
         }
     }
 
     pub fn principal(&self, token: &str) -> Option<Principal> {
-        self.tokens.get(&digest(token)).copied()
+        let digest = digest(token);
+        self.tokens.get(&digest).copied().or_else(|| {
+            self.issued
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&digest)
+                .copied()
+        })
+    }
+
+    /// Replaces the issued cashier credentials: `(SHA-256 digest in hex, store)` pairs. A digest that is
+    /// not 64 hex digits is skipped; how many were taken is returned.
+    pub fn set_issued<'a>(&self, cashiers: impl IntoIterator<Item = (&'a str, i32)>) -> usize {
+        let issued: HashMap<TokenDigest, Principal> = cashiers
+            .into_iter()
+            .filter_map(|(hex_digest, store_id)| {
+                let mut digest = [0u8; 32];
+                hex::decode_to_slice(hex_digest, &mut digest).ok()?;
+                Some((digest, Principal::Cashier { store_id }))
+            })
+            .collect();
+        let count = issued.len();
+        *self.issued.write().unwrap_or_else(PoisonError::into_inner) = issued;
+        count
     }
 }
 
@@ -178,6 +209,26 @@ mod tests {
             Some(Principal::Admin)
         );
         assert_eq!(registry.principal("nope"), None);
+    }
+
+    #[test]
+    fn issued_tokens_resolve_until_replaced() {
+        let registry = TokenRegistry::new(None, &[]);
+        let token = generate_token();
+        assert_eq!(
+            registry.set_issued([(token_digest_hex(&token).as_str(), 7), ("zz", 8)]),
+            1
+        );
+        assert_eq!(
+            registry.principal(&token),
+            Some(Principal::Cashier { store_id: 7 })
+        );
+        registry.set_issued([]);
+        assert_eq!(
+            registry.principal(&token),
+            None,
+            "a revoked credential stops working"
+        );
     }
 
     #[test]

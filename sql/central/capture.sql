@@ -14,6 +14,18 @@ BEGIN
 END;
 $$;
 
+-- A store that moves city starts a new order-number epoch (see migration V7): its old node may still
+-- number sales for it until it hears of the move, and the new node's numbers must not meet those.
+CREATE OR REPLACE FUNCTION start_store_epoch() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.order_epoch := OLD.order_epoch + 1;
+    RETURN NEW;
+END;
+$$;
+
+CREATE OR REPLACE TRIGGER trg_stores_epoch BEFORE UPDATE OF city_id ON stores
+    FOR EACH ROW WHEN (NEW.city_id IS DISTINCT FROM OLD.city_id) EXECUTE FUNCTION start_store_epoch();
 CREATE OR REPLACE TRIGGER trg_cities_touch BEFORE UPDATE ON cities
     FOR EACH ROW EXECUTE FUNCTION touch_row();
 CREATE OR REPLACE TRIGGER trg_categories_touch BEFORE UPDATE ON categories
@@ -73,12 +85,13 @@ BEGIN
 END;
 $generate$;
 
--- Catalogue tables (products, categories) and cities (their time zones) go to every enabled node.
+-- Catalogue tables (products, categories), cities (their time zones) and cashier credentials (digests,
+-- so that a store's cashiers sign in wherever it sells) go to every enabled node.
 DO $generate$
 DECLARE
     v_table text;
 BEGIN
-    FOREACH v_table IN ARRAY ARRAY['products', 'categories', 'cities'] LOOP
+    FOREACH v_table IN ARRAY ARRAY['products', 'categories', 'cities', 'cashier_tokens'] LOOP
         EXECUTE format($body$
             CREATE OR REPLACE FUNCTION %I() RETURNS trigger
             LANGUAGE plpgsql AS $fn$
@@ -106,3 +119,7 @@ CREATE OR REPLACE TRIGGER trg_categories AFTER INSERT OR UPDATE OR DELETE ON cat
     FOR EACH ROW EXECUTE FUNCTION replicate_categories();
 CREATE OR REPLACE TRIGGER trg_cities AFTER INSERT OR UPDATE OR DELETE ON cities
     FOR EACH ROW EXECUTE FUNCTION replicate_cities();
+CREATE OR REPLACE TRIGGER trg_cashier_tokens AFTER INSERT OR UPDATE OR DELETE ON cashier_tokens
+    FOR EACH ROW EXECUTE FUNCTION replicate_cashier_tokens();
+CREATE OR REPLACE TRIGGER trg_cashier_tokens_touch BEFORE UPDATE ON cashier_tokens
+    FOR EACH ROW EXECUTE FUNCTION touch_row();

@@ -148,6 +148,7 @@ BEGIN
     FROM (SELECT w.table_name, w.record_id, w.load,
                  CASE w.table_name
                      WHEN 'cities' THEN (SELECT to_json(ci) FROM cities ci WHERE ci.id = w.record_id)
+                     WHEN 'cashier_tokens' THEN (SELECT to_json(ct) FROM cashier_tokens ct WHERE ct.id = w.record_id)
                      WHEN 'categories' THEN (SELECT to_json(c) FROM categories c WHERE c.id = w.record_id)
                      WHEN 'products' THEN (SELECT to_json(p) FROM products p WHERE p.id = w.record_id)
                      WHEN 'stores' THEN (SELECT to_json(st) FROM stores st WHERE st.id = w.record_id)

@@ -34,7 +34,7 @@ END;
 $$;
 
 -- Queues a LOAD entry for every row of the node's fragment (its city's customers and stores, every
--- city, category and product) and for each (table, id) of p_also; returns how many. Delivery ships each row
+-- city, category, product and cashier credential) and for each (table, id) of p_also; returns how many. Delivery ships each row
 -- as it is now, in batches, while central's writes and the node's sales go on; a LOAD entry overwrites
 -- the node's row even at an equal version (a row damaged by hand), never with an older one. A row of
 -- p_also that central no longer has, or has in another city, is shipped as it is now too: deleted, or
@@ -48,6 +48,7 @@ BEGIN
     INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
     SELECT f.table_name, f.record_id, p_city_id, 'LOAD'
     FROM (SELECT 'cities'::replicated_table AS table_name, id AS record_id FROM cities
+          UNION SELECT 'cashier_tokens', id FROM cashier_tokens
           UNION SELECT 'categories', id FROM categories
           UNION SELECT 'products', id FROM products
           UNION SELECT 'stores', id FROM stores WHERE city_id = p_city_id

@@ -9,6 +9,7 @@
 --   PS410 idempotency key reused with another request
 --   PS422 validation failed (COLUMN names the field)
 --   PS404 the order (or other named thing) is not this store's
+--   PS411 the store has moved to another city's node
 
 CREATE OR REPLACE FUNCTION pos_invalid(p_field text, p_message text) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -71,6 +72,8 @@ DECLARE
     v_non_cash numeric(12,2);
     v_short record;
     v_business_date date;
+    v_store record;
+    v_node_city integer;
 BEGIN
     global_order_id := claim_idempotency_key(p_idempotency_key, 'order', p_store_id, v_fingerprint);
     replayed := global_order_id IS NOT NULL;
@@ -81,8 +84,15 @@ BEGIN
         RETURN;
     END IF;
 
-    IF NOT EXISTS (SELECT 1 FROM stores WHERE id = p_store_id AND active) THEN
+    SELECT s.city_id, s.order_epoch INTO v_store FROM stores s WHERE s.id = p_store_id AND s.active;
+    IF NOT FOUND THEN
         PERFORM pos_invalid('store_id', format('store %s does not sell at this node', p_store_id));
+    END IF;
+    -- A store moved to another city sells at that city's node from the moment this node hears of it.
+    v_node_city := (SELECT n.city_id FROM node_settings n);
+    IF v_node_city IS NOT NULL AND v_store.city_id <> v_node_city THEN
+        RAISE EXCEPTION USING ERRCODE = 'PS411',
+            MESSAGE = format('store %s has moved to another city: its sales go to that city''s node', p_store_id);
     END IF;
     IF p_customer_id IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM customers WHERE id = p_customer_id AND deleted_at IS NULL) THEN
@@ -160,8 +170,11 @@ BEGIN
     END IF;
 
     v_business_date := store_business_date(p_store_id);
-    INSERT INTO store_order_counters AS c (store_id, last_order_id) VALUES (p_store_id, 1)
-    ON CONFLICT (store_id) DO UPDATE SET last_order_id = c.last_order_id + 1
+    -- The store's next number in its epoch (epoch·10⁹ + n, see migration V7): the first sale of a new
+    -- epoch, here after the store moved in, starts the epoch's range.
+    INSERT INTO store_order_counters AS c (store_id, last_order_id)
+    VALUES (p_store_id, v_store.order_epoch::bigint * 1000000000 + 1)
+    ON CONFLICT (store_id) DO UPDATE SET last_order_id = greatest(c.last_order_id + 1, EXCLUDED.last_order_id)
     RETURNING last_order_id INTO v_store_order_id;
 
     global_order_id := gen_random_uuid();
@@ -179,7 +192,8 @@ BEGIN
     VALUES ('order', global_order_id, jsonb_build_object(
         'global_order_id', global_order_id, 'store_id', p_store_id, 'store_order_id', v_store_order_id,
         'customer_id', p_customer_id, 'total_amount', v_total, 'business_date', v_business_date, 'order_time', now(),
-        'city_id', (SELECT city_id FROM stores WHERE id = p_store_id)));
+        -- The node that made the sale (and holds its details), even for a store that has moved since.
+        'city_id', coalesce(v_node_city, v_store.city_id)));
     INSERT INTO idempotency_keys (idempotency_key, kind, store_id, fingerprint, result_id)
     VALUES (p_idempotency_key, 'order', p_store_id, v_fingerprint, global_order_id);
     IF p_with_order THEN

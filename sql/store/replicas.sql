@@ -15,6 +15,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     v_total integer := 0;
     v_count integer;
+    v_loaded_cashier_tokens integer[];
     v_loaded_cities integer[];
     v_loaded_categories integer[];
     v_loaded_products integer[];
@@ -25,20 +26,33 @@ BEGIN
         -- Rows of a resync or an initial load (central's LOAD entries, marked "load") are written even
         -- at an equal version: they repair a row changed here by hand. (Never at an older one.)
         SELECT jsonb_build_object(
+                   'cashier_tokens', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'cashier_tokens' AND i ? 'row'), '[]'),
                    'cities', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'cities' AND i ? 'row'), '[]'),
                    'categories', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'categories' AND i ? 'row'), '[]'),
                    'products', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'products' AND i ? 'row'), '[]'),
                    'stores', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'stores' AND i ? 'row'), '[]'),
                    'customers', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'customers' AND i ? 'row'), '[]'),
                    'deleted', coalesce(jsonb_agg(i - 'row' - 'load') FILTER (WHERE NOT i ? 'row'), '[]')),
+               array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'cashier_tokens'),
                array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'cities'),
                array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'categories'),
                array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'products'),
                array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'stores'),
                array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'customers')
-        INTO p_batch, v_loaded_cities, v_loaded_categories, v_loaded_products, v_loaded_stores, v_loaded_customers
+        INTO p_batch, v_loaded_cashier_tokens, v_loaded_cities, v_loaded_categories, v_loaded_products, v_loaded_stores, v_loaded_customers
         FROM jsonb_array_elements(p_batch) i;
     END IF;
+    INSERT INTO cashier_tokens AS t (id, store_id, token_sha256, label, revoked_at, version, created_at, updated_at)
+    SELECT r.id, r.store_id, r.token_sha256, r.label, r.revoked_at, r.version, r.created_at, r.updated_at
+    FROM jsonb_populate_recordset(NULL::cashier_tokens, coalesce(p_batch -> 'cashier_tokens', '[]')) r
+    ON CONFLICT (id) DO UPDATE
+        SET store_id = EXCLUDED.store_id, token_sha256 = EXCLUDED.token_sha256, label = EXCLUDED.label,
+            revoked_at = EXCLUDED.revoked_at, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
+        WHERE t.version < EXCLUDED.version
+           OR (t.version = EXCLUDED.version AND t.id = ANY (v_loaded_cashier_tokens));
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    v_total := v_total + v_count;
+
     INSERT INTO cities AS t (id, name, time_zone, version, created_at, updated_at)
     SELECT r.id, r.name, r.time_zone, r.version, r.created_at, r.updated_at
     FROM jsonb_populate_recordset(NULL::cities, coalesce(p_batch -> 'cities', '[]')) r
@@ -71,12 +85,12 @@ BEGIN
     GET DIAGNOSTICS v_count = ROW_COUNT;
     v_total := v_total + v_count;
 
-    INSERT INTO stores AS t (id, code, name, city_id, active, version, created_at, updated_at)
-    SELECT r.id, r.code, r.name, r.city_id, r.active, r.version, r.created_at, r.updated_at
+    INSERT INTO stores AS t (id, code, name, city_id, active, order_epoch, version, created_at, updated_at)
+    SELECT r.id, r.code, r.name, r.city_id, r.active, coalesce(r.order_epoch, 0), r.version, r.created_at, r.updated_at
     FROM jsonb_populate_recordset(NULL::stores, coalesce(p_batch -> 'stores', '[]')) r
     ON CONFLICT (id) DO UPDATE
         SET code = EXCLUDED.code, name = EXCLUDED.name, city_id = EXCLUDED.city_id, active = EXCLUDED.active,
-            version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
+            order_epoch = EXCLUDED.order_epoch, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
         WHERE t.version < EXCLUDED.version
            OR (t.version = EXCLUDED.version AND t.id = ANY (v_loaded_stores));
     GET DIAGNOSTICS v_count = ROW_COUNT;
@@ -98,6 +112,8 @@ BEGIN
     WITH gone AS (
         SELECT d ->> 'table' AS table_name, (d ->> 'id')::integer AS id
         FROM jsonb_array_elements(coalesce(p_batch -> 'deleted', '[]')) d
+    ), gone_tokens AS (
+        DELETE FROM cashier_tokens WHERE id IN (SELECT id FROM gone WHERE table_name = 'cashier_tokens') RETURNING 1
     ), gone_categories AS (
         DELETE FROM categories WHERE id IN (SELECT id FROM gone WHERE table_name = 'categories') RETURNING 1
     ), retired_products AS (
@@ -108,7 +124,8 @@ BEGIN
         UPDATE customers SET deleted_at = coalesce(deleted_at, now())
         WHERE id IN (SELECT id FROM gone WHERE table_name = 'customers') RETURNING 1
     )
-    SELECT (SELECT count(*) FROM gone_categories) + (SELECT count(*) FROM retired_products)
+    SELECT (SELECT count(*) FROM gone_tokens) + (SELECT count(*) FROM gone_categories)
+         + (SELECT count(*) FROM retired_products)
          + (SELECT count(*) FROM retired_stores) + (SELECT count(*) FROM retired_customers)
     INTO v_count;
     v_total := v_total + v_count;
@@ -119,16 +136,24 @@ $$;
 SELECT grant_to_replicator('apply_replication(jsonb)');
 
 -- What this node lists as its own, for central's resync: its city's customers (not deleted) and active
--- stores, and the active catalogue. Central reloads each of these it no longer has for this city.
+-- stores, the active catalogue and the cashier credentials not revoked. Central reloads each of these
+-- it no longer has for this city.
 CREATE OR REPLACE FUNCTION listed_replicas(p_city_id integer) RETURNS TABLE (table_name text, id integer)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
     SELECT 'customers', c.id FROM customers c WHERE c.city_id = p_city_id AND c.deleted_at IS NULL
     UNION ALL SELECT 'stores', s.id FROM stores s WHERE s.city_id = p_city_id AND s.active
     UNION ALL SELECT 'products', p.id FROM products p WHERE p.active
     UNION ALL SELECT 'categories', g.id FROM categories g
+    UNION ALL SELECT 'cashier_tokens', t.id FROM cashier_tokens t WHERE t.revoked_at IS NULL
 $$;
 
 SELECT grant_to_replicator('listed_replicas(integer)');
+
+-- The service tells the node which city it serves (POS_CITY_ID), at start-up.
+CREATE OR REPLACE FUNCTION configure_node(p_city_id integer) RETURNS void
+LANGUAGE sql AS $$
+    UPDATE node_settings SET city_id = p_city_id
+$$;
 
 -- Raises each store's order counter to at least the last order number central has received from it
 -- ([{"store_id", "last_order_id"}]; stores this node does not have are skipped): a node restored from

@@ -1,6 +1,7 @@
 //! A store node: sales, refunds and inventory of one city's stores, on the city's own database, selling
 //! whether or not head office answers.
 
+pub mod cashiers;
 pub mod config;
 pub mod daily_sales;
 pub mod db;

@@ -1,6 +1,7 @@
 //! Builds the store-node service: pool, schema, HTTP listener (port 0 in tests) and background workers.
 
 use actix_web::web;
+use anyhow::Context;
 use deadpool_postgres::Pool;
 use pos_shared::auth::TokenRegistry;
 use pos_shared::http::ServerParts;
@@ -39,10 +40,18 @@ impl Application {
         let (listener, port) =
             pos_shared::http::bind(&config.common.http_host, config.common.http_port)?;
 
+        crate::db::settings::configure_city(
+            &pool.get().await.context("getting a connection")?,
+            config.city_id,
+        )
+        .await?;
         let metrics = pos_shared::metrics::Metrics::new("store-node")?;
         let tokens = TokenRegistry::new(config.admin_token.as_ref(), &config.cashier_tokens);
         let outbox = Arc::new(DeliverySignal::default());
-        let mut background = vec![crate::daily_sales::spawn_folder(pool.clone())];
+        let mut background = vec![
+            crate::daily_sales::spawn_folder(pool.clone()),
+            crate::cashiers::start(pool.clone(), tokens.clone()).await?,
+        ];
         let mut scheduler = None;
         if let Some(url) = &config.central_database_url {
             crate::outbox::configure_central_link(&pool, url).await?;

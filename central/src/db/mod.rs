@@ -6,6 +6,7 @@ pub mod nodes;
 pub mod orders;
 pub mod replication;
 pub mod reports;
+pub mod tokens;
 
 use pos_shared::error::ApiError;
 use tokio_postgres::error::SqlState;

@@ -13,6 +13,7 @@ pub mod nodes;
 pub mod orders;
 pub mod replication;
 pub mod reports;
+pub mod tokens;
 
 pub type Reply = Result<HttpResponse, ApiError>;
 
@@ -31,6 +32,8 @@ pos_shared::routes! {
     "/products/{id}" => { GET => master::get_product, PATCH => master::update_product },
     "/stores" => { GET => master::list_stores, POST => master::create_store },
     "/stores/{id}" => { PATCH => master::update_store },
+    "/stores/{id}/cashier-tokens" => { GET => tokens::list, POST => tokens::issue },
+    "/cashier-tokens/{id}" => { DELETE => tokens::revoke },
     "/customers" => { GET => master::list_customers, POST => master::create_customer },
     "/customers/{id}" => {
         GET => master::get_customer,

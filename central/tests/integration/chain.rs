@@ -60,30 +60,14 @@ impl SalesChain {
         .await;
 
         let cashier = pos_shared::auth::generate_token();
-        let app = store_node::startup::Application::build(store_node::config::Config {
-            common: CommonConfig {
-                http_host: "127.0.0.1".into(),
-                http_port: 0,
-                database_url: node.instance.app_url(&node.db_name),
-                database_pool_size: 4,
-                log_format: LogFormat::Human,
-                log_filter: "info".into(),
-                scheduler_enabled: true,
-            },
-            city_id: city,
-            cashier_tokens: vec![(store, SecretString::from(cashier.clone()))],
-            admin_token: None,
-            central_database_url: Some(SecretString::from(central_pg.pg.url(
-                pos_shared::pgctl::REPLICATOR_ROLE,
-                &central_pg.replicator_password,
-                &central.db_name,
-            ))),
-            outbox_retry_cron: "*/1 * * * * *".into(),
-        })
-        .await
-        .unwrap();
-        let node_url = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until_stopped());
+        let node_url = start_node_service(
+            &central,
+            central_pg,
+            &node,
+            city,
+            vec![(store, SecretString::from(cashier.clone()))],
+        )
+        .await;
         let http = reqwest::Client::new();
         let receipt = http
             .post(format!("{node_url}/inventory/receipts"))
@@ -107,10 +91,21 @@ impl SalesChain {
 
     /// One cash sale of one Chai; its global order id.
     pub async fn sell(&self) -> Uuid {
-        let response = self
-            .http
-            .post(format!("{}/orders", self.node_url))
-            .bearer_auth(&self.cashier)
+        let response = self.sell_at(&self.node_url, &self.cashier).await;
+        assert_eq!(response.status(), 201);
+        let order: serde_json::Value = response.json().await.unwrap();
+        order["global_order_id"]
+            .as_str()
+            .unwrap()
+            .parse::<Uuid>()
+            .unwrap()
+    }
+
+    /// One cash sale of one Chai at the node `node_url` with `token`: the answer as it is.
+    pub async fn sell_at(&self, node_url: &str, token: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{node_url}/orders"))
+            .bearer_auth(token)
             .json(
                 &json!({"idempotency_key": Uuid::new_v4(), "customer_id": null,
                           "items": [{"product_id": self.product, "quantity": 1}],
@@ -118,13 +113,6 @@ impl SalesChain {
             )
             .send()
             .await
-            .unwrap();
-        assert_eq!(response.status(), 201);
-        let order: serde_json::Value = response.json().await.unwrap();
-        order["global_order_id"]
-            .as_str()
-            .unwrap()
-            .parse::<Uuid>()
             .unwrap()
     }
 
@@ -184,4 +172,40 @@ impl SalesChain {
             .unwrap()
             .get(0)
     }
+}
+
+/// Starts a store-node service for `node` (the node of `city`), reporting to `central`, accepting the
+/// given cashier tokens besides those head office issued; its URL.
+pub async fn start_node_service(
+    central: &TestCentral,
+    central_pg: &TestInstance,
+    node: &TestNode,
+    city: i32,
+    cashier_tokens: Vec<(i32, SecretString)>,
+) -> String {
+    let app = store_node::startup::Application::build(store_node::config::Config {
+        common: CommonConfig {
+            http_host: "127.0.0.1".into(),
+            http_port: 0,
+            database_url: node.instance.app_url(&node.db_name),
+            database_pool_size: 4,
+            log_format: LogFormat::Human,
+            log_filter: "info".into(),
+            scheduler_enabled: true,
+        },
+        city_id: city,
+        cashier_tokens,
+        admin_token: None,
+        central_database_url: Some(SecretString::from(central_pg.pg.url(
+            pos_shared::pgctl::REPLICATOR_ROLE,
+            &central_pg.replicator_password,
+            &central.db_name,
+        ))),
+        outbox_retry_cron: "*/1 * * * * *".into(),
+    })
+    .await
+    .unwrap();
+    let node_url = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    node_url
 }

@@ -13,4 +13,5 @@ mod outbox;
 mod replication;
 mod reports;
 mod resync;
+mod store_moves;
 mod time_zones;

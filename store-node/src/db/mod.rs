@@ -6,3 +6,4 @@ pub mod orders;
 pub mod products;
 pub mod refunds;
 pub mod reports;
+pub mod settings;

@@ -1,0 +1,121 @@
+//! Cashier credentials (admin only): head office issues a store's bearer tokens and revokes them. Every
+//! node receives them by replication (digests only), so they work at whichever node sells for the
+//! store, also while central is down.
+
+use actix_web::{HttpResponse, web};
+use pos_shared::auth::Admin;
+use pos_shared::error::{ApiError, ErrorBody};
+use serde::{Deserialize, Serialize};
+
+use super::{Reply, client};
+use crate::db::tokens::{self, CashierToken};
+use crate::startup::AppState;
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCashierToken {
+    /// Who or which till it is for, as head office wants to recognise it.
+    #[schema(max_length = 100)]
+    pub label: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct IssuedCashierToken {
+    #[serde(flatten)]
+    pub credential: CashierToken,
+    /// The bearer token: shown this once, never stored (central keeps its SHA-256 digest).
+    pub token: String,
+}
+
+/// Issues a cashier credential for a store.
+#[utoipa::path(
+    post,
+    path = "/stores/{id}/cashier-tokens",
+    operation_id = "issue_cashier_token",
+    tag = "cashiers",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The store", minimum = 1)),
+    request_body = NewCashierToken,
+    responses(
+        (status = 201, description = "The credential, with its token (shown once)", body = IssuedCashierToken),
+        (status = 400, description = "Malformed JSON (`bad_request`)", body = ErrorBody),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such store (`not_found`)", body = ErrorBody),
+        (status = 422, description = "An invalid label (`validation_failed`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
+#[tracing::instrument(skip_all, err)]
+pub async fn issue(
+    _: Admin,
+    state: web::Data<AppState>,
+    store_id: web::Path<i32>,
+    body: web::Json<NewCashierToken>,
+) -> Reply {
+    let label = pos_shared::validate::optional_text("label", body.label.as_deref(), 100)?;
+    let token = pos_shared::auth::generate_token();
+    let credential = tokens::issue(
+        &client(&state).await?,
+        *store_id,
+        &pos_shared::auth::token_digest_hex(&token),
+        label.as_deref(),
+    )
+    .await
+    .map_err(|e| {
+        if pos_shared::db::sqlstate(&e)
+            == Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION)
+        {
+            ApiError::not_found(format!("no store {store_id}"))
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(HttpResponse::Created().json(IssuedCashierToken { credential, token }))
+}
+
+/// A store's cashier credentials (without their tokens).
+#[utoipa::path(
+    get,
+    path = "/stores/{id}/cashier-tokens",
+    operation_id = "list_cashier_tokens",
+    tag = "cashiers",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The store", minimum = 1)),
+    responses(
+        (status = 200, description = "The store's credentials, oldest first", body = Vec<CashierToken>),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
+pub async fn list(_: Admin, state: web::Data<AppState>, store_id: web::Path<i32>) -> Reply {
+    Ok(HttpResponse::Ok().json(tokens::list(&client(&state).await?, *store_id).await?))
+}
+
+/// Revokes a cashier credential: every node stops accepting it within seconds of hearing of it.
+#[utoipa::path(
+    delete,
+    path = "/cashier-tokens/{id}",
+    operation_id = "revoke_cashier_token",
+    tag = "cashiers",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The credential", minimum = 1)),
+    responses(
+        (status = 204, description = "Revoked (or already revoked)"),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such credential (`not_found`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
+#[tracing::instrument(skip_all, err)]
+pub async fn revoke(_: Admin, state: web::Data<AppState>, id: web::Path<i32>) -> Reply {
+    if !tokens::revoke(&client(&state).await?, *id).await? {
+        return Err(ApiError::not_found(format!("no cashier credential {id}")));
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
