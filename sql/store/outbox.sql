@@ -131,3 +131,33 @@ BEGIN
     RETURN v_count;
 END;
 $$;
+
+-- Retention. Delivered outbox entries older than p_older_than, and idempotency keys older than
+-- p_keys_older_than, are deleted oldest first, at most p_limit of each per call (a call is one
+-- transaction; call again while it deletes p_limit). Failed and Dead entries are never deleted. A key
+-- is kept long enough that a till retrying a lost answer finds it (the service keeps them 30 days); the
+-- sale itself stays either way. Returns how many rows were deleted.
+CREATE OR REPLACE FUNCTION purge_node_history(p_older_than interval, p_keys_older_than interval,
+                                              p_limit integer DEFAULT 10000) RETURNS integer
+LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    v_outbox integer;
+    v_keys integer;
+BEGIN
+    -- Walks the outbox from its oldest entry and stops at the first one that is too young or not yet
+    -- delivered (ids follow creation), so each call reads what it deletes and little more.
+    DELETE FROM outbox WHERE id = ANY (ARRAY(
+        SELECT o.id FROM outbox o
+        WHERE o.status = 'Success' AND o.delivered_at < clock_timestamp() - p_older_than
+          AND o.id < coalesce((SELECT min(q.id) FROM outbox q WHERE q.status IN ('Pending', 'Failed')),
+                              (SELECT max(q.id) + 1 FROM outbox q))
+        ORDER BY o.id LIMIT p_limit));
+    GET DIAGNOSTICS v_outbox = ROW_COUNT;
+    DELETE FROM idempotency_keys WHERE idempotency_key = ANY (ARRAY(
+        SELECT k.idempotency_key FROM idempotency_keys k
+        WHERE k.created_at < clock_timestamp() - p_keys_older_than
+        ORDER BY k.created_at LIMIT p_limit));
+    GET DIAGNOSTICS v_keys = ROW_COUNT;
+    RETURN v_outbox + v_keys;
+END;
+$$;

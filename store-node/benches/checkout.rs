@@ -113,6 +113,8 @@ async fn main() -> anyhow::Result<()> {
             &central_db,
         ))),
         outbox_retry_cron: "*/5 * * * * *".into(),
+        outbox_retention_hours: 168,
+        idempotency_retention_hours: 720,
     })
     .await?;
     let url = format!("http://127.0.0.1:{}", app.port());

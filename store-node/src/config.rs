@@ -17,6 +17,10 @@ pub struct Config {
     pub central_database_url: Option<SecretString>,
     /// Cron expression (with seconds) of the outbox retry job.
     pub outbox_retry_cron: String,
+    /// How long delivered outbox entries stay (central has the sales; this is the delivery history).
+    pub outbox_retention_hours: i32,
+    /// How long idempotency keys stay: far beyond any till's retry of a lost answer.
+    pub idempotency_retention_hours: i32,
 }
 
 impl Config {
@@ -44,6 +48,18 @@ impl Config {
             central_database_url: source.secret("POS_CENTRAL_DATABASE_URL")?,
             outbox_retry_cron: source
                 .get_or("POS_OUTBOX_RETRY_CRON", "*/5 * * * * *".to_owned())?,
+            outbox_retention_hours: at_least_an_hour(source, "POS_OUTBOX_RETENTION_HOURS", 168)?,
+            idempotency_retention_hours: at_least_an_hour(
+                source,
+                "POS_IDEMPOTENCY_RETENTION_HOURS",
+                720,
+            )?,
         })
     }
+}
+
+fn at_least_an_hour(source: &ConfigSource, key: &str, default: i32) -> anyhow::Result<i32> {
+    let hours = source.get_or(key, default)?;
+    anyhow::ensure!(hours >= 1, "{key}: must be at least 1 hour");
+    Ok(hours)
 }

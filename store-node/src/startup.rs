@@ -52,6 +52,13 @@ impl Application {
             crate::daily_sales::spawn_folder(pool.clone()),
             crate::cashiers::start(pool.clone(), tokens.clone()).await?,
         ];
+        if config.common.scheduler_enabled {
+            background.push(crate::retention::spawn_purger(
+                pool.clone(),
+                config.outbox_retention_hours,
+                config.idempotency_retention_hours,
+            ));
+        }
         let mut scheduler = None;
         if let Some(url) = &config.central_database_url {
             crate::outbox::configure_central_link(&pool, url).await?;

@@ -202,6 +202,8 @@ pub async fn start_node_service(
             &central.db_name,
         ))),
         outbox_retry_cron: "*/1 * * * * *".into(),
+        outbox_retention_hours: 168,
+        idempotency_retention_hours: 720,
     })
     .await
     .unwrap();

@@ -74,6 +74,8 @@ pub async fn spawn_store_node() -> TestStoreNode {
         admin_token: Some(SecretString::from(admin_token.clone())),
         central_database_url: None,
         outbox_retry_cron: "*/1 * * * * *".into(),
+        outbox_retention_hours: 168,
+        idempotency_retention_hours: 720,
     };
     let app = Application::build(config).await.expect("store node starts");
     let url = format!("http://127.0.0.1:{}", app.port());
@@ -234,4 +236,58 @@ async fn an_outbox_push_never_walks_the_delivered_history() {
         (0, 0),
         "an empty queue costs an index probe"
     );
+}
+
+/// Retention deletes delivered outbox entries and idempotency keys past their windows, in batches, and
+/// nothing else: entries not yet at central, Dead ones and young ones stay.
+#[tokio::test]
+async fn retention_deletes_only_old_delivered_history_and_old_keys() {
+    let (_, db) = store_database().await;
+    db.batch_execute(
+        "INSERT INTO outbox (kind, global_order_id, payload, status, attempts, delivered_at, created_at)
+         SELECT 'order', gen_random_uuid(), '{}', 'Success', 1, now() - interval '10 days', now() - interval '10 days'
+         FROM generate_series(1, 25);
+         INSERT INTO outbox (kind, global_order_id, payload, status, attempts, message)
+         VALUES ('order', gen_random_uuid(), '{}', 'Failed', 3, 'central down'),
+                ('order', gen_random_uuid(), '{}', 'Dead', 1, 'refused');
+         INSERT INTO outbox (kind, global_order_id, payload, status, attempts, delivered_at)
+         VALUES ('order', gen_random_uuid(), '{}', 'Success', 1, now());
+         INSERT INTO idempotency_keys (idempotency_key, kind, store_id, fingerprint, created_at)
+         SELECT gen_random_uuid(), 'order', 1, 'f', now() - interval '40 days' FROM generate_series(1, 12);
+         INSERT INTO idempotency_keys (idempotency_key, kind, store_id, fingerprint)
+         VALUES (gen_random_uuid(), 'order', 1, 'f');",
+    )
+    .await
+    .unwrap();
+    // Batches of 10 of each, called until a call deletes nothing, as the service calls it.
+    let mut calls = Vec::new();
+    loop {
+        let deleted: i32 = db
+            .query_one(
+                "SELECT purge_node_history(interval '7 days', interval '30 days', 10)",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        calls.push(deleted);
+        if deleted == 0 {
+            break;
+        }
+    }
+    assert_eq!(calls, [20, 12, 5, 0]);
+    let left: Vec<String> = db
+        .query("SELECT status FROM outbox ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(left, ["Failed", "Dead", "Success"]);
+    let keys: i64 = db
+        .query_one("SELECT count(*) FROM idempotency_keys", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(keys, 1);
 }
