@@ -7,29 +7,8 @@ mod embedded {
 }
 
 /// The replaceable files, one per concern, applied in this order after `common/functions.sql`.
-pub const FUNCTIONS: &[ReplaceableSql] = &[
-    pos_shared::db::COMMON_FUNCTIONS,
-    ReplaceableSql {
-        name: "central/capture.sql",
-        text: include_str!("../../sql/central/capture.sql"),
-    },
-    ReplaceableSql {
-        name: "central/delivery.sql",
-        text: include_str!("../../sql/central/delivery.sql"),
-    },
-    ReplaceableSql {
-        name: "central/nodes.sql",
-        text: include_str!("../../sql/central/nodes.sql"),
-    },
-    ReplaceableSql {
-        name: "central/orders.sql",
-        text: include_str!("../../sql/central/orders.sql"),
-    },
-    ReplaceableSql {
-        name: "central/reports.sql",
-        text: include_str!("../../sql/central/reports.sql"),
-    },
-];
+pub const FUNCTIONS: &[ReplaceableSql] =
+    pos_shared::replaceable_sql!("central": "capture", "delivery", "nodes", "orders", "reports");
 
 /// Brings central's database up to date (idempotent).
 pub async fn migrate(config: &tokio_postgres::Config) -> anyhow::Result<()> {

@@ -255,3 +255,18 @@ pub const COMMON_FUNCTIONS: ReplaceableSql = ReplaceableSql {
     name: "common/functions.sql",
     text: include_str!("../../sql/common/functions.sql"),
 };
+
+/// A service's replaceable files: `common/functions.sql`, then `sql/DIR/FILE.sql` for each FILE, in
+/// order. Used from a crate's `src/schema.rs` (the paths are relative to it).
+#[macro_export]
+macro_rules! replaceable_sql {
+    ($dir:literal: $($file:literal),+ $(,)?) => {
+        &[
+            $crate::db::COMMON_FUNCTIONS,
+            $($crate::db::ReplaceableSql {
+                name: concat!($dir, "/", $file, ".sql"),
+                text: include_str!(concat!("../../sql/", $dir, "/", $file, ".sql")),
+            }),+
+        ]
+    };
+}

@@ -7,29 +7,8 @@ mod embedded {
 }
 
 /// The replaceable files, one per concern, applied in this order after `common/functions.sql`.
-pub const FUNCTIONS: &[ReplaceableSql] = &[
-    pos_shared::db::COMMON_FUNCTIONS,
-    ReplaceableSql {
-        name: "store/replicas.sql",
-        text: include_str!("../../sql/store/replicas.sql"),
-    },
-    ReplaceableSql {
-        name: "store/checkout.sql",
-        text: include_str!("../../sql/store/checkout.sql"),
-    },
-    ReplaceableSql {
-        name: "store/refunds.sql",
-        text: include_str!("../../sql/store/refunds.sql"),
-    },
-    ReplaceableSql {
-        name: "store/outbox.sql",
-        text: include_str!("../../sql/store/outbox.sql"),
-    },
-    ReplaceableSql {
-        name: "store/reports.sql",
-        text: include_str!("../../sql/store/reports.sql"),
-    },
-];
+pub const FUNCTIONS: &[ReplaceableSql] =
+    pos_shared::replaceable_sql!("store": "replicas", "checkout", "refunds", "outbox", "reports");
 
 /// Brings the node's database up to date (idempotent).
 pub async fn migrate(config: &tokio_postgres::Config) -> anyhow::Result<()> {
