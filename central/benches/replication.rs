@@ -95,7 +95,7 @@ async fn start(
         let city: serde_json::Value = http
             .post(format!("{url}/cities"))
             .bearer_auth(&token)
-            .json(&json!({"name": name}))
+            .json(&json!({"name": name, "time_zone": "Asia/Karachi"}))
             .send()
             .await?
             .json()
