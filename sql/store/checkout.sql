@@ -84,12 +84,17 @@ BEGIN
         RETURN;
     END IF;
 
-    SELECT s.city_id, s.order_epoch INTO v_store FROM stores s WHERE s.id = p_store_id AND s.active;
+    -- The store, this node's city and the sale's business day, in one look.
+    SELECT s.city_id, s.order_epoch, n.city_id AS node_city,
+           coalesce((now() AT TIME ZONE c.time_zone)::date, current_date) AS business_date
+    INTO v_store
+    FROM stores s CROSS JOIN node_settings n LEFT JOIN cities c ON c.id = s.city_id
+    WHERE s.id = p_store_id AND s.active;
     IF NOT FOUND THEN
         PERFORM pos_invalid('store_id', format('store %s does not sell at this node', p_store_id));
     END IF;
     -- A store moved to another city sells at that city's node from the moment this node hears of it.
-    v_node_city := (SELECT n.city_id FROM node_settings n);
+    v_node_city := v_store.node_city;
     IF v_node_city IS NOT NULL AND v_store.city_id <> v_node_city THEN
         RAISE EXCEPTION USING ERRCODE = 'PS411',
             MESSAGE = format('store %s has moved to another city: its sales go to that city''s node', p_store_id);
@@ -169,7 +174,7 @@ BEGIN
         PERFORM pos_invalid('payments', 'card and wallet payments may not exceed the total');
     END IF;
 
-    v_business_date := store_business_date(p_store_id);
+    v_business_date := v_store.business_date;
     -- The store's next number in its epoch (epoch·10⁹ + n, see migration V7): the first sale of a new
     -- epoch, here after the store moved in, starts the epoch's range.
     INSERT INTO store_order_counters AS c (store_id, last_order_id)
