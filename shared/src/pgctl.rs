@@ -214,23 +214,28 @@ impl PgInstance {
         Ok(())
     }
 
-    /// A backup of one database as an operator takes it: `pg_dump` in the custom format.
-    pub fn dump(&self, dbname: &str) -> anyhow::Result<Vec<u8>> {
-        let port = self.port.to_string();
-        let output = self
-            .command("pg_dump")
+    /// A client program (`pg_dump`, `pg_restore`) logged in to this instance as the superuser over TCP.
+    fn superuser_tool(&self, program: &str) -> Command {
+        let mut command = self.command(program);
+        command
             .args([
                 "-h",
                 "127.0.0.1",
                 "-p",
-                &port,
+                &self.port.to_string(),
                 "-U",
                 SUPERUSER,
-                "-Fc",
-                dbname,
             ])
             .env("PGPASSWORD", &self.superuser_password)
-            .current_dir("/")
+            .current_dir("/");
+        command
+    }
+
+    /// A backup of one database as an operator takes it: `pg_dump` in the custom format.
+    pub fn dump(&self, dbname: &str) -> anyhow::Result<Vec<u8>> {
+        let output = self
+            .superuser_tool("pg_dump")
+            .args(["-Fc", dbname])
             .output()
             .context("running pg_dump")?;
         if !output.status.success() {
@@ -249,22 +254,9 @@ impl PgInstance {
         let admin = self.superuser_client("postgres").await?;
         drop_database(&admin, dbname).await?;
         create_database(self, &admin, dbname, None).await?;
-        let port = self.port.to_string();
         let mut child = self
-            .command("pg_restore")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port,
-                "-U",
-                SUPERUSER,
-                "--exit-on-error",
-                "-d",
-                dbname,
-            ])
-            .env("PGPASSWORD", &self.superuser_password)
-            .current_dir("/")
+            .superuser_tool("pg_restore")
+            .args(["--exit-on-error", "-d", dbname])
             .stdin(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
