@@ -291,13 +291,18 @@ async fn start_services(
     Ok(report)
 }
 
+/// The operator's `POS_*` settings, then those that say which service this is.
 fn common_env(instance: &InstanceState, paths: &Paths) -> anyhow::Result<Vec<(String, String)>> {
-    Ok(vec![
+    let mut env = services::operator_settings(std::env::vars());
+    if !env.iter().any(|(key, _)| key == "POS_LOG_FORMAT") {
+        env.push(("POS_LOG_FORMAT".into(), "human".into()));
+    }
+    env.extend([
         ("POS_HTTP_HOST".into(), "127.0.0.1".into()),
         ("POS_HTTP_PORT".into(), instance.http_port.to_string()),
         ("POS_DATABASE_URL".into(), instance.app_url(paths)?),
-        ("POS_LOG_FORMAT".into(), "human".into()),
-    ])
+    ]);
+    Ok(env)
 }
 
 fn central_spec(state: &State, paths: &Paths, binaries: &Binaries) -> anyhow::Result<ServiceSpec> {

@@ -56,12 +56,38 @@ impl Binaries {
     }
 }
 
+/// Settings posctl gives each service itself (who it is, where its database is, its credentials), and
+/// posctl's own. An operator's environment does not override them: the cluster's services would collide.
+const MANAGED_SETTINGS: &[&str] = &[
+    "POS_HTTP_HOST",
+    "POS_HTTP_PORT",
+    "POS_DATABASE_URL",
+    "POS_ADMIN_TOKEN",
+    "POS_CITY_ID",
+    "POS_CENTRAL_DATABASE_URL",
+    "POS_CASHIER_TOKENS",
+    "POS_BIN_DIR",
+];
+
+/// The operator's own `POS_*` settings among `vars` (a drill's shorter timings, a log filter), which
+/// every service is given: all but those posctl manages. Sorted, so that the services' fingerprints
+/// do not depend on the environment's order.
+pub fn operator_settings(vars: impl IntoIterator<Item = (String, String)>) -> Vec<(String, String)> {
+    let mut settings: Vec<(String, String)> = vars
+        .into_iter()
+        .filter(|(key, _)| key.starts_with("POS_") && !MANAGED_SETTINGS.contains(&key.as_str()))
+        .collect();
+    settings.sort();
+    settings
+}
+
 /// What to run for one service.
 pub struct ServiceSpec {
     pub name: String,
     pub binary: PathBuf,
     pub http_port: u16,
-    /// `POS_` settings (secrets among them: never printed).
+    /// Its whole `POS_` environment: the operator's settings, then posctl's (secrets among them:
+    /// never printed).
     pub env: Vec<(String, String)>,
 }
 
@@ -212,9 +238,10 @@ impl Supervisor {
     async fn spawn(&mut self, spec: &ServiceSpec, fingerprint: String) -> anyhow::Result<()> {
         let log_path = self.paths.log_file(&spec.name);
         let mut command = std::process::Command::new(&spec.binary);
+        // The spec holds every POS_ setting the service gets, the operator's among them.
         for (key, _) in std::env::vars_os() {
             let key = key.to_string_lossy();
-            if key.starts_with("POS_") && key != "POS_LOG" {
+            if key.starts_with("POS_") {
                 command.env_remove(key.as_ref());
             }
         }
@@ -430,5 +457,29 @@ pub fn describe(entry: Option<&PidEntry>) -> String {
         Some(e) if e.is_running() => format!("pid {}", e.pid),
         Some(e) => format!("pid {} gone", e.pid),
         None => "not started".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::operator_settings;
+
+    #[test]
+    fn operator_settings_pass_through_except_what_posctl_manages() {
+        let vars = [
+            ("POS_REPLICATION_PROBE_MS", "250"),
+            ("POS_DATABASE_URL", "postgres://elsewhere/db"),
+            ("HOME", "/root"),
+            ("POS_LOG", "debug"),
+            ("POS_CASHIER_TOKENS", "1=x"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        assert_eq!(
+            operator_settings(vars),
+            vec![
+                ("POS_LOG".to_owned(), "debug".to_owned()),
+                ("POS_REPLICATION_PROBE_MS".to_owned(), "250".to_owned()),
+            ]
+        );
     }
 }

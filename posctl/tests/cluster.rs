@@ -14,7 +14,16 @@ use serde_json::Value;
 const POSCTL: &str = env!("CARGO_BIN_EXE_posctl");
 
 fn posctl(args: &[&str]) -> Output {
-    let output = Command::new(POSCTL).args(args).output().unwrap();
+    posctl_with(args, &[])
+}
+
+/// `posctl` with `env` added to its environment.
+fn posctl_with(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let output = Command::new(POSCTL)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
     println!(
         "$ posctl {}\n{}{}(exit {:?})",
         args.join(" "),
@@ -136,17 +145,24 @@ async fn up_drill_and_down() {
     let base = port_base.to_string();
     let dir = cluster.dir().to_owned();
 
-    let up = posctl(&[
-        "up",
-        "--dir",
-        &dir,
-        "--cities",
-        "Karachi,Lahore",
-        "--port-base",
-        &base,
-        "--demo-data",
-        "--detach",
-    ]);
+    // An operator's setting reaches the services; one posctl manages cannot be overridden.
+    let up = posctl_with(
+        &[
+            "up",
+            "--dir",
+            &dir,
+            "--cities",
+            "Karachi,Lahore",
+            "--port-base",
+            &base,
+            "--demo-data",
+            "--detach",
+        ],
+        &[
+            ("POS_REPLICATION_STATEMENT_TIMEOUT_MS", "4321"),
+            ("POS_DATABASE_URL", "postgres://nobody@127.0.0.1:1/elsewhere"),
+        ],
+    );
     assert!(up.status.success(), "posctl up failed");
 
     // cluster.json: shape and mode; no secret on the terminal.
@@ -171,6 +187,18 @@ async fn up_drill_and_down() {
             .unwrap()
             .ends_with(&format!(":{port_base}/pos_central"))
     );
+    let (db, connection) =
+        tokio_postgres::connect(central["database_url"].as_str().unwrap(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let timeout: i32 = db
+        .query_one("SELECT statement_timeout_ms FROM replication_settings", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(timeout, 4321, "central was given the operator's setting");
+    drop(db);
     let terminal = format!(
         "{}{}",
         String::from_utf8_lossy(&up.stdout),

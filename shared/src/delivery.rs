@@ -12,13 +12,14 @@
 //! - reachability: once a batch finds the peer out of reach, the worker probes it every probe interval
 //!   (one round trip, no batch) and, the moment it answers, ships its whole backlog at once. However
 //!   long the peer is away, nothing is given up: entries wait as `Failed`;
-//! - the metrics: entries delivered, failed and set aside, and whether the peer is reachable.
+//! - the metrics: entries delivered, failed and set aside, whether the peer is reachable, and the lag
+//!   from a change's commit to the peer's answer.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 use tokio::sync::Notify;
 
 /// How a worker is woken.
@@ -46,7 +47,7 @@ pub struct DeliveryPolicy {
 }
 
 /// Outcome of one batch, as the target's SQL function reports it.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct BatchOutcome {
     pub delivered: i32,
     /// Entries left `Failed` for a retry.
@@ -57,6 +58,25 @@ pub struct BatchOutcome {
     pub unreachable: bool,
     /// The batch was as large as a batch may be: more may be waiting.
     pub full: bool,
+    /// Per delivered change: seconds from its commit to the peer's answer.
+    pub lag_seconds: Vec<f64>,
+}
+
+impl BatchOutcome {
+    /// Reads `delivered, failed, dead, unreachable, lag_seconds`, the columns both directions' SQL
+    /// functions return; `full` is left for the caller, which knows the batch size.
+    pub fn from_row(row: &tokio_postgres::Row) -> Self {
+        Self {
+            delivered: row.get("delivered"),
+            failed: row.get("failed"),
+            dead: row.get("dead"),
+            unreachable: row.get("unreachable"),
+            full: false,
+            lag_seconds: row
+                .get::<_, Option<Vec<f64>>>("lag_seconds")
+                .unwrap_or_default(),
+        }
+    }
 }
 
 /// One direction's peer, as the engine drives it.
@@ -73,6 +93,7 @@ pub trait DeliveryTarget: Send + 'static {
 pub struct DeliveryMetrics {
     entries: IntCounterVec,
     reachable: IntGaugeVec,
+    lag: HistogramVec,
 }
 
 impl DeliveryMetrics {
@@ -91,9 +112,25 @@ impl DeliveryMetrics {
             ),
             &["queue", "target"],
         )?;
+        let lag = HistogramVec::new(
+            HistogramOpts::new(
+                "delivery_lag_seconds",
+                "Seconds from a change's commit to the target's answer, by queue and target",
+            )
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+                1800.0, 3600.0, 86400.0,
+            ]),
+            &["queue", "target"],
+        )?;
         registry.register(Box::new(entries.clone()))?;
         registry.register(Box::new(reachable.clone()))?;
-        Ok(Self { entries, reachable })
+        registry.register(Box::new(lag.clone()))?;
+        Ok(Self {
+            entries,
+            reachable,
+            lag,
+        })
     }
 
     fn record(&self, queue: &str, target: &str, outcome: &BatchOutcome) {
@@ -106,6 +143,12 @@ impl DeliveryMetrics {
                 self.entries
                     .with_label_values(&[queue, target, name])
                     .inc_by(u64::try_from(count).unwrap_or(0));
+            }
+        }
+        if !outcome.lag_seconds.is_empty() {
+            let lag = self.lag.with_label_values(&[queue, target]);
+            for seconds in &outcome.lag_seconds {
+                lag.observe(*seconds);
             }
         }
     }

@@ -27,10 +27,21 @@ BEGIN
     SELECT server_name INTO STRICT v_server FROM nodes WHERE city_id = p_city_id;
     SELECT statement_timeout_ms INTO v_timeout FROM replication_settings;
     PERFORM dblink_connect(v_conn, v_server);
-    PERFORM dblink_exec(v_conn, format('SET statement_timeout = %s', v_timeout));
+    PERFORM remote_rows(v_conn, format('SELECT set_config(%L, %L, false)', 'statement_timeout', v_timeout),
+                        node_probe_deadline_ms());
     RETURN v_conn;
 END;
 $$;
+
+-- How long central waits for a node's answer: the node's own statement timeout (it gives up on the
+-- call by then), and a second for its error to arrive. A node that has not answered by then hangs.
+CREATE OR REPLACE FUNCTION node_deadline_ms() RETURNS integer
+LANGUAGE sql STABLE AS $$ SELECT statement_timeout_ms + 1000 FROM replication_settings $$;
+
+-- How long a probe (`SELECT 1`, or setting up a new connection) waits: a node that answers at all does
+-- so in milliseconds.
+CREATE OR REPLACE FUNCTION node_probe_deadline_ms() RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$ SELECT 1000 $$;
 
 CREATE OR REPLACE FUNCTION drop_node_connection(p_city_id integer, p_purpose text) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -49,10 +60,11 @@ $$;
 -- settle every batch by reading the whole log instead of going to its entries' row addresses. (Turning
 -- sequential scans off instead would price the one-row settings table past jit_above_cost.)
 -- Returns how many entries were delivered, failed (left for a retry) and set aside as Dead (the node
--- refused their row), and whether the node was out of reach.
+-- refused their row), whether the node was out of reach (or hung past node_deadline_ms()), and for each
+-- delivered change (not a LOAD) the seconds from its capture to the node's answer.
 CREATE OR REPLACE FUNCTION deliver_replication(p_city_id integer, p_include_due_failed boolean DEFAULT true,
                                                OUT delivered integer, OUT failed integer, OUT dead integer,
-                                               OUT unreachable boolean)
+                                               OUT unreachable boolean, OUT lag_seconds double precision[])
 LANGUAGE plpgsql SET enable_bitmapscan = off SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     s replication_settings;
@@ -160,7 +172,8 @@ BEGIN
 
     BEGIN
         SELECT array_agg(x.item), array_agg(x.error) INTO v_rejected, v_errors
-        FROM ship_isolating(ensure_node_connection(p_city_id, 'replication'), 'apply_replication', v_items) x;
+        FROM ship_isolating(ensure_node_connection(p_city_id, 'replication'), 'apply_replication', v_items,
+                            node_deadline_ms()) x;
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
         PERFORM drop_node_connection(p_city_id, 'replication');
@@ -188,15 +201,20 @@ BEGIN
     END IF;
     -- The rest arrived. (An entry set Dead above is a new row version at another address now, so it is
     -- not among v_rows any more.)
-    UPDATE replication_log
-    SET status = 'Success',
-        attempts = attempts + 1,
-        last_attempt_at = clock_timestamp(),
-        delivered_at = clock_timestamp(),
-        message = NULL,
-        next_attempt_at = NULL
-    WHERE ctid = ANY (v_rows);
-    GET DIAGNOSTICS delivered = ROW_COUNT;
+    WITH settled AS (
+        UPDATE replication_log
+        SET status = 'Success',
+            attempts = attempts + 1,
+            last_attempt_at = clock_timestamp(),
+            delivered_at = clock_timestamp(),
+            message = NULL,
+            next_attempt_at = NULL
+        WHERE ctid = ANY (v_rows)
+        RETURNING operation, created_at, delivered_at)
+    SELECT count(*),
+           array_agg(extract(epoch FROM delivered_at - created_at)::double precision) FILTER (WHERE operation <> 'LOAD')
+    INTO delivered, lag_seconds
+    FROM settled;
     UPDATE nodes SET last_success_at = clock_timestamp() WHERE city_id = p_city_id;
     -- The node answers again: what failed while it was away need not wait out its back-off.
     PERFORM make_failed_due(p_city_id);
@@ -223,7 +241,7 @@ CREATE OR REPLACE FUNCTION node_answers(p_city_id integer) RETURNS boolean
 LANGUAGE plpgsql AS $$
 BEGIN
     BEGIN
-        PERFORM 1 FROM dblink(ensure_node_connection(p_city_id, 'replication'), 'SELECT 1') AS t(one integer);
+        PERFORM remote_rows(ensure_node_connection(p_city_id, 'replication'), 'SELECT 1', node_probe_deadline_ms());
     EXCEPTION WHEN OTHERS THEN
         PERFORM drop_node_connection(p_city_id, 'replication');
         RETURN false;
@@ -322,16 +340,12 @@ $$;
 -- Can central reach the node right now? (A probe connection of its own, closed again.)
 CREATE OR REPLACE FUNCTION probe_node(p_city_id integer) RETURNS boolean
 LANGUAGE plpgsql AS $$
-DECLARE
-    v_server text;
 BEGIN
-    SELECT server_name INTO v_server FROM nodes WHERE city_id = p_city_id;
-    IF NOT FOUND THEN
-        RETURN false;
-    END IF;
-    PERFORM 1 FROM dblink(v_server, 'SELECT 1') AS t(one integer);
+    PERFORM remote_rows(ensure_node_connection(p_city_id, 'probe'), 'SELECT 1', node_probe_deadline_ms());
+    PERFORM drop_node_connection(p_city_id, 'probe');
     RETURN true;
 EXCEPTION WHEN OTHERS THEN
+    PERFORM drop_node_connection(p_city_id, 'probe');
     RETURN false;
 END;
 $$;

@@ -89,15 +89,15 @@ BEGIN
     node_checked := true;
     BEGIN
         v_conn := ensure_node_connection(p_city_id, 'resync');
-        SELECT array_agg(h.table_name), array_agg(h.id) INTO v_held_tables, v_held_ids
-        FROM dblink(v_conn, format('SELECT table_name, id FROM listed_replicas(%s)', p_city_id))
-            AS h (table_name text, id integer);
+        SELECT array_agg(h.row ->> 'table_name'), array_agg((h.row ->> 'id')::integer) INTO v_held_tables, v_held_ids
+        FROM remote_rows(v_conn, format('SELECT table_name, id FROM listed_replicas(%s)', p_city_id),
+                         node_deadline_ms()) AS h (row);
         SELECT coalesce(jsonb_agg(jsonb_build_object('store_id', s.id, 'last_order_id', m.last)), '[]')
         INTO v_floors
         FROM stores s
         CROSS JOIN LATERAL (SELECT max(o.store_order_id) AS last FROM order_mapping o WHERE o.store_id = s.id) m
         WHERE m.last IS NOT NULL;
-        PERFORM 1 FROM dblink(v_conn, format('SELECT raise_order_counters(%L::jsonb)', v_floors)) AS t(raised integer);
+        PERFORM remote_rows(v_conn, format('SELECT raise_order_counters(%L::jsonb)', v_floors), node_deadline_ms());
         PERFORM drop_node_connection(p_city_id, 'resync');
     EXCEPTION WHEN OTHERS THEN
         PERFORM drop_node_connection(p_city_id, 'resync');

@@ -41,22 +41,3 @@ $$;
 
 SELECT grant_to_replicator('apply_order_mappings(jsonb)');
 
--- An order's lines, payments and refunds, asked of the node that made the sale. NULL when the node
--- does not answer (head office then shows the mapping alone).
-CREATE OR REPLACE FUNCTION fetch_order_details(p_city_id integer, p_global_order_id uuid) RETURNS jsonb
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_server text;
-    v_details jsonb;
-BEGIN
-    SELECT server_name INTO v_server FROM nodes WHERE city_id = p_city_id;
-    IF NOT FOUND THEN
-        RETURN NULL;
-    END IF;
-    SELECT t.details INTO v_details
-    FROM dblink(v_server, format('SELECT order_details(%L::uuid)', p_global_order_id)) AS t(details jsonb);
-    RETURN v_details;
-EXCEPTION WHEN OTHERS THEN
-    RETURN NULL;
-END;
-$$;

@@ -12,8 +12,7 @@ BEGIN
     FOR attempt IN 1..2 LOOP
         BEGIN
             RETURN QUERY
-            SELECT t.row FROM dblink(ensure_node_connection(p_city_id, 'report'),
-                                     format('SELECT to_jsonb(q) FROM (%s) q', p_query)) AS t(row jsonb);
+            SELECT remote_rows(ensure_node_connection(p_city_id, 'report'), p_query, node_deadline_ms());
             RETURN;
         EXCEPTION WHEN OTHERS THEN
             PERFORM drop_node_connection(p_city_id, 'report');

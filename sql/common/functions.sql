@@ -72,13 +72,52 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT redact_secrets(p_message || CASE WHEN coalesce(p_detail, '') <> '' THEN ': ' || p_detail ELSE '' END)
 $$;
 
+-- Runs p_query on the peer over the named dblink connection p_conn and returns its rows as jsonb,
+-- waiting at most p_deadline_ms for them. In PostgreSQL 15 a blocking dblink call cannot be interrupted
+-- (not by statement_timeout, not by a cancel), so a peer that hangs (stopped, not closed: the kernel
+-- still acknowledges its packets) would hold the caller for as long as it hangs. The query is therefore
+-- sent asynchronously and its answer waited for in short sleeps; past the deadline the connection is
+-- closed and the call fails as a peer out of reach (SQLSTATE 08006). An answer within a millisecond or
+-- two costs one sleep of a millisecond.
+CREATE OR REPLACE FUNCTION remote_rows(p_conn text, p_query text, p_deadline_ms integer) RETURNS SETOF jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_until timestamptz := clock_timestamp() + p_deadline_ms * interval '1 millisecond';
+    v_polls integer := 0;
+BEGIN
+    IF dblink_send_query(p_conn, format('SELECT to_jsonb(q) FROM (%s) q', p_query)) <> 1 THEN
+        RAISE EXCEPTION USING ERRCODE = 'connection_failure',
+            MESSAGE = 'could not send the query: ' || coalesce(dblink_error_message(p_conn), '');
+    END IF;
+    WHILE dblink_is_busy(p_conn) = 1 LOOP
+        IF clock_timestamp() > v_until THEN
+            PERFORM dblink_disconnect(p_conn);
+            RAISE EXCEPTION USING ERRCODE = 'connection_failure',
+                MESSAGE = format('no answer within %s ms', p_deadline_ms);
+        END IF;
+        v_polls := v_polls + 1;
+        -- 1 ms steps while a quick answer is likely, then 5 ms: a long batch costs few wake-ups.
+        PERFORM pg_sleep(CASE WHEN v_polls <= 20 THEN 0.001 ELSE 0.005 END);
+    END LOOP;
+    BEGIN
+        RETURN QUERY SELECT t.row FROM dblink_get_result(p_conn) AS t(row jsonb);
+    EXCEPTION WHEN OTHERS THEN
+        -- The query's end must still be read before the connection takes another query.
+        PERFORM 1 FROM dblink_get_result(p_conn, false) AS t(row jsonb);
+        RAISE;
+    END;
+    PERFORM 1 FROM dblink_get_result(p_conn, false) AS t(row jsonb);
+END;
+$$;
+
 -- Ships p_items (a batch) as one call of the peer's p_function(jsonb) over the named dblink connection
--- p_conn. When the peer refuses the batch's data, the batch is split in halves and each shipped alone,
+-- p_conn, each call within p_deadline_ms. When the peer refuses the batch's data, the batch is split in halves and each shipped alone,
 -- down to the single item it refuses: those come back (their position in p_items, counted from
 -- p_first, and the redacted error); everything else has been applied. A healthy batch costs one call;
 -- k refused items cost about 2·k·log2(batch) calls. Any other failure is raised to the caller.
 -- The peer's function must be all-or-nothing per call, and applying an item twice must be harmless.
-CREATE OR REPLACE FUNCTION ship_isolating(p_conn text, p_function text, p_items json[], p_first integer DEFAULT 1)
+CREATE OR REPLACE FUNCTION ship_isolating(p_conn text, p_function text, p_items json[], p_deadline_ms integer,
+                                          p_first integer DEFAULT 1)
 RETURNS TABLE (item integer, error text)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -92,8 +131,8 @@ BEGIN
         RETURN;
     END IF;
     BEGIN
-        PERFORM 1 FROM dblink(p_conn, format('SELECT %I(%L::jsonb)', p_function, array_to_json(p_items)))
-            AS t(applied integer);
+        PERFORM remote_rows(p_conn, format('SELECT %I(%L::jsonb)', p_function, array_to_json(p_items)),
+                            p_deadline_ms);
         RETURN;
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
@@ -108,7 +147,8 @@ BEGIN
         RETURN;
     END IF;
     v_half := v_count / 2;
-    RETURN QUERY SELECT * FROM ship_isolating(p_conn, p_function, p_items[1:v_half], p_first);
-    RETURN QUERY SELECT * FROM ship_isolating(p_conn, p_function, p_items[v_half + 1:v_count], p_first + v_half);
+    RETURN QUERY SELECT * FROM ship_isolating(p_conn, p_function, p_items[1:v_half], p_deadline_ms, p_first);
+    RETURN QUERY SELECT * FROM ship_isolating(p_conn, p_function, p_items[v_half + 1:v_count], p_deadline_ms,
+                                              p_first + v_half);
 END;
 $$;

@@ -6,11 +6,12 @@
 -- dblink connection `pos_central` (server `pos_central`, defined by the service from its configuration).
 -- One batch of the oldest waiting entries (and failed ones that are due, unless p_include_due_failed
 -- is false). Returns how many were delivered, failed (left for a retry) and set aside as Dead (central
--- refused them), and whether central was out of reach. The back-off of failed entries is capped at a
--- minute: central is one server, and its return should be noticed soon even without the probe.
+-- refused them), whether central was out of reach (or hung past central_deadline_ms()), and for each
+-- delivered entry the seconds from the sale to central's answer. The back-off of failed entries is
+-- capped at a minute: central is one server, and its return should be noticed soon even without the probe.
 CREATE OR REPLACE FUNCTION push_outbox(p_include_due_failed boolean DEFAULT true, p_limit integer DEFAULT 500,
                                        OUT delivered integer, OUT failed integer, OUT dead integer,
-                                       OUT unreachable boolean)
+                                       OUT unreachable boolean, OUT lag_seconds double precision[])
 LANGUAGE plpgsql AS $$
 DECLARE
     v_ids bigint[];
@@ -36,7 +37,7 @@ BEGIN
     END IF;
     BEGIN
         SELECT array_agg(x.item), array_agg(x.error) INTO v_rejected, v_errors
-        FROM ship_isolating(ensure_central_connection(), 'apply_order_mappings', v_items) x;
+        FROM ship_isolating(ensure_central_connection(), 'apply_order_mappings', v_items, central_deadline_ms()) x;
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
         PERFORM drop_central_connection();
@@ -56,15 +57,24 @@ BEGIN
         WHERE o.id = v_ids[x.item];
         GET DIAGNOSTICS dead = ROW_COUNT;
     END IF;
-    UPDATE outbox
-    SET status = 'Success', attempts = attempts + 1, last_attempt_at = clock_timestamp(),
-        delivered_at = clock_timestamp(), message = NULL, next_attempt_at = NULL
-    WHERE id = ANY (v_ids) AND status <> 'Dead';
-    GET DIAGNOSTICS delivered = ROW_COUNT;
+    WITH settled AS (
+        UPDATE outbox
+        SET status = 'Success', attempts = attempts + 1, last_attempt_at = clock_timestamp(),
+            delivered_at = clock_timestamp(), message = NULL, next_attempt_at = NULL
+        WHERE id = ANY (v_ids) AND status <> 'Dead'
+        RETURNING created_at, delivered_at)
+    SELECT count(*), array_agg(extract(epoch FROM delivered_at - created_at)::double precision)
+    INTO delivered, lag_seconds
+    FROM settled;
     -- Central answers again: what failed while it was away need not wait out its back-off.
     PERFORM make_outbox_due();
 END;
 $$;
+
+-- How long the outbox waits for central's answer: a batch of mappings takes central milliseconds, so
+-- one that has not come by then is from a central that hangs.
+CREATE OR REPLACE FUNCTION central_deadline_ms() RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$ SELECT 10000 $$;
 
 -- The named connection to central (server pos_central), opened unless this session has it.
 CREATE OR REPLACE FUNCTION ensure_central_connection() RETURNS text
@@ -108,7 +118,7 @@ CREATE OR REPLACE FUNCTION central_answers() RETURNS boolean
 LANGUAGE plpgsql AS $$
 BEGIN
     BEGIN
-        PERFORM 1 FROM dblink(ensure_central_connection(), 'SELECT 1') AS t(one integer);
+        PERFORM remote_rows(ensure_central_connection(), 'SELECT 1', 1000);  -- central answers in milliseconds
     EXCEPTION WHEN OTHERS THEN
         PERFORM drop_central_connection();
         RETURN false;

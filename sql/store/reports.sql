@@ -156,6 +156,16 @@ BEGIN
 END;
 $$;
 
+-- This node's business day now: today in its city's zone (the server's date until the node knows its
+-- city). Head office's "today" is each city's own.
+CREATE OR REPLACE FUNCTION node_business_date() RETURNS date
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT coalesce((SELECT (now() AT TIME ZONE c.time_zone)::date
+                     FROM node_settings n JOIN cities c ON c.id = n.city_id),
+                    current_date)
+$$;
+SELECT grant_to_replicator('node_business_date()');
+
 -- Sales net of refunds between two business days, by store, city, day, product or category, plus a
 -- grand total (the row whose key is NULL), read in one statement (one snapshot), so a sale being folded
 -- meanwhile counts once:

@@ -62,20 +62,12 @@ impl DeliveryTarget for CentralTarget {
             .await
             .context("getting the outbox session")?;
         let row = client
-            .query_one(
-                "SELECT delivered, failed, dead, unreachable FROM push_outbox(true, $1)",
-                &[&OUTBOX_BATCH_SIZE],
-            )
+            .query_one("SELECT * FROM push_outbox(true, $1)", &[&OUTBOX_BATCH_SIZE])
             .await
             .context("pushing the outbox")?;
-        let (delivered, dead): (i32, i32) = (row.get(0), row.get(2));
-        Ok(BatchOutcome {
-            delivered,
-            failed: row.get(1),
-            dead,
-            unreachable: row.get(3),
-            full: delivered + dead >= OUTBOX_BATCH_SIZE,
-        })
+        let mut outcome = BatchOutcome::from_row(&row);
+        outcome.full = outcome.delivered + outcome.dead >= OUTBOX_BATCH_SIZE;
+        Ok(outcome)
     }
 
     async fn probe(&self) -> anyhow::Result<bool> {

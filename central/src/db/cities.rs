@@ -1,5 +1,5 @@
 use anyhow::Context;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::GenericClient;
 use serde::Serialize;
 use tokio_postgres::Row;
@@ -36,6 +36,25 @@ pub async fn list(client: &impl GenericClient) -> anyhow::Result<Vec<City>> {
         .await?;
     let rows = client.query(&stmt, &[]).await.context("listing cities")?;
     Ok(rows.iter().map(City::from).collect())
+}
+
+/// The business days it is now in the cities: the earliest and the latest (each city's date in its own
+/// zone; UTC's while there is no city).
+pub async fn business_days_now(
+    client: &impl GenericClient,
+) -> anyhow::Result<(NaiveDate, NaiveDate)> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT coalesce(min((now() AT TIME ZONE time_zone)::date), (now() AT TIME ZONE 'UTC')::date),
+                    coalesce(max((now() AT TIME ZONE time_zone)::date), (now() AT TIME ZONE 'UTC')::date)
+             FROM cities",
+        )
+        .await?;
+    let row = client
+        .query_one(&stmt, &[])
+        .await
+        .context("reading the cities' business days")?;
+    Ok((row.get(0), row.get(1)))
 }
 
 pub async fn create(

@@ -34,19 +34,13 @@ pub async fn deliver(
     city_id: i32,
 ) -> anyhow::Result<pos_shared::delivery::BatchOutcome> {
     let stmt = client
-        .prepare_cached("SELECT delivered, failed, dead, unreachable FROM deliver_replication($1)")
+        .prepare_cached("SELECT * FROM deliver_replication($1)")
         .await?;
     let row = client
         .query_one(&stmt, &[&city_id])
         .await
         .context("delivering a replication batch")?;
-    Ok(pos_shared::delivery::BatchOutcome {
-        delivered: row.get(0),
-        failed: row.get(1),
-        dead: row.get(2),
-        unreachable: row.get(3),
-        full: false,
-    })
+    Ok(pos_shared::delivery::BatchOutcome::from_row(&row))
 }
 
 /// Does the node answer again? When it does, its failed entries are made due.

@@ -18,12 +18,16 @@ pub struct SalesRow {
 
 pub async fn node_sales(
     client: &impl GenericClient,
-    from: NaiveDate,
-    to: NaiveDate,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
     group_by: &str,
 ) -> anyhow::Result<Vec<SalesRow>> {
+    // A missing day is the node's own today, in its city's zone.
     let stmt = client
-        .prepare_cached("SELECT key, name, orders, units, revenue FROM sales_summary($1, $2, $3)")
+        .prepare_cached(
+            "SELECT key, name, orders, units, revenue
+             FROM sales_summary(coalesce($1, node_business_date()), coalesce($2, node_business_date()), $3)",
+        )
         .await?;
     let rows = client
         .query(&stmt, &[&from, &to, &group_by])

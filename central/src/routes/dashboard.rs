@@ -205,10 +205,10 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Reply {
     if !signed_in(&req) {
         return Ok(login_page(None));
     }
-    let today = chrono::Utc::now().date_naive().to_string();
+    // Each city's own today (its time zone), not central's.
     let by = |group: &str| SalesQuery {
-        from: Some(today.clone()),
-        to: Some(today.clone()),
+        from: None,
+        to: None,
         group_by: Some(group.into()),
     };
     let (store_query, city_query) = (by("store"), by("city"));
@@ -222,6 +222,11 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Reply {
         .ask_every_node(|client, _| async move { pos_shared::outbox::backlog(&client).await })
         .await?;
 
+    let today = if by_store.from == by_store.to {
+        by_store.from.to_string()
+    } else {
+        format!("{} to {} (each city's own day)", by_store.from, by_store.to)
+    };
     let mut body = format!(
         r#"<h1>Head office dashboard</h1><p class="muted">Today, {today} · refreshes every {REFRESH_SECONDS} s ·
 <form method="post" action="/dashboard/logout" style="display:inline"><button>Sign out</button></form></p>"#

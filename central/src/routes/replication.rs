@@ -32,14 +32,10 @@ pub async fn replication_status(state: &AppState) -> Result<ReplicationStatus, A
             let Ok(db) = pool.get().await else {
                 return false;
             };
-            tokio::time::timeout(
-                std::time::Duration::from_secs(5),
-                crate::db::nodes::probe_node(&db, city_id),
-            )
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or(false)
+            // Bounded in SQL: connect_timeout, then a deadline per call (probe_node()).
+            crate::db::nodes::probe_node(&db, city_id)
+                .await
+                .unwrap_or(false)
         }
     });
     let reachable = futures_util::future::join_all(probes).await;

@@ -20,9 +20,11 @@ pub const GROUPS: [&str; 5] = ["store", "city", "day", "product", "category"];
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SalesQuery {
-    /// First business day, `YYYY-MM-DD` (today by default).
+    /// First business day, `YYYY-MM-DD`. With neither `from` nor `to`, each city's own today (in its
+    /// time zone); otherwise the latest city's today by default.
     pub from: Option<String>,
-    /// Last business day, `YYYY-MM-DD` (the later of `from` and today by default); at most 366 days after `from`.
+    /// Last business day, `YYYY-MM-DD` (the later of `from` and the latest city's today by default); at most
+    /// 366 days after `from`.
     pub to: Option<String>,
     /// `store` (default), `city`, `day`, `product` or `category`.
     pub group_by: Option<String>,
@@ -92,9 +94,17 @@ impl Accumulator {
 
 /// Sales of every store between two business days, grouped, net of refunds.
 pub async fn sales_report(state: &AppState, query: &SalesQuery) -> Result<SalesReport, ApiError> {
-    let today = chrono::Utc::now().date_naive();
-    let from = date("from", query.from.as_deref(), today)?;
-    let to = date("to", query.to.as_deref(), from.max(today))?;
+    let central = client(state).await?;
+    // With neither day given, each node reports its own today (its city's zone): `from` and `to` then
+    // span the cities' todays. A day left out of a range is the latest city's today.
+    let (earliest_today, latest_today) = db::cities::business_days_now(&central).await?;
+    let each_city_today = query.from.is_none() && query.to.is_none();
+    let from = if each_city_today {
+        earliest_today
+    } else {
+        date("from", query.from.as_deref(), latest_today)?
+    };
+    let to = date("to", query.to.as_deref(), from.max(latest_today))?;
     if from > to {
         return Err(ApiError::validation("to", "must not be before from"));
     }
@@ -115,10 +125,15 @@ pub async fn sales_report(state: &AppState, query: &SalesQuery) -> Result<SalesR
         .node_sessions
         .ask_every_node(|client, _| {
             let group_by = group_by.clone();
+            let (from, to) = if each_city_today {
+                (None, None)
+            } else {
+                (Some(from), Some(to))
+            };
             async move { db::reports::node_sales(&client, from, to, &group_by).await }
         })
         .await?;
-    let city_names: BTreeMap<String, String> = db::cities::list(&client(state).await?)
+    let city_names: BTreeMap<String, String> = db::cities::list(&central)
         .await?
         .into_iter()
         .map(|c| (c.id.to_string(), c.name))

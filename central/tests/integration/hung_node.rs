@@ -105,3 +105,172 @@ async fn a_hung_node_slows_nothing_else_at_central() {
     )
     .await;
 }
+
+/// The sum of the delivery lags of `queue` (seconds), as `/metrics` at `url` shows it.
+async fn lag_metric(http: &reqwest::Client, url: &str, queue: &str) -> f64 {
+    let text = http
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| {
+            l.starts_with("pos_delivery_lag_seconds_sum{")
+                && l.contains(&format!(r#"queue="{queue}""#))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no lag of {queue} in:\n{text}"))
+}
+
+/// The price of the chain's product as the node has it.
+async fn price_at_node(chain: &SalesChain) -> String {
+    chain
+        .node
+        .db()
+        .await
+        .query_one(
+            "SELECT price::text FROM products WHERE id = $1",
+            &[&(chain.product as i32)],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn a_delivery_to_a_hung_node_gives_up_at_its_deadline_and_ships_on_resume() {
+    let chain = SalesChain::start().await;
+    let node = &chain.node.instance.pg;
+    node.hang().unwrap();
+    let resume = Hung(node);
+    // The replicator's session to the node is open, so the batch is sent and then waits for an answer
+    // that does not come: in PostgreSQL 15 a blocking dblink call would wait for as long as the node hangs.
+    chain
+        .central
+        .patch(
+            &format!("/products/{}", chain.product),
+            serde_json::json!({"price": "175.00"}),
+        )
+        .await;
+    let deadline_ms = 5000 + 1000; // replication_config()'s statement timeout, and a second
+    let started = Instant::now();
+    eventually(
+        "the batch fails at its deadline and the node is seen unreachable",
+        Duration::from_secs(20),
+        || async {
+            let (status, body) = chain.central.get("/replication/status").await;
+            assert_eq!(status, 200, "{body}");
+            let node = &body["nodes"][0];
+            node["failed"].as_i64() >= Some(1)
+                && node["reachable"] == false
+                && node["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("no answer within"))
+        },
+    )
+    .await;
+    let waited = started.elapsed();
+    eprintln!("hung node seen after {waited:?} (deadline {deadline_ms} ms)");
+    assert!(
+        waited >= Duration::from_millis(deadline_ms - 500),
+        "failed after {waited:?}, before the deadline: not the deadline that ended the call"
+    );
+
+    drop(resume);
+    let resumed = Instant::now();
+    eventually(
+        "the change reaches the node once it resumes",
+        Duration::from_secs(30),
+        || async { price_at_node(&chain).await == "175.00" },
+    )
+    .await;
+    eprintln!("node equal {:?} after it resumed", resumed.elapsed());
+    assert!(
+        resumed.elapsed() < Duration::from_secs(5),
+        "the first delivery after the node's return comes within 5 s, took {:?}",
+        resumed.elapsed()
+    );
+    // Recorded once central has settled the batch, a moment after the node applied it.
+    eventually(
+        "the change's lag, which includes the hang, is recorded",
+        Duration::from_secs(10),
+        || async {
+            lag_metric(&chain.http, &chain.central.url, "replication").await
+                >= (deadline_ms / 1000) as f64
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_outbox_push_to_a_hung_central_gives_up_at_its_deadline_and_ships_on_resume() {
+    let chain = SalesChain::start().await;
+    chain.sell().await;
+    eventually(
+        "the first sale reaches central",
+        Duration::from_secs(30),
+        || chain.mappings(1),
+    )
+    .await;
+    let central = &chain.central_pg.pg;
+    central.hang().unwrap();
+    let resume = Hung(central);
+    let order = chain.sell().await;
+    let started = Instant::now();
+    eventually(
+        "the push fails at its deadline, and the node keeps selling meanwhile",
+        Duration::from_secs(30),
+        || async {
+            let status: serde_json::Value = chain
+                .http
+                .get(format!("{}/sync/status", chain.node_url))
+                .bearer_auth(&chain.cashier)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            status["failed"].as_i64() >= Some(1)
+                && status["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("no answer within"))
+        },
+    )
+    .await;
+    let waited = started.elapsed();
+    eprintln!("hung central seen after {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(9_500),
+        "failed after {waited:?}, before central_deadline_ms(): not the deadline that ended the call"
+    );
+    chain.sell().await;
+
+    drop(resume);
+    eventually(
+        "both sales made while central hung reach it once it resumes",
+        Duration::from_secs(30),
+        || chain.mappings(3),
+    )
+    .await;
+    let client = chain.central.db().await;
+    let found: i64 = client
+        .query_one(
+            "SELECT count(*) FROM order_mapping WHERE global_order_id = $1",
+            &[&order],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(found, 1);
+    eventually(
+        "the sales' lag, which includes the hang, is recorded",
+        Duration::from_secs(10),
+        || async { lag_metric(&chain.http, &chain.node_url, "outbox").await >= 10.0 },
+    )
+    .await;
+}
