@@ -72,7 +72,9 @@ const MANAGED_SETTINGS: &[&str] = &[
 /// The operator's own `POS_*` settings among `vars` (a drill's shorter timings, a log filter), which
 /// every service is given: all but those posctl manages. Sorted, so that the services' fingerprints
 /// do not depend on the environment's order.
-pub fn operator_settings(vars: impl IntoIterator<Item = (String, String)>) -> Vec<(String, String)> {
+pub fn operator_settings(
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Vec<(String, String)> {
     let mut settings: Vec<(String, String)> = vars
         .into_iter()
         .filter(|(key, _)| key.starts_with("POS_") && !MANAGED_SETTINGS.contains(&key.as_str()))

@@ -146,6 +146,13 @@ async fn up_drill_and_down() {
     let dir = cluster.dir().to_owned();
 
     // An operator's setting reaches the services; one posctl manages cannot be overridden.
+    let settings = [
+        ("POS_REPLICATION_STATEMENT_TIMEOUT_MS", "4321"),
+        (
+            "POS_DATABASE_URL",
+            "postgres://nobody@127.0.0.1:1/elsewhere",
+        ),
+    ];
     let up = posctl_with(
         &[
             "up",
@@ -158,10 +165,7 @@ async fn up_drill_and_down() {
             "--demo-data",
             "--detach",
         ],
-        &[
-            ("POS_REPLICATION_STATEMENT_TIMEOUT_MS", "4321"),
-            ("POS_DATABASE_URL", "postgres://nobody@127.0.0.1:1/elsewhere"),
-        ],
+        &settings,
     );
     assert!(up.status.success(), "posctl up failed");
 
@@ -187,10 +191,12 @@ async fn up_drill_and_down() {
             .unwrap()
             .ends_with(&format!(":{port_base}/pos_central"))
     );
-    let (db, connection) =
-        tokio_postgres::connect(central["database_url"].as_str().unwrap(), tokio_postgres::NoTls)
-            .await
-            .unwrap();
+    let (db, connection) = tokio_postgres::connect(
+        central["database_url"].as_str().unwrap(),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
     tokio::spawn(connection);
     let timeout: i32 = db
         .query_one("SELECT statement_timeout_ms FROM replication_settings", &[])
@@ -296,8 +302,8 @@ async fn up_drill_and_down() {
         );
     }
 
-    // A second `up` starts nothing new and duplicates nothing.
-    let again = posctl(&["up", "--dir", &dir, "--demo-data", "--detach"]);
+    // A second `up` with the same settings starts nothing new and duplicates nothing.
+    let again = posctl_with(&["up", "--dir", &dir, "--demo-data", "--detach"], &settings);
     assert!(again.status.success());
     assert!(String::from_utf8_lossy(&again.stdout).contains("running already"));
     let products = get_json(&http, &format!("{central_url}/products"), &admin).await;

@@ -161,3 +161,58 @@ async fn a_sale_late_in_the_evening_counts_on_its_local_day() {
         .await;
     assert_eq!(report["total"]["orders"], json!(0), "{report}");
 }
+
+#[tokio::test]
+async fn head_offices_today_is_each_citys_own_day() {
+    // Not in the last minutes of an hour, so that the zone below stays on another day than UTC.
+    while Utc::now().minute() >= 58 {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    let now = Utc::now();
+    // Twelve hours ahead of UTC in the afternoon, behind it in the morning: another date than UTC's.
+    let offset = if now.hour() >= 12 { 12 } else { -12 };
+    let zone = etc_zone(offset);
+    let local_day = (now + Days::hours(offset)).date_naive();
+    let utc_day = now.date_naive();
+    assert_ne!(local_day, utc_day);
+
+    let chain = SalesChain::start().await;
+    let (code, city) = chain
+        .central
+        .send(Method::PATCH, "/cities/1", &json!({"time_zone": zone}))
+        .await;
+    assert_eq!(code, 200, "{city}");
+    let node = chain.node.db().await;
+    eventually("the zone reaches the node", WAIT, || async {
+        node.query_opt(
+            "SELECT 1 FROM cities WHERE id = 1 AND time_zone = $1",
+            &[&zone],
+        )
+        .await
+        .unwrap()
+        .is_some()
+    })
+    .await;
+    chain.sell().await;
+    eventually("the sale reaches central", WAIT, || chain.mappings(1)).await;
+
+    // No dates given, as the dashboard asks: the city's today, not UTC's.
+    let (code, report) = chain.central.get("/reports/sales?group_by=store").await;
+    assert_eq!(code, 200, "{report}");
+    let local = local_day.to_string();
+    assert_eq!(
+        (report["from"].as_str(), report["to"].as_str()),
+        (Some(local.as_str()), Some(local.as_str())),
+        "{report}"
+    );
+    assert_eq!(report["total"]["orders"], json!(1), "{report}");
+    let (_, report) = chain
+        .central
+        .get(&format!("/reports/sales?from={utc_day}&to={utc_day}"))
+        .await;
+    assert_eq!(
+        report["total"]["orders"],
+        json!(0),
+        "UTC's day is another: {report}"
+    );
+}
