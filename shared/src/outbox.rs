@@ -1,5 +1,6 @@
 //! A node's outbox backlog as `sync_backlog()` (sql/store/reports.sql) answers it: read by the node's
-//! `GET /sync/status` and by head office's dashboard, which asks every node.
+//! `GET /sync/status` and by head office's dashboard, which asks every node and can re-queue the
+//! entries central refused.
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -38,4 +39,16 @@ pub async fn backlog(client: &impl GenericClient) -> anyhow::Result<OutboxBacklo
         last_delivered_at: row.get("last_delivered_at"),
         last_error: row.get("last_error"),
     })
+}
+
+/// Puts the outbox entries central refused (`Dead`) back in the queue; how many.
+pub async fn requeue_dead(client: &impl GenericClient) -> anyhow::Result<i32> {
+    let stmt = client
+        .prepare_cached("SELECT requeue_dead_outbox()")
+        .await?;
+    Ok(client
+        .query_one(&stmt, &[])
+        .await
+        .context("re-queueing the refused outbox entries")?
+        .get(0))
 }

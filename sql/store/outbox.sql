@@ -128,9 +128,10 @@ BEGIN
 END;
 $$;
 
--- Dead entries (mappings central refused) wait for an operator; this puts them back in the queue.
+-- Dead entries (mappings central refused) wait for an operator; this puts them back in the queue. Head
+-- office's dashboard calls it as pos_replicator.
 CREATE OR REPLACE FUNCTION requeue_dead_outbox(p_ids bigint[] DEFAULT NULL) RETURNS integer
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     v_count integer;
 BEGIN
@@ -141,6 +142,7 @@ BEGIN
     RETURN v_count;
 END;
 $$;
+SELECT grant_to_replicator('requeue_dead_outbox(bigint[])');
 
 -- Retention. Delivered outbox entries older than p_older_than, and idempotency keys older than
 -- p_keys_older_than, are deleted oldest first, at most p_limit of each per call (a call is one
