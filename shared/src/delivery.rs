@@ -17,21 +17,41 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 use tokio::sync::Notify;
 
-/// How a worker is woken.
-#[derive(Debug, Default)]
+/// How a worker is woken, and what it last found of its target (for status pages).
+#[derive(Debug)]
 pub struct DeliverySignal {
     wake: Notify,
+    reachable: AtomicBool,
+}
+
+impl Default for DeliverySignal {
+    fn default() -> Self {
+        Self {
+            wake: Notify::new(),
+            reachable: AtomicBool::new(true),
+        }
+    }
 }
 
 impl DeliverySignal {
     /// New work may be waiting, or failed entries may be due: look now.
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// Whether the worker's last batch or probe reached its target (true until it finds otherwise).
+    pub fn target_reachable(&self) -> bool {
+        self.reachable.load(Ordering::Relaxed)
+    }
+
+    fn set_reachable(&self, reachable: bool) {
+        self.reachable.store(reachable, Ordering::Relaxed);
     }
 }
 
@@ -176,8 +196,12 @@ pub async fn run_worker<T: DeliveryTarget>(
     target: T,
 ) {
     let WorkerName { queue, target: to } = &name;
-    let mut reachable = true;
-    metrics.set_reachable(queue, to, true);
+    let mark = |reachable: bool| {
+        metrics.set_reachable(queue, to, reachable);
+        signal.set_reachable(reachable);
+        reachable
+    };
+    let mut reachable = mark(true);
     loop {
         let wait = if reachable {
             policy.poll_interval
@@ -192,8 +216,7 @@ pub async fn run_worker<T: DeliveryTarget>(
             match target.probe().await {
                 Ok(true) => {
                     tracing::info!(queue, target = %to, "answers again; shipping its backlog");
-                    reachable = true;
-                    metrics.set_reachable(queue, to, true);
+                    reachable = mark(true);
                 }
                 Ok(false) => continue,
                 Err(e) => {
@@ -214,8 +237,7 @@ pub async fn run_worker<T: DeliveryTarget>(
                     }
                     if outcome.unreachable {
                         tracing::warn!(queue, target = %to, failed = outcome.failed, "target unreachable; probing until it answers");
-                        reachable = false;
-                        metrics.set_reachable(queue, to, false);
+                        reachable = mark(false);
                         break;
                     }
                     if outcome.failed > 0 {

@@ -236,6 +236,7 @@ async fn an_outbox_push_to_a_hung_central_gives_up_at_its_deadline_and_ships_on_
                 .await
                 .unwrap();
             status["failed"].as_i64() >= Some(1)
+                && status["central_reachable"] == false
                 && status["last_error"]
                     .as_str()
                     .is_some_and(|e| e.contains("no answer within"))
@@ -267,6 +268,17 @@ async fn an_outbox_push_to_a_hung_central_gives_up_at_its_deadline_and_ships_on_
         .unwrap()
         .get(0);
     assert_eq!(found, 1);
+    let reachable: serde_json::Value = chain
+        .http
+        .get(format!("{}/sync/status", chain.node_url))
+        .bearer_auth(&chain.cashier)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reachable["central_reachable"], true, "{reachable}");
     eventually(
         "the sales' lag, which includes the hang, is recorded",
         Duration::from_secs(10),

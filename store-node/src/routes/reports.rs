@@ -69,12 +69,16 @@ pub async fn daily(
 
 // What `sync_status` answers (it adds a field to `OutboxBacklog` as JSON): for the OpenAPI document
 // only; the integration tests check it against a real answer.
-/// The outbox backlog, and whether this node has a link to central's database configured.
+/// The outbox backlog, whether this node has a link to central's database configured, and whether the
+/// outbox's last batch or probe reached central.
 #[derive(utoipa::ToSchema)]
 pub struct SyncStatusView {
     #[serde(flatten)]
     pub status: pos_shared::outbox::OutboxBacklog,
     pub central_link_configured: bool,
+    /// False while the outbox finds central out of reach (or hung) and probes for its return; false
+    /// too without a configured link.
+    pub central_reachable: bool,
 }
 
 /// How far the node's reports to central are behind.
@@ -85,7 +89,7 @@ pub struct SyncStatusView {
     tag = "reports",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The outbox backlog, and whether a link to central is configured", body = SyncStatusView),
+        (status = 200, description = "The outbox backlog, whether a link to central is configured, and whether central is reachable", body = SyncStatusView),
         (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
         (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
         (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
@@ -98,7 +102,9 @@ pub async fn sync_status(
     let client = state.pool.get().await.context("getting a connection")?;
     let mut status =
         serde_json::to_value(pos_shared::outbox::backlog(&client).await?).context("serialising")?;
-    status["central_link_configured"] = state.config.central_database_url.is_some().into();
+    let configured = state.config.central_database_url.is_some();
+    status["central_link_configured"] = configured.into();
+    status["central_reachable"] = (configured && state.outbox.target_reachable()).into();
     Ok(HttpResponse::Ok().json(status))
 }
 
