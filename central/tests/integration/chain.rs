@@ -116,6 +116,35 @@ impl SalesChain {
             .unwrap()
     }
 
+    /// `GET path` at the node's service with the cashier's token: the JSON answer.
+    pub async fn node_get(&self, path: &str) -> serde_json::Value {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.node_url))
+            .bearer_auth(&self.cashier)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "GET {path} at the node");
+        response.json().await.unwrap()
+    }
+
+    /// Central files a sale of its own under the store's number `store_order_id`, so that the node's
+    /// sale of that number is refused there (as after a node restored from an old backup).
+    pub async fn take_store_number_at_central(&self, store_order_id: i64) {
+        self.central
+            .db()
+            .await
+            .execute(
+                "INSERT INTO order_mapping (global_order_id, store_id, store_order_id, total_amount, city_id,
+                                            business_date, order_time)
+                 VALUES (gen_random_uuid(), $1, $2, 1, 1, current_date, now())",
+                &[&self.store, &store_order_id],
+            )
+            .await
+            .unwrap();
+    }
+
     /// Refunds the sale's one line.
     pub async fn refund(&self, order: Uuid) {
         let refund = self

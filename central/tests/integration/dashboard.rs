@@ -291,15 +291,7 @@ async fn refused_entries_are_listed_and_requeued_from_the_dashboard() {
     );
 
     // A sale central refuses (its store number is taken there) is set aside in the node's outbox.
-    central_db
-        .execute(
-            "INSERT INTO order_mapping (global_order_id, store_id, store_order_id, total_amount, city_id,
-                                        business_date, order_time)
-             VALUES (gen_random_uuid(), $1, 1, 1, 1, current_date, now())",
-            &[&chain.store],
-        )
-        .await
-        .unwrap();
+    chain.take_store_number_at_central(1).await;
     let order = chain.sell().await;
     let started = std::time::Instant::now();
     let html = loop {

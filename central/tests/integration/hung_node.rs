@@ -126,6 +126,16 @@ async fn lag_metric(http: &reqwest::Client, url: &str, queue: &str) -> f64 {
         .unwrap_or_else(|| panic!("no lag of {queue} in:\n{text}"))
 }
 
+/// A delivery status (a node's at central, or the outbox's at a node) that shows a failed batch which
+/// ran out of time, with the peer marked unreachable in `reachable_field`.
+fn failed_at_deadline(status: &serde_json::Value, reachable_field: &str) -> bool {
+    status["failed"].as_i64() >= Some(1)
+        && status[reachable_field] == false
+        && status["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no answer within"))
+}
+
 /// The price of the chain's product as the node has it.
 async fn price_at_node(chain: &SalesChain) -> String {
     chain
@@ -164,12 +174,7 @@ async fn a_delivery_to_a_hung_node_gives_up_at_its_deadline_and_ships_on_resume(
         || async {
             let (status, body) = chain.central.get("/replication/status").await;
             assert_eq!(status, 200, "{body}");
-            let node = &body["nodes"][0];
-            node["failed"].as_i64() >= Some(1)
-                && node["reachable"] == false
-                && node["last_error"]
-                    .as_str()
-                    .is_some_and(|e| e.contains("no answer within"))
+            failed_at_deadline(&body["nodes"][0], "reachable")
         },
     )
     .await;
@@ -224,23 +229,7 @@ async fn an_outbox_push_to_a_hung_central_gives_up_at_its_deadline_and_ships_on_
     eventually(
         "the push fails at its deadline, and the node keeps selling meanwhile",
         Duration::from_secs(30),
-        || async {
-            let status: serde_json::Value = chain
-                .http
-                .get(format!("{}/sync/status", chain.node_url))
-                .bearer_auth(&chain.cashier)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            status["failed"].as_i64() >= Some(1)
-                && status["central_reachable"] == false
-                && status["last_error"]
-                    .as_str()
-                    .is_some_and(|e| e.contains("no answer within"))
-        },
+        || async { failed_at_deadline(&chain.node_get("/sync/status").await, "central_reachable") },
     )
     .await;
     let waited = started.elapsed();
@@ -268,17 +257,8 @@ async fn an_outbox_push_to_a_hung_central_gives_up_at_its_deadline_and_ships_on_
         .unwrap()
         .get(0);
     assert_eq!(found, 1);
-    let reachable: serde_json::Value = chain
-        .http
-        .get(format!("{}/sync/status", chain.node_url))
-        .bearer_auth(&chain.cashier)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(reachable["central_reachable"], true, "{reachable}");
+    let status = chain.node_get("/sync/status").await;
+    assert_eq!(status["central_reachable"], true, "{status}");
     eventually(
         "the sales' lag, which includes the hang, is recorded",
         Duration::from_secs(10),

@@ -79,17 +79,7 @@ async fn sales_reach_central_exactly_once_even_across_an_outage() {
 #[tokio::test]
 async fn a_mapping_central_refuses_is_set_aside_alone() {
     let chain = SalesChain::start().await;
-    let central_db = chain.central.db().await;
-    central_db
-        .execute(
-            "INSERT INTO order_mapping (global_order_id, store_id, store_order_id, total_amount, city_id,
-                                        business_date, order_time)
-             VALUES (gen_random_uuid(), $1, 2, 1, 1, current_date, now())",
-            &[&chain.store],
-        )
-        .await
-        .unwrap();
-    drop(central_db);
+    chain.take_store_number_at_central(2).await;
     // The four sales wait out an outage of central and go up together in one batch on its return.
     chain.central_pg.stop().unwrap();
     let mut orders = Vec::new();
@@ -106,16 +96,7 @@ async fn a_mapping_central_refuses_is_set_aside_alone() {
         chain.mappings(1 + 4)
     })
     .await;
-    let body = chain
-        .http
-        .get(format!("{}/sync/status", chain.node_url))
-        .bearer_auth(&chain.cashier)
-        .send()
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
+    let body = chain.node_get("/sync/status").await;
     assert_eq!(body["dead"], json!(1), "{body}");
     assert_eq!(body["pending"], json!(0), "{body}");
     let error = body["last_error"].as_str().unwrap_or_default();

@@ -126,16 +126,9 @@ async fn a_sale_late_in_the_evening_counts_on_its_local_day() {
     assert_eq!(day, local_day);
 
     // The store's end of day and head office's report count both on the local day.
-    let daily: Value = chain
-        .http
-        .get(format!("{}/reports/daily?date={local_day}", chain.node_url))
-        .bearer_auth(&chain.cashier)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let daily = chain
+        .node_get(&format!("/reports/daily?date={local_day}"))
+        .await;
     assert_eq!(daily["sales_count"], json!(2), "{daily}");
     eventually("both sales reach central", WAIT, || chain.mappings(2)).await;
     eventually(
