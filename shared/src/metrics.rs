@@ -18,8 +18,8 @@ pub struct Metrics {
     pub registry: Registry,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
-    /// Backlogs and similar levels, set at scrape time: `pos_backlog{queue, target, status}`.
-    pub backlog: GaugeVec,
+    /// Backlogs, set at scrape time: `pos_backlog{queue, target, status}`.
+    backlog: GaugeVec,
     /// What the delivery workers shipped, and whether their targets answer.
     pub delivery: crate::delivery::DeliveryMetrics,
 }
@@ -59,6 +59,15 @@ impl Metrics {
             backlog,
             delivery,
         })
+    }
+
+    /// A queue's backlog towards `target` as read now: its pending, failed and dead entries.
+    pub fn set_backlog(&self, queue: &str, target: &str, pending: i64, failed: i64, dead: i64) {
+        for (status, value) in [("Pending", pending), ("Failed", failed), ("Dead", dead)] {
+            self.backlog
+                .with_label_values(&[queue, target, status])
+                .set(value as f64);
+        }
     }
 
     /// The text exposition of everything registered.

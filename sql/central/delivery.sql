@@ -8,51 +8,30 @@
 -- on central, so a retry never sends a stale snapshot, and every open entry for a shipped row is settled
 -- with it. The node applies version-guarded upserts: an older version never overwrites a newer one.
 
--- Named dblink connections a session keeps open to a node, one per purpose ('replication', 'report'):
--- opening one costs a backend and a password exchange on the node.
+-- Named dblink connections a session keeps open to a node, one per purpose ('replication', 'report',
+-- 'resync', 'probe').
 CREATE OR REPLACE FUNCTION node_connection_name(p_city_id integer, p_purpose text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$ SELECT 'pos_' || p_purpose || '_' || p_city_id $$;
 
--- Opens the node's named connection unless this session has it already.
+-- Opens the node's named connection unless this session has it already (ensure_connection()).
 CREATE OR REPLACE FUNCTION ensure_node_connection(p_city_id integer, p_purpose text) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_conn text := node_connection_name(p_city_id, p_purpose);
     v_server text;
-    v_timeout integer;
 BEGIN
-    IF v_conn = ANY (coalesce(dblink_get_connections(), '{}')) THEN
-        RETURN v_conn;
-    END IF;
     SELECT server_name INTO STRICT v_server FROM nodes WHERE city_id = p_city_id;
-    SELECT statement_timeout_ms INTO v_timeout FROM replication_settings;
-    PERFORM dblink_connect(v_conn, v_server);
-    PERFORM remote_rows(v_conn, format('SELECT set_config(%L, %L, false)', 'statement_timeout', v_timeout),
-                        node_probe_deadline_ms());
-    RETURN v_conn;
+    RETURN ensure_connection(node_connection_name(p_city_id, p_purpose), v_server,
+                             (SELECT statement_timeout_ms FROM replication_settings));
 END;
 $$;
+
+CREATE OR REPLACE FUNCTION drop_node_connection(p_city_id integer, p_purpose text) RETURNS void
+LANGUAGE sql AS $$ SELECT drop_connection(node_connection_name(p_city_id, p_purpose)) $$;
 
 -- How long central waits for a node's answer: the node's own statement timeout (it gives up on the
 -- call by then), and a second for its error to arrive. A node that has not answered by then hangs.
 CREATE OR REPLACE FUNCTION node_deadline_ms() RETURNS integer
 LANGUAGE sql STABLE AS $$ SELECT statement_timeout_ms + 1000 FROM replication_settings $$;
-
--- How long a probe (`SELECT 1`, or setting up a new connection) waits: a node that answers at all does
--- so in milliseconds.
-CREATE OR REPLACE FUNCTION node_probe_deadline_ms() RETURNS integer
-LANGUAGE sql IMMUTABLE AS $$ SELECT 1000 $$;
-
-CREATE OR REPLACE FUNCTION drop_node_connection(p_city_id integer, p_purpose text) RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_conn text := node_connection_name(p_city_id, p_purpose);
-BEGIN
-    IF v_conn = ANY (coalesce(dblink_get_connections(), '{}')) THEN
-        PERFORM dblink_disconnect(v_conn);
-    END IF;
-END;
-$$;
 
 -- Bitmap scans are off in here: reading the queue must be a plain index scan in index order (see below).
 -- Every statement is planned for its call (plan_cache_mode): the log and the batches change size by
@@ -77,11 +56,8 @@ DECLARE
     v_item_tables replicated_table[];
     v_item_records integer[];
     v_items json[];
-    v_rejected integer[];
-    v_errors text[];
-    v_state text;
-    v_message text;
-    v_detail text;
+    v_server text;
+    v_shipped record;
 BEGIN
     delivered := 0;
     failed := 0;
@@ -110,7 +86,7 @@ BEGIN
         RETURN;
     END IF;
     SELECT * INTO s FROM replication_settings;
-    PERFORM 1 FROM nodes WHERE city_id = p_city_id AND enabled;
+    SELECT server_name INTO v_server FROM nodes WHERE city_id = p_city_id AND enabled;
     IF NOT FOUND THEN
         RETURN;
     END IF;
@@ -170,32 +146,29 @@ BEGIN
                 FROM unnest(v_tables, v_records, v_loads) AS u (table_name, record_id, load)
                 GROUP BY u.table_name, u.record_id) w) r;
 
-    BEGIN
-        SELECT array_agg(x.item), array_agg(x.error) INTO v_rejected, v_errors
-        FROM ship_isolating(ensure_node_connection(p_city_id, 'replication'), 'apply_replication', v_items,
-                            node_deadline_ms()) x;
-    EXCEPTION WHEN OTHERS THEN
-        GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
-        PERFORM drop_node_connection(p_city_id, 'replication');
+    SELECT * INTO v_shipped
+    FROM ship_batch(node_connection_name(p_city_id, 'replication'), v_server, s.statement_timeout_ms,
+                    'apply_replication', v_items, node_deadline_ms());
+    IF v_shipped.failure IS NOT NULL THEN
         -- However long the node is away, its entries wait here: only a row it refuses is ever Dead.
         UPDATE replication_log
         SET status = 'Failed',
             attempts = attempts + 1,
             last_attempt_at = clock_timestamp(),
-            message = delivery_error(v_message, v_detail),
+            message = v_shipped.failure,
             next_attempt_at = retry_at(attempts, s.base_backoff_ms, s.max_backoff_ms)
         WHERE ctid = ANY (v_rows);
         failed := cardinality(v_rows);
-        unreachable := is_unreachable(v_state);
+        unreachable := v_shipped.unreachable;
         RETURN;
-    END;
+    END IF;
 
     -- Rows the node refused: their entries are set aside, each with the node's reason.
-    IF v_rejected IS NOT NULL THEN
+    IF v_shipped.rejected IS NOT NULL THEN
         UPDATE replication_log l
         SET status = 'Dead', attempts = l.attempts + 1, last_attempt_at = clock_timestamp(),
             message = x.error, next_attempt_at = NULL
-        FROM unnest(v_rejected, v_errors) AS x (item, error)
+        FROM unnest(v_shipped.rejected, v_shipped.errors) AS x (item, error)
         WHERE l.ctid = ANY (v_rows) AND l.table_name = v_item_tables[x.item] AND l.record_id = v_item_records[x.item];
         GET DIAGNOSTICS dead = ROW_COUNT;
     END IF;
@@ -240,12 +213,11 @@ $$;
 CREATE OR REPLACE FUNCTION node_answers(p_city_id integer) RETURNS boolean
 LANGUAGE plpgsql AS $$
 BEGIN
-    BEGIN
-        PERFORM remote_rows(ensure_node_connection(p_city_id, 'replication'), 'SELECT 1', node_probe_deadline_ms());
-    EXCEPTION WHEN OTHERS THEN
-        PERFORM drop_node_connection(p_city_id, 'replication');
+    IF NOT peer_answers(node_connection_name(p_city_id, 'replication'),
+                        (SELECT server_name FROM nodes WHERE city_id = p_city_id),
+                        (SELECT statement_timeout_ms FROM replication_settings)) THEN
         RETURN false;
-    END;
+    END IF;
     PERFORM make_failed_due(p_city_id);
     RETURN true;
 END;
@@ -340,13 +312,12 @@ $$;
 -- Can central reach the node right now? (A probe connection of its own, closed again.)
 CREATE OR REPLACE FUNCTION probe_node(p_city_id integer) RETURNS boolean
 LANGUAGE plpgsql AS $$
+DECLARE
+    v_answers boolean := peer_answers(node_connection_name(p_city_id, 'probe'),
+                                      (SELECT server_name FROM nodes WHERE city_id = p_city_id));
 BEGIN
-    PERFORM remote_rows(ensure_node_connection(p_city_id, 'probe'), 'SELECT 1', node_probe_deadline_ms());
     PERFORM drop_node_connection(p_city_id, 'probe');
-    RETURN true;
-EXCEPTION WHEN OTHERS THEN
-    PERFORM drop_node_connection(p_city_id, 'probe');
-    RETURN false;
+    RETURN v_answers;
 END;
 $$;
 

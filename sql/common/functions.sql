@@ -110,6 +110,81 @@ BEGIN
 END;
 $$;
 
+-- Named dblink connections a session keeps open to its peer (opening one costs a backend and a password
+-- exchange there): p_conn to the foreign server p_server, opened unless this session has it. The peer's
+-- statement_timeout is set when given, so that it gives up on a call nobody waits for any more.
+CREATE OR REPLACE FUNCTION ensure_connection(p_conn text, p_server text, p_statement_timeout_ms integer DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_conn = ANY (coalesce(dblink_get_connections(), '{}')) THEN
+        RETURN p_conn;
+    END IF;
+    PERFORM dblink_connect(p_conn, p_server);
+    IF p_statement_timeout_ms IS NOT NULL THEN
+        PERFORM remote_rows(p_conn, format('SELECT set_config(%L, %L, false)', 'statement_timeout',
+                                           p_statement_timeout_ms), probe_deadline_ms());
+    END IF;
+    RETURN p_conn;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION drop_connection(p_conn text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_conn = ANY (coalesce(dblink_get_connections(), '{}')) THEN
+        PERFORM dblink_disconnect(p_conn);
+    END IF;
+END;
+$$;
+
+-- How long a probe (`SELECT 1`, or setting up a new connection) waits: a peer that answers at all does
+-- so in milliseconds.
+CREATE OR REPLACE FUNCTION probe_deadline_ms() RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$ SELECT 1000 $$;
+
+-- A delivery worker's probe of a peer it could not reach: one round trip on the connection the next
+-- batch will use (opened if need be, dropped if it fails).
+CREATE OR REPLACE FUNCTION peer_answers(p_conn text, p_server text, p_statement_timeout_ms integer DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM remote_rows(ensure_connection(p_conn, p_server, p_statement_timeout_ms), 'SELECT 1',
+                        probe_deadline_ms());
+    RETURN true;
+EXCEPTION WHEN OTHERS THEN
+    PERFORM drop_connection(p_conn);
+    RETURN false;
+END;
+$$;
+
+-- One batch to the peer, both directions: p_items shipped by ship_isolating() on the named connection
+-- (opened if need be). rejected and errors name the items the peer refused (their position in p_items)
+-- and why; everything else was applied. A failure of the whole call is caught: failure holds its
+-- redacted error and unreachable whether the peer is out of reach (or hung past p_deadline_ms), and the
+-- connection is dropped, so the next batch opens a fresh one.
+CREATE OR REPLACE FUNCTION ship_batch(p_conn text, p_server text, p_statement_timeout_ms integer, p_function text,
+                                      p_items json[], p_deadline_ms integer,
+                                      OUT rejected integer[], OUT errors text[], OUT failure text,
+                                      OUT unreachable boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_state text;
+    v_message text;
+    v_detail text;
+BEGIN
+    unreachable := false;
+    SELECT array_agg(x.item), array_agg(x.error) INTO rejected, errors
+    FROM ship_isolating(ensure_connection(p_conn, p_server, p_statement_timeout_ms), p_function, p_items,
+                        p_deadline_ms) x;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
+    PERFORM drop_connection(p_conn);
+    failure := delivery_error(v_message, v_detail);
+    unreachable := is_unreachable(v_state);
+END;
+$$;
+
 -- Ships p_items (a batch) as one call of the peer's p_function(jsonb) over the named dblink connection
 -- p_conn, each call within p_deadline_ms. When the peer refuses the batch's data, the batch is split in halves and each shipped alone,
 -- down to the single item it refuses: those come back (their position in p_items, counted from

@@ -16,11 +16,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_ids bigint[];
     v_items json[];
-    v_rejected integer[];
-    v_errors text[];
-    v_state text;
-    v_message text;
-    v_detail text;
+    v_shipped record;
 BEGIN
     delivered := 0;
     failed := 0;
@@ -35,25 +31,22 @@ BEGIN
     IF v_ids IS NULL THEN
         RETURN;
     END IF;
-    BEGIN
-        SELECT array_agg(x.item), array_agg(x.error) INTO v_rejected, v_errors
-        FROM ship_isolating(ensure_central_connection(), 'apply_order_mappings', v_items, central_deadline_ms()) x;
-    EXCEPTION WHEN OTHERS THEN
-        GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
-        PERFORM drop_central_connection();
+    SELECT * INTO v_shipped
+    FROM ship_batch('pos_central', 'pos_central', NULL, 'apply_order_mappings', v_items, central_deadline_ms());
+    IF v_shipped.failure IS NOT NULL THEN
         UPDATE outbox
         SET status = 'Failed', attempts = attempts + 1, last_attempt_at = clock_timestamp(),
-            message = delivery_error(v_message, v_detail), next_attempt_at = retry_at(attempts, 500, 60000)
+            message = v_shipped.failure, next_attempt_at = retry_at(attempts, 500, 60000)
         WHERE id = ANY (v_ids);
         failed := cardinality(v_ids);
-        unreachable := is_unreachable(v_state);
+        unreachable := v_shipped.unreachable;
         RETURN;
-    END;
-    IF v_rejected IS NOT NULL THEN
+    END IF;
+    IF v_shipped.rejected IS NOT NULL THEN
         UPDATE outbox o
         SET status = 'Dead', attempts = o.attempts + 1, last_attempt_at = clock_timestamp(), message = x.error,
             next_attempt_at = NULL
-        FROM unnest(v_rejected, v_errors) AS x (item, error)
+        FROM unnest(v_shipped.rejected, v_shipped.errors) AS x (item, error)
         WHERE o.id = v_ids[x.item];
         GET DIAGNOSTICS dead = ROW_COUNT;
     END IF;
@@ -76,26 +69,6 @@ $$;
 CREATE OR REPLACE FUNCTION central_deadline_ms() RETURNS integer
 LANGUAGE sql IMMUTABLE AS $$ SELECT 10000 $$;
 
--- The named connection to central (server pos_central), opened unless this session has it.
-CREATE OR REPLACE FUNCTION ensure_central_connection() RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF NOT ('pos_central' = ANY (coalesce(dblink_get_connections(), '{}'))) THEN
-        PERFORM dblink_connect('pos_central', 'pos_central');
-    END IF;
-    RETURN 'pos_central';
-END;
-$$;
-
-CREATE OR REPLACE FUNCTION drop_central_connection() RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF 'pos_central' = ANY (coalesce(dblink_get_connections(), '{}')) THEN
-        PERFORM dblink_disconnect('pos_central');
-    END IF;
-END;
-$$;
-
 CREATE OR REPLACE FUNCTION make_outbox_due() RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -117,12 +90,9 @@ $$;
 CREATE OR REPLACE FUNCTION central_answers() RETURNS boolean
 LANGUAGE plpgsql AS $$
 BEGIN
-    BEGIN
-        PERFORM remote_rows(ensure_central_connection(), 'SELECT 1', 1000);  -- central answers in milliseconds
-    EXCEPTION WHEN OTHERS THEN
-        PERFORM drop_central_connection();
+    IF NOT peer_answers('pos_central', 'pos_central') THEN
         RETURN false;
-    END;
+    END IF;
     PERFORM make_outbox_due();
     RETURN true;
 END;

@@ -245,16 +245,13 @@ pub async fn metrics(
         Ok(db) => match repl::backlog(&db).await {
             Ok(nodes) => {
                 for node in nodes {
-                    for (status, value) in [
-                        ("Pending", node.pending),
-                        ("Failed", node.failed),
-                        ("Dead", node.dead),
-                    ] {
-                        metrics
-                            .backlog
-                            .with_label_values(&["replication", node.city.as_str(), status])
-                            .set(value as f64);
-                    }
+                    metrics.set_backlog(
+                        "replication",
+                        &node.city,
+                        node.pending,
+                        node.failed,
+                        node.dead,
+                    );
                 }
             }
             Err(e) => {

@@ -128,18 +128,7 @@ pub async fn metrics(
         pos_shared::outbox::backlog(&client).await
     };
     match backlog.await {
-        Ok(status) => {
-            for (name, value) in [
-                ("Pending", status.pending),
-                ("Failed", status.failed),
-                ("Dead", status.dead),
-            ] {
-                metrics
-                    .backlog
-                    .with_label_values(&["outbox", "central", name])
-                    .set(value as f64);
-            }
-        }
+        Ok(b) => metrics.set_backlog("outbox", "central", b.pending, b.failed, b.dead),
         Err(e) => tracing::warn!(error = %format!("{e:#}"), "metrics: reading the outbox backlog"),
     }
     metrics.render()
