@@ -9,3 +9,4 @@ pub mod retention;
 pub mod routes;
 pub mod schema;
 pub mod startup;
+pub mod state;

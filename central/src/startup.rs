@@ -4,13 +4,13 @@ use std::time::Duration;
 
 use actix_web::web;
 use anyhow::Context;
-use deadpool_postgres::Pool;
 use pos_shared::auth::TokenRegistry;
 use pos_shared::http::ServerParts;
 
 use crate::config::Config;
 use crate::fanout::NodeSessions;
 use crate::replicator::Replicator;
+use crate::state::AppState;
 use pos_shared::delivery::start_retry_job;
 
 pub struct Application {
@@ -19,16 +19,6 @@ pub struct Application {
     background: Vec<tokio::task::JoinHandle<()>>,
     replicator: Replicator,
     scheduler: Option<tokio_cron_scheduler::JobScheduler>,
-}
-
-/// What handlers share.
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: Pool,
-    pub config: Config,
-    pub replicator: Replicator,
-    /// Sessions that ask the nodes for reports, per node.
-    pub node_sessions: NodeSessions,
 }
 
 impl Application {
@@ -94,6 +84,7 @@ impl Application {
                 tokens,
                 pool: pool.clone(),
                 openapi: crate::openapi::document()?,
+                scrape: crate::routes::replication::metrics_scrape(pool.clone()),
             },
             move |cfg| {
                 cfg.app_data(web::Data::new(state.clone()))

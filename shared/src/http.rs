@@ -49,27 +49,31 @@ pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::NotFound("no such endpoint".into()))
 }
 
-/// Declares a service's routes once, as `(path => { METHOD => handler, … })` entries, and generates
-/// from them both `pub const ROUTES: &[(&str, &str)]` (method, path) and `pub fn configure`, which
-/// registers them in the order given. The OpenAPI tests compare `ROUTES` with the documented paths.
+/// Declares a route module's routes once, as `(path => { METHOD => handler, … })` entries (handlers
+/// are the module's own functions, each annotated with `#[utoipa::path]`), optionally after
+/// `schemas(…)`, the module's OpenAPI schemas. Generates:
+/// - `pub const ROUTES: &[(&str, &str)]`, (method, path) in the order given;
+/// - `pub fn configure`, which registers them in that order;
+/// - `pub struct Api`, the module's part of the OpenAPI document (its paths and schemas).
 ///
-/// A path with several methods becomes one resource (another method answers 405); a path with one
-/// method is a single route (another method falls through to the default service).
+/// The OpenAPI tests compare the routes with the documented paths. A path with several methods
+/// becomes one resource (another method answers 405); a path with one method is a single route
+/// (another method falls through to the default service).
 #[macro_export]
 macro_rules! routes {
-    (@register $cfg:ident, $path:literal, $method:ident => $handler:path) => {
+    (@register $cfg:ident, $path:literal, $method:ident => $handler:ident) => {
         $cfg.route(
             $path,
             ::actix_web::web::method(::actix_web::http::Method::$method).to($handler),
         );
     };
-    (@register $cfg:ident, $path:literal, $($method:ident => $handler:path),+) => {
+    (@register $cfg:ident, $path:literal, $($method:ident => $handler:ident),+) => {
         $cfg.service(
             ::actix_web::web::resource($path)
                 $(.route(::actix_web::web::method(::actix_web::http::Method::$method).to($handler)))+,
         );
     };
-    ($($path:literal => { $($method:ident => $handler:path),+ $(,)? }),* $(,)?) => {
+    (@table $($path:literal => { $($method:ident => $handler:ident),+ }),*) => {
         /// `(method, path)` of every route [`configure`] registers, in registration order.
         pub const ROUTES: &[(&str, &str)] = &[$($((stringify!($method), $path)),+),*];
 
@@ -78,16 +82,63 @@ macro_rules! routes {
             $($crate::routes!(@register cfg, $path, $($method => $handler),+);)*
         }
     };
+    (schemas($($schema:tt)*), $($path:literal => { $($method:ident => $handler:ident),+ $(,)? }),* $(,)?) => {
+        $crate::routes!(@table $($path => { $($method => $handler),+ }),*);
+
+        /// This module's paths and schemas of the service's OpenAPI document.
+        #[derive(::utoipa::OpenApi)]
+        #[openapi(paths($($($handler),+),*), components(schemas($($schema)*)))]
+        pub struct Api;
+    };
+    ($($path:literal => { $($method:ident => $handler:ident),+ $(,)? }),* $(,)?) => {
+        $crate::routes!(@table $($path => { $($method => $handler),+ }),*);
+
+        /// This module's paths of the service's OpenAPI document.
+        #[derive(::utoipa::OpenApi)]
+        #[openapi(paths($($($handler),+),*))]
+        pub struct Api;
+    };
 }
 
-/// The routes [`configure_common`] adds to every service.
+/// Puts a service's route modules (each declared with [`routes!`]) together: generates `configure`
+/// (registers every module's routes, in the order listed), `routes()` (their `(method, path)`, the common
+/// ones aside) and `documented()` (their parts of the OpenAPI document).
+#[macro_export]
+macro_rules! route_modules {
+    ($($module:ident),+ $(,)?) => {
+        /// Registers every module's routes, in the order listed.
+        pub fn configure(cfg: &mut ::actix_web::web::ServiceConfig) {
+            $($module::configure(cfg);)+
+        }
+
+        /// `(method, path)` of every route the modules register (the common ones aside).
+        pub fn routes() -> ::std::vec::Vec<(&'static str, &'static str)> {
+            [$($module::ROUTES),+].concat()
+        }
+
+        /// The modules' parts of the OpenAPI document.
+        pub fn documented() -> ::std::vec::Vec<::utoipa::openapi::OpenApi> {
+            use ::utoipa::OpenApi as _;
+            ::std::vec![$($module::Api::openapi()),+]
+        }
+    };
+}
+
+/// The routes [`configure_common`] adds to every service: health, metrics and the OpenAPI document.
 pub mod common {
+    use super::{__path_health, health};
+    use crate::metrics::{__path_scrape, scrape};
+    use crate::openapi::{__path_serve, serve};
+
     crate::routes! {
-        "/health" => { GET => super::health },
+        schemas(super::Health, crate::error::ErrorBody, crate::money::Money),
+        "/health" => { GET => health },
+        "/metrics" => { GET => scrape },
+        "/openapi.json" => { GET => serve },
     }
 }
 
-/// What every service's app has: error-shaped extractor configs, `/health`, and a JSON 404.
+/// What every service's app has: error-shaped extractor configs and the [`common`] routes.
 pub fn configure_common(cfg: &mut web::ServiceConfig) {
     cfg.app_data(json_config())
         .app_data(query_config())
@@ -151,11 +202,13 @@ pub struct ServerParts {
     pub tokens: crate::auth::TokenRegistry,
     pub pool: deadpool_postgres::Pool,
     pub openapi: crate::openapi::OpenApiJson,
+    /// What `GET /metrics` reads before it answers (the service's queue backlogs).
+    pub scrape: crate::metrics::ScrapeHook,
 }
 
 /// Builds and starts a service's HTTP server: metrics and request tracing around every request, the
-/// shared extractor configuration, `/health`, the JSON 404, and whatever `configure` adds (the service's
-/// state and routes). SIGINT/SIGTERM start a graceful shutdown.
+/// shared extractor configuration, the [`common`] routes, the JSON 404, and whatever `configure` adds
+/// (the service's state and routes). SIGINT/SIGTERM start a graceful shutdown.
 pub fn serve<F>(parts: ServerParts, configure: F) -> anyhow::Result<actix_web::dev::Server>
 where
     F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
@@ -166,8 +219,10 @@ where
         tokens,
         pool,
         openapi,
+        scrape,
     } = parts;
     let openapi = web::Data::new(openapi);
+    let scrape = web::Data::new(scrape);
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .wrap(crate::metrics::RecordRequests(metrics.clone()))
@@ -176,6 +231,7 @@ where
             .app_data(web::Data::new(tokens.clone()))
             .app_data(web::Data::new(pool.clone()))
             .app_data(openapi.clone())
+            .app_data(scrape.clone())
             .configure(configure_common)
             .configure(configure.clone())
             .default_service(web::to(not_found))
@@ -191,20 +247,27 @@ mod tests {
     use actix_web::http::{Method, StatusCode};
     use actix_web::{App, HttpResponse, test, web};
 
-    async fn ok() -> HttpResponse {
-        HttpResponse::Ok().finish()
-    }
-
-    async fn created() -> HttpResponse {
-        HttpResponse::Created().finish()
-    }
-
     mod example {
-        use super::{created, ok};
+        use actix_web::HttpResponse;
+
+        #[utoipa::path(get, path = "/things", responses((status = 200)))]
+        pub async fn list() -> HttpResponse {
+            HttpResponse::Ok().finish()
+        }
+
+        #[utoipa::path(post, path = "/things", responses((status = 201)))]
+        pub async fn create() -> HttpResponse {
+            HttpResponse::Created().finish()
+        }
+
+        #[utoipa::path(delete, path = "/things/{id}", responses((status = 200)))]
+        pub async fn remove() -> HttpResponse {
+            HttpResponse::Ok().finish()
+        }
 
         crate::routes! {
-            "/things" => { GET => ok, POST => created },
-            "/things/{id}" => { DELETE => ok },
+            "/things" => { GET => list, POST => create },
+            "/things/{id}" => { DELETE => remove },
         }
     }
 
@@ -243,5 +306,29 @@ mod tests {
         assert_eq!(put.status(), StatusCode::METHOD_NOT_ALLOWED);
         let get = test::call_service(&app, call(Method::GET, "/things/1")).await;
         assert_eq!(get.status(), StatusCode::IM_A_TEAPOT);
+        // The module's part of the OpenAPI document has the same paths and methods.
+        let doc = <example::Api as utoipa::OpenApi>::openapi();
+        let documented: Vec<(String, &str)> = doc
+            .paths
+            .paths
+            .iter()
+            .flat_map(|(path, item)| {
+                [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ]
+                .into_iter()
+                .filter(|(_, present)| *present)
+                .map(move |(method, _)| (path.clone(), method))
+            })
+            .collect();
+        assert_eq!(documented.len(), example::ROUTES.len(), "{documented:?}");
+        for (method, path) in example::ROUTES {
+            assert!(
+                documented.contains(&((*path).to_owned(), *method)),
+                "{method} {path}"
+            );
+        }
     }
 }

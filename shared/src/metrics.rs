@@ -86,6 +86,31 @@ impl Metrics {
     }
 }
 
+/// What a service reads into its metrics when they are scraped: its queues' backlogs, read now.
+#[derive(Clone)]
+pub struct ScrapeHook(
+    pub  std::sync::Arc<
+        dyn Fn(Metrics) -> futures_util::future::BoxFuture<'static, ()> + Send + Sync,
+    >,
+);
+
+/// `GET /metrics`: request figures, what the delivery workers shipped, and the service's backlogs,
+/// read now.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text exposition format", content_type = "text/plain; version=0.0.4", body = String),
+        (status = 500, description = "The metrics could not be encoded (empty body)"),
+    ),
+)]
+pub async fn scrape(metrics: web::Data<Metrics>, hook: web::Data<ScrapeHook>) -> HttpResponse {
+    (hook.0)(metrics.get_ref().clone()).await;
+    metrics.render()
+}
+
 /// Middleware recording every request by its route pattern (not its path, which would carry ids).
 pub struct RecordRequests(pub Metrics);
 
@@ -144,9 +169,4 @@ where
             Ok(response)
         })
     }
-}
-
-/// `GET /metrics` for services with nothing to add at scrape time.
-pub async fn scrape(metrics: web::Data<Metrics>) -> HttpResponse {
-    metrics.render()
 }

@@ -32,6 +32,22 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// A service's document: `base` (its description, tags and security schemes), the [`common`] routes'
+/// part, then each of `parts` (its route modules').
+///
+/// [`common`]: crate::http::common
+pub fn assemble(
+    mut base: utoipa::openapi::OpenApi,
+    parts: impl IntoIterator<Item = utoipa::openapi::OpenApi>,
+) -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi as _;
+    base.merge(crate::http::common::Api::openapi());
+    for part in parts {
+        base.merge(part);
+    }
+    base
+}
+
 /// A service's OpenAPI document as JSON, rendered once; shared by every worker as `web::Data`.
 #[derive(Clone)]
 pub struct OpenApiJson(web::Bytes);

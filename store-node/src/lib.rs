@@ -11,3 +11,4 @@ pub mod retention;
 pub mod routes;
 pub mod schema;
 pub mod startup;
+pub mod state;

@@ -1,10 +1,8 @@
-//! The store node's OpenAPI document, derived from the handlers' `#[utoipa::path]` annotations and
-//! served at `GET /openapi.json` (rendered once at start-up; see `pos_shared::openapi`).
+//! The store node's OpenAPI document: its description and tags, and the parts each route module
+//! documents (`pos_shared::routes!`), served at `GET /openapi.json` (rendered once at start-up).
 
 use pos_shared::openapi::{BearerAuth, OpenApiJson};
 use utoipa::OpenApi;
-
-use crate::routes::{customers, inventory, orders, products, reports};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,46 +14,6 @@ use crate::routes::{customers, inventory, orders, products, reports};
                        \"150.00\"; errors as `{\"error\": code, \"message\": text}`. The store of a sale \
                        is the cashier token's store.",
     ),
-    paths(
-        pos_shared::http::health,
-        pos_shared::openapi::serve,
-        products::list,
-        customers::list,
-        customers::get,
-        inventory::list,
-        inventory::receive,
-        orders::create,
-        orders::get,
-        orders::refund,
-        reports::daily,
-        reports::sync_status,
-        reports::metrics,
-    ),
-    components(schemas(
-        pos_shared::error::ErrorBody,
-        pos_shared::http::Health,
-        pos_shared::money::Money,
-        crate::db::products::Product,
-        crate::db::customers::Customer,
-        crate::db::inventory::StockLine,
-        inventory::NewReceipt,
-        inventory::ReceiptLine,
-        inventory::ReceiptResult,
-        orders::NewOrder,
-        orders::NewOrderLine,
-        orders::NewPayment,
-        orders::NewRefund,
-        orders::RefundLine,
-        crate::db::orders::Order,
-        crate::db::orders::OrderLine,
-        crate::db::orders::Payment,
-        crate::db::refunds::Refund,
-        crate::db::refunds::RefundLine,
-        crate::db::reports::DailyReport,
-        crate::db::reports::MethodTotals,
-        pos_shared::outbox::OutboxBacklog,
-        reports::SyncStatusView,
-    )),
     modifiers(&BearerAuth),
     tags(
         (name = "catalogue", description = "Products with this node's prices, and this city's customers"),
@@ -67,7 +25,12 @@ use crate::routes::{customers, inventory, orders, products, reports};
 )]
 pub struct ApiDoc;
 
+/// The whole document.
+pub fn api() -> utoipa::openapi::OpenApi {
+    pos_shared::openapi::assemble(ApiDoc::openapi(), crate::routes::documented())
+}
+
 /// The document as served, rendered once.
 pub fn document() -> anyhow::Result<OpenApiJson> {
-    OpenApiJson::new(&ApiDoc::openapi())
+    OpenApiJson::new(&api())
 }

@@ -2,7 +2,6 @@
 
 use actix_web::web;
 use anyhow::Context;
-use deadpool_postgres::Pool;
 use pos_shared::auth::TokenRegistry;
 use pos_shared::http::ServerParts;
 
@@ -11,21 +10,13 @@ use std::sync::Arc;
 use pos_shared::delivery::{DeliverySignal, start_retry_job};
 
 use crate::config::Config;
+use crate::state::AppState;
 
 pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
     background: Vec<tokio::task::JoinHandle<()>>,
     scheduler: Option<tokio_cron_scheduler::JobScheduler>,
-}
-
-/// What handlers share.
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: Pool,
-    pub config: Config,
-    /// Woken after each sale so that central hears of it at once.
-    pub outbox: Arc<DeliverySignal>,
 }
 
 impl Application {
@@ -95,6 +86,7 @@ impl Application {
                 tokens,
                 pool: pool.clone(),
                 openapi: crate::openapi::document()?,
+                scrape: crate::routes::reports::metrics_scrape(pool.clone()),
             },
             move |cfg| {
                 cfg.app_data(web::Data::new(state.clone()));

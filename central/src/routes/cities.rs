@@ -7,7 +7,7 @@ use tokio_postgres::error::SqlState;
 
 use crate::db;
 use crate::db::cities::City;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -169,4 +169,10 @@ pub async fn update(
         .map_err(|e| city_write_error(e, name.as_deref()))?
         .ok_or_else(|| ApiError::not_found(format!("no city {id}")))?;
     Ok(HttpResponse::Ok().json(city))
+}
+
+pos_shared::routes! {
+    schemas(NewCity, CityPatch, crate::db::cities::City),
+    "/cities" => { GET => list, POST => create },
+    "/cities/{id}" => { PATCH => update },
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{Reply, client};
 use crate::db::nodes::{self, Node, NodeConnection, Resync};
 use crate::db::write_error;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -231,4 +231,11 @@ pub async fn update(
         enabled: patch.enabled,
         resync,
     }))
+}
+
+pos_shared::routes! {
+    schemas(NewNode, RegisteredNode, NodePatch, NodeUpdated, crate::db::nodes::Resync, crate::db::nodes::Node),
+    "/nodes" => { GET => list_nodes, POST => register_node },
+    "/nodes/{city_id}" => { PATCH => update },
+    "/nodes/{city_id}/resync" => { POST => resync },
 }

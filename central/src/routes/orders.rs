@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{Reply, client};
 use crate::db::orders::{self, OrderMapping};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct OrderView {
@@ -58,4 +58,9 @@ pub async fn get(_: Admin, state: web::Data<AppState>, id: web::Path<Uuid>) -> R
         details,
         mapping,
     }))
+}
+
+pos_shared::routes! {
+    schemas(OrderView, crate::db::orders::OrderMapping),
+    "/orders/{global_order_id}" => { GET => get },
 }

@@ -1,13 +1,15 @@
-//! Replication operations (admin only): status, the log, retries and re-queues, and `/metrics`.
+//! Replication operations (admin only): status, the log, retries and re-queues, and what `/metrics` reads
+//! of the replication backlog.
 
 use actix_web::{HttpResponse, web};
+use anyhow::Context;
 use pos_shared::auth::Admin;
 use pos_shared::error::{ApiError, ErrorBody};
 use serde::{Deserialize, Serialize};
 
 use super::{Reply, client};
 use crate::db::replication::{self as repl, LogEntry};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct NodeStatus {
@@ -226,39 +228,48 @@ pub async fn requeue(
     Ok(HttpResponse::Ok().json(RequeueResult { requeued }))
 }
 
-/// `GET /metrics`: request figures plus each node's replication backlog, read now.
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    operation_id = "metrics",
-    tag = "operations",
-    responses(
-        (status = 200, description = "Prometheus text exposition format", content_type = "text/plain; version=0.0.4", body = String),
-        (status = 500, description = "The metrics could not be encoded (empty body)"),
-    ),
-)]
-pub async fn metrics(
-    state: web::Data<AppState>,
-    metrics: web::Data<pos_shared::metrics::Metrics>,
-) -> HttpResponse {
-    match client(&state).await {
-        Ok(db) => match repl::backlog(&db).await {
-            Ok(nodes) => {
-                for node in nodes {
-                    metrics.set_backlog(
-                        "replication",
-                        &node.city,
-                        node.pending,
-                        node.failed,
-                        node.dead,
-                    );
+/// What central's `GET /metrics` reads when scraped: each node's replication backlog.
+pub fn metrics_scrape(pool: deadpool_postgres::Pool) -> pos_shared::metrics::ScrapeHook {
+    pos_shared::metrics::ScrapeHook(std::sync::Arc::new(move |metrics| {
+        let pool = pool.clone();
+        Box::pin(async move {
+            let read = async {
+                let db = pool.get().await.context("getting a connection")?;
+                repl::backlog(&db).await
+            };
+            match read.await {
+                Ok(nodes) => {
+                    for node in nodes {
+                        metrics.set_backlog(
+                            "replication",
+                            &node.city,
+                            node.pending,
+                            node.failed,
+                            node.dead,
+                        );
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "metrics: reading the replication backlog");
                 }
             }
-            Err(e) => {
-                tracing::warn!(error = %format!("{e:#}"), "metrics: reading the replication backlog")
-            }
-        },
-        Err(e) => tracing::warn!(error = %e, "metrics: no database connection"),
-    }
-    metrics.render()
+        })
+    }))
+}
+
+pos_shared::routes! {
+    schemas(
+        NodeStatus,
+        ReplicationStatus,
+        RetryRequest,
+        RetryResult,
+        RequeueRequest,
+        RequeueResult,
+        repl::NodeBacklog,
+        repl::LogEntry,
+    ),
+    "/replication/status" => { GET => status },
+    "/replication/log" => { GET => log },
+    "/replication/retry" => { POST => retry },
+    "/replication/requeue" => { POST => requeue },
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::{Reply, client};
 use crate::db;
 use crate::fanout::NodeAnswer;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const GROUPS: [&str; 5] = ["store", "city", "day", "product", "category"];
 
@@ -266,4 +266,17 @@ pub async fn inventory(
         partial: nodes.iter().any(|n| n.status != "ok"),
         nodes,
     }))
+}
+
+pos_shared::routes! {
+    schemas(
+        SalesFigures,
+        SalesReportRow,
+        SalesReport,
+        InventoryReport,
+        crate::db::reports::StockRow,
+        crate::fanout::NodeAnswer,
+    ),
+    "/reports/sales" => { GET => sales },
+    "/reports/inventory" => { GET => inventory },
 }

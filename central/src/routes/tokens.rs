@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Reply, client};
 use crate::db::tokens::{self, CashierToken};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -118,4 +118,10 @@ pub async fn revoke(_: Admin, state: web::Data<AppState>, id: web::Path<i32>) ->
         return Err(ApiError::not_found(format!("no cashier credential {id}")));
     }
     Ok(HttpResponse::NoContent().finish())
+}
+
+pos_shared::routes! {
+    schemas(NewCashierToken, IssuedCashierToken, crate::db::tokens::CashierToken),
+    "/stores/{id}/cashier-tokens" => { GET => list, POST => issue },
+    "/cashier-tokens/{id}" => { DELETE => revoke },
 }

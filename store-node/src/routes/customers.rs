@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use crate::db;
 use crate::db::customers::Customer;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -72,4 +72,10 @@ pub async fn get(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no customer {id} in this city")))?;
     Ok(HttpResponse::Ok().json(customer))
+}
+
+pos_shared::routes! {
+    schemas(crate::db::customers::Customer),
+    "/customers" => { GET => list },
+    "/customers/{id}" => { GET => get },
 }

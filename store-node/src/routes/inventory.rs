@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::db;
 use crate::db::inventory::StockLine;
 use crate::routes::orders::sale_error;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -132,4 +132,10 @@ pub async fn receive(
         HttpResponse::Created()
     };
     Ok(response.json(json!({"receipt_id": receipt_id, "inventory": stock})))
+}
+
+pos_shared::routes! {
+    schemas(crate::db::inventory::StockLine, NewReceipt, ReceiptLine, ReceiptResult),
+    "/inventory" => { GET => list },
+    "/inventory/receipts" => { POST => receive },
 }

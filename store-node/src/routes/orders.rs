@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::db;
 use crate::db::orders::Order;
 use crate::db::refunds::Refund;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const MAX_LINES: usize = 500;
 const MAX_QUANTITY: i64 = 100_000;
@@ -287,4 +287,22 @@ pub async fn refund(
         HttpResponse::Created()
     };
     Ok(response.json(refund))
+}
+
+pos_shared::routes! {
+    schemas(
+        NewOrder,
+        NewOrderLine,
+        NewPayment,
+        NewRefund,
+        RefundLine,
+        crate::db::orders::Order,
+        crate::db::orders::OrderLine,
+        crate::db::orders::Payment,
+        crate::db::refunds::Refund,
+        crate::db::refunds::RefundLine,
+    ),
+    "/orders" => { POST => create },
+    "/orders/{global_order_id}" => { GET => get },
+    "/orders/{global_order_id}/refunds" => { POST => refund },
 }

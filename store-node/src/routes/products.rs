@@ -5,7 +5,7 @@ use pos_shared::error::{ApiError, ErrorBody};
 
 use crate::db;
 use crate::db::products::Product;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The catalogue with this node's prices (any cashier of the node, or head office).
 #[utoipa::path(
@@ -26,4 +26,9 @@ pub async fn list(_: Authenticated, state: web::Data<AppState>) -> Result<HttpRe
     let client = state.pool.get().await.context("getting a connection")?;
     let products = db::products::list(&client).await?;
     Ok(HttpResponse::Ok().json(products))
+}
+
+pos_shared::routes! {
+    schemas(crate::db::products::Product),
+    "/products" => { GET => list },
 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::db;
 use crate::db::reports::DailyReport;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -108,28 +108,32 @@ pub async fn sync_status(
     Ok(HttpResponse::Ok().json(status))
 }
 
-/// `GET /metrics`: request figures plus the outbox backlog, read now.
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    operation_id = "metrics",
-    tag = "operations",
-    responses(
-        (status = 200, description = "Prometheus text exposition format", content_type = "text/plain; version=0.0.4", body = String),
-        (status = 500, description = "The metrics could not be encoded (empty body)"),
+/// What the node's `GET /metrics` reads when scraped: the outbox backlog towards central.
+pub fn metrics_scrape(pool: deadpool_postgres::Pool) -> pos_shared::metrics::ScrapeHook {
+    pos_shared::metrics::ScrapeHook(std::sync::Arc::new(move |metrics| {
+        let pool = pool.clone();
+        Box::pin(async move {
+            let read = async {
+                let client = pool.get().await.context("getting a connection")?;
+                pos_shared::outbox::backlog(&client).await
+            };
+            match read.await {
+                Ok(b) => metrics.set_backlog("outbox", "central", b.pending, b.failed, b.dead),
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "metrics: reading the outbox backlog")
+                }
+            }
+        })
+    }))
+}
+
+pos_shared::routes! {
+    schemas(
+        crate::db::reports::DailyReport,
+        crate::db::reports::MethodTotals,
+        pos_shared::outbox::OutboxBacklog,
+        SyncStatusView,
     ),
-)]
-pub async fn metrics(
-    state: web::Data<AppState>,
-    metrics: web::Data<pos_shared::metrics::Metrics>,
-) -> HttpResponse {
-    let backlog = async {
-        let client = state.pool.get().await.context("getting a connection")?;
-        pos_shared::outbox::backlog(&client).await
-    };
-    match backlog.await {
-        Ok(b) => metrics.set_backlog("outbox", "central", b.pending, b.failed, b.dead),
-        Err(e) => tracing::warn!(error = %format!("{e:#}"), "metrics: reading the outbox backlog"),
-    }
-    metrics.render()
+    "/reports/daily" => { GET => daily },
+    "/sync/status" => { GET => sync_status },
 }

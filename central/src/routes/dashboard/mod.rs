@@ -23,7 +23,7 @@ use self::session::{csrf_token, signed_in};
 use super::reports::{SalesQuery, sales_report};
 use super::{Reply, client};
 use crate::db;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const REFRESH_SECONDS: u32 = 15;
 /// Refused entries listed one by one; the counts per node cover the rest.
@@ -304,4 +304,14 @@ pub async fn requeue(
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/dashboard"))
         .finish())
+}
+
+pos_shared::routes! {
+    schemas(LoginForm, RequeueForm, LoginLink),
+    "/dashboard" => { GET => show },
+    "/dashboard/login" => { POST => login },
+    "/dashboard/logout" => { POST => logout },
+    "/dashboard/links" => { POST => issue_link },
+    "/dashboard/session/{nonce}" => { GET => redeem_link },
+    "/dashboard/requeue" => { POST => requeue },
 }

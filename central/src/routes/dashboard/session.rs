@@ -16,7 +16,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::html::login_page;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const COOKIE: &str = "pos_dashboard";
 const LINK_LIFETIME: Duration = Duration::from_secs(60);

@@ -1,0 +1,72 @@
+//! Product categories (admin only): replicated to every node.
+
+use actix_web::{HttpResponse, web};
+use pos_shared::auth::Admin;
+use pos_shared::error::ErrorBody;
+use pos_shared::validate;
+use serde::Deserialize;
+
+use super::{Reply, client};
+use crate::db::master::Category;
+use crate::db::{master, write_error};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCategory {
+    pub name: String,
+}
+
+/// Every product category.
+#[utoipa::path(
+    get,
+    path = "/categories",
+    tag = "master data",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Categories by id", body = Vec<Category>),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
+pub async fn list_categories(_: Admin, state: web::Data<AppState>) -> Reply {
+    Ok(HttpResponse::Ok().json(master::list_categories(&client(&state).await?).await?))
+}
+
+/// A new category (replicated to every node).
+#[utoipa::path(
+    post,
+    path = "/categories",
+    tag = "master data",
+    security(("bearer" = [])),
+    request_body = NewCategory,
+    responses(
+        (status = 201, description = "The category created", body = Category),
+        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 409, description = "A unique field is taken (`conflict`)", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape, an invalid field, or a reference to a row that does not exist (`validation_failed`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
+#[tracing::instrument(skip_all, err)]
+pub async fn create_category(
+    _: Admin,
+    state: web::Data<AppState>,
+    body: web::Json<NewCategory>,
+) -> Reply {
+    let name = validate::text("name", &body.name, 100)?;
+    let category = master::create_category(&client(&state).await?, &name)
+        .await
+        .map_err(write_error)?;
+    Ok(HttpResponse::Created().json(category))
+}
+
+pos_shared::routes! {
+    schemas(NewCategory, Category),
+    "/categories" => { GET => list_categories, POST => create_category },
+}

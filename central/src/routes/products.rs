@@ -1,0 +1,170 @@
+//! Products and their head-office prices (admin only): replicated to every node.
+
+use actix_web::{HttpResponse, web};
+use pos_shared::auth::Admin;
+use pos_shared::error::{ApiError, ErrorBody};
+use pos_shared::money::Money;
+use pos_shared::validate;
+use serde::Deserialize;
+
+use super::{Reply, client};
+use crate::db::master::Product;
+use crate::db::{master, write_error};
+use crate::state::AppState;
+
+fn price(value: Money) -> Result<Money, ApiError> {
+    if value.is_negative() {
+        return Err(ApiError::validation("price", "must not be negative"));
+    }
+    Ok(value)
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewProduct {
+    pub sku: String,
+    pub name: String,
+    pub category_id: i32,
+    pub price: Money,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductPatch {
+    pub name: Option<String>,
+    pub category_id: Option<i32>,
+    pub price: Option<Money>,
+    pub active: Option<bool>,
+}
+
+/// Every product, active or not, with its head-office price.
+#[utoipa::path(
+    get,
+    path = "/products",
+    tag = "master data",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Products by id", body = Vec<Product>),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
+pub async fn list_products(_: Admin, state: web::Data<AppState>) -> Reply {
+    Ok(HttpResponse::Ok().json(master::list_products(&client(&state).await?).await?))
+}
+
+/// One product.
+#[utoipa::path(
+    get,
+    path = "/products/{id}",
+    tag = "master data",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The product's id")),
+    responses(
+        (status = 200, description = "The product", body = Product),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such product, or the id is not a number (`not_found`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
+pub async fn get_product(_: Admin, state: web::Data<AppState>, id: web::Path<i32>) -> Reply {
+    let product = master::get_product(&client(&state).await?, *id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no product {id}")))?;
+    Ok(HttpResponse::Ok().json(product))
+}
+
+/// A new product (replicated to every node).
+#[utoipa::path(
+    post,
+    path = "/products",
+    tag = "master data",
+    security(("bearer" = [])),
+    request_body = NewProduct,
+    responses(
+        (status = 201, description = "The product created", body = Product),
+        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 409, description = "A unique field is taken (`conflict`)", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape, an invalid field, or a reference to a row that does not exist (`validation_failed`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
+#[tracing::instrument(skip_all, err)]
+pub async fn create_product(
+    _: Admin,
+    state: web::Data<AppState>,
+    body: web::Json<NewProduct>,
+) -> Reply {
+    let sku = validate::text("sku", &body.sku, 64)?;
+    let name = validate::text("name", &body.name, 200)?;
+    let category_id = validate::positive_id("category_id", body.category_id)?;
+    let price = price(body.price)?;
+    let product = master::create_product(&client(&state).await?, &sku, &name, category_id, price)
+        .await
+        .map_err(write_error)?;
+    Ok(HttpResponse::Created().json(product))
+}
+
+/// Changes the fields given (replicated to every node).
+#[utoipa::path(
+    patch,
+    path = "/products/{id}",
+    tag = "master data",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The product's id")),
+    request_body = ProductPatch,
+    responses(
+        (status = 200, description = "The product as it is now", body = Product),
+        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such product, or the id is not a number (`not_found`)", body = ErrorBody),
+        (status = 409, description = "A unique field is taken (`conflict`)", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape, an invalid field, or a reference to a row that does not exist (`validation_failed`)", body = ErrorBody),
+        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
+        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+    ),
+)]
+#[tracing::instrument(skip_all, err)]
+pub async fn update_product(
+    _: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<i32>,
+    body: web::Json<ProductPatch>,
+) -> Reply {
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| validate::text("name", n, 200))
+        .transpose()?;
+    let category_id = body
+        .category_id
+        .map(|c| validate::positive_id("category_id", c))
+        .transpose()?;
+    let price = body.price.map(price).transpose()?;
+    let product = master::update_product(
+        &client(&state).await?,
+        *id,
+        name.as_deref(),
+        category_id,
+        price,
+        body.active,
+    )
+    .await
+    .map_err(write_error)?
+    .ok_or_else(|| ApiError::not_found(format!("no product {id}")))?;
+    Ok(HttpResponse::Ok().json(product))
+}
+
+pos_shared::routes! {
+    schemas(NewProduct, ProductPatch, Product),
+    "/products" => { GET => list_products, POST => create_product },
+    "/products/{id}" => { GET => get_product, PATCH => update_product },
+}
