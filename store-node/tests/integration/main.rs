@@ -161,7 +161,6 @@ async fn the_node_lists_only_its_own_citys_customers() {
     );
 }
 
-mod crash;
 mod openapi;
 mod sales;
 

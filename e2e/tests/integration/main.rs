@@ -1,10 +1,12 @@
-//! Central's integration tests: real PostgreSQL instances (central plus nodes), real HTTP, real dblink.
-//! One set of instances for the whole binary; every test gets databases of its own.
+//! Central and the store nodes together: real PostgreSQL instances (central plus nodes), real HTTP, real
+//! dblink, real processes where a test kills one. One set of instances for the whole binary; every test
+//! gets databases of its own.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step should panic
 
 mod chain;
 mod common;
+mod crash;
 mod dashboard;
 mod hung_node;
 mod master_data;

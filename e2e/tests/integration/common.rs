@@ -202,6 +202,23 @@ impl TestNode {
 }
 
 /// Polls `check` until it returns true or `timeout` passes.
+/// A service's binary, as `cargo test --workspace` builds it beside the test binaries (for tests that
+/// kill it).
+pub fn service_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let dir = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("target/<profile>/deps");
+    let binary = dir.join(name);
+    assert!(
+        binary.exists(),
+        "{} is not built: run `cargo build -p {name}` (cargo test --workspace builds it)",
+        binary.display()
+    );
+    binary
+}
+
 pub async fn eventually<F, Fut>(what: &str, timeout: Duration, mut check: F)
 where
     F: FnMut() -> Fut,

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use pos_shared::testkit::{free_port, shared_instance};
+use pos_shared::testkit::free_port;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -21,7 +21,7 @@ impl Drop for Service {
 }
 
 fn start_store_node(env: &[(String, String)]) -> Service {
-    let child = Command::new(env!("CARGO_BIN_EXE_store-node"))
+    let child = Command::new(crate::common::service_binary("store-node"))
         .env_clear()
         .envs(env.iter().cloned())
         .stdout(Stdio::null())
@@ -48,19 +48,17 @@ async fn wait_healthy(http: &reqwest::Client, url: &str) {
 /// partial (every order has its lines, payments and stock decrement) and the outbox drains to central.
 #[tokio::test]
 async fn a_killed_store_node_leaves_no_partial_sale_and_its_outbox_drains() {
-    let central_instance = shared_instance(1).await.unwrap();
-    let central_db = central_instance
-        .migrated_database("central", |url| async move {
-            central::schema::migrate(&pos_shared::db::parse_url(&url, "test")?).await
-        })
-        .await
-        .unwrap();
+    let (central_instance, central_db) = crate::common::central_database().await;
     let central = pos_shared::db::connect(
         &pos_shared::db::parse_url(&central_instance.app_url(&central_db), "t").unwrap(),
     )
     .await
     .unwrap();
-    let (node_url, node) = crate::store_database().await;
+    let test_node = crate::common::TestNode::new(1).await;
+    let (node_url, node) = (
+        test_node.instance.app_url(&test_node.db_name),
+        test_node.db().await,
+    );
     node.batch_execute(&format!(
         "INSERT INTO stores (id, code, name, city_id, active, version, created_at, updated_at)
          VALUES (1, 'KHI001', 'Saddar', 1, true, 1, now(), now());
