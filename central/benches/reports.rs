@@ -63,7 +63,7 @@ BEGIN
             WHERE d.grain IN (v_grain, 'store') AND d.business_date BETWEEN p_from AND p_to
             UNION ALL
             SELECT q.business_date, q.grain, q.store_id, q.key, q.orders, q.units, q.revenue
-            FROM queued_daily_totals() q
+            FROM unfolded_day_totals() q
             WHERE v_queued AND q.grain IN (v_grain, 'store') AND q.business_date BETWEEN p_from AND p_to
         ) t
         GROUP BY GROUPING SETS ((t.grain, 2), (t.grain))
@@ -376,7 +376,7 @@ async fn main() -> anyhow::Result<()> {
         pos_shared::db::connect(&pos_shared::db::parse_url(&instance.app_url(db), "bench")?)
             .await?
             .batch_execute(
-                "TRUNCATE daily_sales, sales_snapshots; INSERT INTO sales_to_fold SELECT id FROM orders; ANALYZE sales_to_fold",
+                "TRUNCATE daily_sales, sales_running_totals; INSERT INTO sales_to_fold SELECT id FROM orders; ANALYZE sales_to_fold",
             )
             .await?;
     }

@@ -24,11 +24,11 @@ CREATE OR REPLACE TRIGGER trg_orders_fold AFTER INSERT ON orders
 CREATE OR REPLACE TRIGGER trg_refunds_fold AFTER INSERT ON refunds
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION queue_sales_fold();
 
--- The per-day totals of the queued sales and refunds, in daily_sales's shape: sale lines on the sale's
--- business day, refund lines (negative) on the refund's. The one definition of what a report counts:
+-- The per-day totals of the sales and refunds not folded yet (queued), in daily_sales's shape: sale
+-- lines on the sale's business day, refund lines (negative) on the refund's. The one definition of what a report counts:
 -- fold_sales() stores it, sales_summary() adds it to what is stored. (No arguments, so that the
 -- planner inlines it into fold_sales()'s statement.)
-CREATE OR REPLACE FUNCTION queued_daily_totals()
+CREATE OR REPLACE FUNCTION unfolded_day_totals()
 RETURNS TABLE (business_date date, grain text, store_id integer, key integer, orders bigint, units bigint, revenue numeric)
 LANGUAGE sql STABLE AS $$
     WITH ledger AS (
@@ -59,23 +59,23 @@ LANGUAGE sql STABLE AS $$
     GROUP BY GROUPING SETS ((l.day, l.store_id), (l.day, l.store_id, l.product_id), (l.day, l.store_id, l.category_id))
 $$;
 
--- The same, behind a call the planner cannot inline: a report's plan holds one function call for the
--- queued part instead of its joins and sorts, which were set up on every report even when nothing was
--- queued (a third of the node's work per report).
-CREATE OR REPLACE FUNCTION report_queued_totals()
+-- The same, opaque: a PL/pgSQL call the planner cannot inline, so a report's plan holds one function
+-- call for the queued part instead of its joins and sorts, which were set up on every report even when
+-- nothing was queued (a third of the node's work per report).
+CREATE OR REPLACE FUNCTION unfolded_day_totals_opaque()
 RETURNS TABLE (business_date date, grain text, store_id integer, key integer, orders bigint, units bigint, revenue numeric)
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
-    RETURN QUERY SELECT * FROM queued_daily_totals();
+    RETURN QUERY SELECT * FROM unfolded_day_totals();
 END;
 $$;
 
--- Brings sales_snapshots (see migration V3) up to date with daily_sales: rebuilds the rows of every
+-- Brings sales_running_totals (see migrations V3 and V11) up to date with daily_sales: rebuilds the rows of every
 -- day with sales from p_changed_from (the earliest day whose daily_sales rows changed; NULL: none did)
 -- or from the day after the last row, whichever is earlier, up to the day before the latest day with
 -- sales. Folding today's sales rewrites nothing; the first sale of a new day writes the previous day's
 -- row; a sale reported late rewrites the rows from its day on.
-CREATE OR REPLACE FUNCTION refresh_sales_snapshots(p_changed_from date DEFAULT NULL) RETURNS void
+CREATE OR REPLACE FUNCTION refresh_running_totals(p_changed_from date DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     v_from date;
@@ -86,15 +86,15 @@ BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('fold_sales'));
     -- Every day's rows are written together, a per-store row among them.
     v_from := least(p_changed_from,
-                    coalesce((SELECT max(n.business_date) FROM sales_snapshots n WHERE n.grain = 'store') + 1,
+                    coalesce((SELECT max(n.business_date) FROM sales_running_totals n WHERE n.grain = 'store') + 1,
                              '-infinity'::date));
     v_latest := (SELECT max(d.business_date) FROM daily_sales d WHERE d.grain = 'store');
-    DELETE FROM sales_snapshots WHERE business_date >= v_from;
+    DELETE FROM sales_running_totals WHERE business_date >= v_from;
     -- Every day with sales has per-store rows.
     FOR v_day IN SELECT DISTINCT d.business_date FROM daily_sales d
                  WHERE d.grain = 'store' AND d.business_date >= v_from AND d.business_date < v_latest
                  ORDER BY 1 LOOP
-        INSERT INTO sales_snapshots (grain, business_date, keys, orders, units, revenue)
+        INSERT INTO sales_running_totals (grain, business_date, keys, orders, units, revenue)
         SELECT t.grain, v_day, array_agg(t.key ORDER BY t.key), array_agg(t.orders ORDER BY t.key),
                array_agg(t.units ORDER BY t.key), array_agg(t.revenue ORDER BY t.key)
         FROM (
@@ -105,7 +105,7 @@ BEGIN
                 SELECT g.grain, u.key, u.orders, u.units, u.revenue
                 FROM unnest(ARRAY['store', 'product', 'category']) AS g (grain)
                 CROSS JOIN LATERAL (
-                    SELECT n.keys, n.orders, n.units, n.revenue FROM sales_snapshots n
+                    SELECT n.keys, n.orders, n.units, n.revenue FROM sales_running_totals n
                     WHERE n.grain = g.grain AND n.business_date < v_day
                     ORDER BY n.business_date DESC LIMIT 1) p
                 CROSS JOIN LATERAL unnest(p.keys, p.orders, p.units, p.revenue) AS u (key, orders, units, revenue)
@@ -141,7 +141,7 @@ BEGIN
          folded_refunds AS (DELETE FROM refunds_to_fold RETURNING 1),
          added AS (
              INSERT INTO daily_sales AS d (business_date, grain, store_id, key, orders, units, revenue)
-             SELECT * FROM queued_daily_totals()
+             SELECT * FROM unfolded_day_totals()
              ON CONFLICT (grain, business_date, store_id, key) DO UPDATE
              SET orders = d.orders + EXCLUDED.orders, units = d.units + EXCLUDED.units,
                  revenue = d.revenue + EXCLUDED.revenue
@@ -150,7 +150,7 @@ BEGIN
            (SELECT min(a.business_date) FROM added a)
     INTO v_folded, v_first_day;
     IF v_folded > 0 THEN
-        PERFORM refresh_sales_snapshots(v_first_day);
+        PERFORM refresh_running_totals(v_first_day);
     END IF;
     RETURN v_folded;
 END;
@@ -171,8 +171,8 @@ SELECT grant_to_replicator('node_business_date()');
 -- meanwhile counts once:
 -- - by day: the per-store rows of daily_sales in the range;
 -- - otherwise: the running totals up to the last day of the range less those before its first day, each
---   the sales_snapshots row of the last day up to there plus, when the range reaches it, the latest
---   day's daily_sales rows (which have no snapshot row yet): a few rows whatever the range spans;
+--   the sales_running_totals row of the last day up to there plus, when the range reaches it, the latest
+--   day's daily_sales rows (which have no running-totals row yet): a few rows whatever the range spans;
 -- - either way plus what is still queued.
 -- The groups come from the grain's rows, the total from the per-store rows (an order with two products
 -- counts once there, and in each product's row); names are looked up for the few groups after, and
@@ -187,7 +187,7 @@ DECLARE
     -- Store, city and day reports read the per-store rows.
     v_grain text := CASE WHEN p_group IN ('product', 'category') THEN p_group ELSE 'store' END;
     v_by_day boolean := p_group = 'day';
-    -- The latest day with sales, whose daily_sales rows have no snapshot row yet.
+    -- The latest day with sales, whose daily_sales rows have no running-totals row yet.
     v_latest date := (SELECT max(d.business_date) FROM daily_sales d WHERE d.grain = 'store');
     -- Usually nothing is queued (the service folds every second). Then the queued part is not run at
     -- all (a false parameter gates it off in the plan), instead of joining sales and refunds by a plan
@@ -223,7 +223,7 @@ BEGIN
             FROM (VALUES (1, p_to), (-1, p_from - 1)) AS b (sign, upto)
             CROSS JOIN (SELECT DISTINCT x.grain FROM unnest(ARRAY[v_grain, 'store']) AS x (grain) WHERE NOT v_by_day) g
             CROSS JOIN LATERAL (
-                SELECT n.keys, n.orders, n.units, n.revenue FROM sales_snapshots n
+                SELECT n.keys, n.orders, n.units, n.revenue FROM sales_running_totals n
                 WHERE n.grain = g.grain AND n.business_date <= b.upto
                 ORDER BY n.business_date DESC LIMIT 1) s
             CROSS JOIN LATERAL unnest(s.keys, s.orders, s.units, s.revenue) AS u (key, orders, units, revenue)
@@ -234,7 +234,7 @@ BEGIN
             WHERE NOT v_by_day AND b.upto >= v_latest
             UNION ALL
             SELECT q.business_date, q.grain, q.store_id, q.key, q.orders, q.units, q.revenue
-            FROM report_queued_totals() q
+            FROM unfolded_day_totals_opaque() q
             WHERE v_queued AND q.grain IN (v_grain, 'store') AND q.business_date BETWEEN p_from AND p_to
         ) t
         GROUP BY GROUPING SETS ((t.grain, 2), (t.grain))
@@ -286,4 +286,4 @@ SELECT grant_to_replicator('sync_backlog()');
 
 -- Running totals for a node upgraded from a release without them, or behind for any other reason
 -- (nothing to do when they are up to date).
-SELECT refresh_sales_snapshots();
+SELECT refresh_running_totals();

@@ -415,7 +415,7 @@ async fn reports_count_each_sale_once_whether_or_not_it_is_folded() {
     let lahore = chain.lahore.db().await;
     lahore
         .batch_execute(
-            "TRUNCATE sales_snapshots; DELETE FROM schema_functions WHERE name = 'store/reports.sql'",
+            "TRUNCATE sales_running_totals; DELETE FROM schema_functions WHERE name = 'store/reports.sql'",
         )
         .await
         .unwrap();
@@ -429,7 +429,7 @@ async fn reports_count_each_sale_once_whether_or_not_it_is_folded() {
     .await
     .unwrap();
     let rebuilt: i64 = lahore
-        .query_one("SELECT count(*) FROM sales_snapshots", &[])
+        .query_one("SELECT count(*) FROM sales_running_totals", &[])
         .await
         .unwrap()
         .get(0);
