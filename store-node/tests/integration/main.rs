@@ -16,6 +16,8 @@ pub struct TestStoreNode {
     pub tokens: Vec<(i32, String)>,
     pub admin_token: String,
     pub db: tokio_postgres::Client,
+    /// The node database's URL, for a test that needs a session of its own.
+    pub db_url: SecretString,
 }
 
 const CITY_ID: i32 = 1;
@@ -60,7 +62,7 @@ pub async fn spawn_store_node() -> TestStoreNode {
         common: CommonConfig {
             http_host: "127.0.0.1".into(),
             http_port: 0,
-            database_url: db_url,
+            database_url: db_url.clone(),
             database_pool_size: 4,
             log_format: LogFormat::Human,
             log_filter: "info".into(),
@@ -86,6 +88,7 @@ pub async fn spawn_store_node() -> TestStoreNode {
         tokens,
         admin_token,
         db,
+        db_url,
     }
 }
 

@@ -144,8 +144,62 @@ async fn a_retried_sale_is_made_once() {
     );
 }
 
+/// A sale locks its stock rows in product order, whatever the order of its lines, so that two sales of
+/// the same products in opposite orders cannot deadlock. Shown without relying on timing: while another
+/// session holds product 1's row, a sale of [2, 1] waits for product 1 holding nothing, so a sale of
+/// product 2 alone goes through meanwhile. A sale that locked in the order of its lines would hold
+/// product 2 while it waits, and the second sale would wait behind it: one half of a deadlock.
 #[tokio::test]
-async fn sales_locking_products_in_opposite_orders_do_not_deadlock() {
+async fn a_sale_locks_its_stock_in_product_order_whatever_the_order_of_its_lines() {
+    let node = Arc::new(spawn_store_node().await);
+    let config = pos_shared::db::parse_url(&node.db_url, "test").unwrap();
+    let holder = pos_shared::db::connect(&config).await.unwrap();
+    holder
+        .batch_execute(
+            "BEGIN; SELECT 1 FROM inventory WHERE store_id = 1 AND product_id = 1 FOR UPDATE",
+        )
+        .await
+        .unwrap();
+    let reversed = json!({"idempotency_key": Uuid::new_v4(), "customer_id": null,
+                          "items": [{"product_id": 2, "quantity": 1}, {"product_id": 1, "quantity": 1}],
+                          "payments": [{"method": "cash", "amount": "249.50"}]});
+    let waiting = tokio::spawn({
+        let node = node.clone();
+        async move { node.post_order(&reversed).await }
+    });
+    let started = std::time::Instant::now();
+    while node
+        .count(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .await
+        == 0
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the sale of [2, 1] never waited for product 1"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let alone = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        node.post_order(&sale(2, 1, "99.50")),
+    )
+    .await
+    .expect("a sale of product 2 alone waited: the waiting sale holds product 2's row");
+    assert_eq!(alone.0, 201, "{}", alone.1);
+
+    holder.batch_execute("COMMIT").await.unwrap();
+    let (status, body) = waiting.await.unwrap();
+    assert_eq!(status, 201, "{body}");
+    assert_eq!((node.stock(1).await, node.stock(2).await), (9, 98));
+}
+
+/// Many sales of the same products at once, half of them with the lines reversed: every one goes
+/// through, and the stock counts each exactly once.
+#[tokio::test]
+async fn concurrent_sales_of_the_same_products_all_go_through_and_count_exactly() {
     let node = Arc::new(spawn_store_node().await);
     node.db
         .execute(
