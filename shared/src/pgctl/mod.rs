@@ -1,6 +1,15 @@
 //! Local PostgreSQL instances made with `initdb` and run with `pg_ctl`: the local cluster of `posctl` and
 //! the throwaway instances of the test kit. PostgreSQL refuses to run as root, so as root every command
 //! runs as the `postgres` user through `runuser`.
+//!
+//! This module holds an instance's life (initdb, start, stop, status, connecting as the superuser);
+//! `databases` makes roles and databases in it, `tools` runs the client programs against it (dump and
+//! restore) and the hung-database drill.
+
+mod databases;
+mod tools;
+
+pub use databases::{create_database, drop_database, ensure_role};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -214,121 +223,6 @@ impl PgInstance {
         Ok(())
     }
 
-    /// A client program (`pg_dump`, `pg_restore`) logged in to this instance as the superuser over TCP.
-    fn superuser_tool(&self, program: &str) -> Command {
-        let mut command = self.command(program);
-        command
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                SUPERUSER,
-            ])
-            .env("PGPASSWORD", &self.superuser_password)
-            .current_dir("/");
-        command
-    }
-
-    /// A backup of one database as an operator takes it: `pg_dump` in the custom format.
-    pub fn dump(&self, dbname: &str) -> anyhow::Result<Vec<u8>> {
-        let output = self
-            .superuser_tool("pg_dump")
-            .args(["-Fc", dbname])
-            .output()
-            .context("running pg_dump")?;
-        if !output.status.success() {
-            bail!(
-                "pg_dump failed: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
-        }
-        Ok(output.stdout)
-    }
-
-    /// Puts `dbname` back as `dump` left it, as a restore from backup does: drops the database
-    /// (closing every connection to it), creates it anew and runs `pg_restore`.
-    pub async fn restore(&self, dbname: &str, dump: &[u8]) -> anyhow::Result<()> {
-        use std::io::Write;
-        let admin = self.superuser_client("postgres").await?;
-        drop_database(&admin, dbname).await?;
-        create_database(self, &admin, dbname, None).await?;
-        let mut child = self
-            .superuser_tool("pg_restore")
-            .args(["--exit-on-error", "-d", dbname])
-            .stdin(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .context("running pg_restore")?;
-        child
-            .stdin
-            .take()
-            .context("pg_restore's input")?
-            .write_all(dump)
-            .context("feeding pg_restore")?;
-        let output = child.wait_with_output().context("waiting for pg_restore")?;
-        if !output.status.success() {
-            bail!(
-                "pg_restore failed: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
-        }
-        Ok(())
-    }
-
-    /// The fault drill of a hung database: SIGSTOP to the postmaster and every process it started.
-    /// Its processes stop, but the kernel still accepts connections on its port and keeps established
-    /// ones open, so clients wait rather than fail.
-    pub fn hang(&self) -> anyhow::Result<()> {
-        self.signal_processes(nix::sys::signal::Signal::SIGSTOP)
-    }
-
-    /// Ends [`Self::hang`].
-    pub fn resume(&self) -> anyhow::Result<()> {
-        self.signal_processes(nix::sys::signal::Signal::SIGCONT)
-    }
-
-    fn signal_processes(&self, signal: nix::sys::signal::Signal) -> anyhow::Result<()> {
-        let pid_file = self.data_dir.join("postmaster.pid");
-        let text = std::fs::read_to_string(&pid_file)
-            .with_context(|| format!("reading {}", pid_file.display()))?;
-        let postmaster: i32 = text
-            .lines()
-            .next()
-            .and_then(|line| line.trim().parse().ok())
-            .with_context(|| format!("{} names no process", pid_file.display()))?;
-        let mut pids = vec![postmaster];
-        for entry in std::fs::read_dir("/proc")
-            .context("listing /proc")?
-            .flatten()
-        {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<i32>().ok())
-            else {
-                continue;
-            };
-            // /proc/PID/stat: "pid (comm) state ppid …"; comm may hold spaces, so read after its ')'.
-            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-                continue;
-            };
-            let parent = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-                .and_then(|ppid| ppid.parse::<i32>().ok());
-            if parent == Some(postmaster) {
-                pids.push(pid);
-            }
-        }
-        for pid in pids {
-            // A backend may have exited meanwhile.
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
-        }
-        Ok(())
-    }
-
     pub fn is_running(&self) -> bool {
         self.command("pg_ctl")
             .arg("-D")
@@ -414,79 +308,4 @@ fn percent_encode(text: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
-}
-
-/// Creates `role` with LOGIN and `password`, or resets the password of an existing one.
-pub async fn ensure_role(
-    client: &tokio_postgres::Client,
-    role: &str,
-    password: &str,
-) -> anyhow::Result<()> {
-    let exists = client
-        .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role])
-        .await?
-        .is_some();
-    let verb = if exists { "ALTER" } else { "CREATE" };
-    // Utility statements take no parameters: quote with format() in the server, never by hand.
-    let statement: String = client
-        .query_one(
-            "SELECT format('%s ROLE %I LOGIN PASSWORD %L', $1::text, $2::text, $3::text)",
-            &[&verb, &role, &password],
-        )
-        .await?
-        .get(0);
-    client
-        .batch_execute(&statement)
-        .await
-        .with_context(|| format!("creating role {role}"))?;
-    Ok(())
-}
-
-/// Creates database `name` owned by [`APP_ROLE`] (from `template` when given), with dblink installed and
-/// the dblink foreign-data wrapper usable by the owner. Needs a superuser connection.
-pub async fn create_database(
-    instance: &PgInstance,
-    admin: &tokio_postgres::Client,
-    name: &str,
-    template: Option<&str>,
-) -> anyhow::Result<()> {
-    let statement: String = admin
-        .query_one(
-            "SELECT format('CREATE DATABASE %I OWNER %I TEMPLATE %I', $1::text, $2::text, $3::text)",
-            &[&name, &APP_ROLE, &template.unwrap_or("template0")],
-        )
-        .await?
-        .get(0);
-    admin
-        .batch_execute(&statement)
-        .await
-        .with_context(|| format!("creating database {name}"))?;
-    if template.is_none() {
-        let db = instance.superuser_client(name).await?;
-        let grant: String = db
-            .query_one(
-                "SELECT format('CREATE EXTENSION IF NOT EXISTS dblink; \
-                 GRANT USAGE ON FOREIGN DATA WRAPPER dblink_fdw TO %I', $1::text)",
-                &[&APP_ROLE],
-            )
-            .await?
-            .get(0);
-        db.batch_execute(&grant)
-            .await
-            .with_context(|| format!("installing dblink in {name}"))?;
-    }
-    Ok(())
-}
-
-/// Drops a database, disconnecting whoever is still in it.
-pub async fn drop_database(admin: &tokio_postgres::Client, name: &str) -> anyhow::Result<()> {
-    let statement: String = admin
-        .query_one(
-            "SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)",
-            &[&name],
-        )
-        .await?
-        .get(0);
-    admin.batch_execute(&statement).await?;
-    Ok(())
 }

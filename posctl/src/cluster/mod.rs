@@ -1,5 +1,10 @@
-//! The cluster's directory and state: ports, passwords and tokens (`DIR/state.json`, mode 0600), and
-//! the PostgreSQL instances under `DIR/pg/<name>`.
+//! The cluster's directory and state: ports, passwords and tokens (`DIR/state.json`, mode 0600). The
+//! PostgreSQL instances under `DIR/pg/<name>` are made, started and stopped by `instances`. Used by every
+//! command (`ops`, `node`) and by `services` (paths, ports) and `demo`.
+
+mod instances;
+
+pub use instances::{ensure_instance, is_running, prepare_database, stop_instance};
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -7,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use pos_shared::auth::generate_token;
-use pos_shared::pgctl::{self, APP_ROLE, InstanceOptions, PgInstance, REPLICATOR_ROLE, StopMode};
+use pos_shared::pgctl::{APP_ROLE, PgInstance, REPLICATOR_ROLE};
 use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_PORT_BASE: u16 = 15400;
@@ -302,90 +307,6 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 /// Whether nothing listens on 127.0.0.1:`port`.
 pub fn port_free(port: u16) -> bool {
     std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
-}
-
-/// Creates the instance on first use and starts it when stopped (blocking). Returns whether it was
-/// started by this call.
-pub fn ensure_instance(paths: &Paths, instance: &InstanceState) -> anyhow::Result<bool> {
-    let data_dir = paths.pg_dir(&instance.name);
-    let pg = if data_dir.join("PG_VERSION").exists() {
-        instance.pg(paths)?
-    } else {
-        if data_dir.exists() {
-            // A half-made directory from an interrupted first `up`.
-            std::fs::remove_dir_all(&data_dir)
-                .with_context(|| format!("removing the unfinished {}", data_dir.display()))?;
-        }
-        std::fs::create_dir_all(paths.dir.join("pg")).context("creating DIR/pg")?;
-        PgInstance::init(
-            data_dir,
-            instance.pg_port,
-            instance.superuser_password.clone(),
-            &InstanceOptions { ephemeral: false },
-        )
-        .with_context(|| format!("creating the {} PostgreSQL instance", instance.name))?
-    };
-    if pg.is_running() {
-        return Ok(false);
-    }
-    if !port_free(instance.pg_port) {
-        bail!(
-            "port {} (PostgreSQL of {}) is in use by another process",
-            instance.pg_port,
-            instance.name
-        );
-    }
-    pg.start()
-        .with_context(|| format!("starting the {} PostgreSQL instance", instance.name))?;
-    Ok(true)
-}
-
-/// Creates the service and replication roles (or resets their passwords) and the database.
-pub async fn prepare_database(paths: &Paths, instance: &InstanceState) -> anyhow::Result<()> {
-    let pg = instance.pg(paths)?;
-    let admin = pg.superuser_client("postgres").await?;
-    pgctl::ensure_role(&admin, APP_ROLE, &instance.app_password)
-        .await
-        .with_context(|| format!("creating role {APP_ROLE} on {}", instance.name))?;
-    pgctl::ensure_role(&admin, REPLICATOR_ROLE, &instance.replicator_password)
-        .await
-        .with_context(|| format!("creating role {REPLICATOR_ROLE} on {}", instance.name))?;
-    let exists = admin
-        .query_opt(
-            "SELECT 1 FROM pg_database WHERE datname = $1",
-            &[&instance.dbname],
-        )
-        .await
-        .context("looking for the database")?
-        .is_some();
-    if !exists {
-        pgctl::create_database(&pg, &admin, &instance.dbname, None)
-            .await
-            .with_context(|| format!("creating database {}", instance.dbname))?;
-    }
-    Ok(())
-}
-
-/// Stops an instance (blocking): fast, or immediate when fast fails.
-pub fn stop_instance(paths: &Paths, instance: &InstanceState) -> anyhow::Result<()> {
-    if !paths.pg_dir(&instance.name).join("PG_VERSION").exists() {
-        return Ok(());
-    }
-    let pg = instance.pg(paths)?;
-    if let Err(fast) = pg.stop(StopMode::Fast) {
-        pg.stop(StopMode::Immediate).with_context(|| {
-            format!(
-                "stopping the {} PostgreSQL instance (fast stop failed first: {fast:#})",
-                instance.name
-            )
-        })?;
-    }
-    Ok(())
-}
-
-pub fn is_running(paths: &Paths, instance: &InstanceState) -> bool {
-    paths.pg_dir(&instance.name).join("PG_VERSION").exists()
-        && instance.pg(paths).is_ok_and(|pg| pg.is_running())
 }
 
 #[cfg(test)]

@@ -1,0 +1,125 @@
+//! What `up` does at central once it is healthy: the cities (created when missing), each city's stores
+//! with their cashier tokens, and the registration of the store nodes for replication.
+
+use anyhow::Context;
+use pos_shared::auth::generate_token;
+use serde_json::json;
+
+use super::up::Report;
+use crate::api::model::{City, Node, Store};
+use crate::api::{Api, status_of};
+use crate::cluster::{State, StoreState};
+
+/// Creates the cities central does not know yet and records every city's id.
+/// The zone of the cities `up` creates: the local cluster's cities are the chain's, in Pakistan
+/// (`PATCH /cities/{id}` changes it).
+const CITY_TIME_ZONE: &str = "Asia/Karachi";
+
+pub(super) async fn ensure_cities(api: &Api, state: &mut State) -> anyhow::Result<()> {
+    let mut known: Vec<City> = api.get("/cities").await.context("listing cities")?;
+    for city in &mut state.cities {
+        let found = known
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(&city.name))
+            .map(|c| c.id);
+        let id = match found {
+            Some(id) => id,
+            None => {
+                let created: anyhow::Result<City> = api
+                    .post(
+                        "/cities",
+                        &json!({ "name": city.name, "time_zone": CITY_TIME_ZONE }),
+                    )
+                    .await;
+                match created {
+                    Ok(c) => {
+                        println!("created city {} (id {})", c.name, c.id);
+                        let id = c.id;
+                        known.push(c);
+                        id
+                    }
+                    // Created meanwhile by someone else: look again.
+                    Err(e) if status_of(&e) == Some(409) => {
+                        known = api.get("/cities").await.context("listing cities")?;
+                        known
+                            .iter()
+                            .find(|c| c.name.eq_ignore_ascii_case(&city.name))
+                            .map(|c| c.id)
+                            .ok_or(e)
+                            .with_context(|| format!("creating city {}", city.name))?
+                    }
+                    Err(e) => return Err(e.context(format!("creating city {}", city.name))),
+                }
+            }
+        };
+        city.city_id = Some(id);
+    }
+    Ok(())
+}
+
+/// Every store of each city at central, with a cashier token (kept from earlier runs, else new).
+pub(super) async fn sync_stores(api: &Api, state: &mut State) -> anyhow::Result<()> {
+    let stores: Vec<Store> = api.get("/stores").await.context("listing stores")?;
+    for city in &mut state.cities {
+        let Some(city_id) = city.city_id else {
+            continue;
+        };
+        let previous = std::mem::take(&mut city.stores);
+        city.stores = stores
+            .iter()
+            .filter(|s| s.city_id == city_id)
+            .map(|s| StoreState {
+                id: s.id,
+                code: s.code.clone(),
+                cashier_token: previous
+                    .iter()
+                    .find(|p| p.id == s.id)
+                    .map(|p| p.cashier_token.clone())
+                    .unwrap_or_else(generate_token),
+            })
+            .collect();
+    }
+    Ok(())
+}
+
+/// Registers each city's node at central unless it is there already; returns the registered city ids.
+/// Failures become warnings: the rest of the cluster works without replication.
+pub(super) async fn register_nodes(api: &Api, state: &State, report: &mut Report) -> Vec<i32> {
+    let existing: Vec<Node> = match api.get("/nodes").await {
+        Ok(nodes) => nodes,
+        Err(e) => {
+            report.warnings.push(format!(
+                "listing nodes at central (no node registered): {e:#}"
+            ));
+            return Vec::new();
+        }
+    };
+    let mut registered: Vec<i32> = existing.iter().map(|n| n.city_id).collect();
+    for city in &state.cities {
+        let Some(city_id) = city.city_id else {
+            continue;
+        };
+        if registered.contains(&city_id) {
+            continue;
+        }
+        let body = json!({
+            "city_id": city_id,
+            "host": "127.0.0.1",
+            "port": city.instance.pg_port,
+            "dbname": city.instance.dbname,
+            "user": pos_shared::pgctl::REPLICATOR_ROLE,
+            "password": city.instance.replicator_password,
+        });
+        match api.post::<_, serde_json::Value>("/nodes", &body).await {
+            Ok(_) => {
+                println!("registered the {} node at central", city.name);
+                registered.push(city_id);
+            }
+            Err(e) => report.warnings.push(format!(
+                "registering the {} node at central: {e:#}",
+                city.name
+            )),
+        }
+    }
+    registered
+}

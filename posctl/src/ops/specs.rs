@@ -1,0 +1,68 @@
+//! What each service runs with: its binary and its whole `POS_` environment (the operator's settings,
+//! then who it is, its database and its credentials). Used by `up`.
+
+use anyhow::Context;
+
+use crate::cluster::{self, CityState, InstanceState, Paths, State};
+use crate::services::{self, Binaries, ServiceSpec};
+
+/// The operator's `POS_*` settings, then those that say which service this is.
+fn common_env(instance: &InstanceState, paths: &Paths) -> anyhow::Result<Vec<(String, String)>> {
+    let mut env = services::operator_settings(std::env::vars());
+    if !env.iter().any(|(key, _)| key == "POS_LOG_FORMAT") {
+        env.push(("POS_LOG_FORMAT".into(), "human".into()));
+    }
+    env.extend([
+        ("POS_HTTP_HOST".into(), "127.0.0.1".into()),
+        ("POS_HTTP_PORT".into(), instance.http_port.to_string()),
+        ("POS_DATABASE_URL".into(), instance.app_url(paths)?),
+    ]);
+    Ok(env)
+}
+
+pub(super) fn central_spec(
+    state: &State,
+    paths: &Paths,
+    binaries: &Binaries,
+) -> anyhow::Result<ServiceSpec> {
+    let mut env = common_env(&state.central, paths)?;
+    env.push(("POS_ADMIN_TOKEN".into(), state.admin_token.clone()));
+    Ok(ServiceSpec {
+        name: cluster::CENTRAL.to_owned(),
+        binary: binaries.central.clone(),
+        http_port: state.central.http_port,
+        env,
+    })
+}
+
+pub(super) fn node_spec(
+    state: &State,
+    city: &CityState,
+    paths: &Paths,
+    binaries: &Binaries,
+) -> anyhow::Result<ServiceSpec> {
+    let city_id = city
+        .city_id
+        .with_context(|| format!("{} has no id at central", city.name))?;
+    let mut env = common_env(&city.instance, paths)?;
+    env.push(("POS_CITY_ID".into(), city_id.to_string()));
+    env.push(("POS_ADMIN_TOKEN".into(), state.admin_token.clone()));
+    env.push((
+        "POS_CENTRAL_DATABASE_URL".into(),
+        state.central.replicator_url(paths)?,
+    ));
+    if !city.stores.is_empty() {
+        let tokens: Vec<String> = city
+            .stores
+            .iter()
+            .map(|s| format!("{}={}", s.id, s.cashier_token))
+            .collect();
+        env.push(("POS_CASHIER_TOKENS".into(), tokens.join(",")));
+    }
+    Ok(ServiceSpec {
+        name: city.service_name(),
+        binary: binaries.store_node.clone(),
+        http_port: city.instance.http_port,
+        env,
+    })
+}
