@@ -29,3 +29,4 @@ bench: deps
 	cargo bench -p central --bench replication
 	cargo bench -p store-node --bench checkout
 	cargo bench -p central --bench reports
+	cargo bench -p central --bench catch_up

@@ -11,115 +11,14 @@
 
 use std::time::{Duration, Instant};
 
-use central::config::{Config, ReplicationConfig};
-use central::startup::Application;
-use pos_shared::config::CommonConfig;
-use pos_shared::telemetry::LogFormat;
+use central::config::ReplicationConfig;
 use pos_shared::testkit::TestInstance;
-use secrecy::SecretString;
-use serde_json::json;
 
-type Db = tokio_postgres::Client;
+mod common;
+use common::{Db, connect, wait_until_delivered};
 
 /// Interleaved rounds per throughput variant (the median is printed): the machine is shared and noisy.
 const ROUNDS: usize = 9;
-
-async fn connect(instance: &TestInstance, db: &str) -> anyhow::Result<Db> {
-    pos_shared::db::connect(&pos_shared::db::parse_url(&instance.app_url(db), "bench")?).await
-}
-
-struct Cluster {
-    central_db: String,
-    http: reqwest::Client,
-    url: String,
-    token: String,
-    lahore_city: i32,
-    karachi_db: String,
-    lahore_db: String,
-}
-
-async fn start(
-    central: &TestInstance,
-    karachi: &TestInstance,
-    lahore: &TestInstance,
-) -> anyhow::Result<Cluster> {
-    let central_db = central
-        .migrated_database("central", |url| async move {
-            central::schema::migrate(&pos_shared::db::parse_url(&url, "bench")?).await
-        })
-        .await?;
-    let mut node_dbs = Vec::new();
-    for instance in [karachi, lahore] {
-        node_dbs.push(
-            instance
-                .migrated_database("store", |url| async move {
-                    store_node::schema::migrate(&pos_shared::db::parse_url(&url, "bench")?).await
-                })
-                .await?,
-        );
-    }
-    let token = pos_shared::auth::generate_token();
-    let app = Application::build(Config {
-        common: CommonConfig {
-            http_host: "127.0.0.1".into(),
-            http_port: 0,
-            database_url: central.app_url(&central_db),
-            database_pool_size: 8,
-            log_format: LogFormat::Human,
-            log_filter: "warn".into(),
-            scheduler_enabled: true,
-        },
-        admin_token: SecretString::from(token.clone()),
-        replication: ReplicationConfig {
-            retry_cron: "*/1 * * * * *".into(),
-            base_backoff_ms: 200,
-            max_backoff_ms: 1000,
-            batch_size: 1000,
-            statement_timeout_ms: 30_000,
-            report_timeout_ms: 3000,
-            poll_ms: 50,
-            probe_ms: 200,
-            purge_cron: "0 0 * * * *".into(),
-            retention_hours: 168,
-        },
-    })
-    .await?;
-    let url = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    let http = reqwest::Client::new();
-    let mut cities = Vec::new();
-    for ((name, instance), db) in [("Karachi", karachi), ("Lahore", lahore)]
-        .into_iter()
-        .zip(&node_dbs)
-    {
-        let city: serde_json::Value = http
-            .post(format!("{url}/cities"))
-            .bearer_auth(&token)
-            .json(&json!({"name": name, "time_zone": "Asia/Karachi"}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        let city_id = city["id"].as_i64().unwrap_or_default();
-        http.post(format!("{url}/nodes"))
-            .bearer_auth(&token)
-            .json(&json!({"city_id": city_id, "host": "127.0.0.1", "port": instance.pg.port, "dbname": db,
-                          "user": pos_shared::pgctl::REPLICATOR_ROLE, "password": instance.replicator_password}))
-            .send()
-            .await?
-            .error_for_status()?;
-        cities.push(i32::try_from(city_id)?);
-    }
-    Ok(Cluster {
-        central_db,
-        http,
-        url,
-        token,
-        lahore_city: cities[1],
-        karachi_db: node_dbs[0].clone(),
-        lahore_db: node_dbs[1].clone(),
-    })
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -329,28 +228,6 @@ async fn capture_alone(
     capture_on_off(&client, false, async || measure(&writers, rows).await).await
 }
 
-async fn wait_until_delivered(central: &Db, timeout: Duration) -> anyhow::Result<()> {
-    let started = Instant::now();
-    loop {
-        // Through the queue's index: a count of the whole log would read it every few milliseconds.
-        let open: i64 = central
-            .query_one(
-                "SELECT count(*) FROM replication_log WHERE status IN ('Pending', 'Failed')",
-                &[],
-            )
-            .await?
-            .get(0);
-        if open == 0 {
-            return Ok(());
-        }
-        anyhow::ensure!(
-            started.elapsed() < timeout,
-            "{open} entries still undelivered after {timeout:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // Central commits durably, as in production (what a commit costs decides the write-throughput ratio);
@@ -358,7 +235,19 @@ async fn main() -> anyhow::Result<()> {
     let central_pg = TestInstance::start_durable().await?;
     let karachi_pg = TestInstance::start_dedicated().await?;
     let lahore_pg = TestInstance::start_dedicated().await?;
-    let cluster = start(&central_pg, &karachi_pg, &lahore_pg).await?;
+    let replication = ReplicationConfig {
+        retry_cron: "*/1 * * * * *".into(),
+        base_backoff_ms: 200,
+        max_backoff_ms: 1000,
+        batch_size: 1000,
+        statement_timeout_ms: 30_000,
+        report_timeout_ms: 3000,
+        poll_ms: 50,
+        probe_ms: 200,
+        purge_cron: "0 0 * * * *".into(),
+        retention_hours: 168,
+    };
+    let cluster = common::start(&central_pg, &karachi_pg, &lahore_pg, replication).await?;
     let central = connect(&central_pg, &cluster.central_db).await?;
     let lahore = connect(&lahore_pg, &cluster.lahore_db).await?;
     let _karachi = connect(&karachi_pg, &cluster.karachi_db).await?;
