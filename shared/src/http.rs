@@ -1,31 +1,10 @@
-//! Extractor configuration: malformed bodies, queries and paths answer in the API's error shape.
+//! What every service's HTTP side shares: extractor configuration (malformed queries and paths answer
+//! in the API's error shape; JSON bodies are read by [`crate::extract::Body`]), the route macros, the
+//! common routes and the server.
 
 use actix_web::web;
 
 use crate::error::ApiError;
-
-/// JSON bodies: syntax errors are 400 `bad_request`; well-formed JSON of the wrong shape is 422.
-pub fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(256 * 1024)
-        .error_handler(|err, _req| {
-            use actix_web::error::JsonPayloadError;
-            let api = match &err {
-                JsonPayloadError::Deserialize(e) if e.is_data() => {
-                    ApiError::validation("body", e.to_string())
-                }
-                JsonPayloadError::ContentType => {
-                    ApiError::BadRequest("expected Content-Type: application/json".into())
-                }
-                JsonPayloadError::Overflow { .. }
-                | JsonPayloadError::OverflowKnownLength { .. } => {
-                    ApiError::BadRequest("request body is too large".into())
-                }
-                other => ApiError::BadRequest(format!("malformed JSON body: {other}")),
-            };
-            api.into()
-        })
-}
 
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default()
@@ -140,7 +119,7 @@ pub mod common {
 
 /// What every service's app has: error-shaped extractor configs and the [`common`] routes.
 pub fn configure_common(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(json_config())
+    cfg.app_data(web::PayloadConfig::new(crate::extract::BODY_LIMIT))
         .app_data(query_config())
         .app_data(form_config())
         .app_data(path_config());

@@ -5,7 +5,9 @@ pub mod catalogue;
 pub mod config;
 pub mod db;
 pub mod delivery;
+pub mod domain;
 pub mod error;
+pub mod extract;
 pub mod http;
 pub mod metrics;
 pub mod money;
@@ -13,7 +15,6 @@ pub mod openapi;
 pub mod outbox;
 pub mod pgctl;
 pub mod telemetry;
-pub mod validate;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -2,8 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 use pos_shared::auth::Admin;
+use pos_shared::domain::CategoryName;
 use pos_shared::error::ErrorBody;
-use pos_shared::validate;
+use pos_shared::extract::Body;
 use serde::Deserialize;
 
 use super::{Reply, client};
@@ -14,7 +15,7 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCategory {
-    pub name: String,
+    pub name: CategoryName,
 }
 
 /// Every product category.
@@ -57,10 +58,9 @@ pub async fn list_categories(_: Admin, state: web::Data<AppState>) -> Reply {
 pub async fn create_category(
     _: Admin,
     state: web::Data<AppState>,
-    body: web::Json<NewCategory>,
+    Body(category): Body<NewCategory>,
 ) -> Reply {
-    let name = validate::text("name", &body.name, 100)?;
-    let category = master::create_category(&client(&state).await?, &name)
+    let category = master::create_category(&client(&state).await?, category.name.as_str())
         .await
         .map_err(write_error)?;
     Ok(HttpResponse::Created().json(category))

@@ -1,7 +1,9 @@
 use actix_web::{HttpResponse, web};
 use anyhow::Context;
 use pos_shared::auth::Admin;
+use pos_shared::domain::{CityName, TimeZone};
 use pos_shared::error::{ApiError, ErrorBody};
+use pos_shared::extract::Body;
 use serde::Deserialize;
 use tokio_postgres::error::SqlState;
 
@@ -12,49 +14,17 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCity {
-    #[schema(min_length = 1, max_length = 100)]
-    pub name: String,
+    pub name: CityName,
     /// IANA time zone name, such as `Asia/Karachi`: the city's stores' business days are in it.
-    #[schema(
-        min_length = 1,
-        max_length = 64,
-        pattern = r"^[A-Za-z]+(/[A-Za-z0-9_+-]+)*$",
-        example = "Asia/Karachi"
-    )]
-    pub time_zone: String,
+    pub time_zone: TimeZone,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CityPatch {
-    #[schema(min_length = 1, max_length = 100)]
-    pub name: Option<String>,
+    pub name: Option<CityName>,
     /// A new zone applies to sales from then on; sales already made keep their business day.
-    #[schema(
-        min_length = 1,
-        max_length = 64,
-        pattern = r"^[A-Za-z]+(/[A-Za-z0-9_+-]+)*$",
-        example = "Asia/Karachi"
-    )]
-    pub time_zone: Option<String>,
-}
-
-/// An IANA zone name of the right form; whether PostgreSQL knows it, the database's CHECK decides.
-fn time_zone(value: &str) -> Result<String, ApiError> {
-    let zone = pos_shared::validate::text("time_zone", value, 64)?;
-    let well_formed = zone.split('/').enumerate().all(|(i, part)| {
-        !part.is_empty()
-            && part.chars().all(|c| {
-                c.is_ascii_alphabetic() || (i > 0 && (c.is_ascii_digit() || "_+-".contains(c)))
-            })
-    });
-    if !well_formed {
-        return Err(ApiError::validation(
-            "time_zone",
-            "must be an IANA time zone name such as Asia/Karachi",
-        ));
-    }
-    Ok(zone)
+    pub time_zone: Option<TimeZone>,
 }
 
 /// A failed city write: a name taken is 409, a zone PostgreSQL does not know 422.
@@ -118,14 +88,13 @@ pub async fn list(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, 
 pub async fn create(
     _: Admin,
     state: web::Data<AppState>,
-    body: web::Json<NewCity>,
+    Body(city): Body<NewCity>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = pos_shared::validate::text("name", &body.name, 100)?;
-    let zone = time_zone(&body.time_zone)?;
+    let name = city.name.as_str();
     let client = state.pool.get().await.context("getting a connection")?;
-    let city = db::cities::create(&client, &name, &zone)
+    let city = db::cities::create(&client, name, city.time_zone.as_str())
         .await
-        .map_err(|e| city_write_error(e, Some(&name)))?;
+        .map_err(|e| city_write_error(e, Some(name)))?;
     Ok(HttpResponse::Created().json(city))
 }
 
@@ -155,18 +124,14 @@ pub async fn update(
     _: Admin,
     state: web::Data<AppState>,
     id: web::Path<i32>,
-    body: web::Json<CityPatch>,
+    Body(patch): Body<CityPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = body
-        .name
-        .as_deref()
-        .map(|n| pos_shared::validate::text("name", n, 100))
-        .transpose()?;
-    let zone = body.time_zone.as_deref().map(time_zone).transpose()?;
+    let name = patch.name.as_ref().map(CityName::as_str);
+    let zone = patch.time_zone.as_ref().map(TimeZone::as_str);
     let client = state.pool.get().await.context("getting a connection")?;
-    let city = db::cities::update(&client, *id, name.as_deref(), zone.as_deref())
+    let city = db::cities::update(&client, *id, name, zone)
         .await
-        .map_err(|e| city_write_error(e, name.as_deref()))?
+        .map_err(|e| city_write_error(e, name))?
         .ok_or_else(|| ApiError::not_found(format!("no city {id}")))?;
     Ok(HttpResponse::Ok().json(city))
 }

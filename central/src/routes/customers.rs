@@ -2,42 +2,40 @@
 
 use actix_web::{HttpResponse, web};
 use pos_shared::auth::Admin;
+use pos_shared::domain::{CityId, CustomerName, Email, Phone, blank_as_none, clearable};
 use pos_shared::error::{ApiError, ErrorBody};
-use pos_shared::validate;
-use serde::{Deserialize, Deserializer};
+use pos_shared::extract::Body;
+use serde::Deserialize;
 
 use super::{Reply, client};
 use crate::db::master::Customer;
 use crate::db::{master, write_error};
 use crate::state::AppState;
 
-/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`) in PATCH bodies.
-fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
-}
-
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCustomer {
-    pub name: String,
-    pub phone: Option<String>,
-    pub email: Option<String>,
-    pub city_id: i32,
+    pub name: CustomerName,
+    /// Absent, `null` or blank: none.
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub phone: Option<Phone>,
+    /// Absent, `null` or blank: none.
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub email: Option<Email>,
+    pub city_id: CityId,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerPatch {
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub phone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub email: Option<Option<String>>,
-    pub city_id: Option<i32>,
+    pub name: Option<CustomerName>,
+    /// `null` or blank clears it.
+    #[serde(default, deserialize_with = "clearable")]
+    pub phone: Option<Option<Phone>>,
+    /// `null` or blank clears it.
+    #[serde(default, deserialize_with = "clearable")]
+    pub email: Option<Option<Email>>,
+    pub city_id: Option<CityId>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -124,18 +122,14 @@ pub async fn get_customer(_: Admin, state: web::Data<AppState>, id: web::Path<i3
 pub async fn create_customer(
     _: Admin,
     state: web::Data<AppState>,
-    body: web::Json<NewCustomer>,
+    Body(customer): Body<NewCustomer>,
 ) -> Reply {
-    let name = validate::text("name", &body.name, 200)?;
-    let phone = validate::phone("phone", body.phone.as_deref())?;
-    let email = validate::email("email", body.email.as_deref())?;
-    let city_id = validate::positive_id("city_id", body.city_id)?;
     let customer = master::create_customer(
         &client(&state).await?,
-        &name,
-        phone.as_deref(),
-        email.as_deref(),
-        city_id,
+        customer.name.as_str(),
+        customer.phone.as_ref().map(Phone::as_str),
+        customer.email.as_ref().map(Email::as_str),
+        customer.city_id.get(),
     )
     .await
     .map_err(write_error)?;
@@ -167,34 +161,15 @@ pub async fn update_customer(
     _: Admin,
     state: web::Data<AppState>,
     id: web::Path<i32>,
-    body: web::Json<CustomerPatch>,
+    Body(patch): Body<CustomerPatch>,
 ) -> Reply {
-    let name = body
-        .name
-        .as_deref()
-        .map(|n| validate::text("name", n, 200))
-        .transpose()?;
-    let phone = body
-        .phone
-        .as_ref()
-        .map(|p| validate::phone("phone", p.as_deref()))
-        .transpose()?;
-    let email = body
-        .email
-        .as_ref()
-        .map(|e| validate::email("email", e.as_deref()))
-        .transpose()?;
-    let city_id = body
-        .city_id
-        .map(|c| validate::positive_id("city_id", c))
-        .transpose()?;
     let customer = master::update_customer(
         &client(&state).await?,
         *id,
-        name.as_deref(),
-        phone.as_ref().map(Option::as_deref),
-        email.as_ref().map(Option::as_deref),
-        city_id,
+        patch.name.as_ref().map(CustomerName::as_str),
+        patch.phone.as_ref().map(|p| p.as_ref().map(Phone::as_str)),
+        patch.email.as_ref().map(|e| e.as_ref().map(Email::as_str)),
+        patch.city_id.map(CityId::get),
     )
     .await
     .map_err(write_error)?

@@ -2,8 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 use pos_shared::auth::Admin;
+use pos_shared::domain::{CityId, DbName, DbUser, Host, Password, Port};
 use pos_shared::error::{ApiError, ErrorBody};
-use pos_shared::validate;
+use pos_shared::extract::Body;
 use serde::{Deserialize, Serialize};
 
 use super::{Reply, client};
@@ -14,25 +15,13 @@ use crate::state::AppState;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewNode {
-    pub city_id: i32,
-    pub host: String,
-    pub port: i32,
-    pub dbname: String,
+    pub city_id: CityId,
+    pub host: Host,
+    pub port: Port,
+    pub dbname: DbName,
     /// The node's replication role (it may only call the node's apply function).
-    pub user: String,
-    pub password: String,
-}
-
-impl std::fmt::Debug for NewNode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewNode")
-            .field("city_id", &self.city_id)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("dbname", &self.dbname)
-            .field("user", &self.user)
-            .finish_non_exhaustive()
-    }
+    pub user: DbUser,
+    pub password: Password,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -82,26 +71,17 @@ pub async fn list_nodes(_: Admin, state: web::Data<AppState>) -> Reply {
 pub async fn register_node(
     _: Admin,
     state: web::Data<AppState>,
-    body: web::Json<NewNode>,
+    Body(node): Body<NewNode>,
 ) -> Reply {
-    let city_id = validate::positive_id("city_id", body.city_id)?;
-    let host = validate::text("host", &body.host, 255)?;
-    if !(1..=65535).contains(&body.port) {
-        return Err(ApiError::validation("port", "must be between 1 and 65535"));
-    }
-    let dbname = validate::text("dbname", &body.dbname, 63)?;
-    let user = validate::text("user", &body.user, 63)?;
-    if body.password.is_empty() {
-        return Err(ApiError::validation("password", "must not be empty"));
-    }
+    let city_id = node.city_id.get();
     let mut db = client(&state).await?;
     let tx = db.transaction().await.map_err(anyhow::Error::from)?;
     let connection = NodeConnection {
-        host: &host,
-        port: body.port,
-        dbname: &dbname,
-        user: &user,
-        password: &body.password,
+        host: node.host.as_str(),
+        port: node.port.get(),
+        dbname: node.dbname.as_str(),
+        user: node.user.as_str(),
+        password: node.password.expose(),
     };
     let server_name = match nodes::register_node(&tx, city_id, &connection).await {
         Ok(name) => name,
@@ -217,7 +197,7 @@ pub async fn update(
     _: Admin,
     state: web::Data<AppState>,
     city_id: web::Path<i32>,
-    patch: web::Json<NodePatch>,
+    Body(patch): Body<NodePatch>,
 ) -> Reply {
     let resync = nodes::set_enabled(&client(&state).await?, *city_id, patch.enabled)
         .await

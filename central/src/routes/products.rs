@@ -2,9 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 use pos_shared::auth::Admin;
+use pos_shared::domain::{CategoryId, Price, ProductName, Sku};
 use pos_shared::error::{ApiError, ErrorBody};
-use pos_shared::money::Money;
-use pos_shared::validate;
+use pos_shared::extract::Body;
 use serde::Deserialize;
 
 use super::{Reply, client};
@@ -12,28 +12,21 @@ use crate::db::master::Product;
 use crate::db::{master, write_error};
 use crate::state::AppState;
 
-fn price(value: Money) -> Result<Money, ApiError> {
-    if value.is_negative() {
-        return Err(ApiError::validation("price", "must not be negative"));
-    }
-    Ok(value)
-}
-
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProduct {
-    pub sku: String,
-    pub name: String,
-    pub category_id: i32,
-    pub price: Money,
+    pub sku: Sku,
+    pub name: ProductName,
+    pub category_id: CategoryId,
+    pub price: Price,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductPatch {
-    pub name: Option<String>,
-    pub category_id: Option<i32>,
-    pub price: Option<Money>,
+    pub name: Option<ProductName>,
+    pub category_id: Option<CategoryId>,
+    pub price: Option<Price>,
     pub active: Option<bool>,
 }
 
@@ -100,15 +93,17 @@ pub async fn get_product(_: Admin, state: web::Data<AppState>, id: web::Path<i32
 pub async fn create_product(
     _: Admin,
     state: web::Data<AppState>,
-    body: web::Json<NewProduct>,
+    Body(product): Body<NewProduct>,
 ) -> Reply {
-    let sku = validate::text("sku", &body.sku, 64)?;
-    let name = validate::text("name", &body.name, 200)?;
-    let category_id = validate::positive_id("category_id", body.category_id)?;
-    let price = price(body.price)?;
-    let product = master::create_product(&client(&state).await?, &sku, &name, category_id, price)
-        .await
-        .map_err(write_error)?;
+    let product = master::create_product(
+        &client(&state).await?,
+        product.sku.as_str(),
+        product.name.as_str(),
+        product.category_id.get(),
+        product.price.get(),
+    )
+    .await
+    .map_err(write_error)?;
     Ok(HttpResponse::Created().json(product))
 }
 
@@ -137,25 +132,15 @@ pub async fn update_product(
     _: Admin,
     state: web::Data<AppState>,
     id: web::Path<i32>,
-    body: web::Json<ProductPatch>,
+    Body(patch): Body<ProductPatch>,
 ) -> Reply {
-    let name = body
-        .name
-        .as_deref()
-        .map(|n| validate::text("name", n, 200))
-        .transpose()?;
-    let category_id = body
-        .category_id
-        .map(|c| validate::positive_id("category_id", c))
-        .transpose()?;
-    let price = body.price.map(price).transpose()?;
     let product = master::update_product(
         &client(&state).await?,
         *id,
-        name.as_deref(),
-        category_id,
-        price,
-        body.active,
+        patch.name.as_ref().map(ProductName::as_str),
+        patch.category_id.map(CategoryId::get),
+        patch.price.map(Price::get),
+        patch.active,
     )
     .await
     .map_err(write_error)?

@@ -4,7 +4,9 @@
 use actix_web::{HttpResponse, web};
 use anyhow::Context;
 use pos_shared::auth::Admin;
+use pos_shared::domain::CityId;
 use pos_shared::error::{ApiError, ErrorBody};
+use pos_shared::extract::Body;
 use serde::{Deserialize, Serialize};
 
 use super::{Reply, client};
@@ -75,7 +77,7 @@ pub struct LogQuery {
     /// `Pending`, `Success`, `Failed` or `Dead`.
     pub status: Option<String>,
     /// Only entries for this city's node.
-    pub city_id: Option<i32>,
+    pub city_id: Option<CityId>,
     /// At most this many entries (1 to 1000; 100 by default).
     pub limit: Option<i64>,
 }
@@ -111,7 +113,13 @@ pub async fn log(_: Admin, state: web::Data<AppState>, query: web::Query<LogQuer
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::validation("limit", "must be between 1 and 1000"));
     }
-    let entries = repl::log_entries(&client(&state).await?, status, query.city_id, limit).await?;
+    let entries = repl::log_entries(
+        &client(&state).await?,
+        status,
+        query.city_id.map(CityId::get),
+        limit,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(entries))
 }
 
@@ -121,7 +129,7 @@ pub struct RetryRequest {
     /// Also put `Dead` entries back in the queue (of one node, or all when absent).
     #[serde(default)]
     pub requeue_dead: bool,
-    pub city_id: Option<i32>,
+    pub city_id: Option<CityId>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -154,17 +162,11 @@ pub async fn retry(_: Admin, state: web::Data<AppState>, body: web::Bytes) -> Re
     let request: RetryRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RetryRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            if e.is_data() {
-                ApiError::validation("body", e.to_string())
-            } else {
-                ApiError::BadRequest(format!("malformed JSON body: {e}"))
-            }
-        })?
+        pos_shared::extract::parse(&body)?
     };
     let db = client(&state).await?;
     let requeued = if request.requeue_dead {
-        repl::requeue_dead(&db, request.city_id, None).await?
+        repl::requeue_dead(&db, request.city_id.map(CityId::get), None).await?
     } else {
         0
     };
@@ -179,7 +181,7 @@ pub async fn retry(_: Admin, state: web::Data<AppState>, body: web::Bytes) -> Re
 #[serde(deny_unknown_fields)]
 pub struct RequeueRequest {
     /// Only this node's entries.
-    pub city_id: Option<i32>,
+    pub city_id: Option<CityId>,
     /// Only these entries (ids from `GET /replication/log?status=Dead`).
     #[schema(max_items = 10000)]
     pub ids: Option<Vec<i64>>,
@@ -213,18 +215,15 @@ pub struct RequeueResult {
 pub async fn requeue(
     _: Admin,
     state: web::Data<AppState>,
-    request: web::Json<RequeueRequest>,
+    Body(request): Body<RequeueRequest>,
 ) -> Reply {
+    let city_id = request.city_id.map(CityId::get);
     if request.ids.as_ref().is_some_and(|ids| ids.len() > 10_000) {
         return Err(ApiError::validation("ids", "at most 10000 ids at once"));
     }
-    let requeued = repl::requeue_dead(
-        &client(&state).await?,
-        request.city_id,
-        request.ids.as_deref(),
-    )
-    .await?;
-    state.replicator.wake(request.city_id);
+    let requeued =
+        repl::requeue_dead(&client(&state).await?, city_id, request.ids.as_deref()).await?;
+    state.replicator.wake(city_id);
     Ok(HttpResponse::Ok().json(RequeueResult { requeued }))
 }
 

@@ -3,8 +3,9 @@
 
 use actix_web::{HttpResponse, web};
 use pos_shared::auth::Admin;
+use pos_shared::domain::{CityId, StoreCode, StoreName};
 use pos_shared::error::{ApiError, ErrorBody};
-use pos_shared::validate;
+use pos_shared::extract::Body;
 use serde::Deserialize;
 
 use super::{Reply, client};
@@ -15,16 +16,17 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewStore {
-    pub code: String,
-    pub name: String,
-    pub city_id: i32,
+    pub code: StoreCode,
+    pub name: StoreName,
+    pub city_id: CityId,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StorePatch {
-    pub name: Option<String>,
-    pub city_id: Option<i32>,
+    pub name: Option<StoreName>,
+    /// Moves the store to another city's node (DESIGN section 11).
+    pub city_id: Option<CityId>,
     pub active: Option<bool>,
 }
 
@@ -68,14 +70,16 @@ pub async fn list_stores(_: Admin, state: web::Data<AppState>) -> Reply {
 pub async fn create_store(
     _: Admin,
     state: web::Data<AppState>,
-    body: web::Json<NewStore>,
+    Body(store): Body<NewStore>,
 ) -> Reply {
-    let code = validate::text("code", &body.code, 32)?;
-    let name = validate::text("name", &body.name, 200)?;
-    let city_id = validate::positive_id("city_id", body.city_id)?;
-    let store = master::create_store(&client(&state).await?, &code, &name, city_id)
-        .await
-        .map_err(write_error)?;
+    let store = master::create_store(
+        &client(&state).await?,
+        store.code.as_str(),
+        store.name.as_str(),
+        store.city_id.get(),
+    )
+    .await
+    .map_err(write_error)?;
     Ok(HttpResponse::Created().json(store))
 }
 
@@ -104,23 +108,14 @@ pub async fn update_store(
     _: Admin,
     state: web::Data<AppState>,
     id: web::Path<i32>,
-    body: web::Json<StorePatch>,
+    Body(patch): Body<StorePatch>,
 ) -> Reply {
-    let name = body
-        .name
-        .as_deref()
-        .map(|n| validate::text("name", n, 200))
-        .transpose()?;
-    let city_id = body
-        .city_id
-        .map(|c| validate::positive_id("city_id", c))
-        .transpose()?;
     let store = master::update_store(
         &client(&state).await?,
         *id,
-        name.as_deref(),
-        city_id,
-        body.active,
+        patch.name.as_ref().map(StoreName::as_str),
+        patch.city_id.map(CityId::get),
+        patch.active,
     )
     .await
     .map_err(write_error)?

@@ -4,7 +4,9 @@
 
 use actix_web::{HttpResponse, web};
 use pos_shared::auth::Admin;
+use pos_shared::domain::Label;
 use pos_shared::error::{ApiError, ErrorBody};
+use pos_shared::extract::Body;
 use serde::{Deserialize, Serialize};
 
 use super::{Reply, client};
@@ -14,9 +16,10 @@ use crate::state::AppState;
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCashierToken {
-    /// Who or which till it is for, as head office wants to recognise it.
-    #[schema(max_length = 100)]
-    pub label: Option<String>,
+    /// Who or which till it is for, as head office wants to recognise it (absent, `null` or blank:
+    /// none).
+    #[serde(default, deserialize_with = "pos_shared::domain::blank_as_none")]
+    pub label: Option<Label>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -52,15 +55,15 @@ pub async fn issue(
     _: Admin,
     state: web::Data<AppState>,
     store_id: web::Path<i32>,
-    body: web::Json<NewCashierToken>,
+    Body(credential): Body<NewCashierToken>,
 ) -> Reply {
-    let label = pos_shared::validate::optional_text("label", body.label.as_deref(), 100)?;
+    let label = credential.label;
     let token = pos_shared::auth::generate_token();
     let credential = tokens::issue(
         &client(&state).await?,
         *store_id,
         &pos_shared::auth::token_digest_hex(&token),
-        label.as_deref(),
+        label.as_ref().map(Label::as_str),
     )
     .await
     .map_err(|e| {

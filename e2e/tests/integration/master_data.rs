@@ -109,7 +109,7 @@ async fn bad_input_gets_a_clear_error_and_writes_nothing() {
         (
             json!({"sku": "A1", "name": "Rice", "category_id": category, "price": "1.005"}),
             422,
-            "body",
+            "price",
         ),
         (
             json!({"sku": "A1", "name": "  ", "category_id": category, "price": "1.00"}),

@@ -69,3 +69,36 @@ async fn openapi_login_link_matches_the_real_answer() {
         ["schema"];
     assert_eq!(schema_properties(&doc, schema), keys(&link));
 }
+
+/// `$ref`s of a document that name no schema of its components.
+fn dangling_references(doc: &serde_json::Value) -> Vec<String> {
+    let text = doc.to_string();
+    let prefix = "\"#/components/schemas/";
+    text.match_indices(prefix)
+        .filter_map(|(at, _)| {
+            let name = text[at + prefix.len()..].split('"').next()?;
+            doc["components"]["schemas"]
+                .get(name)
+                .is_none()
+                .then(|| name.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn every_reference_resolves_and_the_limits_are_the_domain_types() {
+    use pos_shared::domain::{ProductName, Quantity};
+    let central = serde_json::to_value(central::openapi::api()).unwrap();
+    let node = serde_json::to_value(store_node::openapi::api()).unwrap();
+    assert_eq!(dangling_references(&central), Vec::<String>::new());
+    assert_eq!(dangling_references(&node), Vec::<String>::new());
+    let schemas = &central["components"]["schemas"];
+    assert_eq!(
+        schemas["NewProduct"]["properties"]["name"]["$ref"],
+        "#/components/schemas/ProductName"
+    );
+    assert_eq!(schemas["ProductName"]["maxLength"], ProductName::MAX_CHARS);
+    let schemas = &node["components"]["schemas"];
+    assert_eq!(schemas["Quantity"]["maximum"], f64::from(Quantity::MAX));
+    assert_eq!(schemas["NewOrder"]["properties"]["items"]["minItems"], 1);
+}

@@ -1,7 +1,9 @@
 use actix_web::{HttpResponse, web};
 use anyhow::Context;
 use pos_shared::auth::{Authenticated, Cashier};
+use pos_shared::domain::{Lines, ProductId, ReceivedQuantity, Reference};
 use pos_shared::error::{ApiError, ErrorBody};
+use pos_shared::extract::Body;
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -50,15 +52,18 @@ pub async fn list(
 #[serde(deny_unknown_fields)]
 pub struct NewReceipt {
     pub idempotency_key: Uuid,
-    pub reference: Option<String>,
-    pub items: Vec<ReceiptLine>,
+    /// Absent, `null` or blank: none.
+    #[serde(default, deserialize_with = "pos_shared::domain::blank_as_none")]
+    pub reference: Option<Reference>,
+    #[schema(schema_with = Lines::<ReceiptLine>::openapi_schema)]
+    pub items: Lines<ReceiptLine>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiptLine {
-    pub product_id: i32,
-    pub quantity: i64,
+    pub product_id: ProductId,
+    pub quantity: ReceivedQuantity,
 }
 
 // What `receive` answers (it writes the body with `json!`): for the OpenAPI document only; the
@@ -95,32 +100,19 @@ pub struct ReceiptResult {
 pub async fn receive(
     cashier: Cashier,
     state: web::Data<AppState>,
-    body: web::Json<NewReceipt>,
+    Body(body): Body<NewReceipt>,
 ) -> Result<HttpResponse, ApiError> {
-    if body.items.is_empty() {
-        return Err(ApiError::validation(
-            "items",
-            "a receipt needs at least one item",
-        ));
-    }
-    let mut items = Vec::with_capacity(body.items.len());
-    for line in &body.items {
-        if !(1..=1_000_000).contains(&line.quantity) {
-            return Err(ApiError::validation(
-                "quantity",
-                "must be between 1 and 1000000",
-            ));
-        }
-        items.push(json!({"product_id": line.product_id, "quantity": line.quantity}));
-    }
-    let reference =
-        pos_shared::validate::optional_text("reference", body.reference.as_deref(), 200)?;
+    let items: Vec<serde_json::Value> = body
+        .items
+        .iter()
+        .map(|line| json!({"product_id": line.product_id.get(), "quantity": line.quantity.get()}))
+        .collect();
     let client = state.pool.get().await.context("getting a connection")?;
     let (receipt_id, replayed) = db::inventory::receive(
         &client,
         cashier.store_id,
         &items.into(),
-        reference.as_deref(),
+        body.reference.as_ref().map(Reference::as_str),
         body.idempotency_key,
     )
     .await

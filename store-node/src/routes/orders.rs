@@ -3,8 +3,11 @@
 use actix_web::{HttpResponse, web};
 use anyhow::Context;
 use pos_shared::auth::{Authenticated, Cashier, Principal};
+use pos_shared::domain::{
+    Amount, CustomerId, LineNo, Lines, PaymentMethod, ProductId, Quantity, Reason,
+};
 use pos_shared::error::{ApiError, ErrorBody};
-use pos_shared::money::Money;
+use pos_shared::extract::Body;
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -14,79 +17,45 @@ use crate::db::orders::Order;
 use crate::db::refunds::Refund;
 use crate::state::AppState;
 
-const MAX_LINES: usize = 500;
-const MAX_QUANTITY: i64 = 100_000;
-
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrder {
     pub idempotency_key: Uuid,
-    pub customer_id: Option<i32>,
-    pub items: Vec<NewOrderLine>,
-    pub payments: Vec<NewPayment>,
+    pub customer_id: Option<CustomerId>,
+    #[schema(schema_with = Lines::<NewOrderLine>::openapi_schema)]
+    pub items: Lines<NewOrderLine>,
+    #[schema(schema_with = Lines::<NewPayment, 20>::openapi_schema)]
+    pub payments: Lines<NewPayment, 20>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrderLine {
-    pub product_id: i32,
-    pub quantity: i64,
+    pub product_id: ProductId,
+    pub quantity: Quantity,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPayment {
-    pub method: String,
-    pub amount: Money,
+    pub method: PaymentMethod,
+    pub amount: Amount,
 }
 
-/// Checks the request and writes it in the normalised form the fingerprint is taken of.
-fn normalise(order: &NewOrder) -> Result<(serde_json::Value, serde_json::Value), ApiError> {
-    if order.items.is_empty() {
-        return Err(ApiError::validation(
-            "items",
-            "a sale needs at least one item",
-        ));
-    }
-    if order.items.len() > MAX_LINES {
-        return Err(ApiError::validation(
-            "items",
-            format!("at most {MAX_LINES} lines"),
-        ));
-    }
-    if order.payments.is_empty() {
-        return Err(ApiError::validation(
-            "payments",
-            "a sale needs at least one payment",
-        ));
-    }
-    let mut items = Vec::with_capacity(order.items.len());
-    for line in &order.items {
-        if line.product_id <= 0 {
-            return Err(ApiError::validation("product_id", "must be a positive id"));
-        }
-        if !(1..=MAX_QUANTITY).contains(&line.quantity) {
-            return Err(ApiError::validation(
-                "quantity",
-                format!("must be between 1 and {MAX_QUANTITY}"),
-            ));
-        }
-        items.push(json!({"product_id": line.product_id, "quantity": line.quantity}));
-    }
-    let mut payments = Vec::with_capacity(order.payments.len());
-    for payment in &order.payments {
-        if !["cash", "card", "wallet"].contains(&payment.method.as_str()) {
-            return Err(ApiError::validation(
-                "method",
-                "must be cash, card or wallet",
-            ));
-        }
-        if payment.amount <= Money::ZERO {
-            return Err(ApiError::validation("amount", "must be positive"));
-        }
-        payments.push(json!({"method": payment.method, "amount": payment.amount.to_string()}));
-    }
-    Ok((items.into(), payments.into()))
+/// The sale's lines and payments as `checkout()` takes them; the idempotency fingerprint is taken of
+/// this form.
+fn lines_and_payments(order: &NewOrder) -> (serde_json::Value, serde_json::Value) {
+    let items: Vec<serde_json::Value> = order
+        .items
+        .iter()
+        .map(|line| json!({"product_id": line.product_id.get(), "quantity": line.quantity.get()}))
+        .collect();
+    let payments: Vec<serde_json::Value> = order
+        .payments
+        .iter()
+        .map(|p| json!({"method": p.method.as_str(), "amount": p.amount.get().to_string()}))
+        .collect();
+    (items.into(), payments.into())
 }
 
 /// Maps the sale's own SQLSTATEs (see sql/store/checkout.sql) to answers; anything else is unexpected.
@@ -140,14 +109,14 @@ pub fn sale_error(err: anyhow::Error) -> ApiError {
 pub async fn create(
     cashier: Cashier,
     state: web::Data<AppState>,
-    body: web::Json<NewOrder>,
+    body: Body<NewOrder>,
 ) -> Result<HttpResponse, ApiError> {
-    let (items, payments) = normalise(&body)?;
+    let (items, payments) = lines_and_payments(&body);
     let client = state.pool.get().await.context("getting a connection")?;
     let (order, replayed) = db::orders::checkout(
         &client,
         cashier.store_id,
-        body.customer_id,
+        body.customer_id.map(CustomerId::get),
         &items,
         &payments,
         body.idempotency_key,
@@ -202,18 +171,21 @@ pub async fn get(
 pub struct NewRefund {
     pub idempotency_key: Uuid,
     /// Lines of the original sale and how many of each to refund.
-    pub items: Vec<RefundLine>,
+    #[schema(schema_with = Lines::<RefundLine>::openapi_schema)]
+    pub items: Lines<RefundLine>,
     /// Defaults to the sale's main payment method.
-    pub method: Option<String>,
-    pub reason: Option<String>,
+    pub method: Option<PaymentMethod>,
+    /// Absent, `null` or blank: none.
+    #[serde(default, deserialize_with = "pos_shared::domain::blank_as_none")]
+    pub reason: Option<Reason>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[schema(as = NewRefundLine)]
 #[serde(deny_unknown_fields)]
 pub struct RefundLine {
-    pub line_no: i32,
-    pub quantity: i64,
+    pub line_no: LineNo,
+    pub quantity: Quantity,
 }
 
 /// Refunds lines of a sale of the cashier's store (stock goes back).
@@ -243,33 +215,21 @@ pub async fn refund(
     cashier: Cashier,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<NewRefund>,
+    Body(body): Body<NewRefund>,
 ) -> Result<HttpResponse, ApiError> {
-    if body.items.is_empty() {
-        return Err(ApiError::validation(
-            "items",
-            "a refund needs at least one line",
-        ));
-    }
-    let mut items = Vec::with_capacity(body.items.len());
-    for line in &body.items {
-        if !(1..=MAX_QUANTITY).contains(&line.quantity) {
-            return Err(ApiError::validation(
-                "quantity",
-                format!("must be between 1 and {MAX_QUANTITY}"),
-            ));
-        }
-        items.push(json!({"line_no": line.line_no, "quantity": line.quantity}));
-    }
-    let reason = pos_shared::validate::optional_text("reason", body.reason.as_deref(), 500)?;
+    let items: Vec<serde_json::Value> = body
+        .items
+        .iter()
+        .map(|line| json!({"line_no": line.line_no.get(), "quantity": line.quantity.get()}))
+        .collect();
     let items = serde_json::Value::from(items);
     let client = state.pool.get().await.context("getting a connection")?;
     let request = db::refunds::RefundRequest {
         store_id: cashier.store_id,
         global_order_id: *id,
         items: &items,
-        method: body.method.as_deref(),
-        reason: reason.as_deref(),
+        method: body.method.map(PaymentMethod::as_str),
+        reason: body.reason.as_ref().map(Reason::as_str),
         idempotency_key: body.idempotency_key,
     };
     let (refund_id, replayed) = db::refunds::refund(&client, &request)

@@ -1,0 +1,61 @@
+//! Values that can only hold what the product accepts, parsed once at the edge (a request's body): a
+//! handler holding a `ProductName` knows it is trimmed, non-empty, short enough and free of control
+//! characters. Each type's OpenAPI schema carries the same limits from the same constants, so the
+//! document cannot drift from the checks. The database's constraints stay the last line of defence.
+//!
+//! A refused value answers 422 naming its field: see [`crate::http::Body`].
+
+mod lines;
+mod numbers;
+mod text;
+
+pub use lines::Lines;
+pub use numbers::{
+    Amount, CategoryId, CityId, CustomerId, LineNo, PaymentMethod, Port, Price, ProductId,
+    Quantity, ReceivedQuantity, StoreId,
+};
+pub use text::{
+    CategoryName, CityName, CustomerName, DbName, DbUser, Email, Host, Label, Password, Phone,
+    ProductName, Reason, Reference, Sku, StoreCode, StoreName, TimeZone,
+};
+
+pub use crate::money::Money;
+
+use serde::{Deserialize, Deserializer};
+
+/// Why a value was refused, in words that name no field (whoever parses it knows where it was).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl Invalid {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+/// An optional text field (`#[serde(default, deserialize_with = "blank_as_none")]`): absent, `null` or
+/// blank is `None`; anything else must be a valid `T`.
+pub fn blank_as_none<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<String, Error = Invalid>,
+{
+    match Option::<String>::deserialize(deserializer)? {
+        Some(text) if !text.trim().is_empty() => T::try_from(text)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+        _ => Ok(None),
+    }
+}
+
+/// A field of a PATCH body that may be cleared (`#[serde(default, deserialize_with = "clearable")]`):
+/// absent is `None` (left as it is), `null` or blank is `Some(None)` (cleared), anything else must be a
+/// valid `T`.
+pub fn clearable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<String, Error = Invalid>,
+{
+    blank_as_none(deserializer).map(Some)
+}
