@@ -26,7 +26,7 @@ fmt:
 	cargo fmt --all
 
 bench: deps
-	cargo bench -p central --bench replication
-	cargo bench -p store-node --bench checkout
-	cargo bench -p central --bench reports
-	cargo bench -p central --bench catch_up
+	cargo bench -p pos-e2e --bench replication
+	cargo bench -p pos-e2e --bench checkout
+	cargo bench -p pos-e2e --bench reports
+	cargo bench -p pos-e2e --bench catch_up

@@ -7,7 +7,7 @@
 //! nothing folded. Then one node's answer against the length of the range, from its running totals
 //! beside the same function as it was when it summed the range's per-day rows.
 //!
-//! Run: `cargo bench -p central --bench reports`.
+//! Run: `cargo bench -p pos-e2e --bench reports`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a failed step should stop it
 

@@ -12,7 +12,7 @@
 //! Settings: `POS_BENCH_OUTAGES` (seconds, comma-separated, default "60,600"),
 //! `POS_BENCH_RESYNC_CUSTOMERS` (default 1000000).
 //!
-//! Run: `cargo bench -p central --bench catch_up` (or `make bench`; over 11 minutes with the defaults).
+//! Run: `cargo bench -p pos-e2e --bench catch_up` (or `make bench`; over 11 minutes with the defaults).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step should panic
 

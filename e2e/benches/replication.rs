@@ -5,7 +5,7 @@
 //!    from writer sessions kept open (as a pool keeps them) and from new sessions per measurement;
 //! 3. backlog drain to a node returning from an outage.
 //!
-//! Run: `cargo bench -p central --bench replication` (or `make bench`).
+//! Run: `cargo bench -p pos-e2e --bench replication` (or `make bench`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step should panic
 

@@ -5,7 +5,7 @@
 //!    naive design), instead of the outbox;
 //! 3. one hot product, 32 concurrent cashiers: sales per second, oversold, deadlocks.
 //!
-//! Run: `cargo bench -p store-node --bench checkout`.
+//! Run: `cargo bench -p pos-e2e --bench checkout`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a failed step should stop it
 
