@@ -9,7 +9,7 @@ use deadpool_postgres::Pool;
 /// How often new sales and refunds are folded into the totals.
 const FOLD_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Spawns the task that folds new sales every [`FOLD_INTERVAL`].
+/// Spawns the task that folds new sales every `FOLD_INTERVAL`.
 pub fn spawn_folder(pool: Pool) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(FOLD_INTERVAL);

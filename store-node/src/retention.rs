@@ -1,5 +1,5 @@
 //! Retention at the node: delivered outbox entries and old idempotency keys are deleted by a task that
-//! runs every [`PURGE_INTERVAL`], in transactions of at most [`PURGE_BATCH`] rows, so that neither
+//! runs every `PURGE_INTERVAL`, in transactions of at most `PURGE_BATCH` rows, so that neither
 //! grows with every sale ever made. Undelivered and Dead entries, and the sales themselves, stay.
 
 use std::time::Duration;

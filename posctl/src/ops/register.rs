@@ -10,11 +10,11 @@ use crate::api::model::{City, Node, Store};
 use crate::api::{Api, status_of};
 use crate::cluster::{State, StoreState};
 
-/// Creates the cities central does not know yet and records every city's id.
 /// The zone of the cities `up` creates: the local cluster's cities are the chain's, in Pakistan
 /// (`PATCH /cities/{id}` changes it).
 const CITY_TIME_ZONE: &str = "Asia/Karachi";
 
+/// Creates the cities central does not know yet and records every city's id.
 pub(super) async fn ensure_cities(api: &Api, state: &mut State) -> anyhow::Result<()> {
     let mut known: Vec<City> = api.get("/cities").await.context("listing cities")?;
     for city in &mut state.cities {

@@ -169,7 +169,7 @@ pub fn is_alive(pid: i32) -> bool {
     !matches!(state, Some("Z" | "X") | None)
 }
 
-/// Whether `pid` runs `binary` (its argv[0], as posctl spawns it): a recycled pid is left alone.
+/// Whether `pid` runs `binary` (its `argv[0]`, as posctl spawns it): a recycled pid is left alone.
 pub fn is_ours(pid: i32, binary: &Path) -> bool {
     let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
         return false;

@@ -44,10 +44,6 @@ impl Supervisor {
         })
     }
 
-    pub fn pids(&self) -> &PidFile {
-        &self.pids
-    }
-
     /// Starts the service unless it runs already with the same binary and settings (then it is
     /// restarted). Returns whether a process was started.
     pub async fn ensure(&mut self, spec: &ServiceSpec) -> anyhow::Result<bool> {

@@ -3,7 +3,7 @@
 //! characters. Each type's OpenAPI schema carries the same limits from the same constants, so the
 //! document cannot drift from the checks. The database's constraints stay the last line of defence.
 //!
-//! A refused value answers 422 naming its field: see [`crate::http::Body`].
+//! A refused value answers 422 naming its field: see [`crate::extract::Body`].
 
 mod lines;
 mod numbers;
