@@ -30,17 +30,14 @@ pub struct ReplicationConfig {
     pub retention_hours: i32,
 }
 
-impl Config {
-    pub fn from_env() -> anyhow::Result<Self> {
-        let source = ConfigSource::from_env()?;
-        let config = Self::from_source(&source)?;
-        for key in source.unread_keys() {
-            eprintln!("central: warning: {key} is set but is not a setting of this service");
-        }
-        Ok(config)
+impl pos_shared::service::ServiceConfig for Config {
+    const SERVICE: &'static str = "central";
+
+    fn common(&self) -> &CommonConfig {
+        &self.common
     }
 
-    pub fn from_source(source: &ConfigSource) -> anyhow::Result<Self> {
+    fn from_source(source: &ConfigSource) -> anyhow::Result<Self> {
         let retention_hours = source.get_or("POS_REPLICATION_RETENTION_HOURS", 168)?;
         anyhow::ensure!(
             retention_hours >= 1,

@@ -15,8 +15,7 @@ use std::time::Duration;
 use anyhow::Context;
 use futures_util::StreamExt;
 use pos_shared::delivery::{
-    BatchOutcome, DeliveryMetrics, DeliveryPolicy, DeliverySignal, DeliveryTarget, WorkerName,
-    run_worker,
+    Call, DeliveryMetrics, DeliveryPolicy, DeliverySignal, SessionTarget, WorkerName, run_worker,
 };
 use tokio::task::JoinHandle;
 use tokio_postgres::{AsyncMessage, NoTls};
@@ -164,37 +163,6 @@ impl Replicator {
     }
 }
 
-/// One node as the delivery engine drives it. Its session is a pool of one connection, so that the
-/// node's named dblink connection lives as long as the session and a broken session is replaced on the
-/// next use.
-struct NodeTarget {
-    city_id: i32,
-    session: deadpool_postgres::Pool,
-    batch_size: i32,
-}
-
-impl DeliveryTarget for NodeTarget {
-    async fn deliver(&self) -> anyhow::Result<BatchOutcome> {
-        let client = self
-            .session
-            .get()
-            .await
-            .context("getting the replicator session")?;
-        let mut outcome = db::replication::deliver(&client, self.city_id).await?;
-        outcome.full = outcome.delivered + outcome.dead >= self.batch_size;
-        Ok(outcome)
-    }
-
-    async fn probe(&self) -> anyhow::Result<bool> {
-        let client = self
-            .session
-            .get()
-            .await
-            .context("getting the replicator session")?;
-        db::replication::node_answers(&client, self.city_id).await
-    }
-}
-
 async fn node_worker(
     city_id: i32,
     signal: Arc<DeliverySignal>,
@@ -227,9 +195,18 @@ async fn node_worker(
         queue: "replication",
         target: city_id.to_string(),
     };
-    let target = NodeTarget {
-        city_id,
+    // The node's session is a pool of one connection: its named dblink connection to the node lives
+    // as long as it does, and a broken session is replaced on the next use.
+    let target = SessionTarget {
         session,
+        deliver: Call {
+            sql: "SELECT * FROM deliver_replication($1)",
+            args: vec![city_id],
+        },
+        probe: Call {
+            sql: "SELECT node_answers($1)",
+            args: vec![city_id],
+        },
         batch_size: config.batch_size,
     };
     run_worker(name, signal, policy, metrics, target).await;

@@ -6,6 +6,7 @@ use actix_web::web;
 use anyhow::Context;
 use pos_shared::auth::TokenRegistry;
 use pos_shared::http::ServerParts;
+use pos_shared::service::Running;
 
 use crate::config::Config;
 use crate::fanout::NodeSessions;
@@ -13,25 +14,13 @@ use crate::replicator::Replicator;
 use crate::state::AppState;
 use pos_shared::delivery::start_retry_job;
 
-pub struct Application {
-    port: u16,
-    server: actix_web::dev::Server,
-    background: Vec<tokio::task::JoinHandle<()>>,
-    replicator: Replicator,
-    scheduler: Option<tokio_cron_scheduler::JobScheduler>,
-}
+/// Builds the service; what it builds runs as a [`Running`].
+pub struct Application;
 
 impl Application {
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let (pool, db_config) = pos_shared::db::open_and_migrate(
-            &config.common.database_url,
-            "central",
-            config.common.database_pool_size,
-            |db| async move { crate::schema::migrate(&db).await },
-        )
-        .await?;
-        let (listener, port) =
-            pos_shared::http::bind(&config.common.http_host, config.common.http_port)?;
+    pub async fn build(config: Config) -> anyhow::Result<Running> {
+        let (pool, db_config, listener, port) =
+            pos_shared::service::open(&config.common, "central", crate::schema::migrate).await?;
 
         let client = pool.get().await.context("getting a connection")?;
         crate::db::replication::configure(&client, &config.replication).await?;
@@ -83,7 +72,7 @@ impl Application {
                 listener,
                 tokens,
                 pool: pool.clone(),
-                openapi: crate::openapi::document()?,
+                openapi: pos_shared::openapi::OpenApiJson::new(&crate::openapi::api())?,
                 scrape: crate::routes::replication::metrics_scrape(pool.clone()),
             },
             move |cfg| {
@@ -93,25 +82,9 @@ impl Application {
             },
         )?;
         tracing::info!(port, "central listening");
-        Ok(Self {
-            port,
-            server,
-            background,
-            replicator,
-            scheduler,
-        })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let result = pos_shared::http::run_until_stopped(self.server, self.background).await;
-        self.replicator.shutdown();
-        if let Some(mut scheduler) = self.scheduler {
-            let _ = scheduler.shutdown().await;
-        }
-        result
+        Ok(
+            Running::new(port, server, background, scheduler)
+                .on_stop(move || replicator.shutdown()),
+        )
     }
 }

@@ -313,7 +313,9 @@ async fn main() -> anyhow::Result<()> {
     // The production replication settings: the defaults, as central reads them from an environment
     // that sets only the (required) admin token.
     let defaults = ConfigSource::from_pairs([("POS_ADMIN_TOKEN".to_owned(), "unused".to_owned())])?;
-    let replication = central::config::Config::from_source(&defaults)?.replication;
+    let replication =
+        <central::config::Config as pos_shared::service::ServiceConfig>::from_source(&defaults)?
+            .replication;
     let r = &replication;
     let settings = format!(
         "poll {} ms, probe {} ms, batch {}, back-off {}-{} ms",

@@ -1,4 +1,4 @@
-//! The shape of a replicated product, as both central and the nodes serve it.
+//! The shapes of a replicated product and customer, as both central and the nodes serve them.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -27,6 +27,34 @@ impl From<&Row> for Product {
             category_id: row.get("category_id"),
             price: row.get("price"),
             active: row.get("active"),
+            version: row.get("version"),
+            updated_at: row.get("updated_at"),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Customer {
+    pub id: i32,
+    pub name: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub city_id: i32,
+    /// Set when head office deleted the customer (their sales keep referring to them).
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub version: i64,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Row> for Customer {
+    fn from(row: &Row) -> Self {
+        Self {
+            id: row.get("id"),
+            name: row.get("name"),
+            phone: row.get("phone"),
+            email: row.get("email"),
+            city_id: row.get("city_id"),
+            deleted_at: row.get("deleted_at"),
             version: row.get("version"),
             updated_at: row.get("updated_at"),
         }

@@ -229,27 +229,6 @@ pub fn is_unavailable(err: &anyhow::Error) -> bool {
     })
 }
 
-/// A service's start-up: parse the URL, build the pool, fail with one clear line when the database is
-/// unreachable, then bring the schema up to date with `migrate`.
-pub async fn open_and_migrate<F, Fut>(
-    url: &SecretString,
-    application_name: &str,
-    pool_size: usize,
-    migrate: F,
-) -> anyhow::Result<(Pool, tokio_postgres::Config)>
-where
-    F: FnOnce(tokio_postgres::Config) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<()>>,
-{
-    let config = parse_url(url, application_name)?;
-    let pool = pool(config.clone(), pool_size)?;
-    check_reachable(&pool, &config).await?;
-    migrate(config.clone())
-        .await
-        .with_context(|| format!("bringing the schema of {} up to date", describe(&config)))?;
-    Ok((pool, config))
-}
-
 /// `sql/common/functions.sql`: what central and the nodes both have.
 pub const COMMON_FUNCTIONS: ReplaceableSql = ReplaceableSql {
     name: "common/functions.sql",

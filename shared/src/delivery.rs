@@ -85,7 +85,7 @@ pub struct BatchOutcome {
 impl BatchOutcome {
     /// Reads `delivered, failed, dead, unreachable, lag_seconds`, the columns both directions' SQL
     /// functions return; `full` is left for the caller, which knows the batch size.
-    pub fn from_row(row: &tokio_postgres::Row) -> Self {
+    fn from_row(row: &tokio_postgres::Row) -> Self {
         Self {
             delivered: row.get("delivered"),
             failed: row.get("failed"),
@@ -105,6 +105,57 @@ pub trait DeliveryTarget: Send + 'static {
     fn deliver(&self) -> impl Future<Output = anyhow::Result<BatchOutcome>> + Send;
     /// Does the unreachable peer answer again? When it does, its failed entries are made due.
     fn probe(&self) -> impl Future<Output = anyhow::Result<bool>> + Send;
+}
+
+/// A peer reached through a database session of the worker's own (a pool of one connection, so that
+/// the session's named dblink connection lives as long as it does, and a broken session is replaced on
+/// the next use). Each direction names its two SQL calls: `deliver` ships one batch and returns the
+/// columns of [`BatchOutcome::from_row`]; `probe` returns whether the peer answers again (and makes its
+/// failed entries due when it does).
+pub struct SessionTarget {
+    pub session: deadpool_postgres::Pool,
+    pub deliver: Call,
+    pub probe: Call,
+    /// Entries per batch: a batch this large may have left more behind.
+    pub batch_size: i32,
+}
+
+/// One SQL statement and its integer parameters.
+pub struct Call {
+    pub sql: &'static str,
+    pub args: Vec<i32>,
+}
+
+impl Call {
+    async fn row(&self, session: &deadpool_postgres::Pool) -> anyhow::Result<tokio_postgres::Row> {
+        use anyhow::Context;
+        let client = session
+            .get()
+            .await
+            .context("getting the delivery session")?;
+        let stmt = client.prepare_cached(self.sql).await?;
+        let args: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = self
+            .args
+            .iter()
+            .map(|arg| arg as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect();
+        client
+            .query_one(&stmt, &args)
+            .await
+            .with_context(|| format!("calling {}", self.sql))
+    }
+}
+
+impl DeliveryTarget for SessionTarget {
+    async fn deliver(&self) -> anyhow::Result<BatchOutcome> {
+        let mut outcome = BatchOutcome::from_row(&self.deliver.row(&self.session).await?);
+        outcome.full = outcome.delivered + outcome.dead >= self.batch_size;
+        Ok(outcome)
+    }
+
+    async fn probe(&self) -> anyhow::Result<bool> {
+        Ok(self.probe.row(&self.session).await?.get(0))
+    }
 }
 
 /// Counters and gauges of every worker of a service, labelled by queue (`replication`, `outbox`) and

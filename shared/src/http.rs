@@ -151,18 +151,6 @@ pub async fn health(pool: web::Data<deadpool_postgres::Pool>) -> actix_web::Http
     }
 }
 
-/// Runs `server` until it stops (SIGINT/SIGTERM start a graceful shutdown), then stops `background`.
-pub async fn run_until_stopped(
-    server: actix_web::dev::Server,
-    background: Vec<tokio::task::JoinHandle<()>>,
-) -> anyhow::Result<()> {
-    let result = server.await;
-    for task in background {
-        task.abort();
-    }
-    result.map_err(Into::into)
-}
-
 /// Binds the service's listener (port 0 picks a free port, as tests do).
 pub fn bind(host: &str, port: u16) -> anyhow::Result<(std::net::TcpListener, u16)> {
     use anyhow::Context;

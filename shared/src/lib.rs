@@ -14,6 +14,7 @@ pub mod money;
 pub mod openapi;
 pub mod outbox;
 pub mod pgctl;
+pub mod service;
 pub mod telemetry;
 
 #[cfg(feature = "testkit")]

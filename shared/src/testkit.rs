@@ -33,10 +33,19 @@ pub struct TestInstance {
 /// Template database names by (instance port, kind), each created once.
 type TemplateCells = HashMap<(u16, String), Arc<OnceCell<String>>>;
 
-/// A free TCP port on the loopback interface.
+/// A free TCP port on the loopback interface, below the kernel's ephemeral range (32768 and up): a port
+/// picked there can be taken by any outgoing connection before the server that is to listen on it
+/// starts. 10000-19999, away from the local cluster's (posctl's tests use 20000 and up).
 pub fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(listener.local_addr()?.port())
+    use rand::Rng;
+    let mut rng = rand::rng();
+    for _ in 0..100 {
+        let port = rng.random_range(10_000..20_000);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    anyhow::bail!("no free port in 10000-19999")
 }
 
 fn shell_quote(path: &std::path::Path) -> String {
@@ -59,7 +68,21 @@ impl TestInstance {
         Ok(instance)
     }
 
+    /// A new instance; started again on another port when the one picked was taken meanwhile.
     async fn start_new(ephemeral: bool) -> anyhow::Result<Self> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match Self::start_on_free_port(ephemeral).await {
+                Err(e) if attempt < 3 && format!("{e:#}").contains("could not start server") => {
+                    tracing::warn!(error = %format!("{e:#}"), "PostgreSQL did not start; trying another port");
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn start_on_free_port(ephemeral: bool) -> anyhow::Result<Self> {
         let root = tempfile::Builder::new()
             .prefix("pos-test-pg-")
             .tempdir()

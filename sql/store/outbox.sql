@@ -18,10 +18,7 @@ DECLARE
     v_items json[];
     v_shipped record;
 BEGIN
-    delivered := 0;
-    failed := 0;
-    dead := 0;
-    unreachable := false;
+    SELECT 0, 0, 0, false INTO delivered, failed, dead, unreachable;  -- what an empty outbox answers
     SELECT array_agg(o.id ORDER BY o.id), array_agg((o.payload || jsonb_build_object('kind', o.kind))::json ORDER BY o.id)
     INTO v_ids, v_items
     FROM (SELECT id, kind, payload FROM outbox
@@ -33,34 +30,35 @@ BEGIN
     END IF;
     SELECT * INTO v_shipped
     FROM ship_batch('pos_central', 'pos_central', NULL, 'apply_order_mappings', v_items, central_deadline_ms());
-    IF v_shipped.failure IS NOT NULL THEN
-        UPDATE outbox
-        SET status = 'Failed', attempts = attempts + 1, last_attempt_at = clock_timestamp(),
-            message = v_shipped.failure, next_attempt_at = retry_at(attempts, 500, 60000)
-        WHERE id = ANY (v_ids);
-        failed := cardinality(v_ids);
-        unreachable := v_shipped.unreachable;
-        RETURN;
-    END IF;
-    IF v_shipped.rejected IS NOT NULL THEN
+    -- One statement settles the batch: every entry Failed when the call failed (central out of reach
+    -- or hung), else each one Dead with central's reason or delivered.
+    WITH outcome AS (
+        SELECT b.id, x.error
+        FROM unnest(v_ids) WITH ORDINALITY AS b (id, item)
+        LEFT JOIN unnest(v_shipped.rejected, v_shipped.errors) AS x (item, error) ON x.item = b.item
+    ), settled AS (
         UPDATE outbox o
-        SET status = 'Dead', attempts = o.attempts + 1, last_attempt_at = clock_timestamp(), message = x.error,
-            next_attempt_at = NULL
-        FROM unnest(v_shipped.rejected, v_shipped.errors) AS x (item, error)
-        WHERE o.id = v_ids[x.item];
-        GET DIAGNOSTICS dead = ROW_COUNT;
-    END IF;
-    WITH settled AS (
-        UPDATE outbox
-        SET status = 'Success', attempts = attempts + 1, last_attempt_at = clock_timestamp(),
-            delivered_at = clock_timestamp(), message = NULL, next_attempt_at = NULL
-        WHERE id = ANY (v_ids) AND status <> 'Dead'
-        RETURNING created_at, delivered_at)
-    SELECT count(*), array_agg(extract(epoch FROM delivered_at - created_at)::double precision)
-    INTO delivered, lag_seconds
+        SET status = CASE WHEN v_shipped.failure IS NOT NULL THEN 'Failed'
+                          WHEN r.error IS NOT NULL THEN 'Dead'
+                          ELSE 'Success' END,
+            attempts = o.attempts + 1,
+            last_attempt_at = clock_timestamp(),
+            message = coalesce(v_shipped.failure, r.error),
+            next_attempt_at = CASE WHEN v_shipped.failure IS NOT NULL THEN retry_at(o.attempts, 500, 60000) END,
+            delivered_at = CASE WHEN coalesce(v_shipped.failure, r.error) IS NULL THEN clock_timestamp() END
+        FROM outcome r
+        WHERE o.id = r.id
+        RETURNING o.status, o.created_at, o.delivered_at)
+    SELECT count(*) FILTER (WHERE status = 'Success'), count(*) FILTER (WHERE status = 'Failed'),
+           count(*) FILTER (WHERE status = 'Dead'),
+           array_agg(extract(epoch FROM delivered_at - created_at)::double precision) FILTER (WHERE status = 'Success')
+    INTO delivered, failed, dead, lag_seconds
     FROM settled;
-    -- Central answers again: what failed while it was away need not wait out its back-off.
-    PERFORM make_outbox_due();
+    unreachable := v_shipped.unreachable;
+    IF v_shipped.failure IS NULL THEN
+        -- Central answers again: what failed while it was away need not wait out its back-off.
+        PERFORM make_outbox_due();
+    END IF;
 END;
 $$;
 

@@ -23,17 +23,14 @@ pub struct Config {
     pub idempotency_retention_hours: i32,
 }
 
-impl Config {
-    pub fn from_env() -> anyhow::Result<Self> {
-        let source = ConfigSource::from_env()?;
-        let config = Self::from_source(&source)?;
-        for key in source.unread_keys() {
-            eprintln!("store-node: warning: {key} is set but is not a setting of this service");
-        }
-        Ok(config)
+impl pos_shared::service::ServiceConfig for Config {
+    const SERVICE: &'static str = "store-node";
+
+    fn common(&self) -> &CommonConfig {
+        &self.common
     }
 
-    pub fn from_source(source: &ConfigSource) -> anyhow::Result<Self> {
+    fn from_source(source: &ConfigSource) -> anyhow::Result<Self> {
         let cashier_tokens = match source.secret("POS_CASHIER_TOKENS")? {
             Some(text) => parse_cashier_tokens(&text)?,
             None => Vec::new(),

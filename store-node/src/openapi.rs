@@ -1,7 +1,7 @@
 //! The store node's OpenAPI document: its description and tags, and the parts each route module
 //! documents (`pos_shared::routes!`), served at `GET /openapi.json` (rendered once at start-up).
 
-use pos_shared::openapi::{BearerAuth, OpenApiJson};
+use pos_shared::openapi::BearerAuth;
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -28,9 +28,4 @@ pub struct ApiDoc;
 /// The whole document.
 pub fn api() -> utoipa::openapi::OpenApi {
     pos_shared::openapi::assemble(ApiDoc::openapi(), crate::routes::documented())
-}
-
-/// The document as served, rendered once.
-pub fn document() -> anyhow::Result<OpenApiJson> {
-    OpenApiJson::new(&api())
 }

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use pos_shared::delivery::{
-    BatchOutcome, DeliveryMetrics, DeliveryPolicy, DeliverySignal, DeliveryTarget, WorkerName,
-    run_worker,
+    Call, DeliveryMetrics, DeliveryPolicy, DeliverySignal, SessionTarget, WorkerName, run_worker,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -48,42 +47,6 @@ pub async fn configure_central_link(
 /// Order mappings shipped to central per remote call.
 const OUTBOX_BATCH_SIZE: i32 = 500;
 
-/// Central as the delivery engine drives it, through this node's session that keeps the `pos_central`
-/// dblink connection open.
-struct CentralTarget {
-    session: deadpool_postgres::Pool,
-}
-
-impl DeliveryTarget for CentralTarget {
-    async fn deliver(&self) -> anyhow::Result<BatchOutcome> {
-        let client = self
-            .session
-            .get()
-            .await
-            .context("getting the outbox session")?;
-        let row = client
-            .query_one("SELECT * FROM push_outbox(true, $1)", &[&OUTBOX_BATCH_SIZE])
-            .await
-            .context("pushing the outbox")?;
-        let mut outcome = BatchOutcome::from_row(&row);
-        outcome.full = outcome.delivered + outcome.dead >= OUTBOX_BATCH_SIZE;
-        Ok(outcome)
-    }
-
-    async fn probe(&self) -> anyhow::Result<bool> {
-        let client = self
-            .session
-            .get()
-            .await
-            .context("getting the outbox session")?;
-        Ok(client
-            .query_one("SELECT central_answers()", &[])
-            .await
-            .context("probing central")?
-            .get(0))
-    }
-}
-
 /// Spawns the worker; its session keeps the `pos_central` dblink connection open.
 pub fn spawn_worker(
     db: &tokio_postgres::Config,
@@ -110,6 +73,17 @@ pub fn spawn_worker(
         signal,
         policy,
         metrics,
-        CentralTarget { session },
+        SessionTarget {
+            session,
+            deliver: Call {
+                sql: "SELECT * FROM push_outbox(true, $1)",
+                args: vec![OUTBOX_BATCH_SIZE],
+            },
+            probe: Call {
+                sql: "SELECT central_answers()",
+                args: vec![],
+            },
+            batch_size: OUTBOX_BATCH_SIZE,
+        },
     )))
 }

@@ -4,6 +4,7 @@ use actix_web::web;
 use anyhow::Context;
 use pos_shared::auth::TokenRegistry;
 use pos_shared::http::ServerParts;
+use pos_shared::service::Running;
 
 use std::sync::Arc;
 
@@ -12,24 +13,13 @@ use pos_shared::delivery::{DeliverySignal, start_retry_job};
 use crate::config::Config;
 use crate::state::AppState;
 
-pub struct Application {
-    port: u16,
-    server: actix_web::dev::Server,
-    background: Vec<tokio::task::JoinHandle<()>>,
-    scheduler: Option<tokio_cron_scheduler::JobScheduler>,
-}
+/// Builds the service; what it builds runs as a [`Running`].
+pub struct Application;
 
 impl Application {
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let (pool, db_config) = pos_shared::db::open_and_migrate(
-            &config.common.database_url,
-            "store-node",
-            config.common.database_pool_size,
-            |db| async move { crate::schema::migrate(&db).await },
-        )
-        .await?;
-        let (listener, port) =
-            pos_shared::http::bind(&config.common.http_host, config.common.http_port)?;
+    pub async fn build(config: Config) -> anyhow::Result<Running> {
+        let (pool, db_config, listener, port) =
+            pos_shared::service::open(&config.common, "store-node", crate::schema::migrate).await?;
 
         crate::db::settings::configure_city(
             &pool.get().await.context("getting a connection")?,
@@ -85,7 +75,7 @@ impl Application {
                 listener,
                 tokens,
                 pool: pool.clone(),
-                openapi: crate::openapi::document()?,
+                openapi: pos_shared::openapi::OpenApiJson::new(&crate::openapi::api())?,
                 scrape: crate::routes::reports::metrics_scrape(pool.clone()),
             },
             move |cfg| {
@@ -94,23 +84,6 @@ impl Application {
             },
         )?;
         tracing::info!(port, city_id = config.city_id, "store node listening");
-        Ok(Self {
-            port,
-            server,
-            background,
-            scheduler,
-        })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let result = pos_shared::http::run_until_stopped(self.server, self.background).await;
-        if let Some(mut scheduler) = self.scheduler {
-            let _ = scheduler.shutdown().await;
-        }
-        result
+        Ok(Running::new(port, server, background, scheduler))
     }
 }

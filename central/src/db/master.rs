@@ -6,7 +6,7 @@ use deadpool_postgres::GenericClient;
 use pos_shared::money::Money;
 use serde::Serialize;
 
-pub use pos_shared::catalogue::Product;
+pub use pos_shared::catalogue::{Customer, Product};
 use tokio_postgres::Row;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -47,33 +47,6 @@ impl From<&Row> for Store {
             name: row.get("name"),
             city_id: row.get("city_id"),
             active: row.get("active"),
-            version: row.get("version"),
-            updated_at: row.get("updated_at"),
-        }
-    }
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Customer {
-    pub id: i32,
-    pub name: String,
-    pub phone: Option<String>,
-    pub email: Option<String>,
-    pub city_id: i32,
-    pub deleted_at: Option<DateTime<Utc>>,
-    pub version: i64,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<&Row> for Customer {
-    fn from(row: &Row) -> Self {
-        Self {
-            id: row.get("id"),
-            name: row.get("name"),
-            phone: row.get("phone"),
-            email: row.get("email"),
-            city_id: row.get("city_id"),
-            deleted_at: row.get("deleted_at"),
             version: row.get("version"),
             updated_at: row.get("updated_at"),
         }

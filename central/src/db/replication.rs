@@ -28,31 +28,6 @@ pub async fn configure(
     Ok(())
 }
 
-/// One batch to one node (new entries and failed ones that are due). `full` is left for the caller.
-pub async fn deliver(
-    client: &impl GenericClient,
-    city_id: i32,
-) -> anyhow::Result<pos_shared::delivery::BatchOutcome> {
-    let stmt = client
-        .prepare_cached("SELECT * FROM deliver_replication($1)")
-        .await?;
-    let row = client
-        .query_one(&stmt, &[&city_id])
-        .await
-        .context("delivering a replication batch")?;
-    Ok(pos_shared::delivery::BatchOutcome::from_row(&row))
-}
-
-/// Does the node answer again? When it does, its failed entries are made due.
-pub async fn node_answers(client: &impl GenericClient, city_id: i32) -> anyhow::Result<bool> {
-    let stmt = client.prepare_cached("SELECT node_answers($1)").await?;
-    Ok(client
-        .query_one(&stmt, &[&city_id])
-        .await
-        .context("probing an unreachable node")?
-        .get(0))
-}
-
 pub async fn retry_failed(client: &impl GenericClient) -> anyhow::Result<i32> {
     let stmt = client
         .prepare_cached("SELECT retry_failed_replications()")

@@ -198,6 +198,28 @@ fn stand_in_files(binary: &str, service: &str, pairs: &mut [(String, String)]) {
     }
 }
 
+/// Asserts that the compose file at `path` runs `binary` in at least one service and gives each only
+/// settings `C` reads, with values it accepts; the names of those services.
+pub fn assert_services_fit<C: crate::service::ServiceConfig>(
+    path: &Path,
+    binary: &str,
+) -> Vec<String> {
+    let (services, problems) =
+        check_services(path, binary, |source| C::from_source(source).map(drop));
+    assert!(
+        !services.is_empty(),
+        "{}: no service whose command runs `{binary}`",
+        path.display()
+    );
+    assert!(
+        problems.is_empty(),
+        "{}:\n  {}",
+        path.display(),
+        problems.join("\n  ")
+    );
+    services
+}
+
 /// The names of the services that run `binary`, and every problem found with their environments.
 pub fn check_services(
     path: &Path,

@@ -1,30 +1,7 @@
 use anyhow::Context;
 use deadpool_postgres::GenericClient;
-use serde::Serialize;
-use tokio_postgres::Row;
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Customer {
-    pub id: i32,
-    pub name: String,
-    pub phone: Option<String>,
-    pub email: Option<String>,
-    pub city_id: i32,
-    pub version: i64,
-}
-
-impl From<&Row> for Customer {
-    fn from(row: &Row) -> Self {
-        Self {
-            id: row.get("id"),
-            name: row.get("name"),
-            phone: row.get("phone"),
-            email: row.get("email"),
-            city_id: row.get("city_id"),
-            version: row.get("version"),
-        }
-    }
-}
+pub use pos_shared::catalogue::Customer;
 
 /// This city's live customers, optionally by exact phone. Rows of customers who moved away stay in
 /// the table for the orders that refer to them but are not listed.
@@ -35,7 +12,7 @@ pub async fn list(
 ) -> anyhow::Result<Vec<Customer>> {
     let stmt = client
         .prepare_cached(
-            "SELECT id, name, phone, email, city_id, version FROM customers
+            "SELECT id, name, phone, email, city_id, deleted_at, version, updated_at FROM customers
              WHERE city_id = $1 AND deleted_at IS NULL AND ($2::text IS NULL OR phone = $2)
              ORDER BY id LIMIT 1000",
         )
@@ -54,7 +31,7 @@ pub async fn get(
 ) -> anyhow::Result<Option<Customer>> {
     let stmt = client
         .prepare_cached(
-            "SELECT id, name, phone, email, city_id, version FROM customers
+            "SELECT id, name, phone, email, city_id, deleted_at, version, updated_at FROM customers
              WHERE id = $1 AND city_id = $2 AND deleted_at IS NULL",
         )
         .await?;
