@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::chain::SalesChain;
 use crate::common::{TestNode, eventually};
-use crate::reports::chain_with_sales;
+use crate::report_chain::chain_with_sales;
 
 const WAIT: Duration = Duration::from_secs(30);
 

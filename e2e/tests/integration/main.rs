@@ -16,6 +16,7 @@ mod replication;
 mod replication_faults;
 mod replication_psql;
 mod replication_queue;
+mod report_chain;
 mod reports;
 mod resync;
 mod store_moves;
