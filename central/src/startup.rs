@@ -2,16 +2,14 @@
 
 use std::time::Duration;
 
-use actix_web::web;
 use anyhow::Context;
 use pos_shared::auth::TokenRegistry;
-use pos_shared::http::ServerParts;
 use pos_shared::service::Running;
 
 use crate::config::Config;
 use crate::fanout::NodeSessions;
 use crate::replicator::Replicator;
-use crate::state::AppState;
+use crate::state::{AppState, LoginLinks};
 use pos_shared::delivery::start_retry_job;
 
 /// Builds the service; what it builds runs as a [`Running`].
@@ -64,23 +62,9 @@ impl Application {
             config: config.clone(),
             replicator: replicator.clone(),
             node_sessions,
+            login_links: LoginLinks::default(),
         };
-        let login_links = crate::routes::dashboard::LoginLinks::default();
-        let server = pos_shared::http::serve(
-            ServerParts {
-                metrics,
-                listener,
-                tokens,
-                pool: pool.clone(),
-                openapi: pos_shared::openapi::OpenApiJson::new(&crate::openapi::api())?,
-                scrape: crate::routes::replication::metrics_scrape(pool.clone()),
-            },
-            move |cfg| {
-                cfg.app_data(web::Data::new(state.clone()))
-                    .app_data(web::Data::new(login_links.clone()));
-                crate::routes::configure(cfg);
-            },
-        )?;
+        let server = pos_shared::http::serve(state, metrics, tokens, listener)?;
         tracing::info!(port, "central listening");
         Ok(
             Running::new(port, server, background, scheduler)
@@ -88,3 +72,10 @@ impl Application {
         )
     }
 }
+
+pos_shared::http_service!(
+    AppState,
+    openapi = crate::openapi::api,
+    routes = crate::routes::configure,
+    scrape = crate::routes::replication::metrics_scrape,
+);

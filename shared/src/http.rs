@@ -161,46 +161,70 @@ pub fn bind(host: &str, port: u16) -> anyhow::Result<(std::net::TcpListener, u16
     Ok((listener, port))
 }
 
-/// What a service's HTTP server is made of besides its own routes and state.
-pub struct ServerParts {
-    /// Built by the service before its background workers, which record into it too.
-    pub metrics: crate::metrics::Metrics,
-    pub listener: std::net::TcpListener,
-    pub tokens: crate::auth::TokenRegistry,
-    pub pool: deadpool_postgres::Pool,
-    pub openapi: crate::openapi::OpenApiJson,
+/// What a service's HTTP server serves besides what every service has; implemented by the service
+/// for its handlers' shared state.
+pub trait HttpService: Clone + Send + 'static {
+    /// The service's OpenAPI document (served at `/openapi.json`, rendered once).
+    fn openapi() -> utoipa::openapi::OpenApi;
+    /// The service's database pool (`/health` asks it).
+    fn pool(&self) -> &deadpool_postgres::Pool;
     /// What `GET /metrics` reads before it answers (the service's queue backlogs).
-    pub scrape: crate::metrics::ScrapeHook,
+    fn scrape(&self) -> crate::metrics::ScrapeHook;
+    /// The service's app data (its state among them) and routes.
+    fn configure(&self, cfg: &mut web::ServiceConfig);
 }
 
-/// Builds and starts a service's HTTP server: metrics and request tracing around every request, the
-/// shared extractor configuration, the [`common`] routes, the JSON 404, and whatever `configure` adds
-/// (the service's state and routes). SIGINT/SIGTERM start a graceful shutdown.
-pub fn serve<F>(parts: ServerParts, configure: F) -> anyhow::Result<actix_web::dev::Server>
-where
-    F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
-{
-    let ServerParts {
-        metrics,
-        listener,
-        tokens,
-        pool,
-        openapi,
-        scrape,
-    } = parts;
-    let openapi = web::Data::new(openapi);
-    let scrape = web::Data::new(scrape);
+/// Implements [`HttpService`] for a service's state (a struct with a `pool` field): its OpenAPI document
+/// from `openapi`, its routes from `routes`, what `/metrics` reads from `scrape` (given the pool); the
+/// state itself is the handlers' `web::Data`.
+#[macro_export]
+macro_rules! http_service {
+    ($state:ty, openapi = $openapi:path, routes = $routes:path, scrape = $scrape:path $(,)?) => {
+        impl $crate::http::HttpService for $state {
+            fn openapi() -> ::utoipa::openapi::OpenApi {
+                $openapi()
+            }
+
+            fn pool(&self) -> &::deadpool_postgres::Pool {
+                &self.pool
+            }
+
+            fn scrape(&self) -> $crate::metrics::ScrapeHook {
+                $scrape(self.pool.clone())
+            }
+
+            fn configure(&self, cfg: &mut ::actix_web::web::ServiceConfig) {
+                cfg.app_data(::actix_web::web::Data::new(self.clone()));
+                $routes(cfg);
+            }
+        }
+    };
+}
+
+/// Builds and starts a service's HTTP server on `listener`: metrics and request tracing around every
+/// request, the shared extractor configuration, the [`common`] routes, the JSON 404, and what `service`
+/// configures. `metrics` is built by the service before its background workers, which record into it
+/// too. SIGINT/SIGTERM start a graceful shutdown.
+pub fn serve<S: HttpService>(
+    service: S,
+    metrics: crate::metrics::Metrics,
+    tokens: crate::auth::TokenRegistry,
+    listener: std::net::TcpListener,
+) -> anyhow::Result<actix_web::dev::Server> {
+    let openapi = web::Data::new(crate::openapi::OpenApiJson::new(&S::openapi())?);
+    let scrape = web::Data::new(service.scrape());
+    let pool = web::Data::new(service.pool().clone());
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .wrap(crate::metrics::RecordRequests(metrics.clone()))
             .wrap(tracing_actix_web::TracingLogger::default())
             .app_data(web::Data::new(metrics.clone()))
             .app_data(web::Data::new(tokens.clone()))
-            .app_data(web::Data::new(pool.clone()))
+            .app_data(pool.clone())
             .app_data(openapi.clone())
             .app_data(scrape.clone())
             .configure(configure_common)
-            .configure(configure.clone())
+            .configure(|cfg| service.configure(cfg))
             .default_service(web::to(not_found))
     })
     .listen(listener)?

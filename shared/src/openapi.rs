@@ -76,3 +76,27 @@ pub async fn serve(document: web::Data<OpenApiJson>) -> HttpResponse {
         .content_type(ContentType::json())
         .body(document.0.clone())
 }
+
+// The answers any endpoint that reads the database may give besides its own, and the 401 of a missing
+// or unknown bearer token: `responses(…, ServerErrors)`, `responses(…, Unauthorized)`. Never built: they
+// only describe answers for the OpenAPI documents.
+#[derive(utoipa::IntoResponses)]
+pub enum ServerErrors {
+    #[response(
+        status = 500,
+        description = "Unexpected failure; the cause is in the log (`internal`)"
+    )]
+    Internal(crate::error::ErrorBody),
+    #[response(
+        status = 503,
+        description = "The database is unavailable (`unavailable`)"
+    )]
+    Unavailable(crate::error::ErrorBody),
+}
+
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 401,
+    description = "Missing or unknown bearer token (`unauthorized`)"
+)]
+pub struct Unauthorized(pub crate::error::ErrorBody);

@@ -1,9 +1,7 @@
 //! Builds the store-node service: pool, schema, HTTP listener (port 0 in tests) and background workers.
 
-use actix_web::web;
 use anyhow::Context;
 use pos_shared::auth::TokenRegistry;
-use pos_shared::http::ServerParts;
 use pos_shared::service::Running;
 
 use std::sync::Arc;
@@ -69,21 +67,15 @@ impl Application {
             config: config.clone(),
             outbox,
         };
-        let server = pos_shared::http::serve(
-            ServerParts {
-                metrics,
-                listener,
-                tokens,
-                pool: pool.clone(),
-                openapi: pos_shared::openapi::OpenApiJson::new(&crate::openapi::api())?,
-                scrape: crate::routes::reports::metrics_scrape(pool.clone()),
-            },
-            move |cfg| {
-                cfg.app_data(web::Data::new(state.clone()));
-                crate::routes::configure(cfg);
-            },
-        )?;
+        let server = pos_shared::http::serve(state, metrics, tokens, listener)?;
         tracing::info!(port, city_id = config.city_id, "store node listening");
         Ok(Running::new(port, server, background, scheduler))
     }
 }
+
+pos_shared::http_service!(
+    AppState,
+    openapi = crate::openapi::api,
+    routes = crate::routes::configure,
+    scrape = crate::routes::reports::metrics_scrape,
+);

@@ -56,11 +56,10 @@ pub struct CustomerQuery {
     params(CustomerQuery),
     responses(
         (status = 200, description = "Matching customers by id", body = Vec<Customer>),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
         (status = 422, description = "Malformed query (`validation_failed`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 pub async fn list_customers(
@@ -86,11 +85,10 @@ pub async fn list_customers(
     params(("id" = i32, Path, description = "The customer's id")),
     responses(
         (status = 200, description = "The customer", body = Customer),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No such customer, or the id is not a number (`not_found`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 pub async fn get_customer(_: Admin, state: web::Data<AppState>, id: web::Path<i32>) -> Reply {
@@ -110,12 +108,11 @@ pub async fn get_customer(_: Admin, state: web::Data<AppState>, id: web::Path<i3
     responses(
         (status = 201, description = "The customer created", body = Customer),
         (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
         (status = 409, description = "A unique field is taken (`conflict`)", body = ErrorBody),
         (status = 422, description = "JSON of the wrong shape, an invalid field, or a reference to a row that does not exist (`validation_failed`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 #[tracing::instrument(skip_all, err)]
@@ -147,13 +144,12 @@ pub async fn create_customer(
     responses(
         (status = 200, description = "The customer as they are now", body = Customer),
         (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No such customer, or the id is not a number (`not_found`)", body = ErrorBody),
         (status = 409, description = "A unique field is taken (`conflict`)", body = ErrorBody),
         (status = 422, description = "JSON of the wrong shape, an invalid field, or a reference to a row that does not exist (`validation_failed`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 #[tracing::instrument(skip_all, err)]
@@ -186,11 +182,10 @@ pub async fn update_customer(
     params(("id" = i32, Path, description = "The customer's id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No such customer, or the id is not a number (`not_found`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 #[tracing::instrument(skip_all, err)]

@@ -39,10 +39,9 @@ pub struct RegisteredNode {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Nodes by city", body = Vec<Node>),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 pub async fn list_nodes(_: Admin, state: web::Data<AppState>) -> Reply {
@@ -59,12 +58,11 @@ pub async fn list_nodes(_: Admin, state: web::Data<AppState>) -> Reply {
     responses(
         (status = 201, description = "The node registered, with a first reachability probe", body = RegisteredNode),
         (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
         (status = 409, description = "The city has a node already (`conflict`)", body = ErrorBody),
         (status = 422, description = "JSON of the wrong shape, an invalid field, or no such city (`validation_failed`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 #[tracing::instrument(skip_all, err)]
@@ -140,12 +138,11 @@ fn node_error(err: anyhow::Error) -> ApiError {
     params(("city_id" = i32, Path, description = "The node's city", minimum = 1)),
     responses(
         (status = 202, description = "Queued; `node_checked` is false when the node could not be asked what it holds", body = Resync),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No node is registered for the city (`not_found`)", body = ErrorBody),
         (status = 409, description = "The node is disabled (`conflict`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 #[tracing::instrument(skip_all, err)]
@@ -184,12 +181,11 @@ pub struct NodeUpdated {
     responses(
         (status = 200, description = "The node's new state", body = NodeUpdated),
         (status = 400, description = "Malformed JSON (`bad_request`)", body = ErrorBody),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No node is registered for the city (`not_found`)", body = ErrorBody),
         (status = 422, description = "JSON of the wrong shape (`validation_failed`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 #[tracing::instrument(skip_all, err)]

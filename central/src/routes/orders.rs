@@ -27,11 +27,10 @@ pub struct OrderView {
     params(("global_order_id" = Uuid, Path, description = "The global order id")),
     responses(
         (status = 200, description = "The order's mapping, with details from its node when the node answers", body = OrderView),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No order of that id has been reported, or the id is not a UUID (`not_found`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 pub async fn get(_: Admin, state: web::Data<AppState>, id: web::Path<Uuid>) -> Reply {

@@ -38,10 +38,9 @@ pub struct ProductPatch {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Products by id", body = Vec<Product>),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 pub async fn list_products(_: Admin, state: web::Data<AppState>) -> Reply {
@@ -57,11 +56,10 @@ pub async fn list_products(_: Admin, state: web::Data<AppState>) -> Reply {
     params(("id" = i32, Path, description = "The product's id")),
     responses(
         (status = 200, description = "The product", body = Product),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No such product, or the id is not a number (`not_found`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 pub async fn get_product(_: Admin, state: web::Data<AppState>, id: web::Path<i32>) -> Reply {
@@ -81,12 +79,11 @@ pub async fn get_product(_: Admin, state: web::Data<AppState>, id: web::Path<i32
     responses(
         (status = 201, description = "The product created", body = Product),
         (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
         (status = 409, description = "A unique field is taken (`conflict`)", body = ErrorBody),
         (status = 422, description = "JSON of the wrong shape, an invalid field, or a reference to a row that does not exist (`validation_failed`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 #[tracing::instrument(skip_all, err)]
@@ -118,13 +115,12 @@ pub async fn create_product(
     responses(
         (status = 200, description = "The product as it is now", body = Product),
         (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No such product, or the id is not a number (`not_found`)", body = ErrorBody),
         (status = 409, description = "A unique field is taken (`conflict`)", body = ErrorBody),
         (status = 422, description = "JSON of the wrong shape, an invalid field, or a reference to a row that does not exist (`validation_failed`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 #[tracing::instrument(skip_all, err)]

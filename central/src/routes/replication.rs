@@ -61,10 +61,9 @@ pub async fn replication_status(state: &AppState) -> Result<ReplicationStatus, A
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Backlog and reachability per node", body = ReplicationStatus),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 pub async fn status(_: Admin, state: web::Data<AppState>) -> Reply {
@@ -92,11 +91,10 @@ pub struct LogQuery {
     params(LogQuery),
     responses(
         (status = 200, description = "Log entries, newest first", body = Vec<LogEntry>),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
         (status = 422, description = "Malformed query, unknown status, or limit out of range (`validation_failed`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 pub async fn log(_: Admin, state: web::Data<AppState>, query: web::Query<LogQuery>) -> Reply {
@@ -150,10 +148,9 @@ pub struct RetryResult {
         (status = 200, description = "How many entries were re-queued and delivered", body = RetryResult),
         (status = 400, description = "Malformed JSON (`bad_request`)", body = ErrorBody),
         (status = 422, description = "JSON of the wrong shape (`validation_failed`)", body = ErrorBody),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 #[tracing::instrument(skip_all, err)]
@@ -205,10 +202,9 @@ pub struct RequeueResult {
         (status = 200, description = "How many entries were re-queued", body = RequeueResult),
         (status = 400, description = "Malformed JSON (`bad_request`)", body = ErrorBody),
         (status = 422, description = "JSON of the wrong shape (`validation_failed`)", body = ErrorBody),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 #[tracing::instrument(skip_all, err)]

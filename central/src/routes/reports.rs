@@ -192,11 +192,10 @@ pub async fn sales_report(state: &AppState, query: &SalesQuery) -> Result<SalesR
     params(SalesQuery),
     responses(
         (status = 200, description = "Rows, total and each node's answer; `partial` when a node did not answer", body = SalesReport),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
         (status = 422, description = "Malformed query: a bad date, `to` before `from`, more than 366 days, or an unknown group (`validation_failed`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 pub async fn sales(_: Admin, state: web::Data<AppState>, query: web::Query<SalesQuery>) -> Reply {
@@ -228,11 +227,10 @@ pub struct InventoryReport {
     params(InventoryQuery),
     responses(
         (status = 200, description = "Low stock lines and each node's answer; `partial` when a node did not answer", body = InventoryReport),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
         (status = 422, description = "Malformed query, or `below` out of range (`validation_failed`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 pub async fn inventory(

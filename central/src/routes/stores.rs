@@ -38,10 +38,9 @@ pub struct StorePatch {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Stores by id", body = Vec<Store>),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 pub async fn list_stores(_: Admin, state: web::Data<AppState>) -> Reply {
@@ -58,12 +57,11 @@ pub async fn list_stores(_: Admin, state: web::Data<AppState>) -> Reply {
     responses(
         (status = 201, description = "The store created", body = Store),
         (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
         (status = 409, description = "A unique field is taken (`conflict`)", body = ErrorBody),
         (status = 422, description = "JSON of the wrong shape, an invalid field, or a reference to a row that does not exist (`validation_failed`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 #[tracing::instrument(skip_all, err)]
@@ -94,13 +92,12 @@ pub async fn create_store(
     responses(
         (status = 200, description = "The store as it is now", body = Store),
         (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No such store, or the id is not a number (`not_found`)", body = ErrorBody),
         (status = 409, description = "A unique field is taken (`conflict`)", body = ErrorBody),
         (status = 422, description = "JSON of the wrong shape, an invalid field, or a reference to a row that does not exist (`validation_failed`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 #[tracing::instrument(skip_all, err)]

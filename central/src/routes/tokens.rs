@@ -42,12 +42,11 @@ pub struct IssuedCashierToken {
     responses(
         (status = 201, description = "The credential, with its token (shown once)", body = IssuedCashierToken),
         (status = 400, description = "Malformed JSON (`bad_request`)", body = ErrorBody),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No such store (`not_found`)", body = ErrorBody),
         (status = 422, description = "An invalid label (`validation_failed`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 #[tracing::instrument(skip_all, err)]
@@ -88,10 +87,9 @@ pub async fn issue(
     params(("id" = i32, Path, description = "The store", minimum = 1)),
     responses(
         (status = 200, description = "The store's credentials, oldest first", body = Vec<CashierToken>),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 pub async fn list(_: Admin, state: web::Data<AppState>, store_id: web::Path<i32>) -> Reply {
@@ -108,11 +106,10 @@ pub async fn list(_: Admin, state: web::Data<AppState>, store_id: web::Path<i32>
     params(("id" = i32, Path, description = "The credential", minimum = 1)),
     responses(
         (status = 204, description = "Revoked (or already revoked)"),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No such credential (`not_found`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 #[tracing::instrument(skip_all, err)]

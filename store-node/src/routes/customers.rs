@@ -25,10 +25,9 @@ pub struct CustomerQuery {
     params(CustomerQuery),
     responses(
         (status = 200, description = "This city's matching customers", body = Vec<Customer>),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 422, description = "Malformed query (`validation_failed`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 pub async fn list(
@@ -56,10 +55,9 @@ pub async fn list(
     params(("id" = i32, Path, description = "The customer's id")),
     responses(
         (status = 200, description = "The customer", body = Customer),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 404, description = "No such customer in this city, or the id is not a number (`not_found`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 pub async fn get(

@@ -31,11 +31,10 @@ pub struct InventoryQuery {
     params(InventoryQuery),
     responses(
         (status = 200, description = "The store's stock, product by product", body = Vec<StockLine>),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "A cashier asking about another store (`forbidden`)", body = ErrorBody),
         (status = 422, description = "Malformed query, or head office without `store_id` (`validation_failed`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 pub async fn list(
@@ -88,12 +87,11 @@ pub struct ReceiptResult {
         (status = 201, description = "Received: the receipt and the store's stock now", body = ReceiptResult),
         (status = 200, description = "A replay of a receipt already made with this idempotency key", body = ReceiptResult),
         (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not a cashier's token (this endpoint is for a store's cashiers) (`forbidden`)", body = ErrorBody),
         (status = 409, description = "The idempotency key was used for a different receipt (`idempotency_mismatch`)", body = ErrorBody),
         (status = 422, description = "JSON of the wrong shape, an invalid field, an unknown product, or a store not at this node (`validation_failed`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 #[tracing::instrument(skip_all, fields(store_id = cashier.store_id), err)]

@@ -97,12 +97,11 @@ pub fn sale_error(err: anyhow::Error) -> ApiError {
         (status = 201, description = "The sale: ids, priced items, payments, total and change due", body = Order),
         (status = 200, description = "A replay of a sale already made with this idempotency key", body = Order),
         (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not a cashier's token (this endpoint is for a store's cashiers) (`forbidden`)", body = ErrorBody),
         (status = 409, description = "Not enough stock (`insufficient_stock`, with the short lines in `details`), the idempotency key was used for a different sale (`idempotency_mismatch`), or the store has moved to another city's node (`store_moved`)", body = ErrorBody),
         (status = 422, description = "JSON of the wrong shape, or an invalid field: no items or payments, an unknown product or customer, payments that do not cover the total (`validation_failed`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 #[tracing::instrument(skip_all, fields(store_id = cashier.store_id, idempotency_key = %body.idempotency_key), err)]
@@ -144,10 +143,9 @@ pub async fn create(
     params(("global_order_id" = Uuid, Path, description = "The global order id")),
     responses(
         (status = 200, description = "The order with its lines and payments", body = Order),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 404, description = "No such order at this node (or at the cashier's store), or the id is not a UUID (`not_found`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 pub async fn get(
@@ -201,13 +199,12 @@ pub struct RefundLine {
         (status = 201, description = "The refund", body = Refund),
         (status = 200, description = "A replay of a refund already made with this idempotency key", body = Refund),
         (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not a cashier's token (this endpoint is for a store's cashiers) (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No such order at the cashier's store, or the id is not a UUID (`not_found`)", body = ErrorBody),
         (status = 409, description = "The idempotency key was used for a different refund (`idempotency_mismatch`)", body = ErrorBody),
         (status = 422, description = "JSON of the wrong shape, or an invalid field: no lines, an unknown line, more than is left to refund, a bad method (`validation_failed`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 #[tracing::instrument(skip_all, fields(store_id = cashier.store_id, order = %id), err)]

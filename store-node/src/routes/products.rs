@@ -1,7 +1,7 @@
 use actix_web::{HttpResponse, web};
 use anyhow::Context;
 use pos_shared::auth::Authenticated;
-use pos_shared::error::{ApiError, ErrorBody};
+use pos_shared::error::ApiError;
 
 use crate::db;
 use crate::db::products::Product;
@@ -16,9 +16,8 @@ use crate::state::AppState;
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Products by id", body = Vec<Product>),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 #[tracing::instrument(skip_all, err)]

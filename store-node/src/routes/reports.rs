@@ -44,11 +44,10 @@ pub fn store_of(principal: Principal, asked: Option<i32>) -> Result<i32, ApiErro
     params(DailyQuery),
     responses(
         (status = 200, description = "The store's day: sales, gross, refunds, net, by payment method", body = DailyReport),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "A cashier asking about another store (`forbidden`)", body = ErrorBody),
         (status = 422, description = "Malformed query, a bad date, or head office without `store_id` (`validation_failed`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 pub async fn daily(
@@ -90,9 +89,8 @@ pub struct SyncStatusView {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The outbox backlog, whether a link to central is configured, and whether central is reachable", body = SyncStatusView),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 pub async fn sync_status(

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use self::html::{age, bar_chart, escape, login_page, page};
 pub use self::session::{
     __path_issue_link, __path_login, __path_logout, __path_redeem_link, LoginForm, LoginLink,
-    LoginLinks, issue_link, login, logout, redeem_link,
+    issue_link, login, logout, redeem_link,
 };
 use self::session::{csrf_token, signed_in};
 use super::reports::{SalesQuery, sales_report};
@@ -58,8 +58,7 @@ fn requeue_button(queue: &str, city_id: i32, id: Option<i64>, label: &str, csrf:
     responses(
         (status = 200, description = "The dashboard page (refreshes itself)", content_type = "text/html", body = String),
         (status = 401, description = "Not signed in: the sign-in page", content_type = "text/html", body = String),
-        (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable (`unavailable`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
     ),
 )]
 pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Reply {

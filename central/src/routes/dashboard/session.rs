@@ -2,10 +2,6 @@
 //! login link made with the bearer token, is kept in an HttpOnly, SameSite=Strict cookie; forms carry a
 //! token tied to the session.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
-
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -16,32 +12,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::html::login_page;
-use crate::state::AppState;
+use crate::state::{AppState, LINK_LIFETIME};
 
 const COOKIE: &str = "pos_dashboard";
-const LINK_LIFETIME: Duration = Duration::from_secs(60);
-
-/// One-time login links: nonce → expiry. In memory: a link works on the replica that made it.
-#[derive(Clone, Default)]
-pub struct LoginLinks(Arc<Mutex<HashMap<String, Instant>>>);
-
-impl LoginLinks {
-    fn issue(&self) -> String {
-        let nonce = pos_shared::auth::generate_token();
-        let mut links = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = Instant::now();
-        links.retain(|_, expiry| *expiry > now);
-        links.insert(nonce.clone(), now + LINK_LIFETIME);
-        nonce
-    }
-
-    fn redeem(&self, nonce: &str) -> bool {
-        let mut links = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        links
-            .remove(nonce)
-            .is_some_and(|expiry| expiry > Instant::now())
-    }
-}
 
 /// The admin token from the cookie or the Authorization header, if it is the right one.
 pub fn signed_in(req: &HttpRequest) -> bool {
@@ -158,13 +131,13 @@ pub struct LoginLink {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "A one-time link to open in the browser", body = LoginLink),
-        (status = 401, description = "Missing or unknown bearer token (`unauthorized`)", body = ErrorBody),
+        pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
     ),
 )]
-pub async fn issue_link(_: Admin, links: web::Data<LoginLinks>) -> HttpResponse {
+pub async fn issue_link(_: Admin, state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Created().json(serde_json::json!({
-        "url": format!("/dashboard/session/{}", links.issue()),
+        "url": format!("/dashboard/session/{}", state.login_links.issue()),
         "expires_in_seconds": LINK_LIFETIME.as_secs(),
     }))
 }
@@ -181,12 +154,8 @@ pub async fn issue_link(_: Admin, links: web::Data<LoginLinks>) -> HttpResponse 
         (status = 401, description = "The link has expired or was used already: the sign-in page", content_type = "text/html", body = String),
     ),
 )]
-pub async fn redeem_link(
-    state: web::Data<AppState>,
-    links: web::Data<LoginLinks>,
-    nonce: web::Path<String>,
-) -> HttpResponse {
-    if !links.redeem(&nonce) {
+pub async fn redeem_link(state: web::Data<AppState>, nonce: web::Path<String>) -> HttpResponse {
+    if !state.login_links.redeem(&nonce) {
         return login_page(Some("That login link has expired or was used already."));
     }
     signed_in_redirect(&state)
