@@ -77,9 +77,9 @@ pub async fn serve(document: web::Data<OpenApiJson>) -> HttpResponse {
         .body(document.0.clone())
 }
 
-// The answers any endpoint that reads the database may give besides its own, and the 401 of a missing
-// or unknown bearer token: `responses(…, ServerErrors)`, `responses(…, Unauthorized)`. Never built: they
-// only describe answers for the OpenAPI documents.
+// Answers many endpoints share, for their `responses(…)`: the errors of any endpoint that reads the
+// database, a missing or unknown bearer token, a token that is not the admin's, a malformed JSON body.
+// Never built: they only describe answers for the OpenAPI documents.
 #[derive(utoipa::IntoResponses)]
 pub enum ServerErrors {
     #[response(
@@ -100,3 +100,14 @@ pub enum ServerErrors {
     description = "Missing or unknown bearer token (`unauthorized`)"
 )]
 pub struct Unauthorized(pub crate::error::ErrorBody);
+
+#[derive(utoipa::IntoResponses)]
+#[response(status = 403, description = "Not the admin token (`forbidden`)")]
+pub struct NotAdmin(pub crate::error::ErrorBody);
+
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 400,
+    description = "Malformed JSON, not `application/json`, or too large (`bad_request`)"
+)]
+pub struct BadJson(pub crate::error::ErrorBody);

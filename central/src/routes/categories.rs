@@ -3,7 +3,6 @@
 use actix_web::{HttpResponse, web};
 use pos_shared::auth::Admin;
 use pos_shared::domain::CategoryName;
-use pos_shared::error::ErrorBody;
 use pos_shared::extract::Body;
 use serde::Deserialize;
 
@@ -27,7 +26,7 @@ pub struct NewCategory {
     responses(
         (status = 200, description = "Categories by id", body = Vec<Category>),
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         pos_shared::openapi::ServerErrors,
     ),
 )]
@@ -44,11 +43,10 @@ pub async fn list_categories(_: Admin, state: web::Data<AppState>) -> Reply {
     request_body = NewCategory,
     responses(
         (status = 201, description = "The category created", body = Category),
-        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        pos_shared::openapi::BadJson,
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
-        (status = 409, description = "A unique field is taken (`conflict`)", body = ErrorBody),
-        (status = 422, description = "JSON of the wrong shape, an invalid field, or a reference to a row that does not exist (`validation_failed`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
+        super::WriteRefusals,
         pos_shared::openapi::ServerErrors,
     ),
 )]

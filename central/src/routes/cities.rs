@@ -53,7 +53,7 @@ fn city_write_error(err: anyhow::Error, name: Option<&str>) -> ApiError {
     responses(
         (status = 200, description = "Cities by id", body = Vec<City>),
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         pos_shared::openapi::ServerErrors,
     ),
 )]
@@ -74,9 +74,9 @@ pub async fn list(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, 
     request_body = NewCity,
     responses(
         (status = 201, description = "The city created", body = City),
-        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        pos_shared::openapi::BadJson,
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         (status = 409, description = "A city of that name exists already (`conflict`)", body = ErrorBody),
         (status = 422, description = "JSON of the wrong shape, or an invalid field (`validation_failed`)", body = ErrorBody),
         pos_shared::openapi::ServerErrors,
@@ -107,9 +107,9 @@ pub async fn create(
     request_body = CityPatch,
     responses(
         (status = 200, description = "The city as it is now", body = City),
-        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        pos_shared::openapi::BadJson,
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         (status = 404, description = "No such city (`not_found`)", body = ErrorBody),
         (status = 409, description = "A city of that name exists already (`conflict`)", body = ErrorBody),
         (status = 422, description = "JSON of the wrong shape, or an invalid field (`validation_failed`)", body = ErrorBody),

@@ -57,7 +57,7 @@ pub struct CustomerQuery {
     responses(
         (status = 200, description = "Matching customers by id", body = Vec<Customer>),
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         (status = 422, description = "Malformed query (`validation_failed`)", body = ErrorBody),
         pos_shared::openapi::ServerErrors,
     ),
@@ -86,7 +86,7 @@ pub async fn list_customers(
     responses(
         (status = 200, description = "The customer", body = Customer),
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         (status = 404, description = "No such customer, or the id is not a number (`not_found`)", body = ErrorBody),
         pos_shared::openapi::ServerErrors,
     ),
@@ -107,11 +107,10 @@ pub async fn get_customer(_: Admin, state: web::Data<AppState>, id: web::Path<i3
     request_body = NewCustomer,
     responses(
         (status = 201, description = "The customer created", body = Customer),
-        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        pos_shared::openapi::BadJson,
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
-        (status = 409, description = "A unique field is taken (`conflict`)", body = ErrorBody),
-        (status = 422, description = "JSON of the wrong shape, an invalid field, or a reference to a row that does not exist (`validation_failed`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
+        super::WriteRefusals,
         pos_shared::openapi::ServerErrors,
     ),
 )]
@@ -143,12 +142,11 @@ pub async fn create_customer(
     request_body = CustomerPatch,
     responses(
         (status = 200, description = "The customer as they are now", body = Customer),
-        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        pos_shared::openapi::BadJson,
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         (status = 404, description = "No such customer, or the id is not a number (`not_found`)", body = ErrorBody),
-        (status = 409, description = "A unique field is taken (`conflict`)", body = ErrorBody),
-        (status = 422, description = "JSON of the wrong shape, an invalid field, or a reference to a row that does not exist (`validation_failed`)", body = ErrorBody),
+        super::WriteRefusals,
         pos_shared::openapi::ServerErrors,
     ),
 )]
@@ -183,7 +181,7 @@ pub async fn update_customer(
     responses(
         (status = 204, description = "Deleted"),
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         (status = 404, description = "No such customer, or the id is not a number (`not_found`)", body = ErrorBody),
         pos_shared::openapi::ServerErrors,
     ),

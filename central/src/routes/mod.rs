@@ -21,6 +21,19 @@ pub mod tokens;
 
 pub type Reply = Result<HttpResponse, ApiError>;
 
+/// How a master-data write can be refused besides a malformed body (documentation only, never built):
+/// a unique field taken, or an invalid field or reference.
+#[derive(utoipa::IntoResponses)]
+pub enum WriteRefusals {
+    #[response(status = 409, description = "A unique field is taken (`conflict`)")]
+    Conflict(pos_shared::error::ErrorBody),
+    #[response(
+        status = 422,
+        description = "JSON of the wrong shape, an invalid field, or a reference to a row that does not exist (`validation_failed`)"
+    )]
+    Invalid(pos_shared::error::ErrorBody),
+}
+
 pub async fn client(state: &AppState) -> Result<deadpool_postgres::Object, ApiError> {
     Ok(state.pool.get().await.context("getting a connection")?)
 }

@@ -40,7 +40,7 @@ pub struct RegisteredNode {
     responses(
         (status = 200, description = "Nodes by city", body = Vec<Node>),
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         pos_shared::openapi::ServerErrors,
     ),
 )]
@@ -57,9 +57,9 @@ pub async fn list_nodes(_: Admin, state: web::Data<AppState>) -> Reply {
     request_body = NewNode,
     responses(
         (status = 201, description = "The node registered, with a first reachability probe", body = RegisteredNode),
-        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        pos_shared::openapi::BadJson,
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         (status = 409, description = "The city has a node already (`conflict`)", body = ErrorBody),
         (status = 422, description = "JSON of the wrong shape, an invalid field, or no such city (`validation_failed`)", body = ErrorBody),
         pos_shared::openapi::ServerErrors,
@@ -139,7 +139,7 @@ fn node_error(err: anyhow::Error) -> ApiError {
     responses(
         (status = 202, description = "Queued; `node_checked` is false when the node could not be asked what it holds", body = Resync),
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         (status = 404, description = "No node is registered for the city (`not_found`)", body = ErrorBody),
         (status = 409, description = "The node is disabled (`conflict`)", body = ErrorBody),
         pos_shared::openapi::ServerErrors,
@@ -182,7 +182,7 @@ pub struct NodeUpdated {
         (status = 200, description = "The node's new state", body = NodeUpdated),
         (status = 400, description = "Malformed JSON (`bad_request`)", body = ErrorBody),
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         (status = 404, description = "No node is registered for the city (`not_found`)", body = ErrorBody),
         (status = 422, description = "JSON of the wrong shape (`validation_failed`)", body = ErrorBody),
         pos_shared::openapi::ServerErrors,

@@ -28,7 +28,7 @@ pub struct OrderView {
     responses(
         (status = 200, description = "The order's mapping, with details from its node when the node answers", body = OrderView),
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         (status = 404, description = "No order of that id has been reported, or the id is not a UUID (`not_found`)", body = ErrorBody),
         pos_shared::openapi::ServerErrors,
     ),

@@ -39,7 +39,7 @@ pub struct ProductPatch {
     responses(
         (status = 200, description = "Products by id", body = Vec<Product>),
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         pos_shared::openapi::ServerErrors,
     ),
 )]
@@ -57,7 +57,7 @@ pub async fn list_products(_: Admin, state: web::Data<AppState>) -> Reply {
     responses(
         (status = 200, description = "The product", body = Product),
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         (status = 404, description = "No such product, or the id is not a number (`not_found`)", body = ErrorBody),
         pos_shared::openapi::ServerErrors,
     ),
@@ -78,11 +78,10 @@ pub async fn get_product(_: Admin, state: web::Data<AppState>, id: web::Path<i32
     request_body = NewProduct,
     responses(
         (status = 201, description = "The product created", body = Product),
-        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        pos_shared::openapi::BadJson,
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
-        (status = 409, description = "A unique field is taken (`conflict`)", body = ErrorBody),
-        (status = 422, description = "JSON of the wrong shape, an invalid field, or a reference to a row that does not exist (`validation_failed`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
+        super::WriteRefusals,
         pos_shared::openapi::ServerErrors,
     ),
 )]
@@ -114,12 +113,11 @@ pub async fn create_product(
     request_body = ProductPatch,
     responses(
         (status = 200, description = "The product as it is now", body = Product),
-        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        pos_shared::openapi::BadJson,
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         (status = 404, description = "No such product, or the id is not a number (`not_found`)", body = ErrorBody),
-        (status = 409, description = "A unique field is taken (`conflict`)", body = ErrorBody),
-        (status = 422, description = "JSON of the wrong shape, an invalid field, or a reference to a row that does not exist (`validation_failed`)", body = ErrorBody),
+        super::WriteRefusals,
         pos_shared::openapi::ServerErrors,
     ),
 )]

@@ -62,7 +62,7 @@ pub async fn replication_status(state: &AppState) -> Result<ReplicationStatus, A
     responses(
         (status = 200, description = "Backlog and reachability per node", body = ReplicationStatus),
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         pos_shared::openapi::ServerErrors,
     ),
 )]
@@ -92,7 +92,7 @@ pub struct LogQuery {
     responses(
         (status = 200, description = "Log entries, newest first", body = Vec<LogEntry>),
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         (status = 422, description = "Malformed query, unknown status, or limit out of range (`validation_failed`)", body = ErrorBody),
         pos_shared::openapi::ServerErrors,
     ),
@@ -149,7 +149,7 @@ pub struct RetryResult {
         (status = 400, description = "Malformed JSON (`bad_request`)", body = ErrorBody),
         (status = 422, description = "JSON of the wrong shape (`validation_failed`)", body = ErrorBody),
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         pos_shared::openapi::ServerErrors,
     ),
 )]
@@ -203,7 +203,7 @@ pub struct RequeueResult {
         (status = 400, description = "Malformed JSON (`bad_request`)", body = ErrorBody),
         (status = 422, description = "JSON of the wrong shape (`validation_failed`)", body = ErrorBody),
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         pos_shared::openapi::ServerErrors,
     ),
 )]

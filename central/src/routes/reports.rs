@@ -193,7 +193,7 @@ pub async fn sales_report(state: &AppState, query: &SalesQuery) -> Result<SalesR
     responses(
         (status = 200, description = "Rows, total and each node's answer; `partial` when a node did not answer", body = SalesReport),
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         (status = 422, description = "Malformed query: a bad date, `to` before `from`, more than 366 days, or an unknown group (`validation_failed`)", body = ErrorBody),
         pos_shared::openapi::ServerErrors,
     ),
@@ -228,7 +228,7 @@ pub struct InventoryReport {
     responses(
         (status = 200, description = "Low stock lines and each node's answer; `partial` when a node did not answer", body = InventoryReport),
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         (status = 422, description = "Malformed query, or `below` out of range (`validation_failed`)", body = ErrorBody),
         pos_shared::openapi::ServerErrors,
     ),

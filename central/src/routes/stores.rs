@@ -39,7 +39,7 @@ pub struct StorePatch {
     responses(
         (status = 200, description = "Stores by id", body = Vec<Store>),
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         pos_shared::openapi::ServerErrors,
     ),
 )]
@@ -56,11 +56,10 @@ pub async fn list_stores(_: Admin, state: web::Data<AppState>) -> Reply {
     request_body = NewStore,
     responses(
         (status = 201, description = "The store created", body = Store),
-        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        pos_shared::openapi::BadJson,
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
-        (status = 409, description = "A unique field is taken (`conflict`)", body = ErrorBody),
-        (status = 422, description = "JSON of the wrong shape, an invalid field, or a reference to a row that does not exist (`validation_failed`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
+        super::WriteRefusals,
         pos_shared::openapi::ServerErrors,
     ),
 )]
@@ -91,12 +90,11 @@ pub async fn create_store(
     request_body = StorePatch,
     responses(
         (status = 200, description = "The store as it is now", body = Store),
-        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        pos_shared::openapi::BadJson,
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         (status = 404, description = "No such store, or the id is not a number (`not_found`)", body = ErrorBody),
-        (status = 409, description = "A unique field is taken (`conflict`)", body = ErrorBody),
-        (status = 422, description = "JSON of the wrong shape, an invalid field, or a reference to a row that does not exist (`validation_failed`)", body = ErrorBody),
+        super::WriteRefusals,
         pos_shared::openapi::ServerErrors,
     ),
 )]

@@ -43,7 +43,7 @@ pub struct IssuedCashierToken {
         (status = 201, description = "The credential, with its token (shown once)", body = IssuedCashierToken),
         (status = 400, description = "Malformed JSON (`bad_request`)", body = ErrorBody),
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         (status = 404, description = "No such store (`not_found`)", body = ErrorBody),
         (status = 422, description = "An invalid label (`validation_failed`)", body = ErrorBody),
         pos_shared::openapi::ServerErrors,
@@ -88,7 +88,7 @@ pub async fn issue(
     responses(
         (status = 200, description = "The store's credentials, oldest first", body = Vec<CashierToken>),
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         pos_shared::openapi::ServerErrors,
     ),
 )]
@@ -107,7 +107,7 @@ pub async fn list(_: Admin, state: web::Data<AppState>, store_id: web::Path<i32>
     responses(
         (status = 204, description = "Revoked (or already revoked)"),
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
         (status = 404, description = "No such credential (`not_found`)", body = ErrorBody),
         pos_shared::openapi::ServerErrors,
     ),

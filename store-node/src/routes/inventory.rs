@@ -86,7 +86,7 @@ pub struct ReceiptResult {
     responses(
         (status = 201, description = "Received: the receipt and the store's stock now", body = ReceiptResult),
         (status = 200, description = "A replay of a receipt already made with this idempotency key", body = ReceiptResult),
-        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        pos_shared::openapi::BadJson,
         pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not a cashier's token (this endpoint is for a store's cashiers) (`forbidden`)", body = ErrorBody),
         (status = 409, description = "The idempotency key was used for a different receipt (`idempotency_mismatch`)", body = ErrorBody),

@@ -96,7 +96,7 @@ pub fn sale_error(err: anyhow::Error) -> ApiError {
     responses(
         (status = 201, description = "The sale: ids, priced items, payments, total and change due", body = Order),
         (status = 200, description = "A replay of a sale already made with this idempotency key", body = Order),
-        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        pos_shared::openapi::BadJson,
         pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not a cashier's token (this endpoint is for a store's cashiers) (`forbidden`)", body = ErrorBody),
         (status = 409, description = "Not enough stock (`insufficient_stock`, with the short lines in `details`), the idempotency key was used for a different sale (`idempotency_mismatch`), or the store has moved to another city's node (`store_moved`)", body = ErrorBody),
@@ -198,7 +198,7 @@ pub struct RefundLine {
     responses(
         (status = 201, description = "The refund", body = Refund),
         (status = 200, description = "A replay of a refund already made with this idempotency key", body = Refund),
-        (status = 400, description = "Malformed JSON, not `application/json`, or too large (`bad_request`)", body = ErrorBody),
+        pos_shared::openapi::BadJson,
         pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not a cashier's token (this endpoint is for a store's cashiers) (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No such order at the cashier's store, or the id is not a UUID (`not_found`)", body = ErrorBody),

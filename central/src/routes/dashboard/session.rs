@@ -132,7 +132,7 @@ pub struct LoginLink {
     responses(
         (status = 201, description = "A one-time link to open in the browser", body = LoginLink),
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not the admin token (`forbidden`)", body = ErrorBody),
+        pos_shared::openapi::NotAdmin,
     ),
 )]
 pub async fn issue_link(_: Admin, state: web::Data<AppState>) -> HttpResponse {
