@@ -33,6 +33,28 @@ pub struct TestInstance {
 /// Template database names by (instance port, kind), each created once.
 type TemplateCells = HashMap<(u16, String), Arc<OnceCell<String>>>;
 
+/// Fails unless the database `client` is on has each versioned migration of `dir` (the service's
+/// `sql/*/migrations`) applied exactly once.
+pub async fn check_each_migration_applied_once(
+    client: &tokio_postgres::Client,
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let applied: i64 = client
+        .query_one("SELECT count(*) FROM refinery_schema_history", &[])
+        .await
+        .context("reading the migration history")?
+        .get(0);
+    let files = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .count();
+    anyhow::ensure!(
+        applied == i64::try_from(files)?,
+        "{applied} migrations applied for {files} files in {}: each must be applied exactly once",
+        dir.display()
+    );
+    Ok(())
+}
+
 /// A free TCP port on the loopback interface, below the kernel's ephemeral range (32768 and up): a port
 /// picked there can be taken by any outgoing connection before the server that is to listen on it
 /// starts. 10000-19999, away from the local cluster's (posctl's tests use 20000 and up).

@@ -51,22 +51,15 @@ async fn migrations_are_idempotent() {
     central::schema::migrate(&config).await.unwrap();
     central::schema::migrate(&config).await.unwrap();
     let client = pos_shared::db::connect(&config).await.unwrap();
-    let applied: i64 = client
-        .query_one("SELECT count(*) FROM refinery_schema_history", &[])
-        .await
-        .unwrap()
-        .get(0);
-    let files = std::fs::read_dir(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../sql/central/migrations"
-    ))
-    .unwrap()
-    .count();
-    assert_eq!(
-        applied,
-        i64::try_from(files).unwrap(),
-        "each versioned migration applied exactly once"
-    );
+    pos_shared::testkit::check_each_migration_applied_once(
+        &client,
+        std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../sql/central/migrations"
+        )),
+    )
+    .await
+    .unwrap();
     let trigger_count: i64 = client
         .query_one(
             "SELECT count(*) FROM pg_trigger WHERE tgname IN ('trg_customers', 'trg_stores', 'trg_products', 'trg_categories')",

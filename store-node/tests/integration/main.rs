@@ -176,22 +176,15 @@ async fn migrations_are_idempotent() {
     store_node::schema::migrate(&config).await.unwrap();
     store_node::schema::migrate(&config).await.unwrap();
     let client = pos_shared::db::connect(&config).await.unwrap();
-    let applied: i64 = client
-        .query_one("SELECT count(*) FROM refinery_schema_history", &[])
-        .await
-        .unwrap()
-        .get(0);
-    let files = std::fs::read_dir(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../sql/store/migrations"
-    ))
-    .unwrap()
-    .count();
-    assert_eq!(
-        applied,
-        i64::try_from(files).unwrap(),
-        "each versioned migration applied exactly once"
-    );
+    pos_shared::testkit::check_each_migration_applied_once(
+        &client,
+        std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../sql/store/migrations"
+        )),
+    )
+    .await
+    .unwrap();
 }
 
 /// The outbox keeps every delivered sale. A session that pushed while it was short still finds the
