@@ -57,12 +57,12 @@ pub struct SalesReport {
     pub partial: bool,
 }
 
-fn date(field: &str, text: Option<&str>, today: NaiveDate) -> Result<NaiveDate, ApiError> {
-    match text {
-        None => Ok(today),
-        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .map_err(|_| ApiError::validation(field, "must be a date as YYYY-MM-DD")),
-    }
+fn date(field: &str, text: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
+    text.map(|text| {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map_err(|_| ApiError::validation(field, "must be a date as YYYY-MM-DD"))
+    })
+    .transpose()
 }
 
 #[derive(Default)]
@@ -96,15 +96,25 @@ impl Accumulator {
 pub async fn sales_report(state: &AppState, query: &SalesQuery) -> Result<SalesReport, ApiError> {
     let central = client(state).await?;
     // With neither day given, each node reports its own today (its city's zone): `from` and `to` then
-    // span the cities' todays. A day left out of a range is the latest city's today.
-    let (earliest_today, latest_today) = db::cities::business_days_now(&central).await?;
-    let each_city_today = query.from.is_none() && query.to.is_none();
-    let from = if each_city_today {
-        earliest_today
-    } else {
-        date("from", query.from.as_deref(), latest_today)?
+    // span the cities' todays. A day left out of a range is the latest city's today. The cities' days
+    // are asked only when a day is left out.
+    let (given_from, given_to) = (
+        date("from", query.from.as_deref())?,
+        date("to", query.to.as_deref())?,
+    );
+    let each_city_today = given_from.is_none() && given_to.is_none();
+    let (from, to) = match (given_from, given_to) {
+        (Some(from), Some(to)) => (from, to),
+        (from, to) => {
+            let (earliest_today, latest_today) = db::cities::business_days_now(&central).await?;
+            let from = from.unwrap_or(if each_city_today {
+                earliest_today
+            } else {
+                latest_today
+            });
+            (from, to.unwrap_or(from.max(latest_today)))
+        }
     };
-    let to = date("to", query.to.as_deref(), from.max(latest_today))?;
     if from > to {
         return Err(ApiError::validation("to", "must not be before from"));
     }
