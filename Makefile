@@ -10,10 +10,10 @@ deps:
 run:
 	@bash scripts/ensure-deps.sh --no-browser
 	cargo build --workspace --bins
-	./target/debug/posctl up --dir $(CLUSTER_DIR) --cities $(CITIES) --demo-data
+	cargo run -q -p posctl -- up --dir $(CLUSTER_DIR) --cities $(CITIES) --demo-data
 
 down:
-	./target/debug/posctl down --dir $(CLUSTER_DIR)
+	cargo run -q -p posctl -- down --dir $(CLUSTER_DIR)
 
 test: deps
 	cargo test --workspace
