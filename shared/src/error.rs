@@ -26,6 +26,11 @@ pub enum ApiError {
         message: String,
         details: Option<Value>,
     },
+    /// The path exists; the method does not (the methods it has, for `Allow`).
+    #[error("this path answers {0} only")]
+    MethodNotAllowed(String),
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
     #[error("{field}: {message}")]
     Validation { field: String, message: String },
     #[error("the service is temporarily unavailable")]
@@ -70,6 +75,8 @@ impl ApiError {
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::Conflict { code, .. } => code,
+            Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Validation { .. } => "validation_failed",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
@@ -104,6 +111,8 @@ impl ResponseError for ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,9 +1,10 @@
-//! `Body<T>`: a JSON request body parsed once into its domain types (see [`crate::domain`]).
+//! `Body<T>`: a JSON request body parsed once into its domain types (see [`crate::domain`]); `Query<T>`:
+//! the query string, likewise.
 //!
 //! serde_path_to_error (by serde's author) keeps the path of the value that failed, so a value a type
 //! refuses answers 422 `validation_failed` naming its field (`field: "quantity"`, and where it is,
-//! `items[1].quantity`, in the message); malformed JSON, a wrong content type or an oversized body are
-//! 400 `bad_request`, as with actix's own `Json`.
+//! `items[1].quantity`, in the message); malformed JSON or a wrong content type is 400 `bad_request`,
+//! a body over [`BODY_LIMIT`] 413 `payload_too_large`.
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
@@ -47,14 +48,100 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
                     "expected Content-Type: application/json".into(),
                 ));
             }
-            let bytes = bytes.await.map_err(|e| {
-                ApiError::BadRequest(match e.as_response_error().status_code().as_u16() {
-                    413 => "request body is too large".into(),
-                    _ => format!("could not read the request body: {e}"),
-                })
-            })?;
+            let bytes = bytes
+                .await
+                .map_err(|e| match e.as_response_error().status_code().as_u16() {
+                    413 => ApiError::PayloadTooLarge { limit: BODY_LIMIT },
+                    _ => ApiError::BadRequest(format!("could not read the request body: {e}")),
+                })?;
             parse(&bytes).map(Body)
         })
+    }
+}
+
+/// A request's query string parsed into `T` (serde_urlencoded, actix's own, under
+/// serde_path_to_error). A blank value is the same as leaving the parameter out (`?from=&to=` asks for
+/// the default range); a control character anywhere (a NUL among them) answers 422 naming the
+/// parameter, before anything reaches the database; so does a value `T` refuses.
+pub struct Query<T>(pub T);
+
+impl<T> std::ops::Deref for Query<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()).map(Query))
+    }
+}
+
+/// Parses a query string as [`Query`] does.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let mut given = Vec::new();
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        if name.chars().chain(value.chars()).any(char::is_control) {
+            return Err(ApiError::validation(
+                name.into_owned(),
+                "must not contain control characters",
+            ));
+        }
+        if !value.trim().is_empty() {
+            given.push((name, value));
+        }
+    }
+    let kept = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(given)
+        .finish();
+    let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(kept.as_bytes()));
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        let field = match path.as_str() {
+            "." => named_in(&message).unwrap_or("query").to_owned(),
+            _ => path,
+        };
+        ApiError::validation(field, message)
+    })
+}
+
+/// The id in a path such as `/customers/{id}`: a positive 32-bit integer. Anything else (`0`, `-3`,
+/// `2147483648`, `x`) names no resource: 404 `not_found`, as for an id that is not there.
+#[derive(Debug, Clone, Copy)]
+pub struct Id(pub i32);
+
+impl std::ops::Deref for Id {
+    type Target = i32;
+
+    fn deref(&self) -> &i32 {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromRequest for Id {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let segment = req.match_info().iter().next().map(|(_, value)| value);
+        let id = segment
+            .and_then(|text| text.parse::<i32>().ok())
+            .filter(|id| *id > 0)
+            .map(Id)
+            .ok_or_else(|| ApiError::not_found("no such resource"));
+        std::future::ready(id)
     }
 }
 
@@ -146,6 +233,32 @@ mod tests {
         );
         assert_eq!(refusal(r#"{}"#).0, "items");
         assert_eq!(refusal(r#"{"items": [], "extra": 1}"#).0, "extra");
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Search {
+        phone: Option<String>,
+        limit: Option<Quantity>,
+    }
+
+    #[test]
+    fn a_query_drops_blank_values_and_refuses_control_characters() {
+        let search: Search = super::parse_query("phone=&limit=5").unwrap();
+        assert_eq!((search.phone, search.limit.map(Quantity::get)), (None, Some(5)));
+        let search: Search = super::parse_query("phone=%2B92%20300").unwrap();
+        assert_eq!(search.phone.as_deref(), Some("+92 300"));
+        for query in ["phone=12%0034", "phone=%07", "x%00=1"] {
+            match super::parse_query::<Search>(query) {
+                Err(ApiError::Validation { message, .. }) => {
+                    assert_eq!(message, "must not contain control characters", "{query}")
+                }
+                other => panic!("{query}: {other:?}"),
+            }
+        }
+        match super::parse_query::<Search>("limit=0") {
+            Err(ApiError::Validation { field, .. }) => assert_eq!(field, "limit"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -1,26 +1,41 @@
-//! What every service's HTTP side shares: extractor configuration (malformed queries and paths answer
-//! in the API's error shape; JSON bodies are read by [`crate::extract::Body`]), the route macros, the
+//! What every service's HTTP side shares: extractor configuration (malformed paths and forms answer
+//! in the API's error shape; JSON bodies and query strings are read by [`crate::extract`]), the route macros, the
 //! common routes and the server.
 
-use actix_web::web;
+use actix_web::{ResponseError, web};
 
 use crate::error::ApiError;
 
-pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default()
-        .error_handler(|err, _req| ApiError::validation("query", err.to_string()).into())
-}
+/// The largest form body (the dashboard's) a service reads.
+const FORM_LIMIT: usize = 16 * 1024;
 
-/// Form bodies (the dashboard's): any failure is 400 `bad_request` in the API's shape.
+/// Form bodies (the dashboard's): too large is 413, any other failure 400, in the API's shape.
 pub fn form_config() -> web::FormConfig {
     web::FormConfig::default()
-        .limit(16 * 1024)
-        .error_handler(|err, _req| ApiError::BadRequest(format!("malformed form: {err}")).into())
+        .limit(FORM_LIMIT)
+        .error_handler(|err, _req| match err {
+            actix_web::error::UrlencodedError::Overflow { .. } => {
+                ApiError::PayloadTooLarge { limit: FORM_LIMIT }.into()
+            }
+            err => ApiError::BadRequest(format!("malformed form: {err}")).into(),
+        })
 }
 
 pub fn path_config() -> web::PathConfig {
     web::PathConfig::default()
         .error_handler(|err, _req| ApiError::NotFound(format!("no such resource ({err})")).into())
+}
+
+/// A known path asked with a method it does not serve: 405 in the API's shape, with `Allow`.
+pub fn method_not_allowed(allowed: &[&str]) -> actix_web::HttpResponse {
+    let allow = allowed.join(", ");
+    let mut response = ApiError::MethodNotAllowed(allow.clone()).error_response();
+    response.headers_mut().insert(
+        actix_web::http::header::ALLOW,
+        actix_web::http::header::HeaderValue::from_str(&allow)
+            .expect("method names are header-safe"),
+    );
+    response
 }
 
 /// Unknown routes answer 404 in the API's shape.
@@ -35,21 +50,17 @@ pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
 /// - `pub fn configure`, which registers them in that order;
 /// - `pub struct Api`, the module's part of the OpenAPI document (its paths and schemas).
 ///
-/// The OpenAPI tests compare the routes with the documented paths. A path with several methods
-/// becomes one resource (another method answers 405); a path with one method is a single route
-/// (another method falls through to the default service).
+/// The OpenAPI tests compare the routes with the documented paths. Each path is one resource: another
+/// method answers 405 with `Allow` (so no path may be listed twice, in this module or another).
 #[macro_export]
 macro_rules! routes {
-    (@register $cfg:ident, $path:literal, $method:ident => $handler:ident) => {
-        $cfg.route(
-            $path,
-            ::actix_web::web::method(::actix_web::http::Method::$method).to($handler),
-        );
-    };
     (@register $cfg:ident, $path:literal, $($method:ident => $handler:ident),+) => {
         $cfg.service(
             ::actix_web::web::resource($path)
-                $(.route(::actix_web::web::method(::actix_web::http::Method::$method).to($handler)))+,
+                $(.route(::actix_web::web::method(::actix_web::http::Method::$method).to($handler)))+
+                .default_service(::actix_web::web::to(|| async {
+                    $crate::http::method_not_allowed(&[$(stringify!($method)),+])
+                })),
         );
     };
     (@table $($path:literal => { $($method:ident => $handler:ident),+ }),*) => {
@@ -120,7 +131,6 @@ pub mod common {
 /// What every service's app has: error-shaped extractor configs and the [`common`] routes.
 pub fn configure_common(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PayloadConfig::new(crate::extract::BODY_LIMIT))
-        .app_data(query_config())
         .app_data(form_config())
         .app_data(path_config());
     common::configure(cfg);
@@ -291,12 +301,17 @@ mod tests {
                 .status();
             assert!(status.is_success(), "{path}: {status}");
         }
-        // Several methods make one resource (another method: 405); one method, a route that lets
-        // other methods fall through to the default service.
+        // Another method on a known path: 405 naming the methods it has; an unknown path: the default.
         let put = test::call_service(&app, call(Method::PUT, "/things")).await;
         assert_eq!(put.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(put.headers().get("allow").unwrap(), "GET, POST");
         let get = test::call_service(&app, call(Method::GET, "/things/1")).await;
-        assert_eq!(get.status(), StatusCode::IM_A_TEAPOT);
+        assert_eq!(get.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(get.headers().get("allow").unwrap(), "DELETE");
+        let body: crate::error::ErrorBody = test::read_body_json(get).await;
+        assert_eq!(body.error, "method_not_allowed");
+        let unknown = test::call_service(&app, call(Method::GET, "/nothing")).await;
+        assert_eq!(unknown.status(), StatusCode::IM_A_TEAPOT);
         // The module's part of the OpenAPI document has the same paths and methods.
         let doc = <example::Api as utoipa::OpenApi>::openapi();
         let documented: Vec<(String, &str)> = doc

@@ -79,21 +79,32 @@ impl Serialize for Money {
     }
 }
 
-impl<'de> Deserialize<'de> for Money {
-    /// Accepts "12.50" and, for convenience of hand-written requests, the JSON number 12.5.
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Repr {
-            Text(String),
-            Number(serde_json::Number),
+/// A money amount as the API writes it: a decimal string, at most 10 digits before the point and 2
+/// after, optionally negative (`"150.00"`, `"-3.5"`). Nothing else: no JSON number, no exponent, no
+/// surrounding space.
+pub const PATTERN: &str = r"^-?[0-9]{1,10}(?:\.[0-9]{1,2})?$";
+
+static RULE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    #[allow(clippy::expect_used)] // a constant, compiled by the tests
+    regex::Regex::new(PATTERN).expect("the money pattern compiles")
+});
+
+impl Money {
+    /// Parses a JSON string, which must match [`PATTERN`].
+    pub fn from_api_text(text: &str) -> Result<Self, String> {
+        if !RULE.is_match(text) {
+            return Err(format!(
+                "amount {text:?} must be a decimal string such as \"150.00\""
+            ));
         }
-        let text = match Repr::deserialize(deserializer)? {
-            Repr::Text(t) => t,
-            Repr::Number(n) => n.to_string(),
-        };
-        text.parse()
-            .map_err(|e: MoneyError| serde::de::Error::custom(format!("amount {text:?} {e}")))
+        text.parse().map_err(|e: MoneyError| format!("amount {text:?} {e}"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Money {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::from_api_text(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -102,7 +113,7 @@ impl utoipa::PartialSchema for Money {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
             .examples([serde_json::json!("150.00")])
-            .pattern(Some(r"^-?\d{1,10}(\.\d{1,2})?$"))
+            .pattern(Some(PATTERN))
             .into()
     }
 }
@@ -149,8 +160,9 @@ mod tests {
     fn json_round_trip_is_a_string() {
         let m: Money = serde_json::from_str("\"12.3\"").unwrap();
         assert_eq!(serde_json::to_string(&m).unwrap(), "\"12.30\"");
-        let n: Money = serde_json::from_str("12.5").unwrap();
-        assert_eq!(n.to_string(), "12.50");
+        assert!(serde_json::from_str::<Money>("12.5").is_err());
         assert!(serde_json::from_str::<Money>("\"1.234\"").is_err());
+        assert!(serde_json::from_str::<Money>("\" 1.50\"").is_err());
+        assert!(serde_json::from_str::<Money>("\"1e3\"").is_err());
     }
 }

@@ -106,8 +106,15 @@ pub struct Unauthorized(pub crate::error::ErrorBody);
 pub struct NotAdmin(pub crate::error::ErrorBody);
 
 #[derive(utoipa::IntoResponses)]
-#[response(
-    status = 400,
-    description = "Malformed JSON, not `application/json`, or too large (`bad_request`)"
-)]
-pub struct BadJson(pub crate::error::ErrorBody);
+pub enum BadJson {
+    #[response(
+        status = 400,
+        description = "Malformed JSON, or not `application/json` (`bad_request`)"
+    )]
+    Malformed(crate::error::ErrorBody),
+    #[response(
+        status = 413,
+        description = "The body is larger than 256 KiB (`payload_too_large`)"
+    )]
+    TooLarge(crate::error::ErrorBody),
+}

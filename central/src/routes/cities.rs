@@ -3,7 +3,7 @@ use anyhow::Context;
 use pos_shared::auth::Admin;
 use pos_shared::domain::{CityName, TimeZone};
 use pos_shared::error::{ApiError, ErrorBody};
-use pos_shared::extract::Body;
+use pos_shared::extract::{Body, Id};
 use serde::Deserialize;
 use tokio_postgres::error::SqlState;
 
@@ -120,7 +120,7 @@ pub async fn create(
 pub async fn update(
     _: Admin,
     state: web::Data<AppState>,
-    id: web::Path<i32>,
+    id: Id,
     Body(patch): Body<CityPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let name = patch.name.as_ref().map(CityName::as_str);

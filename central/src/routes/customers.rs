@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use pos_shared::auth::Admin;
 use pos_shared::domain::{CityId, CustomerName, Email, Phone, blank_as_none, clearable};
 use pos_shared::error::{ApiError, ErrorBody};
-use pos_shared::extract::Body;
+use pos_shared::extract::{Body, Id, Query};
 use serde::Deserialize;
 
 use super::{Reply, client};
@@ -42,9 +42,11 @@ pub struct CustomerPatch {
 #[into_params(parameter_in = Query)]
 pub struct CustomerQuery {
     /// The exact phone number.
-    pub phone: Option<String>,
+    #[param(inline)]
+    pub phone: Option<Phone>,
     /// Only this city's customers.
-    pub city_id: Option<i32>,
+    #[param(inline)]
+    pub city_id: Option<CityId>,
 }
 
 /// Customers, optionally by exact phone number or by city.
@@ -65,12 +67,12 @@ pub struct CustomerQuery {
 pub async fn list_customers(
     _: Admin,
     state: web::Data<AppState>,
-    query: web::Query<CustomerQuery>,
+    query: Query<CustomerQuery>,
 ) -> Reply {
     let customers = master::list_customers(
         &client(&state).await?,
-        query.phone.as_deref(),
-        query.city_id,
+        query.phone.as_ref().map(Phone::as_str),
+        query.city_id.map(CityId::get),
     )
     .await?;
     Ok(HttpResponse::Ok().json(customers))
@@ -91,7 +93,7 @@ pub async fn list_customers(
         pos_shared::openapi::ServerErrors,
     ),
 )]
-pub async fn get_customer(_: Admin, state: web::Data<AppState>, id: web::Path<i32>) -> Reply {
+pub async fn get_customer(_: Admin, state: web::Data<AppState>, id: Id) -> Reply {
     let customer = master::get_customer(&client(&state).await?, *id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no customer {id}")))?;
@@ -154,7 +156,7 @@ pub async fn create_customer(
 pub async fn update_customer(
     _: Admin,
     state: web::Data<AppState>,
-    id: web::Path<i32>,
+    id: Id,
     Body(patch): Body<CustomerPatch>,
 ) -> Reply {
     let customer = master::update_customer(
@@ -187,7 +189,7 @@ pub async fn update_customer(
     ),
 )]
 #[tracing::instrument(skip_all, err)]
-pub async fn delete_customer(_: Admin, state: web::Data<AppState>, id: web::Path<i32>) -> Reply {
+pub async fn delete_customer(_: Admin, state: web::Data<AppState>, id: Id) -> Reply {
     if !master::delete_customer(&client(&state).await?, *id).await? {
         return Err(ApiError::not_found(format!("no customer {id}")));
     }

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use pos_shared::auth::Admin;
 use pos_shared::domain::{CityId, DbName, DbUser, Host, Password, Port};
 use pos_shared::error::{ApiError, ErrorBody};
-use pos_shared::extract::Body;
+use pos_shared::extract::{Body, Id};
 use serde::{Deserialize, Serialize};
 
 use super::{Reply, client};
@@ -146,7 +146,7 @@ fn node_error(err: anyhow::Error) -> ApiError {
     ),
 )]
 #[tracing::instrument(skip_all, err)]
-pub async fn resync(_: Admin, state: web::Data<AppState>, city_id: web::Path<i32>) -> Reply {
+pub async fn resync(_: Admin, state: web::Data<AppState>, city_id: Id) -> Reply {
     let resync = nodes::resync(&client(&state).await?, *city_id)
         .await
         .map_err(node_error)?;
@@ -192,7 +192,7 @@ pub struct NodeUpdated {
 pub async fn update(
     _: Admin,
     state: web::Data<AppState>,
-    city_id: web::Path<i32>,
+    city_id: Id,
     Body(patch): Body<NodePatch>,
 ) -> Reply {
     let resync = nodes::set_enabled(&client(&state).await?, *city_id, patch.enabled)

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use pos_shared::auth::Admin;
 use pos_shared::domain::{CategoryId, Price, ProductName, Sku};
 use pos_shared::error::{ApiError, ErrorBody};
-use pos_shared::extract::Body;
+use pos_shared::extract::{Body, Id};
 use serde::Deserialize;
 
 use super::{Reply, client};
@@ -62,7 +62,7 @@ pub async fn list_products(_: Admin, state: web::Data<AppState>) -> Reply {
         pos_shared::openapi::ServerErrors,
     ),
 )]
-pub async fn get_product(_: Admin, state: web::Data<AppState>, id: web::Path<i32>) -> Reply {
+pub async fn get_product(_: Admin, state: web::Data<AppState>, id: Id) -> Reply {
     let product = master::get_product(&client(&state).await?, *id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no product {id}")))?;
@@ -125,7 +125,7 @@ pub async fn create_product(
 pub async fn update_product(
     _: Admin,
     state: web::Data<AppState>,
-    id: web::Path<i32>,
+    id: Id,
     Body(patch): Body<ProductPatch>,
 ) -> Reply {
     let product = master::update_product(

@@ -6,7 +6,7 @@ use anyhow::Context;
 use pos_shared::auth::Admin;
 use pos_shared::domain::CityId;
 use pos_shared::error::{ApiError, ErrorBody};
-use pos_shared::extract::Body;
+use pos_shared::extract::{Body, Query};
 use serde::{Deserialize, Serialize};
 
 use super::{Reply, client};
@@ -74,10 +74,12 @@ pub async fn status(_: Admin, state: web::Data<AppState>) -> Reply {
 #[into_params(parameter_in = Query)]
 pub struct LogQuery {
     /// `Pending`, `Success`, `Failed` or `Dead`.
+    #[param(pattern = "^(Pending|Success|Failed|Dead)$")]
     pub status: Option<String>,
     /// Only entries for this city's node.
     pub city_id: Option<CityId>,
     /// At most this many entries (1 to 1000; 100 by default).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -97,7 +99,7 @@ pub struct LogQuery {
         pos_shared::openapi::ServerErrors,
     ),
 )]
-pub async fn log(_: Admin, state: web::Data<AppState>, query: web::Query<LogQuery>) -> Reply {
+pub async fn log(_: Admin, state: web::Data<AppState>, query: Query<LogQuery>) -> Reply {
     let status = query.status.as_deref();
     if let Some(s) = status
         && !["Pending", "Success", "Failed", "Dead"].contains(&s)

@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, web};
+use pos_shared::domain::Day;
+use pos_shared::extract::Query;
 use chrono::NaiveDate;
 use pos_shared::auth::Admin;
 use pos_shared::error::{ApiError, ErrorBody};
@@ -22,11 +24,14 @@ pub const GROUPS: [&str; 5] = ["store", "city", "day", "product", "category"];
 pub struct SalesQuery {
     /// First business day, `YYYY-MM-DD`. With neither `from` nor `to`, each city's own today (in its
     /// time zone); otherwise the latest city's today by default.
-    pub from: Option<String>,
+    #[param(inline)]
+    pub from: Option<Day>,
     /// Last business day, `YYYY-MM-DD` (the later of `from` and the latest city's today by default); at most
     /// 366 days after `from`.
-    pub to: Option<String>,
+    #[param(inline)]
+    pub to: Option<Day>,
     /// `store` (default), `city`, `day`, `product` or `category`.
+    #[param(pattern = "^(store|city|day|product|category)$")]
     pub group_by: Option<String>,
 }
 
@@ -55,14 +60,6 @@ pub struct SalesReport {
     pub nodes: Vec<NodeAnswer>,
     /// True when a node did not answer: its sales are missing, not zero.
     pub partial: bool,
-}
-
-fn date(field: &str, text: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
-    text.map(|text| {
-        NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .map_err(|_| ApiError::validation(field, "must be a date as YYYY-MM-DD"))
-    })
-    .transpose()
 }
 
 #[derive(Default)]
@@ -99,8 +96,8 @@ pub async fn sales_report(state: &AppState, query: &SalesQuery) -> Result<SalesR
     // span the cities' todays. A day left out of a range is the latest city's today. The cities' days
     // are asked only when a day is left out.
     let (given_from, given_to) = (
-        date("from", query.from.as_deref())?,
-        date("to", query.to.as_deref())?,
+        query.from.map(Day::get),
+        query.to.map(Day::get),
     );
     let each_city_today = given_from.is_none() && given_to.is_none();
     let (from, to) = match (given_from, given_to) {
@@ -208,7 +205,7 @@ pub async fn sales_report(state: &AppState, query: &SalesQuery) -> Result<SalesR
         pos_shared::openapi::ServerErrors,
     ),
 )]
-pub async fn sales(_: Admin, state: web::Data<AppState>, query: web::Query<SalesQuery>) -> Reply {
+pub async fn sales(_: Admin, state: web::Data<AppState>, query: Query<SalesQuery>) -> Reply {
     Ok(HttpResponse::Ok().json(sales_report(&state, &query).await?))
 }
 
@@ -216,6 +213,7 @@ pub async fn sales(_: Admin, state: web::Data<AppState>, query: web::Query<Sales
 #[into_params(parameter_in = Query)]
 pub struct InventoryQuery {
     /// Stock lines with fewer units than this (1 to 1000000; 10 by default).
+    #[param(minimum = 1, maximum = 1_000_000)]
     pub below: Option<i32>,
 }
 
@@ -246,7 +244,7 @@ pub struct InventoryReport {
 pub async fn inventory(
     _: Admin,
     state: web::Data<AppState>,
-    query: web::Query<InventoryQuery>,
+    query: Query<InventoryQuery>,
 ) -> Reply {
     let below = query.below.unwrap_or(10);
     if !(1..=1_000_000).contains(&below) {

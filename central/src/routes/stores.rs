@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use pos_shared::auth::Admin;
 use pos_shared::domain::{CityId, StoreCode, StoreName};
 use pos_shared::error::{ApiError, ErrorBody};
-use pos_shared::extract::Body;
+use pos_shared::extract::{Body, Id};
 use serde::Deserialize;
 
 use super::{Reply, client};
@@ -102,7 +102,7 @@ pub async fn create_store(
 pub async fn update_store(
     _: Admin,
     state: web::Data<AppState>,
-    id: web::Path<i32>,
+    id: Id,
     Body(patch): Body<StorePatch>,
 ) -> Reply {
     let store = master::update_store(

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use pos_shared::auth::Admin;
 use pos_shared::domain::Label;
 use pos_shared::error::{ApiError, ErrorBody};
-use pos_shared::extract::Body;
+use pos_shared::extract::{Body, Id};
 use serde::{Deserialize, Serialize};
 
 use super::{Reply, client};
@@ -53,7 +53,7 @@ pub struct IssuedCashierToken {
 pub async fn issue(
     _: Admin,
     state: web::Data<AppState>,
-    store_id: web::Path<i32>,
+    store_id: Id,
     Body(credential): Body<NewCashierToken>,
 ) -> Reply {
     let label = credential.label;
@@ -92,7 +92,7 @@ pub async fn issue(
         pos_shared::openapi::ServerErrors,
     ),
 )]
-pub async fn list(_: Admin, state: web::Data<AppState>, store_id: web::Path<i32>) -> Reply {
+pub async fn list(_: Admin, state: web::Data<AppState>, store_id: Id) -> Reply {
     Ok(HttpResponse::Ok().json(tokens::list(&client(&state).await?, *store_id).await?))
 }
 
@@ -113,7 +113,7 @@ pub async fn list(_: Admin, state: web::Data<AppState>, store_id: web::Path<i32>
     ),
 )]
 #[tracing::instrument(skip_all, err)]
-pub async fn revoke(_: Admin, state: web::Data<AppState>, id: web::Path<i32>) -> Reply {
+pub async fn revoke(_: Admin, state: web::Data<AppState>, id: Id) -> Reply {
     if !tokens::revoke(&client(&state).await?, *id).await? {
         return Err(ApiError::not_found(format!("no cashier credential {id}")));
     }

@@ -5,10 +5,12 @@
 //!
 //! A refused value answers 422 naming its field: see [`crate::extract::Body`].
 
+mod dates;
 mod lines;
 mod numbers;
 mod text;
 
+pub use dates::Day;
 pub use lines::Lines;
 pub use numbers::{
     Amount, CategoryId, CityId, CustomerId, LineNo, PaymentMethod, Port, Price, ProductId,

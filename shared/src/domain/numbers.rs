@@ -3,15 +3,60 @@
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 
+use std::sync::LazyLock;
+
+use regex::Regex;
+
 use super::Invalid;
 use crate::money::Money;
 
-/// A whole number within `min..=max`, as JSON gives it (an integer of any size).
+/// A whole number as JSON may write it: `5`, or `5.0` (JSON Schema's `integer` admits both); in a query
+/// string, its digits. A fraction, a string in JSON or a number beyond `i64` is refused.
+#[derive(Debug, Clone, Copy)]
+pub struct WholeNumber(pub i64);
+
+impl<'de> serde::Deserialize<'de> for WholeNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Whole;
+
+        impl serde::de::Visitor<'_> for Whole {
+            type Value = WholeNumber;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a whole number")
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<WholeNumber, E> {
+                Ok(WholeNumber(value))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<WholeNumber, E> {
+                i64::try_from(value)
+                    .map(WholeNumber)
+                    .map_err(|_| E::custom("is too large"))
+            }
+
+            #[allow(clippy::cast_possible_truncation)] // whole and within i64's range, checked first
+            fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<WholeNumber, E> {
+                const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
+                if value.fract() == 0.0 && (-LIMIT..LIMIT).contains(&value) {
+                    Ok(WholeNumber(value as i64))
+                } else {
+                    Err(E::custom("must be a whole number"))
+                }
+            }
+        }
+
+        deserializer.deserialize_i64(Whole)
+    }
+}
+
+/// A whole number within `min..=max`, as JSON gives it (see [`WholeNumber`]).
 macro_rules! bounded_integer {
     ($(#[$doc:meta])* $name:ident($inner:ty), $min:expr, $max:expr, $message:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-        #[serde(try_from = "i64", into = "i64")]
+        #[serde(try_from = "WholeNumber", into = "i64")]
         pub struct $name($inner);
 
         impl $name {
@@ -32,6 +77,14 @@ macro_rules! bounded_integer {
                     .filter(|value| (Self::MIN..=Self::MAX).contains(value))
                     .map(Self)
                     .ok_or_else(|| Invalid::new($message))
+            }
+        }
+
+        impl TryFrom<WholeNumber> for $name {
+            type Error = Invalid;
+
+            fn try_from(raw: WholeNumber) -> Result<Self, Invalid> {
+                Self::try_from(raw.0)
             }
         }
 
@@ -118,17 +171,24 @@ bounded_integer!(
     "must be between 1 and 65535"
 );
 
-/// A money amount with a floor: `Price` may be zero, `Amount` (a payment) must be more.
+/// A money amount with a floor: `Price` may be zero, `Amount` (a payment) must be more. The floor is
+/// in the type's pattern (the OpenAPI document's), which the value must match.
 macro_rules! floored_money {
-    ($(#[$doc:meta])* $name:ident, $accepts:expr, $message:expr) => {
+    ($(#[$doc:meta])* $name:ident, pattern = $pattern:expr, $accepts:expr, $message:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-        #[serde(try_from = "Money", into = "Money")]
+        #[serde(try_from = "String", into = "Money")]
         pub struct $name(Money);
 
         impl $name {
             pub fn get(self) -> Money {
                 self.0
+            }
+
+            /// The pattern a value matches (the OpenAPI document's, too).
+            pub fn pattern() -> &'static str {
+                static PATTERN: LazyLock<String> = LazyLock::new(|| $pattern);
+                &PATTERN
             }
         }
 
@@ -145,6 +205,23 @@ macro_rules! floored_money {
             }
         }
 
+        impl TryFrom<String> for $name {
+            type Error = Invalid;
+
+            fn try_from(text: String) -> Result<Self, Invalid> {
+                static RULE: LazyLock<Regex> = LazyLock::new(|| {
+                    #[allow(clippy::expect_used)] // built from constants, compiled by the tests
+                    Regex::new($name::pattern()).expect("the amount patterns compile")
+                });
+                let value = Self::try_from(Money::from_api_text(&text).map_err(Invalid)?)?;
+                if !RULE.is_match(&text) {
+                    // Within Money's shape and above the floor, yet not this type's (`"-0.00"`).
+                    return Err(Invalid::new($message));
+                }
+                Ok(value)
+            }
+        }
+
         impl From<$name> for Money {
             fn from(value: $name) -> Money {
                 value.0
@@ -153,7 +230,11 @@ macro_rules! floored_money {
 
         impl utoipa::PartialSchema for $name {
             fn schema() -> RefOr<Schema> {
-                <Money as utoipa::PartialSchema>::schema()
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .examples([serde_json::json!("150.00")])
+                    .pattern(Some($name::pattern()))
+                    .into()
             }
         }
 
@@ -161,15 +242,25 @@ macro_rules! floored_money {
     };
 }
 
+/// Two places at most after the point, 10 digits at most before it.
+const FRACTION: &str = r"(?:\.[0-9]{1,2})?";
+
 floored_money!(
     /// A price: a decimal string with at most two places, not negative (`"150.00"`).
     Price,
+    pattern = format!("^[0-9]{{1,10}}{FRACTION}$"),
     |m| !m.is_negative(),
     "must not be negative"
 );
 floored_money!(
     /// A payment's amount: a decimal string with at most two places, more than zero.
     Amount,
+    pattern = {
+        // Some digit before the point is not 0 (k leading zeros, then 1 to 10 - k digits), or the
+        // whole part is zeros and the fraction is not.
+        let whole: Vec<String> = (0..10).map(|k| format!("0{{{k}}}[1-9][0-9]{{0,{}}}", 9 - k)).collect();
+        format!(r"^(?:(?:{}){FRACTION}|0{{1,10}}\.(?:[1-9][0-9]?|0[1-9]))$", whole.join("|"))
+    },
     |m| m > Money::ZERO,
     "must be positive"
 );
@@ -208,6 +299,10 @@ mod tests {
         assert!(Quantity::try_from(100_001).is_err());
         assert!(Quantity::try_from(-2).is_err());
         assert!(serde_json::from_str::<Quantity>("1.5").is_err());
+        assert_eq!(serde_json::from_str::<Quantity>("3.0").unwrap().get(), 3);
+        assert!(serde_json::from_str::<Quantity>("\"3\"").is_err());
+        assert!(serde_json::from_str::<StoreId>("1e300").is_err());
+        assert!(serde_json::from_str::<StoreId>("18446744073709551615").is_err());
     }
 
     #[test]
@@ -220,6 +315,24 @@ mod tests {
             serde_json::to_string(&serde_json::from_str::<Amount>("\"12.5\"").unwrap()).unwrap(),
             "\"12.50\""
         );
+    }
+
+    /// What each amount's pattern matches is exactly what the type accepts.
+    #[test]
+    fn each_amount_pattern_is_the_rule() {
+        let samples = [
+            "0", "0.00", "0.0", "0.01", "0.10", "00.5", "1", "150.00", "1.234", "-1.00", "-0", "9999999999.99",
+            "99999999999", "0000000001", "00000000001", ".5", "5.", "1e3", " 1", "+1", "12.5", "\u{663}",
+        ];
+        for text in samples {
+            for (pattern, accepted) in [
+                (Price::pattern(), Price::try_from(text.to_owned()).is_ok()),
+                (Amount::pattern(), Amount::try_from(text.to_owned()).is_ok()),
+            ] {
+                assert_eq!(Regex::new(pattern).unwrap().is_match(text), accepted, "{text:?} against {pattern}");
+            }
+        }
+        assert!(serde_json::from_str::<Amount>("5").is_err());
     }
 
     #[test]

@@ -1,28 +1,67 @@
-//! Text values: trimmed, 1 to `MAX_CHARS` characters, no control characters, and for some a shape of
-//! their own (a phone number, an email address, a time zone name).
+//! Text values: 1 to `MAX_CHARS` characters, no control characters, not blank, and for some a shape
+//! of their own (a phone number, an email address, a time zone name); kept trimmed.
+//!
+//! Each type's rule *is* its pattern: the server matches the value against the same regular expression
+//! the OpenAPI document gives (written with `\uXXXX` classes only, which the regex crate, ECMA-262 and
+//! Python read alike), so the document and the check cannot disagree.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
 use super::Invalid;
 
-/// Trimmed, non-empty, at most `max` characters, no control characters.
-fn checked_text(raw: &str, max: usize) -> Result<String, Invalid> {
-    let text = raw.trim();
-    if text.is_empty() {
+/// Control characters (Unicode's `Cc`, what `char::is_control` means), for a character class.
+macro_rules! control {
+    () => {
+        r"\u0000-\u001F\u007F-\u009F"
+    };
+}
+
+/// White space that is not a control character (what `str::trim` removes, besides controls).
+macro_rules! space {
+    () => {
+        r" \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000"
+    };
+}
+
+/// Any text without control characters that is not blank.
+const TEXT: &str = concat!(
+    "^[^", control!(), "]*[^", control!(), space!(), "][^", control!(), "]*$"
+);
+
+/// Compiles one of this module's constant patterns (each is checked by the tests below).
+fn compiled(pattern: &str) -> Regex {
+    #[allow(clippy::expect_used)] // a constant of this module, compiled by the tests
+    Regex::new(pattern).expect("the module's patterns compile")
+}
+
+static TEXT_RULE: LazyLock<Regex> = LazyLock::new(|| compiled(TEXT));
+
+/// Whether `raw` may be a value of at most `max` characters whose shape is `shape` (beyond [`TEXT`]);
+/// `refusal` says what the shape is. The value kept is `raw` trimmed.
+fn checked_text(raw: &str, max: usize, shape: Option<(&Regex, &str)>) -> Result<String, Invalid> {
+    if raw.trim().is_empty() && !raw.chars().any(char::is_control) {
         return Err(Invalid::new("must not be empty"));
     }
-    if text.chars().count() > max {
+    if raw.chars().count() > max {
         return Err(Invalid(format!("must be at most {max} characters")));
     }
-    if text.chars().any(char::is_control) {
+    if !TEXT_RULE.is_match(raw) {
         return Err(Invalid::new("must not contain control characters"));
     }
-    Ok(text.to_owned())
+    if let Some((rule, refusal)) = shape
+        && !rule.is_match(raw)
+    {
+        return Err(Invalid::new(refusal));
+    }
+    Ok(raw.trim().to_owned())
 }
 
 macro_rules! text_type {
-    ($(#[$doc:meta])* $name:ident, max = $max:expr $(, check = $check:path, pattern = $pattern:literal)? $(,)?) => {
+    ($(#[$doc:meta])* $name:ident, max = $max:expr $(, pattern = $pattern:expr, refusal = $refusal:literal)? $(,)?) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -30,6 +69,8 @@ macro_rules! text_type {
 
         impl $name {
             pub const MAX_CHARS: usize = $max;
+            /// The pattern a value matches (the OpenAPI document's, too).
+            pub const PATTERN: &str = text_type!(@pattern $($pattern)?);
 
             pub fn as_str(&self) -> &str {
                 &self.0
@@ -40,9 +81,13 @@ macro_rules! text_type {
             type Error = Invalid;
 
             fn try_from(raw: String) -> Result<Self, Invalid> {
-                let text = checked_text(&raw, Self::MAX_CHARS)?;
-                $($check(&text)?;)?
-                Ok(Self(text))
+                #[allow(unused_variables)] // plain text has no shape of its own
+                let shape: Option<(&Regex, &str)> = None;
+                $(
+                    static SHAPE: LazyLock<Regex> = LazyLock::new(|| compiled($pattern));
+                    let shape = Some((&*SHAPE, $refusal));
+                )?
+                checked_text(&raw, Self::MAX_CHARS, shape).map(Self)
             }
         }
 
@@ -64,13 +109,15 @@ macro_rules! text_type {
                     .schema_type(Type::String)
                     .min_length(Some(1))
                     .max_length(Some(Self::MAX_CHARS))
-                    $(.pattern(Some($pattern)))?
+                    .pattern(Some(Self::PATTERN))
                     .into()
             }
         }
 
         impl utoipa::ToSchema for $name {}
     };
+    (@pattern) => { TEXT };
+    (@pattern $pattern:expr) => { $pattern };
 }
 
 text_type!(
@@ -127,59 +174,37 @@ text_type!(
 );
 
 /// Digits with an optional leading `+`, spaces and dashes between them, 6 to 20 digits.
-fn phone_shape(text: &str) -> Result<(), Invalid> {
-    let digits = text.chars().filter(char::is_ascii_digit).count();
-    let allowed = text
-        .chars()
-        .enumerate()
-        .all(|(i, c)| c.is_ascii_digit() || c == ' ' || c == '-' || (c == '+' && i == 0));
-    if !allowed || !(6..=20).contains(&digits) {
-        return Err(Invalid::new("must be a phone number (6 to 20 digits)"));
-    }
-    Ok(())
-}
+const PHONE: &str = concat!(
+    "^[", space!(), r"]*\+?[ -]*(?:[0-9][ -]*){6,20}[", space!(), "]*$"
+);
 
 text_type!(
     /// A phone number: digits, an optional leading `+`, spaces and dashes; 6 to 20 digits.
-    Phone, max = 32, check = phone_shape, pattern = r"^\+?[0-9][0-9 -]*$"
+    Phone, max = 32, pattern = PHONE, refusal = "must be a phone number (6 to 20 digits)"
 );
 
-fn email_shape(text: &str) -> Result<(), Invalid> {
-    let valid = text.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty() && domain.contains('.') && !text.contains(' ')
-    });
-    if !valid {
-        return Err(Invalid::new("must be an email address"));
-    }
-    Ok(())
-}
+/// `local@domain.tld`: no `@`, space or control character in either part, a dot in the domain.
+const EMAIL: &str = concat!(
+    "^[", space!(), "]*",
+    "[^@", control!(), space!(), "]+@[^@", control!(), space!(), r"]+\.[^@", control!(), space!(), "]+",
+    "[", space!(), "]*$"
+);
 
 text_type!(
     /// An email address.
-    Email, max = 254, check = email_shape, pattern = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+    Email, max = 254, pattern = EMAIL, refusal = "must be an email address"
 );
 
 /// An IANA zone name's shape (`Asia/Karachi`, `Etc/GMT-5`): letters, then `/`-separated parts of
 /// letters, digits, `_`, `+` and `-`. Whether the zone exists is the database's to say (its own list of
 /// zones is the one that computes business days).
-fn zone_shape(text: &str) -> Result<(), Invalid> {
-    let shaped = text.split('/').enumerate().all(|(i, part)| {
-        !part.is_empty()
-            && part.chars().all(|c| {
-                c.is_ascii_alphabetic() || (i > 0 && (c.is_ascii_digit() || "_+-".contains(c)))
-            })
-    });
-    if !shaped {
-        return Err(Invalid::new(
-            "must be an IANA time zone name such as Asia/Karachi",
-        ));
-    }
-    Ok(())
-}
+const ZONE: &str = concat!(
+    "^[", space!(), "]*[A-Za-z]+(?:/[A-Za-z0-9_+-]+)*[", space!(), "]*$"
+);
 
 text_type!(
     /// An IANA time zone name (`Asia/Karachi`): a city's business days are in it.
-    TimeZone, max = 64, check = zone_shape, pattern = r"^[A-Za-z]+(/[A-Za-z0-9_+-]+)*$"
+    TimeZone, max = 64, pattern = ZONE, refusal = "must be an IANA time zone name such as Asia/Karachi"
 );
 
 /// A password as given (never trimmed), shown to nobody: its `Debug` is redacted.
@@ -244,6 +269,7 @@ mod tests {
         assert!(CustomerName::try_from("   ".to_owned()).is_err());
         assert!(CustomerName::try_from("a\u{0}b".to_owned()).is_err());
         assert!(CityName::try_from("x".repeat(101)).is_err());
+        assert!(CityName::try_from(format!(" {} ", "x".repeat(99))).is_err());
         assert!(CityName::try_from("x".repeat(100)).is_ok());
     }
 
@@ -264,7 +290,34 @@ mod tests {
         let schema = serde_json::to_value(<Phone as utoipa::PartialSchema>::schema()).unwrap();
         assert_eq!(schema["maxLength"], Phone::MAX_CHARS);
         assert_eq!(schema["minLength"], 1);
-        assert_eq!(schema["pattern"], r"^\+?[0-9][0-9 -]*$");
+        assert_eq!(schema["pattern"], PHONE);
+        let schema = serde_json::to_value(<CityName as utoipa::PartialSchema>::schema()).unwrap();
+        assert_eq!(schema["pattern"], TEXT);
+    }
+
+    /// Values on both sides of each rule: what the pattern matches (within the length) is exactly what
+    /// the type accepts.
+    #[test]
+    fn each_pattern_is_the_rule() {
+        let samples = [
+            "Karachi", " Karachi ", "", " ", "\u{a0}", "\u{3000}x", "a\u{0}b", "a\tb", "\u{85}", "x\u{9f}",
+            "\u{feff}", "O'Brien; Zoë", "+92 300-1234567", "-123456", "12345", "123 456 789 012 345 678 901",
+            "+", "92+300123456", " +923001234567 ", "a@b.pk", "a@b@c.pk", "a @b.pk", "a@b.", "@b.pk",
+            "Asia/Karachi", "Etc/GMT-5", "Asia/Kar achi", "Asia/", "/Asia", "x\n",
+        ];
+        fn agree<T: TryFrom<String, Error = Invalid>>(pattern: &str, max: usize, value: &str) {
+            let matched = Regex::new(pattern).unwrap().is_match(value) && value.chars().count() <= max;
+            let accepted = T::try_from(value.to_owned()).is_ok();
+            assert_eq!(matched, accepted, "{value:?} against {pattern}");
+        }
+        for value in samples {
+            agree::<CityName>(CityName::PATTERN, CityName::MAX_CHARS, value);
+            agree::<Phone>(Phone::PATTERN, Phone::MAX_CHARS, value);
+            agree::<Email>(Email::PATTERN, Email::MAX_CHARS, value);
+            agree::<TimeZone>(TimeZone::PATTERN, TimeZone::MAX_CHARS, value);
+        }
+        assert!(Phone::try_from("+92 300-1234567".to_owned()).is_ok());
+        assert!(CityName::try_from(" \u{3000}".to_owned()).is_err());
     }
 
     #[test]

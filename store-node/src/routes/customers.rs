@@ -1,6 +1,8 @@
 use actix_web::{HttpResponse, web};
+use pos_shared::extract::{Id, Query};
 use anyhow::Context;
 use pos_shared::auth::Authenticated;
+use pos_shared::domain::Phone;
 use pos_shared::error::{ApiError, ErrorBody};
 use serde::Deserialize;
 
@@ -12,7 +14,8 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct CustomerQuery {
     /// The exact phone number (surrounding spaces ignored; empty means all).
-    pub phone: Option<String>,
+    #[param(inline)]
+    pub phone: Option<Phone>,
 }
 
 /// This city's customers (`?phone=` for the exact number a customer gives at the till).
@@ -33,14 +36,10 @@ pub struct CustomerQuery {
 pub async fn list(
     _: Authenticated,
     state: web::Data<AppState>,
-    query: web::Query<CustomerQuery>,
+    query: Query<CustomerQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let client = state.pool.get().await.context("getting a connection")?;
-    let phone = query
-        .phone
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty());
+    let phone = query.phone.as_ref().map(Phone::as_str);
     let customers = db::customers::list(&client, state.config.city_id, phone).await?;
     Ok(HttpResponse::Ok().json(customers))
 }
@@ -63,7 +62,7 @@ pub async fn list(
 pub async fn get(
     _: Authenticated,
     state: web::Data<AppState>,
-    id: web::Path<i32>,
+    id: Id,
 ) -> Result<HttpResponse, ApiError> {
     let client = state.pool.get().await.context("getting a connection")?;
     let customer = db::customers::get(&client, state.config.city_id, *id)

@@ -1,9 +1,9 @@
 use actix_web::{HttpResponse, web};
 use anyhow::Context;
 use pos_shared::auth::{Authenticated, Cashier};
-use pos_shared::domain::{Lines, ProductId, ReceivedQuantity, Reference};
+use pos_shared::domain::{Lines, ProductId, ReceivedQuantity, Reference, StoreId};
 use pos_shared::error::{ApiError, ErrorBody};
-use pos_shared::extract::Body;
+use pos_shared::extract::{Body, Query};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -17,7 +17,8 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct InventoryQuery {
     /// The store: a cashier's own by default; required for head office.
-    pub store_id: Option<i32>,
+    #[param(inline)]
+    pub store_id: Option<StoreId>,
 }
 
 /// A store's stock. A cashier sees their own store's (and gets 403 for another store's); head office
@@ -40,9 +41,9 @@ pub struct InventoryQuery {
 pub async fn list(
     Authenticated(principal): Authenticated,
     state: web::Data<AppState>,
-    query: web::Query<InventoryQuery>,
+    query: Query<InventoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let store_id = crate::routes::reports::store_of(principal, query.store_id)?;
+    let store_id = crate::routes::reports::store_of(principal, query.store_id.map(StoreId::get))?;
     let client = state.pool.get().await.context("getting a connection")?;
     Ok(HttpResponse::Ok().json(db::inventory::list(&client, store_id).await?))
 }

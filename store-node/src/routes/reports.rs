@@ -1,6 +1,7 @@
 use actix_web::{HttpResponse, web};
+use pos_shared::extract::Query;
 use anyhow::Context;
-use chrono::NaiveDate;
+use pos_shared::domain::{Day, StoreId};
 use pos_shared::auth::{Authenticated, Principal};
 use pos_shared::error::{ApiError, ErrorBody};
 use serde::Deserialize;
@@ -13,9 +14,11 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct DailyQuery {
     /// The business day, `YYYY-MM-DD` (the store's today, in its city's time zone, by default).
-    pub date: Option<String>,
+    #[param(inline)]
+    pub date: Option<Day>,
     /// The store: a cashier's own by default; required for head office.
-    pub store_id: Option<i32>,
+    #[param(inline)]
+    pub store_id: Option<StoreId>,
 }
 
 /// The store to report on: a cashier's own (403 for another), or the one head office names.
@@ -53,15 +56,14 @@ pub fn store_of(principal: Principal, asked: Option<i32>) -> Result<i32, ApiErro
 pub async fn daily(
     Authenticated(principal): Authenticated,
     state: web::Data<AppState>,
-    query: web::Query<DailyQuery>,
+    query: Query<DailyQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let store_id = store_of(principal, query.store_id)?;
+    let store_id = store_of(principal, query.store_id.map(StoreId::get))?;
     let client = state.pool.get().await.context("getting a connection")?;
     // Business days are the store's (its city's time zone), not this process's or the database's clock.
-    let date = match query.date.as_deref() {
+    let date = match query.date {
         None => db::reports::today(&client, store_id).await?,
-        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .map_err(|_| ApiError::validation("date", "must be a date as YYYY-MM-DD"))?,
+        Some(day) => day.get(),
     };
     Ok(HttpResponse::Ok().json(db::reports::daily(&client, store_id, date).await?))
 }
