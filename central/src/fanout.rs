@@ -8,6 +8,7 @@
 //! calling dblink) cost each node about twice the CPU: a second backend, the query text parsed and
 //! planned on every call, and the rows converted to JSON and back.
 
+use pos_shared::page::PageRequest;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -133,7 +134,7 @@ impl NodeSessions {
     {
         let nodes = {
             let client = self.central.get().await.context("getting a connection")?;
-            db::nodes::list_nodes(&client).await?
+            db::nodes::list_nodes(&client, PageRequest::all()).await?
         };
         let asks = nodes.into_iter().filter(|n| n.enabled).map(|node| {
             let ask = &ask;

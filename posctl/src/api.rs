@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use pos_shared::page::{MAX_LIMIT, Page};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -50,6 +51,24 @@ impl Api {
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         let request = self.http.get(format!("{}{path}", self.base));
         self.send("GET", path, request).await
+    }
+
+    /// Every item of a paginated list (`path` without a query), page after page.
+    pub async fn get_all<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<Vec<T>> {
+        let mut items = Vec::new();
+        let mut after = None;
+        loop {
+            let page_path = match after {
+                None => format!("{path}?limit={MAX_LIMIT}"),
+                Some(after) => format!("{path}?limit={MAX_LIMIT}&after={after}"),
+            };
+            let page: Page<T> = self.get(&page_path).await?;
+            items.extend(page.items);
+            match page.next {
+                None => return Ok(items),
+                next => after = next,
+            }
+        }
     }
 
     pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(

@@ -93,7 +93,7 @@ const CUSTOMERS: &[&str] = &[
 /// Creates the categories and products, unless central has products already. Returns how many
 /// products were created.
 pub async fn seed_catalogue(central: &Api) -> anyhow::Result<usize> {
-    let products: Vec<Product> = central.get("/products").await?;
+    let products: Vec<Product> = central.get_all("/products").await?;
     if !products.is_empty() {
         println!(
             "demo data: central has {} products already; catalogue left as it is",
@@ -101,7 +101,7 @@ pub async fn seed_catalogue(central: &Api) -> anyhow::Result<usize> {
         );
         return Ok(0);
     }
-    let mut categories: Vec<Category> = central.get("/categories").await?;
+    let mut categories: Vec<Category> = central.get_all("/categories").await?;
     let mut created = 0;
     for (category, items) in CATALOGUE {
         let category_id = match categories.iter().find(|c| c.name == *category) {
@@ -161,7 +161,7 @@ pub fn store_code(city: &str, taken: &HashSet<String>) -> String {
 
 /// One store per city that has none, and the city's customers with it.
 pub async fn seed_stores_and_customers(central: &Api, cities: &[CityState]) -> anyhow::Result<()> {
-    let stores: Vec<Store> = central.get("/stores").await?;
+    let stores: Vec<Store> = central.get_all("/stores").await?;
     let mut taken: HashSet<String> = stores.iter().map(|s| s.code.clone()).collect();
     for (index, city) in cities.iter().enumerate() {
         let Some(city_id) = city.city_id else {
@@ -217,7 +217,7 @@ pub async fn opening_stock(
     let deadline = Instant::now() + REPLICATION_TIMEOUT;
     let wanted: HashSet<i32> = product_ids.iter().copied().collect();
     loop {
-        let listed: Vec<Product> = node.get("/products").await?;
+        let listed: Vec<Product> = node.get_all("/products").await?;
         let have = listed.iter().filter(|p| wanted.contains(&p.id)).count();
         if have == wanted.len() {
             break;
@@ -233,7 +233,7 @@ pub async fn opening_stock(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    match node.get::<Vec<StockLine>>("/inventory").await {
+    match node.get_all::<StockLine>("/inventory").await {
         Ok(stock) if !stock.is_empty() => return Ok(false),
         Ok(_) => {}
         Err(e) if status_of(&e) == Some(404) => {}

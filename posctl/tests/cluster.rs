@@ -258,7 +258,7 @@ async fn up_drill_and_down() {
         );
     }
     let cities = get_json(&http, &format!("{central_url}/cities"), &admin).await;
-    let names: Vec<&str> = cities
+    let names: Vec<&str> = cities["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -274,23 +274,27 @@ async fn up_drill_and_down() {
         .await
         .unwrap();
     assert_eq!(anonymous.status(), 401);
-    let products = get_json(&http, &format!("{central_url}/products"), &admin).await;
-    let product_count = products.as_array().unwrap().len();
+    let products = get_json(&http, &format!("{central_url}/products?limit=1000"), &admin).await;
+    let product_count = products["items"].as_array().unwrap().len();
     assert!(product_count >= 25, "{product_count} products");
     for node in nodes {
         let url = node["url"].as_str().unwrap();
         let token = node["stores"][0]["cashier_token"].as_str().unwrap();
-        let listed = get_json(&http, &format!("{url}/products"), token).await;
-        assert_eq!(listed.as_array().unwrap().len(), product_count, "{url}");
-        let stock = get_json(&http, &format!("{url}/inventory"), token).await;
-        let stock = stock.as_array().unwrap();
+        let listed = get_json(&http, &format!("{url}/products?limit=1000"), token).await;
+        assert_eq!(
+            listed["items"].as_array().unwrap().len(),
+            product_count,
+            "{url}"
+        );
+        let stock = get_json(&http, &format!("{url}/inventory?limit=1000"), token).await;
+        let stock = stock["items"].as_array().unwrap();
         assert_eq!(stock.len(), product_count, "{url}");
         assert!(stock.iter().all(|line| {
             let q = line["quantity"].as_i64().unwrap();
             (50..=200).contains(&q)
         }));
         let customers = get_json(&http, &format!("{url}/customers"), token).await;
-        let names: Vec<&str> = customers
+        let names: Vec<&str> = customers["items"]
             .as_array()
             .unwrap()
             .iter()
@@ -306,8 +310,8 @@ async fn up_drill_and_down() {
     let again = posctl_with(&["up", "--dir", &dir, "--demo-data", "--detach"], &settings);
     assert!(again.status.success());
     assert!(String::from_utf8_lossy(&again.stdout).contains("running already"));
-    let products = get_json(&http, &format!("{central_url}/products"), &admin).await;
-    assert_eq!(products.as_array().unwrap().len(), product_count);
+    let products = get_json(&http, &format!("{central_url}/products?limit=1000"), &admin).await;
+    assert_eq!(products["items"].as_array().unwrap().len(), product_count);
 
     // Fault drill: Lahore's database goes away; the service stays up and says so.
     assert!(posctl(&["status", "--dir", &dir]).status.success());
@@ -337,7 +341,7 @@ async fn up_drill_and_down() {
             &admin,
         )
         .await;
-        if !failed.as_array().unwrap().is_empty() {
+        if !failed["items"].as_array().unwrap().is_empty() {
             break;
         }
         assert!(Instant::now() < deadline, "no failed delivery was recorded");

@@ -48,12 +48,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
                     "expected Content-Type: application/json".into(),
                 ));
             }
-            let bytes = bytes
-                .await
-                .map_err(|e| match e.as_response_error().status_code().as_u16() {
-                    413 => ApiError::PayloadTooLarge { limit: BODY_LIMIT },
-                    _ => ApiError::BadRequest(format!("could not read the request body: {e}")),
-                })?;
+            let bytes =
+                bytes
+                    .await
+                    .map_err(|e| match e.as_response_error().status_code().as_u16() {
+                        413 => ApiError::PayloadTooLarge { limit: BODY_LIMIT },
+                        _ => ApiError::BadRequest(format!("could not read the request body: {e}")),
+                    })?;
             parse(&bytes).map(Body)
         })
     }
@@ -244,7 +245,10 @@ mod tests {
     #[test]
     fn a_query_drops_blank_values_and_refuses_control_characters() {
         let search: Search = super::parse_query("phone=&limit=5").unwrap();
-        assert_eq!((search.phone, search.limit.map(Quantity::get)), (None, Some(5)));
+        assert_eq!(
+            (search.phone, search.limit.map(Quantity::get)),
+            (None, Some(5))
+        );
         let search: Search = super::parse_query("phone=%2B92%20300").unwrap();
         assert_eq!(search.phone.as_deref(), Some("+92 300"));
         for query in ["phone=12%0034", "phone=%07", "x%00=1"] {

@@ -30,11 +30,11 @@ pub fn path_config() -> web::PathConfig {
 pub fn method_not_allowed(allowed: &[&str]) -> actix_web::HttpResponse {
     let allow = allowed.join(", ");
     let mut response = ApiError::MethodNotAllowed(allow.clone()).error_response();
-    response.headers_mut().insert(
-        actix_web::http::header::ALLOW,
-        actix_web::http::header::HeaderValue::from_str(&allow)
-            .expect("method names are header-safe"),
-    );
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::ALLOW, value);
+    }
     response
 }
 

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod money;
 pub mod openapi;
 pub mod outbox;
+pub mod page;
 pub mod pgctl;
 pub mod service;
 pub mod telemetry;

@@ -97,7 +97,8 @@ impl Money {
                 "amount {text:?} must be a decimal string such as \"150.00\""
             ));
         }
-        text.parse().map_err(|e: MoneyError| format!("amount {text:?} {e}"))
+        text.parse()
+            .map_err(|e: MoneyError| format!("amount {text:?} {e}"))
     }
 }
 

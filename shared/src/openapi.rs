@@ -118,3 +118,10 @@ pub enum BadJson {
     )]
     TooLarge(crate::error::ErrorBody),
 }
+
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 422,
+    description = "`limit` or `after` out of range, or another malformed query parameter (`validation_failed`)"
+)]
+pub struct BadPage(pub crate::error::ErrorBody);

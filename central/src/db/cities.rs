@@ -1,6 +1,7 @@
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::GenericClient;
+use pos_shared::page::PageRequest;
 use serde::Serialize;
 use tokio_postgres::Row;
 
@@ -28,13 +29,17 @@ impl From<&Row> for City {
     }
 }
 
-pub async fn list(client: &impl GenericClient) -> anyhow::Result<Vec<City>> {
+pub async fn list(client: &impl GenericClient, page: PageRequest) -> anyhow::Result<Vec<City>> {
     let stmt = client
         .prepare_cached(
-            "SELECT id, name, time_zone, version, created_at, updated_at FROM cities ORDER BY id",
+            "SELECT id, name, time_zone, version, created_at, updated_at FROM cities
+             WHERE id > $1::bigint ORDER BY id LIMIT $2",
         )
         .await?;
-    let rows = client.query(&stmt, &[]).await.context("listing cities")?;
+    let rows = client
+        .query(&stmt, &[&page.after_ascending(), &page.fetch()])
+        .await
+        .context("listing cities")?;
     Ok(rows.iter().map(City::from).collect())
 }
 

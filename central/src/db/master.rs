@@ -4,6 +4,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use pos_shared::money::Money;
+use pos_shared::page::PageRequest;
 use serde::Serialize;
 
 pub use pos_shared::catalogue::{Customer, Product};
@@ -77,11 +78,16 @@ async fn query_maybe<T: for<'r> From<&'r Row>>(
     Ok(client.query_opt(&stmt, params).await?.as_ref().map(T::from))
 }
 
-pub async fn list_categories(client: &impl GenericClient) -> anyhow::Result<Vec<Category>> {
+pub async fn list_categories(
+    client: &impl GenericClient,
+    page: PageRequest,
+) -> anyhow::Result<Vec<Category>> {
     query_all(
         client,
-        &format!("SELECT {CATEGORY_COLUMNS} FROM categories ORDER BY id"),
-        &[],
+        &format!(
+            "SELECT {CATEGORY_COLUMNS} FROM categories WHERE id > $1::bigint ORDER BY id LIMIT $2"
+        ),
+        &[&page.after_ascending(), &page.fetch()],
     )
     .await
     .context("listing categories")
@@ -98,11 +104,16 @@ pub async fn create_category(client: &impl GenericClient, name: &str) -> anyhow:
     .context("INSERT … RETURNING gave no row")
 }
 
-pub async fn list_products(client: &impl GenericClient) -> anyhow::Result<Vec<Product>> {
+pub async fn list_products(
+    client: &impl GenericClient,
+    page: PageRequest,
+) -> anyhow::Result<Vec<Product>> {
     query_all(
         client,
-        &format!("SELECT {PRODUCT_COLUMNS} FROM products ORDER BY id"),
-        &[],
+        &format!(
+            "SELECT {PRODUCT_COLUMNS} FROM products WHERE id > $1::bigint ORDER BY id LIMIT $2"
+        ),
+        &[&page.after_ascending(), &page.fetch()],
     )
     .await
     .context("listing products")
@@ -160,11 +171,14 @@ pub async fn update_product(
     .context("updating a product")
 }
 
-pub async fn list_stores(client: &impl GenericClient) -> anyhow::Result<Vec<Store>> {
+pub async fn list_stores(
+    client: &impl GenericClient,
+    page: PageRequest,
+) -> anyhow::Result<Vec<Store>> {
     query_all(
         client,
-        &format!("SELECT {STORE_COLUMNS} FROM stores ORDER BY id"),
-        &[],
+        &format!("SELECT {STORE_COLUMNS} FROM stores WHERE id > $1::bigint ORDER BY id LIMIT $2"),
+        &[&page.after_ascending(), &page.fetch()],
     )
     .await
     .context("listing stores")
@@ -213,15 +227,17 @@ pub async fn list_customers(
     client: &impl GenericClient,
     phone: Option<&str>,
     city_id: Option<i32>,
+    page: PageRequest,
 ) -> anyhow::Result<Vec<Customer>> {
     query_all(
         client,
         &format!(
             "SELECT {CUSTOMER_COLUMNS} FROM customers
              WHERE deleted_at IS NULL AND ($1::text IS NULL OR phone = $1) AND ($2::int IS NULL OR city_id = $2)
-             ORDER BY id LIMIT 1000"
+               AND id > $3::bigint
+             ORDER BY id LIMIT $4"
         ),
-        &[&phone, &city_id],
+        &[&phone, &city_id, &page.after_ascending(), &page.fetch()],
     )
     .await
     .context("listing customers")

@@ -3,6 +3,7 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+use pos_shared::page::PageRequest;
 use secrecy::SecretString;
 use serde::Serialize;
 use tokio_postgres::Row;
@@ -28,14 +29,21 @@ impl From<&Row> for Node {
     }
 }
 
-pub async fn list_nodes(client: &impl GenericClient) -> anyhow::Result<Vec<Node>> {
+pub async fn list_nodes(
+    client: &impl GenericClient,
+    page: PageRequest,
+) -> anyhow::Result<Vec<Node>> {
     let stmt = client
         .prepare_cached(
             "SELECT n.city_id, c.name AS city, n.server_name, n.enabled, n.created_at
-             FROM nodes n JOIN cities c ON c.id = n.city_id ORDER BY n.city_id",
+             FROM nodes n JOIN cities c ON c.id = n.city_id
+             WHERE n.city_id > $1::bigint ORDER BY n.city_id LIMIT $2",
         )
         .await?;
-    let rows = client.query(&stmt, &[]).await.context("listing nodes")?;
+    let rows = client
+        .query(&stmt, &[&page.after_ascending(), &page.fetch()])
+        .await
+        .context("listing nodes")?;
     Ok(rows.iter().map(Node::from).collect())
 }
 

@@ -3,6 +3,7 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+use pos_shared::page::PageRequest;
 use serde::Serialize;
 
 /// Writes the retry policy from the configuration into `replication_settings`.
@@ -167,11 +168,12 @@ pub struct LogEntry {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
+/// Log entries, newest first, older than the page's key.
 pub async fn log_entries(
     client: &impl GenericClient,
     status: Option<&str>,
     city_id: Option<i32>,
-    limit: i64,
+    page: PageRequest,
 ) -> anyhow::Result<Vec<LogEntry>> {
     let stmt = client
         .prepare_cached(
@@ -183,23 +185,26 @@ pub async fn log_entries(
                     message, created_at, last_attempt_at, next_attempt_at, delivered_at
              FROM ((SELECT * FROM replication_log
                     WHERE status IN ('Pending', 'Failed') AND ($1::text IS NULL OR status::text = $1)
-                      AND ($2::int IS NULL OR target_city_id = $2)
+                      AND ($2::int IS NULL OR target_city_id = $2) AND id < $4
                     ORDER BY id DESC LIMIT $3)
                    UNION ALL
                    (SELECT * FROM replication_log
                     WHERE status = 'Dead' AND ($1::text IS NULL OR $1 = 'Dead')
-                      AND ($2::int IS NULL OR target_city_id = $2)
+                      AND ($2::int IS NULL OR target_city_id = $2) AND id < $4
                     ORDER BY id DESC LIMIT $3)
                    UNION ALL
                    (SELECT * FROM replication_log
                     WHERE status = 'Success' AND ($1::text IS NULL OR $1 = 'Success')
-                      AND ($2::int IS NULL OR target_city_id = $2)
+                      AND ($2::int IS NULL OR target_city_id = $2) AND id < $4
                     ORDER BY id DESC LIMIT $3)) e
              ORDER BY id DESC LIMIT $3",
         )
         .await?;
     let rows = client
-        .query(&stmt, &[&status, &city_id, &limit])
+        .query(
+            &stmt,
+            &[&status, &city_id, &page.fetch(), &page.after_descending()],
+        )
         .await
         .context("reading the replication log")?;
     Ok(rows

@@ -3,6 +3,7 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+use pos_shared::page::PageRequest;
 use serde::Serialize;
 use tokio_postgres::Row;
 
@@ -47,18 +48,35 @@ pub async fn issue(
     Ok(CashierToken::from(&row))
 }
 
-pub async fn list(client: &impl GenericClient, store_id: i32) -> anyhow::Result<Vec<CashierToken>> {
+/// A store's credentials; `None` when there is no such store.
+pub async fn list(
+    client: &impl GenericClient,
+    store_id: i32,
+    page: PageRequest,
+) -> anyhow::Result<Option<Vec<CashierToken>>> {
+    // The store's own row comes first (with no credential columns): no row at all means no store.
     let stmt = client
         .prepare_cached(
-            "SELECT id, store_id, label, created_at, revoked_at FROM cashier_tokens
-             WHERE store_id = $1 ORDER BY id",
+            "SELECT t.id, s.id AS store_id, t.label, t.created_at, t.revoked_at
+             FROM stores s LEFT JOIN LATERAL
+                  (SELECT * FROM cashier_tokens WHERE store_id = s.id AND id > $2::bigint ORDER BY id LIMIT $3) t
+                  ON true
+             WHERE s.id = $1 ORDER BY t.id",
         )
         .await?;
     let rows = client
-        .query(&stmt, &[&store_id])
+        .query(&stmt, &[&store_id, &page.after_ascending(), &page.fetch()])
         .await
         .context("listing cashier credentials")?;
-    Ok(rows.iter().map(CashierToken::from).collect())
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(
+        rows.iter()
+            .filter(|row| row.get::<_, Option<i32>>("id").is_some())
+            .map(CashierToken::from)
+            .collect(),
+    ))
 }
 
 /// Revokes a credential (once; revoking it again changes nothing). `false` when there is no such one.

@@ -3,7 +3,8 @@
 use actix_web::{HttpResponse, web};
 use pos_shared::auth::Admin;
 use pos_shared::domain::CategoryName;
-use pos_shared::extract::Body;
+use pos_shared::extract::{Body, Query};
+use pos_shared::page::{Page, PageQuery};
 use serde::Deserialize;
 
 use super::{Reply, client};
@@ -23,15 +24,23 @@ pub struct NewCategory {
     path = "/categories",
     tag = "master data",
     security(("bearer" = [])),
+    params(PageQuery),
     responses(
-        (status = 200, description = "Categories by id", body = Vec<Category>),
+        (status = 200, description = "Categories by id, a page", body = Page<Category>),
         pos_shared::openapi::Unauthorized,
         pos_shared::openapi::NotAdmin,
+        pos_shared::openapi::BadPage,
         pos_shared::openapi::ServerErrors,
     ),
 )]
-pub async fn list_categories(_: Admin, state: web::Data<AppState>) -> Reply {
-    Ok(HttpResponse::Ok().json(master::list_categories(&client(&state).await?).await?))
+pub async fn list_categories(
+    _: Admin,
+    state: web::Data<AppState>,
+    page: Query<PageQuery>,
+) -> Reply {
+    let page = page.request()?;
+    let categories = master::list_categories(&client(&state).await?, page).await?;
+    Ok(HttpResponse::Ok().json(page.page(categories, |c| i64::from(c.id))))
 }
 
 /// A new category (replicated to every node).

@@ -3,7 +3,8 @@ use anyhow::Context;
 use pos_shared::auth::Admin;
 use pos_shared::domain::{CityName, TimeZone};
 use pos_shared::error::{ApiError, ErrorBody};
-use pos_shared::extract::{Body, Id};
+use pos_shared::extract::{Body, Id, Query};
+use pos_shared::page::{Page, PageQuery};
 use serde::Deserialize;
 use tokio_postgres::error::SqlState;
 
@@ -50,18 +51,25 @@ fn city_write_error(err: anyhow::Error, name: Option<&str>) -> ApiError {
     operation_id = "list_cities",
     tag = "master data",
     security(("bearer" = [])),
+    params(PageQuery),
     responses(
-        (status = 200, description = "Cities by id", body = Vec<City>),
+        (status = 200, description = "Cities by id, a page", body = Page<City>),
         pos_shared::openapi::Unauthorized,
         pos_shared::openapi::NotAdmin,
+        pos_shared::openapi::BadPage,
         pos_shared::openapi::ServerErrors,
     ),
 )]
 #[tracing::instrument(skip_all, err)]
-pub async fn list(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    _: Admin,
+    state: web::Data<AppState>,
+    page: Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = page.request()?;
     let client = state.pool.get().await.context("getting a connection")?;
-    let cities = db::cities::list(&client).await?;
-    Ok(HttpResponse::Ok().json(cities))
+    let cities = db::cities::list(&client, page).await?;
+    Ok(HttpResponse::Ok().json(page.page(cities, |c| i64::from(c.id))))
 }
 
 /// A new city (replicated to every node).

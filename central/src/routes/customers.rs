@@ -5,6 +5,7 @@ use pos_shared::auth::Admin;
 use pos_shared::domain::{CityId, CustomerName, Email, Phone, blank_as_none, clearable};
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::{Body, Id, Query};
+use pos_shared::page::{Page, PageQuery};
 use serde::Deserialize;
 
 use super::{Reply, client};
@@ -55,12 +56,12 @@ pub struct CustomerQuery {
     path = "/customers",
     tag = "master data",
     security(("bearer" = [])),
-    params(CustomerQuery),
+    params(CustomerQuery, PageQuery),
     responses(
-        (status = 200, description = "Matching customers by id", body = Vec<Customer>),
+        (status = 200, description = "Matching customers by id, a page", body = Page<Customer>),
         pos_shared::openapi::Unauthorized,
         pos_shared::openapi::NotAdmin,
-        (status = 422, description = "Malformed query (`validation_failed`)", body = ErrorBody),
+        pos_shared::openapi::BadPage,
         pos_shared::openapi::ServerErrors,
     ),
 )]
@@ -68,14 +69,17 @@ pub async fn list_customers(
     _: Admin,
     state: web::Data<AppState>,
     query: Query<CustomerQuery>,
+    page: Query<PageQuery>,
 ) -> Reply {
+    let page = page.request()?;
     let customers = master::list_customers(
         &client(&state).await?,
         query.phone.as_ref().map(Phone::as_str),
         query.city_id.map(CityId::get),
+        page,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(customers))
+    Ok(HttpResponse::Ok().json(page.page(customers, |c| i64::from(c.id))))
 }
 
 /// One customer.

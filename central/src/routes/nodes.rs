@@ -4,7 +4,8 @@ use actix_web::{HttpResponse, web};
 use pos_shared::auth::Admin;
 use pos_shared::domain::{CityId, DbName, DbUser, Host, Password, Port};
 use pos_shared::error::{ApiError, ErrorBody};
-use pos_shared::extract::{Body, Id};
+use pos_shared::extract::{Body, Id, Query};
+use pos_shared::page::{Page, PageQuery};
 use serde::{Deserialize, Serialize};
 
 use super::{Reply, client};
@@ -37,15 +38,19 @@ pub struct RegisteredNode {
     path = "/nodes",
     tag = "nodes",
     security(("bearer" = [])),
+    params(PageQuery),
     responses(
-        (status = 200, description = "Nodes by city", body = Vec<Node>),
+        (status = 200, description = "Nodes by city, a page", body = Page<Node>),
         pos_shared::openapi::Unauthorized,
         pos_shared::openapi::NotAdmin,
+        pos_shared::openapi::BadPage,
         pos_shared::openapi::ServerErrors,
     ),
 )]
-pub async fn list_nodes(_: Admin, state: web::Data<AppState>) -> Reply {
-    Ok(HttpResponse::Ok().json(nodes::list_nodes(&client(&state).await?).await?))
+pub async fn list_nodes(_: Admin, state: web::Data<AppState>, page: Query<PageQuery>) -> Reply {
+    let page = page.request()?;
+    let nodes = nodes::list_nodes(&client(&state).await?, page).await?;
+    Ok(HttpResponse::Ok().json(page.page(nodes, |n| i64::from(n.city_id))))
 }
 
 /// Registers a city's node: central's replicator connects to it with the given role.

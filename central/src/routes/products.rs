@@ -4,7 +4,8 @@ use actix_web::{HttpResponse, web};
 use pos_shared::auth::Admin;
 use pos_shared::domain::{CategoryId, Price, ProductName, Sku};
 use pos_shared::error::{ApiError, ErrorBody};
-use pos_shared::extract::{Body, Id};
+use pos_shared::extract::{Body, Id, Query};
+use pos_shared::page::{Page, PageQuery};
 use serde::Deserialize;
 
 use super::{Reply, client};
@@ -36,15 +37,19 @@ pub struct ProductPatch {
     path = "/products",
     tag = "master data",
     security(("bearer" = [])),
+    params(PageQuery),
     responses(
-        (status = 200, description = "Products by id", body = Vec<Product>),
+        (status = 200, description = "Products by id, a page", body = Page<Product>),
         pos_shared::openapi::Unauthorized,
         pos_shared::openapi::NotAdmin,
+        pos_shared::openapi::BadPage,
         pos_shared::openapi::ServerErrors,
     ),
 )]
-pub async fn list_products(_: Admin, state: web::Data<AppState>) -> Reply {
-    Ok(HttpResponse::Ok().json(master::list_products(&client(&state).await?).await?))
+pub async fn list_products(_: Admin, state: web::Data<AppState>, page: Query<PageQuery>) -> Reply {
+    let page = page.request()?;
+    let products = master::list_products(&client(&state).await?, page).await?;
+    Ok(HttpResponse::Ok().json(page.page(products, |p| i64::from(p.id))))
 }
 
 /// One product.

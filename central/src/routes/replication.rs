@@ -4,9 +4,10 @@
 use actix_web::{HttpResponse, web};
 use anyhow::Context;
 use pos_shared::auth::Admin;
-use pos_shared::domain::CityId;
+use pos_shared::domain::{CityId, WholeNumber};
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::{Body, Query};
+use pos_shared::page::{Page, PageQuery};
 use serde::{Deserialize, Serialize};
 
 use super::{Reply, client};
@@ -78,9 +79,6 @@ pub struct LogQuery {
     pub status: Option<String>,
     /// Only entries for this city's node.
     pub city_id: Option<CityId>,
-    /// At most this many entries (1 to 1000; 100 by default).
-    #[param(minimum = 1, maximum = 1000)]
-    pub limit: Option<i64>,
 }
 
 /// Replication log entries, newest first.
@@ -90,16 +88,21 @@ pub struct LogQuery {
     operation_id = "replication_log",
     tag = "replication",
     security(("bearer" = [])),
-    params(LogQuery),
+    params(LogQuery, PageQuery),
     responses(
-        (status = 200, description = "Log entries, newest first", body = Vec<LogEntry>),
+        (status = 200, description = "Log entries, newest first, a page (`next` is older)", body = Page<LogEntry>),
         pos_shared::openapi::Unauthorized,
         pos_shared::openapi::NotAdmin,
-        (status = 422, description = "Malformed query, unknown status, or limit out of range (`validation_failed`)", body = ErrorBody),
+        pos_shared::openapi::BadPage,
         pos_shared::openapi::ServerErrors,
     ),
 )]
-pub async fn log(_: Admin, state: web::Data<AppState>, query: Query<LogQuery>) -> Reply {
+pub async fn log(
+    _: Admin,
+    state: web::Data<AppState>,
+    query: Query<LogQuery>,
+    page: Query<PageQuery>,
+) -> Reply {
     let status = query.status.as_deref();
     if let Some(s) = status
         && !["Pending", "Success", "Failed", "Dead"].contains(&s)
@@ -109,18 +112,15 @@ pub async fn log(_: Admin, state: web::Data<AppState>, query: Query<LogQuery>) -
             "must be Pending, Success, Failed or Dead",
         ));
     }
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::validation("limit", "must be between 1 and 1000"));
-    }
+    let page = page.request()?;
     let entries = repl::log_entries(
         &client(&state).await?,
         status,
         query.city_id.map(CityId::get),
-        limit,
+        page,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(entries))
+    Ok(HttpResponse::Ok().json(page.page(entries, |e| e.id)))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -161,7 +161,8 @@ pub async fn retry(_: Admin, state: web::Data<AppState>, body: web::Bytes) -> Re
     let request: RetryRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RetryRequest::default()
     } else {
-        pos_shared::extract::parse(&body)?
+        // `null` is the empty request too.
+        pos_shared::extract::parse::<Option<RetryRequest>>(&body)?.unwrap_or_default()
     };
     let db = client(&state).await?;
     let requeued = if request.requeue_dead {
@@ -182,8 +183,8 @@ pub struct RequeueRequest {
     /// Only this node's entries.
     pub city_id: Option<CityId>,
     /// Only these entries (ids from `GET /replication/log?status=Dead`).
-    #[schema(max_items = 10000)]
-    pub ids: Option<Vec<i64>>,
+    #[schema(value_type = Option<Vec<i64>>, max_items = 10000)]
+    pub ids: Option<Vec<WholeNumber>>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -216,11 +217,13 @@ pub async fn requeue(
     Body(request): Body<RequeueRequest>,
 ) -> Reply {
     let city_id = request.city_id.map(CityId::get);
-    if request.ids.as_ref().is_some_and(|ids| ids.len() > 10_000) {
+    let ids: Option<Vec<i64>> = request
+        .ids
+        .map(|ids| ids.into_iter().map(|id| id.0).collect());
+    if ids.as_ref().is_some_and(|ids| ids.len() > 10_000) {
         return Err(ApiError::validation("ids", "at most 10000 ids at once"));
     }
-    let requeued =
-        repl::requeue_dead(&client(&state).await?, city_id, request.ids.as_deref()).await?;
+    let requeued = repl::requeue_dead(&client(&state).await?, city_id, ids.as_deref()).await?;
     state.replicator.wake(city_id);
     Ok(HttpResponse::Ok().json(RequeueResult { requeued }))
 }

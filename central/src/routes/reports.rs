@@ -1,13 +1,14 @@
 //! Head office's reports across every store, by parallel fan-out to the nodes.
 
+use pos_shared::page::PageRequest;
 use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, web};
-use pos_shared::domain::Day;
-use pos_shared::extract::Query;
 use chrono::NaiveDate;
 use pos_shared::auth::Admin;
+use pos_shared::domain::Day;
 use pos_shared::error::{ApiError, ErrorBody};
+use pos_shared::extract::Query;
 use pos_shared::money::Money;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -95,10 +96,7 @@ pub async fn sales_report(state: &AppState, query: &SalesQuery) -> Result<SalesR
     // With neither day given, each node reports its own today (its city's zone): `from` and `to` then
     // span the cities' todays. A day left out of a range is the latest city's today. The cities' days
     // are asked only when a day is left out.
-    let (given_from, given_to) = (
-        query.from.map(Day::get),
-        query.to.map(Day::get),
-    );
+    let (given_from, given_to) = (query.from.map(Day::get), query.to.map(Day::get));
     let each_city_today = given_from.is_none() && given_to.is_none();
     let (from, to) = match (given_from, given_to) {
         (Some(from), Some(to)) => (from, to),
@@ -140,7 +138,7 @@ pub async fn sales_report(state: &AppState, query: &SalesQuery) -> Result<SalesR
             async move { db::reports::node_sales(&client, from, to, &group_by).await }
         })
         .await?;
-    let city_names: BTreeMap<String, String> = db::cities::list(&central)
+    let city_names: BTreeMap<String, String> = db::cities::list(&central, PageRequest::all())
         .await?
         .into_iter()
         .map(|c| (c.id.to_string(), c.name))

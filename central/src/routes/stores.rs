@@ -5,7 +5,8 @@ use actix_web::{HttpResponse, web};
 use pos_shared::auth::Admin;
 use pos_shared::domain::{CityId, StoreCode, StoreName};
 use pos_shared::error::{ApiError, ErrorBody};
-use pos_shared::extract::{Body, Id};
+use pos_shared::extract::{Body, Id, Query};
+use pos_shared::page::{Page, PageQuery};
 use serde::Deserialize;
 
 use super::{Reply, client};
@@ -36,15 +37,19 @@ pub struct StorePatch {
     path = "/stores",
     tag = "master data",
     security(("bearer" = [])),
+    params(PageQuery),
     responses(
-        (status = 200, description = "Stores by id", body = Vec<Store>),
+        (status = 200, description = "Stores by id, a page", body = Page<Store>),
         pos_shared::openapi::Unauthorized,
         pos_shared::openapi::NotAdmin,
+        pos_shared::openapi::BadPage,
         pos_shared::openapi::ServerErrors,
     ),
 )]
-pub async fn list_stores(_: Admin, state: web::Data<AppState>) -> Reply {
-    Ok(HttpResponse::Ok().json(master::list_stores(&client(&state).await?).await?))
+pub async fn list_stores(_: Admin, state: web::Data<AppState>, page: Query<PageQuery>) -> Reply {
+    let page = page.request()?;
+    let stores = master::list_stores(&client(&state).await?, page).await?;
+    Ok(HttpResponse::Ok().json(page.page(stores, |s| i64::from(s.id))))
 }
 
 /// A new store (replicated to its city's node).

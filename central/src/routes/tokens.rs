@@ -6,7 +6,8 @@ use actix_web::{HttpResponse, web};
 use pos_shared::auth::Admin;
 use pos_shared::domain::Label;
 use pos_shared::error::{ApiError, ErrorBody};
-use pos_shared::extract::{Body, Id};
+use pos_shared::extract::{Body, Id, Query};
+use pos_shared::page::{Page, PageQuery};
 use serde::{Deserialize, Serialize};
 
 use super::{Reply, client};
@@ -84,16 +85,27 @@ pub async fn issue(
     operation_id = "list_cashier_tokens",
     tag = "cashiers",
     security(("bearer" = [])),
-    params(("id" = i32, Path, description = "The store", minimum = 1)),
+    params(("id" = i32, Path, description = "The store", minimum = 1), PageQuery),
     responses(
-        (status = 200, description = "The store's credentials, oldest first", body = Vec<CashierToken>),
+        (status = 200, description = "The store's credentials, oldest first, a page", body = Page<CashierToken>),
         pos_shared::openapi::Unauthorized,
         pos_shared::openapi::NotAdmin,
+        (status = 404, description = "No such store, or the id is not a positive number (`not_found`)", body = ErrorBody),
+        pos_shared::openapi::BadPage,
         pos_shared::openapi::ServerErrors,
     ),
 )]
-pub async fn list(_: Admin, state: web::Data<AppState>, store_id: Id) -> Reply {
-    Ok(HttpResponse::Ok().json(tokens::list(&client(&state).await?, *store_id).await?))
+pub async fn list(
+    _: Admin,
+    state: web::Data<AppState>,
+    store_id: Id,
+    page: Query<PageQuery>,
+) -> Reply {
+    let page = page.request()?;
+    let credentials = tokens::list(&client(&state).await?, *store_id, page)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no store {store_id}")))?;
+    Ok(HttpResponse::Ok().json(page.page(credentials, |c| i64::from(c.id))))
 }
 
 /// Revokes a cashier credential: every node stops accepting it within seconds of hearing of it.

@@ -147,7 +147,7 @@ async fn fragments_route_by_city_and_names_arrive_intact() {
     );
 
     // A price change reaches both nodes with the new version.
-    let product = central.get("/products").await.1[0].clone();
+    let product = central.get("/products").await.1["items"][0].clone();
     central
         .patch(
             &format!("/products/{}", product["id"]),

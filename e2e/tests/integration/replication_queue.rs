@@ -245,9 +245,12 @@ async fn the_log_finds_failed_and_dead_entries_without_walking_the_history() {
     .unwrap();
     let records =
         async |status: Option<&str>, city_id: Option<i32>, limit: i64| -> Vec<(i32, String)> {
-            central::db::replication::log_entries(&db, status, city_id, limit)
+            let page = pos_shared::page::PageRequest::first(limit);
+            let entries = central::db::replication::log_entries(&db, status, city_id, page)
                 .await
-                .unwrap()
+                .unwrap();
+            page.page(entries, |e| e.id)
+                .items
                 .into_iter()
                 .map(|e| (e.record_id, e.status))
                 .collect()

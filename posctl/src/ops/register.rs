@@ -16,7 +16,7 @@ const CITY_TIME_ZONE: &str = "Asia/Karachi";
 
 /// Creates the cities central does not know yet and records every city's id.
 pub(super) async fn ensure_cities(api: &Api, state: &mut State) -> anyhow::Result<()> {
-    let mut known: Vec<City> = api.get("/cities").await.context("listing cities")?;
+    let mut known: Vec<City> = api.get_all("/cities").await.context("listing cities")?;
     for city in &mut state.cities {
         let found = known
             .iter()
@@ -40,7 +40,7 @@ pub(super) async fn ensure_cities(api: &Api, state: &mut State) -> anyhow::Resul
                     }
                     // Created meanwhile by someone else: look again.
                     Err(e) if status_of(&e) == Some(409) => {
-                        known = api.get("/cities").await.context("listing cities")?;
+                        known = api.get_all("/cities").await.context("listing cities")?;
                         known
                             .iter()
                             .find(|c| c.name.eq_ignore_ascii_case(&city.name))
@@ -59,7 +59,7 @@ pub(super) async fn ensure_cities(api: &Api, state: &mut State) -> anyhow::Resul
 
 /// Every store of each city at central, with a cashier token (kept from earlier runs, else new).
 pub(super) async fn sync_stores(api: &Api, state: &mut State) -> anyhow::Result<()> {
-    let stores: Vec<Store> = api.get("/stores").await.context("listing stores")?;
+    let stores: Vec<Store> = api.get_all("/stores").await.context("listing stores")?;
     for city in &mut state.cities {
         let Some(city_id) = city.city_id else {
             continue;
@@ -85,7 +85,7 @@ pub(super) async fn sync_stores(api: &Api, state: &mut State) -> anyhow::Result<
 /// Registers each city's node at central unless it is there already; returns the registered city ids.
 /// Failures become warnings: the rest of the cluster works without replication.
 pub(super) async fn register_nodes(api: &Api, state: &State, report: &mut Report) -> Vec<i32> {
-    let existing: Vec<Node> = match api.get("/nodes").await {
+    let existing: Vec<Node> = match api.get_all("/nodes").await {
         Ok(nodes) => nodes,
         Err(e) => {
             report.warnings.push(format!(

@@ -261,7 +261,7 @@ async fn start_services(
 
     // 7. Opening stock.
     if demo_data {
-        match api.get::<Vec<Product>>("/products").await {
+        match api.get_all::<Product>("/products").await {
             Ok(products) => {
                 let ids: Vec<i32> = products.iter().map(|p| p.id).collect();
                 for city in &state.cities {

@@ -23,9 +23,13 @@ impl TryFrom<String> for Day {
 
     fn try_from(text: String) -> Result<Self, Invalid> {
         let shaped = text.len() == 10
-            && text
-                .char_indices()
-                .all(|(i, c)| if i == 4 || i == 7 { c == '-' } else { c.is_ascii_digit() });
+            && text.char_indices().all(|(i, c)| {
+                if i == 4 || i == 7 {
+                    c == '-'
+                } else {
+                    c.is_ascii_digit()
+                }
+            });
         shaped
             .then(|| NaiveDate::parse_from_str(&text, "%Y-%m-%d").ok())
             .flatten()
@@ -52,7 +56,14 @@ mod tests {
     #[test]
     fn only_full_dates_that_exist() {
         assert!(Day::try_from("2024-02-29".to_owned()).is_ok());
-        for text in ["2023-02-29", "2024-2-29", "+2024-02-29", "20240-02-29", "2024-02-29 ", "2024/02/29"] {
+        for text in [
+            "2023-02-29",
+            "2024-2-29",
+            "+2024-02-29",
+            "20240-02-29",
+            "2024-02-29 ",
+            "2024/02/29",
+        ] {
             assert!(Day::try_from(text.to_owned()).is_err(), "{text}");
         }
     }

@@ -14,7 +14,7 @@ pub use dates::Day;
 pub use lines::Lines;
 pub use numbers::{
     Amount, CategoryId, CityId, CustomerId, LineNo, PaymentMethod, Port, Price, ProductId,
-    Quantity, ReceivedQuantity, StoreId,
+    Quantity, ReceivedQuantity, StoreId, WholeNumber,
 };
 pub use text::{
     CategoryName, CityName, CustomerName, DbName, DbUser, Email, Host, Label, Password, Phone,

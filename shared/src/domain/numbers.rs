@@ -321,15 +321,39 @@ mod tests {
     #[test]
     fn each_amount_pattern_is_the_rule() {
         let samples = [
-            "0", "0.00", "0.0", "0.01", "0.10", "00.5", "1", "150.00", "1.234", "-1.00", "-0", "9999999999.99",
-            "99999999999", "0000000001", "00000000001", ".5", "5.", "1e3", " 1", "+1", "12.5", "\u{663}",
+            "0",
+            "0.00",
+            "0.0",
+            "0.01",
+            "0.10",
+            "00.5",
+            "1",
+            "150.00",
+            "1.234",
+            "-1.00",
+            "-0",
+            "9999999999.99",
+            "99999999999",
+            "0000000001",
+            "00000000001",
+            ".5",
+            "5.",
+            "1e3",
+            " 1",
+            "+1",
+            "12.5",
+            "\u{663}",
         ];
         for text in samples {
             for (pattern, accepted) in [
                 (Price::pattern(), Price::try_from(text.to_owned()).is_ok()),
                 (Amount::pattern(), Amount::try_from(text.to_owned()).is_ok()),
             ] {
-                assert_eq!(Regex::new(pattern).unwrap().is_match(text), accepted, "{text:?} against {pattern}");
+                assert_eq!(
+                    Regex::new(pattern).unwrap().is_match(text),
+                    accepted,
+                    "{text:?} against {pattern}"
+                );
             }
         }
         assert!(serde_json::from_str::<Amount>("5").is_err());

@@ -1,5 +1,6 @@
 use anyhow::Context;
 use deadpool_postgres::GenericClient;
+use pos_shared::page::PageRequest;
 
 pub use pos_shared::catalogue::Customer;
 
@@ -9,16 +10,20 @@ pub async fn list(
     client: &impl GenericClient,
     city_id: i32,
     phone: Option<&str>,
+    page: PageRequest,
 ) -> anyhow::Result<Vec<Customer>> {
     let stmt = client
         .prepare_cached(
             "SELECT id, name, phone, email, city_id, deleted_at, version, updated_at FROM customers
-             WHERE city_id = $1 AND deleted_at IS NULL AND ($2::text IS NULL OR phone = $2)
-             ORDER BY id LIMIT 1000",
+             WHERE city_id = $1 AND deleted_at IS NULL AND ($2::text IS NULL OR phone = $2) AND id > $3::bigint
+             ORDER BY id LIMIT $4",
         )
         .await?;
     let rows = client
-        .query(&stmt, &[&city_id, &phone])
+        .query(
+            &stmt,
+            &[&city_id, &phone, &page.after_ascending(), &page.fetch()],
+        )
         .await
         .context("listing customers")?;
     Ok(rows.iter().map(Customer::from).collect())

@@ -1,6 +1,7 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+use pos_shared::page::PageRequest;
 use serde::Serialize;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -12,17 +13,26 @@ pub struct StockLine {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A store's stock, product by product.
-pub async fn list(client: &impl GenericClient, store_id: i32) -> anyhow::Result<Vec<StockLine>> {
+/// A store's stock, product by product (a page of it), or of `only` these products.
+pub async fn list(
+    client: &impl GenericClient,
+    store_id: i32,
+    page: PageRequest,
+    only: Option<&[i32]>,
+) -> anyhow::Result<Vec<StockLine>> {
     let stmt = client
         .prepare_cached(
             "SELECT i.product_id, p.sku, p.name, i.quantity, i.updated_at
              FROM inventory i JOIN products p ON p.id = i.product_id
-             WHERE i.store_id = $1 ORDER BY i.product_id",
+             WHERE i.store_id = $1 AND i.product_id > $2::bigint AND ($4::int[] IS NULL OR i.product_id = ANY($4))
+             ORDER BY i.product_id LIMIT $3",
         )
         .await?;
     let rows = client
-        .query(&stmt, &[&store_id])
+        .query(
+            &stmt,
+            &[&store_id, &page.after_ascending(), &page.fetch(), &only],
+        )
         .await
         .context("listing inventory")?;
     Ok(rows

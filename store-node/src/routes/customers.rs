@@ -1,9 +1,10 @@
 use actix_web::{HttpResponse, web};
-use pos_shared::extract::{Id, Query};
 use anyhow::Context;
 use pos_shared::auth::Authenticated;
 use pos_shared::domain::Phone;
 use pos_shared::error::{ApiError, ErrorBody};
+use pos_shared::extract::{Id, Query};
+use pos_shared::page::{Page, PageQuery};
 use serde::Deserialize;
 
 use crate::db;
@@ -25,11 +26,11 @@ pub struct CustomerQuery {
     operation_id = "list_customers",
     tag = "catalogue",
     security(("bearer" = [])),
-    params(CustomerQuery),
+    params(CustomerQuery, PageQuery),
     responses(
-        (status = 200, description = "This city's matching customers", body = Vec<Customer>),
+        (status = 200, description = "This city's matching customers by id, a page", body = Page<Customer>),
         pos_shared::openapi::Unauthorized,
-        (status = 422, description = "Malformed query (`validation_failed`)", body = ErrorBody),
+        pos_shared::openapi::BadPage,
         pos_shared::openapi::ServerErrors,
     ),
 )]
@@ -37,11 +38,13 @@ pub async fn list(
     _: Authenticated,
     state: web::Data<AppState>,
     query: Query<CustomerQuery>,
+    page: Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let page = page.request()?;
     let client = state.pool.get().await.context("getting a connection")?;
     let phone = query.phone.as_ref().map(Phone::as_str);
-    let customers = db::customers::list(&client, state.config.city_id, phone).await?;
-    Ok(HttpResponse::Ok().json(customers))
+    let customers = db::customers::list(&client, state.config.city_id, phone, page).await?;
+    Ok(HttpResponse::Ok().json(page.page(customers, |c| i64::from(c.id))))
 }
 
 /// One of this city's customers; 404 for anyone else's.

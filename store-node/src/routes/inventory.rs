@@ -4,6 +4,7 @@ use pos_shared::auth::{Authenticated, Cashier};
 use pos_shared::domain::{Lines, ProductId, ReceivedQuantity, Reference, StoreId};
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::{Body, Query};
+use pos_shared::page::{Page, PageQuery, PageRequest};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -29,12 +30,12 @@ pub struct InventoryQuery {
     operation_id = "list_inventory",
     tag = "inventory",
     security(("bearer" = [])),
-    params(InventoryQuery),
+    params(InventoryQuery, PageQuery),
     responses(
-        (status = 200, description = "The store's stock, product by product", body = Vec<StockLine>),
+        (status = 200, description = "The store's stock, product by product, a page (`next` is a product id)", body = Page<StockLine>),
         pos_shared::openapi::Unauthorized,
         (status = 403, description = "A cashier asking about another store (`forbidden`)", body = ErrorBody),
-        (status = 422, description = "Malformed query, or head office without `store_id` (`validation_failed`)", body = ErrorBody),
+        (status = 422, description = "Malformed query, `limit` or `after` out of range, or head office without `store_id` (`validation_failed`)", body = ErrorBody),
         pos_shared::openapi::ServerErrors,
     ),
 )]
@@ -42,10 +43,13 @@ pub async fn list(
     Authenticated(principal): Authenticated,
     state: web::Data<AppState>,
     query: Query<InventoryQuery>,
+    page: Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let page = page.request()?;
     let store_id = crate::routes::reports::store_of(principal, query.store_id.map(StoreId::get))?;
     let client = state.pool.get().await.context("getting a connection")?;
-    Ok(HttpResponse::Ok().json(db::inventory::list(&client, store_id).await?))
+    let stock = db::inventory::list(&client, store_id, page, None).await?;
+    Ok(HttpResponse::Ok().json(page.page(stock, |line| i64::from(line.product_id))))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -68,11 +72,11 @@ pub struct ReceiptLine {
 
 // What `receive` answers (it writes the body with `json!`): for the OpenAPI document only; the
 // integration tests check it against a real answer.
-/// A stock receipt and the store's stock after it.
+/// A stock receipt and the stock of its products after it.
 #[derive(utoipa::ToSchema)]
 pub struct ReceiptResult {
     pub receipt_id: Uuid,
-    /// The store's stock after the receipt.
+    /// The stock of the products received, after the receipt.
     pub inventory: Vec<db::inventory::StockLine>,
 }
 
@@ -85,7 +89,7 @@ pub struct ReceiptResult {
     security(("bearer" = [])),
     request_body = NewReceipt,
     responses(
-        (status = 201, description = "Received: the receipt and the store's stock now", body = ReceiptResult),
+        (status = 201, description = "Received: the receipt and its products' stock now", body = ReceiptResult),
         (status = 200, description = "A replay of a receipt already made with this idempotency key", body = ReceiptResult),
         pos_shared::openapi::BadJson,
         pos_shared::openapi::Unauthorized,
@@ -101,6 +105,11 @@ pub async fn receive(
     state: web::Data<AppState>,
     Body(body): Body<NewReceipt>,
 ) -> Result<HttpResponse, ApiError> {
+    let received: Vec<i32> = body
+        .items
+        .iter()
+        .map(|line| line.product_id.get())
+        .collect();
     let items: Vec<serde_json::Value> = body
         .items
         .iter()
@@ -116,7 +125,13 @@ pub async fn receive(
     )
     .await
     .map_err(sale_error)?;
-    let stock = db::inventory::list(&client, cashier.store_id).await?;
+    let stock = db::inventory::list(
+        &client,
+        cashier.store_id,
+        PageRequest::all(),
+        Some(&received),
+    )
+    .await?;
     let mut response = if replayed {
         HttpResponse::Ok()
     } else {

@@ -2,6 +2,8 @@ use actix_web::{HttpResponse, web};
 use anyhow::Context;
 use pos_shared::auth::Authenticated;
 use pos_shared::error::ApiError;
+use pos_shared::extract::Query;
+use pos_shared::page::{Page, PageQuery};
 
 use crate::db;
 use crate::db::products::Product;
@@ -14,17 +16,24 @@ use crate::state::AppState;
     operation_id = "list_products",
     tag = "catalogue",
     security(("bearer" = [])),
+    params(PageQuery),
     responses(
-        (status = 200, description = "Products by id", body = Vec<Product>),
+        (status = 200, description = "Products by id, a page", body = Page<Product>),
         pos_shared::openapi::Unauthorized,
+        pos_shared::openapi::BadPage,
         pos_shared::openapi::ServerErrors,
     ),
 )]
 #[tracing::instrument(skip_all, err)]
-pub async fn list(_: Authenticated, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    _: Authenticated,
+    state: web::Data<AppState>,
+    page: Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = page.request()?;
     let client = state.pool.get().await.context("getting a connection")?;
-    let products = db::products::list(&client).await?;
-    Ok(HttpResponse::Ok().json(products))
+    let products = db::products::list(&client, page).await?;
+    Ok(HttpResponse::Ok().json(page.page(products, |p| i64::from(p.id))))
 }
 
 pos_shared::routes! {

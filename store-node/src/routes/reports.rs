@@ -1,9 +1,9 @@
 use actix_web::{HttpResponse, web};
-use pos_shared::extract::Query;
 use anyhow::Context;
-use pos_shared::domain::{Day, StoreId};
 use pos_shared::auth::{Authenticated, Principal};
+use pos_shared::domain::{Day, StoreId};
 use pos_shared::error::{ApiError, ErrorBody};
+use pos_shared::extract::Query;
 use serde::Deserialize;
 
 use crate::db;

@@ -116,7 +116,7 @@ async fn health_needs_no_token_and_the_rest_does() {
     assert_eq!(node.get("/products", Some("not-a-token")).await.0, 401);
     let (status, products) = node.get("/products", Some(&node.tokens[0].1)).await;
     assert_eq!(status, 200);
-    assert_eq!(products[0]["price"], "150.00");
+    assert_eq!(products["items"][0]["price"], "150.00");
     let metrics = node
         .http
         .get(format!("{}/metrics", node.url))
@@ -128,19 +128,66 @@ async fn health_needs_no_token_and_the_rest_does() {
     assert!(text.contains(r#"pos_backlog{queue="outbox",status="Pending",target="central",service="store-node"} 0"#), "{text}");
 }
 
+/// Found by schema fuzzing: a NUL in `?phone=` reached the database (500); a wrong method was 404; the
+/// lists were cut at 1,000 rows or not at all.
+#[tokio::test]
+async fn the_node_refuses_control_characters_and_wrong_methods_and_pages_its_lists() {
+    let node = spawn_store_node().await;
+    let token = &node.tokens[0].1;
+    for query in ["phone=%00", "phone=12%0034"] {
+        let (status, body) = node.get(&format!("/customers?{query}"), Some(token)).await;
+        assert_eq!(
+            (status, body["details"]["field"].as_str()),
+            (422, Some("phone")),
+            "{query}"
+        );
+    }
+    let response = node
+        .http
+        .put(format!("{}/orders", node.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "POST");
+    let (status, first) = node.get("/products?limit=1", Some(token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(first["items"].as_array().unwrap().len(), 1);
+    let after = first["next"].as_i64().expect("more products follow");
+    let (_, rest) = node
+        .get(&format!("/products?after={after}"), Some(token))
+        .await;
+    assert_eq!(rest["next"], serde_json::Value::Null);
+    let ids: Vec<i64> = rest["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_i64().unwrap())
+        .collect();
+    assert!(
+        !ids.is_empty() && ids.iter().all(|id| *id > after),
+        "{ids:?}"
+    );
+    assert_eq!(node.get("/inventory?limit=0", Some(token)).await.0, 422);
+}
+
 #[tokio::test]
 async fn a_cashier_of_one_store_is_refused_another_store() {
     let node = spawn_store_node().await;
     let cashier_one = &node.tokens[0].1;
     let (status, own) = node.get("/inventory", Some(cashier_one)).await;
     assert_eq!(status, 200);
-    assert_eq!(own[0]["quantity"], 10);
+    assert_eq!(own["items"][0]["quantity"], 10);
     let (status, body) = node.get("/inventory?store_id=2", Some(cashier_one)).await;
     assert_eq!((status, body["error"].as_str()), (403, Some("forbidden")));
     let (status, other) = node
         .get("/inventory?store_id=2", Some(&node.admin_token))
         .await;
-    assert_eq!((status, other[0]["quantity"].as_i64()), (200, Some(20)));
+    assert_eq!(
+        (status, other["items"][0]["quantity"].as_i64()),
+        (200, Some(20))
+    );
 }
 
 #[tokio::test]
@@ -148,8 +195,8 @@ async fn the_node_lists_only_its_own_citys_customers() {
     let node = spawn_store_node().await;
     let token = &node.tokens[1].1;
     let (_, customers) = node.get("/customers", Some(token)).await;
-    assert_eq!(customers.as_array().unwrap().len(), 1);
-    assert_eq!(customers[0]["name"], "Zoë");
+    assert_eq!(customers["items"].as_array().unwrap().len(), 1);
+    assert_eq!(customers["items"][0]["name"], "Zoë");
     assert_eq!(node.get("/customers/2", Some(token)).await.0, 404);
     assert_eq!(node.get("/customers/1", Some(token)).await.0, 200);
     let count: i64 = node

@@ -7,6 +7,7 @@
 mod html;
 mod session;
 
+use pos_shared::page::PageRequest;
 use std::fmt::Write as _;
 
 use actix_web::http::header;
@@ -77,9 +78,13 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Reply {
         sales_report(&state, &city_query),
         super::replication::replication_status(&state),
     )?;
-    let dead =
-        db::replication::log_entries(&client(&state).await?, Some("Dead"), None, DEAD_LISTED)
-            .await?;
+    let dead = db::replication::log_entries(
+        &client(&state).await?,
+        Some("Dead"),
+        None,
+        PageRequest::first(DEAD_LISTED),
+    )
+    .await?;
     let backlog = state
         .node_sessions
         .ask_every_node(|client, _| async move { pos_shared::outbox::backlog(&client).await })
