@@ -2,7 +2,7 @@
 CLUSTER_DIR ?= .cluster
 CITIES ?= Karachi,Lahore
 
-.PHONY: run test lint fmt bench down deps
+.PHONY: run test lint fmt bench down deps fuzz
 
 deps:
 	@bash scripts/ensure-deps.sh
@@ -17,6 +17,9 @@ down:
 
 test: deps
 	cargo test --workspace
+
+fuzz:
+	bash scripts/fuzz-api.sh
 
 lint:
 	cargo fmt --all --check

@@ -26,7 +26,11 @@ cargo build -q --workspace --bins
 posctl=target/debug/posctl
 [ -n "${CARGO_TARGET_DIR:-}" ] && posctl="$CARGO_TARGET_DIR/debug/posctl"
 $posctl down --dir "$dir" --purge >/dev/null 2>&1 || true
-trap '$posctl down --dir "$dir" --purge >/dev/null 2>&1 || true' EXIT
+finish() { # keeps the services' logs beside the reports, then removes the chain
+    mkdir -p target/fuzz-report && cp -r "$dir/logs" target/fuzz-report/ 2>/dev/null || true
+    $posctl down --dir "$dir" --purge >/dev/null 2>&1 || true
+}
+trap finish EXIT
 $posctl up --dir "$dir" --cities Karachi,Lahore --demo-data --detach >/dev/null
 
 read -r central admin node cashier < <(python3 - "$dir/cluster.json" <<'PY'

@@ -61,9 +61,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
 }
 
 /// A request's query string parsed into `T` (serde_urlencoded, actix's own, under
-/// serde_path_to_error). A blank value is the same as leaving the parameter out (`?from=&to=` asks for
-/// the default range); a control character anywhere (a NUL among them) answers 422 naming the
-/// parameter, before anything reaches the database; so does a value `T` refuses.
+/// serde_path_to_error). A control character anywhere (a NUL among them) answers 422 naming the
+/// parameter, before anything reaches the database; so does a value `T` refuses, an empty one among
+/// them (`?phone=` is no phone number: leave the parameter out for "any").
 pub struct Query<T>(pub T);
 
 impl<T> std::ops::Deref for Query<T> {
@@ -85,7 +85,6 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
 
 /// Parses a query string as [`Query`] does.
 pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
-    let mut given = Vec::new();
     for (name, value) in form_urlencoded::parse(query.as_bytes()) {
         if name.chars().chain(value.chars()).any(char::is_control) {
             return Err(ApiError::validation(
@@ -93,14 +92,9 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
                 "must not contain control characters",
             ));
         }
-        if !value.trim().is_empty() {
-            given.push((name, value));
-        }
     }
-    let kept = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(given)
-        .finish();
-    let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(kept.as_bytes()));
+    let deserializer =
+        serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let path = e.path().to_string();
         let message = e.into_inner().to_string();
@@ -148,6 +142,9 @@ impl FromRequest for Id {
 
 /// Parses `bytes` as a `T`, answering as [`Body`] does.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if let Some(problem) = array_for_an_object(bytes) {
+        return Err(ApiError::validation("body", problem));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().clone();
@@ -177,6 +174,38 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         .end()
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON body: {e}")))?;
     Ok(value)
+}
+
+/// serde reads a struct from a JSON array too (`[null, null]` for a patch of two fields), which no
+/// schema of ours allows: every body is an object, and every list in one holds objects or plain values.
+/// So a body that is an array, or holds a list inside a list, is refused before it is read. One pass
+/// over the bytes, skipping strings.
+fn array_for_an_object(bytes: &[u8]) -> Option<&'static str> {
+    let mut significant = bytes.iter().copied().filter(|b| !b.is_ascii_whitespace());
+    if significant.next() == Some(b'[') {
+        return Some("must be a JSON object");
+    }
+    let (mut in_string, mut escaped, mut after_open_bracket) = (false, false, false);
+    for byte in bytes.iter().copied() {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        if byte.is_ascii_whitespace() {
+            continue;
+        }
+        if byte == b'[' && after_open_bracket {
+            return Some("a list holds objects or values, never lists");
+        }
+        after_open_bracket = byte == b'[';
+        in_string = byte == b'"';
+    }
+    None
 }
 
 /// serde_json's message without its " at line L column C" (the path says where).
@@ -243,8 +272,8 @@ mod tests {
     }
 
     #[test]
-    fn a_query_drops_blank_values_and_refuses_control_characters() {
-        let search: Search = super::parse_query("phone=&limit=5").unwrap();
+    fn a_query_refuses_control_characters_and_values_its_types_refuse() {
+        let search: Search = super::parse_query("limit=5").unwrap();
         assert_eq!(
             (search.phone, search.limit.map(Quantity::get)),
             (None, Some(5))
@@ -259,10 +288,21 @@ mod tests {
                 other => panic!("{query}: {other:?}"),
             }
         }
-        match super::parse_query::<Search>("limit=0") {
-            Err(ApiError::Validation { field, .. }) => assert_eq!(field, "limit"),
-            other => panic!("{other:?}"),
+        for query in ["limit=0", "limit="] {
+            match super::parse_query::<Search>(query) {
+                Err(ApiError::Validation { field, .. }) => assert_eq!(field, "limit", "{query}"),
+                other => panic!("{query}: {other:?}"),
+            }
         }
+    }
+
+    #[test]
+    fn a_struct_written_as_an_array_is_refused() {
+        assert_eq!(refusal(r#"[[{"quantity": 1}]]"#).0, "body");
+        assert_eq!(refusal(r#"{"items": [[1]]}"#).0, "body");
+        // Brackets inside strings are text.
+        assert!(super::array_for_an_object(br#"{"name": "[[x]]", "items": []}"#).is_none());
+        assert!(super::array_for_an_object(br#"{"name": "a\"[[", "ids": [1, 2]}"#).is_none());
     }
 
     #[test]

@@ -22,8 +22,18 @@ impl FromStr for LogFormat {
 }
 
 /// Installs the global subscriber once; later calls (tests start many apps in one process) are no-ops.
+/// PostgreSQL's notices (`extension "dblink" already exists, skipping`, …) reach tokio-postgres at INFO;
+/// they are for debugging, so they show only when the filter asks for debug (or names tokio_postgres).
 pub fn init(format: LogFormat, filter: &str) {
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let wants_notices = ["debug", "trace", "tokio_postgres"]
+        .iter()
+        .any(|word| filter.contains(word));
+    let filter = if wants_notices {
+        filter.to_owned()
+    } else {
+        format!("{filter},tokio_postgres::connection=warn")
+    };
+    let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

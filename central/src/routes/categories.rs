@@ -59,7 +59,7 @@ pub async fn list_categories(
         pos_shared::openapi::ServerErrors,
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 pub async fn create_category(
     _: Admin,
     state: web::Data<AppState>,

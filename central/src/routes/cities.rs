@@ -60,7 +60,7 @@ fn city_write_error(err: anyhow::Error, name: Option<&str>) -> ApiError {
         pos_shared::openapi::ServerErrors,
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 pub async fn list(
     _: Admin,
     state: web::Data<AppState>,
@@ -90,7 +90,7 @@ pub async fn list(
         pos_shared::openapi::ServerErrors,
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 pub async fn create(
     _: Admin,
     state: web::Data<AppState>,
@@ -124,7 +124,7 @@ pub async fn create(
         pos_shared::openapi::ServerErrors,
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 pub async fn update(
     _: Admin,
     state: web::Data<AppState>,

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use pos_shared::auth::Admin;
-use pos_shared::domain::{CityId, CustomerName, Email, Phone, blank_as_none, clearable};
+use pos_shared::domain::{CityId, CustomerName, Email, Phone, blank_as_none, blank_or, clearable};
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::{Body, Id, Query};
 use pos_shared::page::{Page, PageQuery};
@@ -19,9 +19,11 @@ pub struct NewCustomer {
     pub name: CustomerName,
     /// Absent, `null` or blank: none.
     #[serde(default, deserialize_with = "blank_as_none")]
+    #[schema(schema_with = blank_or::<Phone>)]
     pub phone: Option<Phone>,
     /// Absent, `null` or blank: none.
     #[serde(default, deserialize_with = "blank_as_none")]
+    #[schema(schema_with = blank_or::<Email>)]
     pub email: Option<Email>,
     pub city_id: CityId,
 }
@@ -32,9 +34,11 @@ pub struct CustomerPatch {
     pub name: Option<CustomerName>,
     /// `null` or blank clears it.
     #[serde(default, deserialize_with = "clearable")]
+    #[schema(schema_with = blank_or::<Phone>)]
     pub phone: Option<Option<Phone>>,
     /// `null` or blank clears it.
     #[serde(default, deserialize_with = "clearable")]
+    #[schema(schema_with = blank_or::<Email>)]
     pub email: Option<Option<Email>>,
     pub city_id: Option<CityId>,
 }
@@ -120,7 +124,7 @@ pub async fn get_customer(_: Admin, state: web::Data<AppState>, id: Id) -> Reply
         pos_shared::openapi::ServerErrors,
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 pub async fn create_customer(
     _: Admin,
     state: web::Data<AppState>,
@@ -156,7 +160,7 @@ pub async fn create_customer(
         pos_shared::openapi::ServerErrors,
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 pub async fn update_customer(
     _: Admin,
     state: web::Data<AppState>,
@@ -192,7 +196,7 @@ pub async fn update_customer(
         pos_shared::openapi::ServerErrors,
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 pub async fn delete_customer(_: Admin, state: web::Data<AppState>, id: Id) -> Reply {
     if !master::delete_customer(&client(&state).await?, *id).await? {
         return Err(ApiError::not_found(format!("no customer {id}")));

@@ -70,7 +70,7 @@ pub async fn list_nodes(_: Admin, state: web::Data<AppState>, page: Query<PageQu
         pos_shared::openapi::ServerErrors,
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 pub async fn register_node(
     _: Admin,
     state: web::Data<AppState>,
@@ -150,7 +150,7 @@ fn node_error(err: anyhow::Error) -> ApiError {
         pos_shared::openapi::ServerErrors,
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 pub async fn resync(_: Admin, state: web::Data<AppState>, city_id: Id) -> Reply {
     let resync = nodes::resync(&client(&state).await?, *city_id)
         .await
@@ -193,7 +193,7 @@ pub struct NodeUpdated {
         pos_shared::openapi::ServerErrors,
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 pub async fn update(
     _: Admin,
     state: web::Data<AppState>,

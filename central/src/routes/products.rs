@@ -90,7 +90,7 @@ pub async fn get_product(_: Admin, state: web::Data<AppState>, id: Id) -> Reply 
         pos_shared::openapi::ServerErrors,
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 pub async fn create_product(
     _: Admin,
     state: web::Data<AppState>,
@@ -126,7 +126,7 @@ pub async fn create_product(
         pos_shared::openapi::ServerErrors,
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 pub async fn update_product(
     _: Admin,
     state: web::Data<AppState>,

@@ -155,7 +155,7 @@ pub struct RetryResult {
         pos_shared::openapi::ServerErrors,
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 pub async fn retry(_: Admin, state: web::Data<AppState>, body: web::Bytes) -> Reply {
     // The body is optional, but one that is there must be right: a typo must not silently re-queue nothing.
     let request: RetryRequest = if body.iter().all(u8::is_ascii_whitespace) {
@@ -183,9 +183,37 @@ pub struct RequeueRequest {
     /// Only this node's entries.
     pub city_id: Option<CityId>,
     /// Only these entries (ids from `GET /replication/log?status=Dead`).
-    #[schema(value_type = Option<Vec<i64>>, max_items = 10000)]
-    pub ids: Option<Vec<WholeNumber>>,
+    #[schema(max_items = 10000)]
+    pub ids: Option<Vec<EntryId>>,
 }
+
+/// A replication log entry's id (a positive whole number).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "WholeNumber")]
+pub struct EntryId(i64);
+
+impl TryFrom<WholeNumber> for EntryId {
+    type Error = pos_shared::domain::Invalid;
+
+    fn try_from(raw: WholeNumber) -> Result<Self, Self::Error> {
+        (raw.0 >= 1)
+            .then_some(Self(raw.0))
+            .ok_or_else(|| pos_shared::domain::Invalid::new("must be a positive id"))
+    }
+}
+
+impl utoipa::PartialSchema for EntryId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(1.0))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for EntryId {}
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct RequeueResult {
@@ -210,7 +238,7 @@ pub struct RequeueResult {
         pos_shared::openapi::ServerErrors,
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 pub async fn requeue(
     _: Admin,
     state: web::Data<AppState>,

@@ -68,7 +68,7 @@ pub async fn list_stores(_: Admin, state: web::Data<AppState>, page: Query<PageQ
         pos_shared::openapi::ServerErrors,
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 pub async fn create_store(
     _: Admin,
     state: web::Data<AppState>,
@@ -103,7 +103,7 @@ pub async fn create_store(
         pos_shared::openapi::ServerErrors,
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 pub async fn update_store(
     _: Admin,
     state: web::Data<AppState>,

@@ -20,6 +20,7 @@ pub struct NewCashierToken {
     /// Who or which till it is for, as head office wants to recognise it (absent, `null` or blank:
     /// none).
     #[serde(default, deserialize_with = "pos_shared::domain::blank_as_none")]
+    #[schema(schema_with = pos_shared::domain::blank_or::<Label>)]
     pub label: Option<Label>,
 }
 
@@ -50,7 +51,7 @@ pub struct IssuedCashierToken {
         pos_shared::openapi::ServerErrors,
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 pub async fn issue(
     _: Admin,
     state: web::Data<AppState>,
@@ -124,7 +125,7 @@ pub async fn list(
         pos_shared::openapi::ServerErrors,
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 pub async fn revoke(_: Admin, state: web::Data<AppState>, id: Id) -> Reply {
     if !tokens::revoke(&client(&state).await?, *id).await? {
         return Err(ApiError::not_found(format!("no cashier credential {id}")));

@@ -99,8 +99,9 @@ async fn control_characters_wrong_methods_big_bodies_and_odd_numbers_get_clear_a
             "{body}"
         );
     }
-    // A blank parameter is the same as none.
-    assert_eq!(central.get("/customers?phone=&city_id=").await.0, 200);
+    // An empty parameter is no value of its type: leave it out for "any".
+    assert_eq!(central.get("/customers?phone=").await.0, 422);
+    assert_eq!(central.get("/customers?city_id=1").await.0, 200);
 
     // A known path with another method: 405 with Allow.
     for (method, path, allow) in [

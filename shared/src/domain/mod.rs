@@ -51,6 +51,21 @@ where
     }
 }
 
+/// The OpenAPI schema of a [`blank_as_none`] or [`clearable`] field of type `T`
+/// (`#[schema(schema_with = blank_or::<T>)]`): a `T`, or blank, or `null`.
+pub fn blank_or<T: utoipa::PartialSchema>() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(T::schema())
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(text::BLANK)),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .into()
+}
+
 /// A field of a PATCH body that may be cleared (`#[serde(default, deserialize_with = "clearable")]`):
 /// absent is `None` (left as it is), `null` or blank is `Some(None)` (cleared), anything else must be a
 /// valid `T`.

@@ -27,6 +27,9 @@ macro_rules! space {
     };
 }
 
+/// Blank: white space only, or nothing (what `str::trim` leaves empty).
+pub(crate) const BLANK: &str = concat!(r"^[\u0009-\u000D\u0085", space!(), "]*$");
+
 /// Any text without control characters that is not blank.
 const TEXT: &str = concat!(
     "^[^",

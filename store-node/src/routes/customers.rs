@@ -14,7 +14,7 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CustomerQuery {
-    /// The exact phone number (surrounding spaces ignored; empty means all).
+    /// The exact phone number (surrounding spaces ignored); absent: all.
     #[param(inline)]
     pub phone: Option<Phone>,
 }

@@ -58,6 +58,7 @@ pub struct NewReceipt {
     pub idempotency_key: Uuid,
     /// Absent, `null` or blank: none.
     #[serde(default, deserialize_with = "pos_shared::domain::blank_as_none")]
+    #[schema(schema_with = pos_shared::domain::blank_or::<Reference>)]
     pub reference: Option<Reference>,
     #[schema(schema_with = Lines::<ReceiptLine>::openapi_schema)]
     pub items: Lines<ReceiptLine>,
@@ -99,7 +100,7 @@ pub struct ReceiptResult {
         pos_shared::openapi::ServerErrors,
     ),
 )]
-#[tracing::instrument(skip_all, fields(store_id = cashier.store_id), err)]
+#[tracing::instrument(skip_all, fields(store_id = cashier.store_id))]
 pub async fn receive(
     cashier: Cashier,
     state: web::Data<AppState>,

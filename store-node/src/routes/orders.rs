@@ -104,7 +104,7 @@ pub fn sale_error(err: anyhow::Error) -> ApiError {
         pos_shared::openapi::ServerErrors,
     ),
 )]
-#[tracing::instrument(skip_all, fields(store_id = cashier.store_id, idempotency_key = %body.idempotency_key), err)]
+#[tracing::instrument(skip_all, fields(store_id = cashier.store_id, idempotency_key = %body.idempotency_key))]
 pub async fn create(
     cashier: Cashier,
     state: web::Data<AppState>,
@@ -175,6 +175,7 @@ pub struct NewRefund {
     pub method: Option<PaymentMethod>,
     /// Absent, `null` or blank: none.
     #[serde(default, deserialize_with = "pos_shared::domain::blank_as_none")]
+    #[schema(schema_with = pos_shared::domain::blank_or::<Reason>)]
     pub reason: Option<Reason>,
 }
 
@@ -207,7 +208,7 @@ pub struct RefundLine {
         pos_shared::openapi::ServerErrors,
     ),
 )]
-#[tracing::instrument(skip_all, fields(store_id = cashier.store_id, order = %id), err)]
+#[tracing::instrument(skip_all, fields(store_id = cashier.store_id, order = %id))]
 pub async fn refund(
     cashier: Cashier,
     state: web::Data<AppState>,

@@ -24,7 +24,7 @@ use crate::state::AppState;
         pos_shared::openapi::ServerErrors,
     ),
 )]
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 pub async fn list(
     _: Authenticated,
     state: web::Data<AppState>,

@@ -234,10 +234,12 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Reply {
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct RequeueForm {
     /// `replication` (rows the node refused; the default) or `outbox` (the node's sales central refused).
+    #[schema(nullable = false, pattern = "^(replication|outbox)$")]
     pub queue: Option<String>,
     /// The node whose dead entries to re-queue.
     pub city_id: i32,
     /// Only this replication entry (the list's button); all of the node's when absent.
+    #[schema(nullable = false)]
     pub id: Option<i64>,
     /// The form token the dashboard page carries.
     pub csrf: String,
