@@ -85,6 +85,7 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
 
 /// Parses a query string as [`Query`] does.
 pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let mut whole_written_as_decimal = false;
     for (name, value) in form_urlencoded::parse(query.as_bytes()) {
         if name.chars().chain(value.chars()).any(char::is_control) {
             return Err(ApiError::validation(
@@ -92,7 +93,23 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
                 "must not contain control characters",
             ));
         }
+        whole_written_as_decimal |= whole_as_decimal(&value).is_some();
     }
+    // `?city_id=1.0` is JSON Schema's integer 1, as in a body: read it as `1`.
+    let rewritten;
+    let query = if whole_written_as_decimal {
+        rewritten = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(
+                form_urlencoded::parse(query.as_bytes()).map(|(name, value)| {
+                    let value = whole_as_decimal(&value).unwrap_or_else(|| value.into_owned());
+                    (name, value)
+                }),
+            )
+            .finish();
+        rewritten.as_str()
+    } else {
+        query
+    };
     let deserializer =
         serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(deserializer).map_err(|e| {
@@ -138,6 +155,18 @@ impl FromRequest for Id {
             .ok_or_else(|| ApiError::not_found("no such resource"));
         std::future::ready(id)
     }
+}
+
+/// `"12.00"` → `"12"`: a whole number written with a zero fraction (no text parameter has that shape:
+/// phone numbers, days and names have no such form).
+fn whole_as_decimal(value: &str) -> Option<String> {
+    let (whole, fraction) = value.split_once('.')?;
+    let digits = whole.strip_prefix('-').unwrap_or(whole);
+    let shaped = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !fraction.is_empty()
+        && fraction.bytes().all(|b| b == b'0');
+    shaped.then(|| whole.to_owned())
 }
 
 /// Parses `bytes` as a `T`, answering as [`Body`] does.
@@ -273,6 +302,8 @@ mod tests {
 
     #[test]
     fn a_query_refuses_control_characters_and_values_its_types_refuse() {
+        let search: Search = super::parse_query("limit=5.00&phone=%2B92").unwrap();
+        assert_eq!(search.phone.as_deref(), Some("+92"));
         let search: Search = super::parse_query("limit=5").unwrap();
         assert_eq!(
             (search.phone, search.limit.map(Quantity::get)),
