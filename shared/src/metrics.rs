@@ -157,7 +157,9 @@ where
         let metrics = self.metrics.clone();
         Box::pin(async move {
             let response = service.call(req).await?;
-            let status = response.status().as_u16().to_string();
+            let code = response.status().as_u16();
+            log_request(&method, &route, code, started, response.response().error());
+            let status = code.to_string();
             metrics
                 .http_requests
                 .with_label_values(&[method.as_str(), route.as_str(), status.as_str()])
@@ -168,5 +170,24 @@ where
                 .observe(started.elapsed().as_secs_f64());
             Ok(response)
         })
+    }
+}
+
+/// The one line each request gets (inside its request span, so with its request id): INFO when it
+/// succeeded, WARN for a 4xx (with what was refused), ERROR for a 5xx (its cause is logged where the
+/// error answer is made).
+fn log_request(
+    method: &str,
+    route: &str,
+    status: u16,
+    started: Instant,
+    error: Option<&actix_web::Error>,
+) {
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let refusal = error.map(ToString::to_string).unwrap_or_default();
+    match status {
+        500.. => tracing::error!(method, route, status, duration_ms, "request"),
+        400..=499 => tracing::warn!(method, route, status, duration_ms, refusal, "request"),
+        _ => tracing::info!(method, route, status, duration_ms, "request"),
     }
 }
