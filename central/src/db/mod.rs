@@ -29,6 +29,11 @@ pub fn write_error(err: anyhow::Error) -> ApiError {
         .and_then(|name| name.split_once('_').map(|(_, column)| column.to_owned()))
         .unwrap_or_else(|| "body".to_owned());
     match *db.code() {
+        // A primary key taken: the thing exists already (a second node for a city, say).
+        SqlState::UNIQUE_VIOLATION if constraint.ends_with("_pkey") => ApiError::conflict(format!(
+            "it exists already ({})",
+            constraint.trim_end_matches("_pkey")
+        )),
         SqlState::UNIQUE_VIOLATION => ApiError::conflict(format!("{field} is already taken")),
         SqlState::FOREIGN_KEY_VIOLATION => {
             ApiError::validation(field, "refers to a row that does not exist")

@@ -171,6 +171,23 @@ async fn control_characters_wrong_methods_big_bodies_and_odd_numbers_get_clear_a
             "{path}"
         );
     }
+    // A second node for a city: 409 saying it exists (it once said "body is already taken").
+    let city = central
+        .post(
+            "/cities",
+            json!({"name": "Quetta", "time_zone": "Asia/Karachi"}),
+        )
+        .await;
+    let node = json!({"city_id": city["id"], "host": "127.0.0.1", "port": 1, "dbname": "none",
+                      "user": "nobody", "password": "unused"});
+    assert_eq!(central.send(Method::POST, "/nodes", &node).await.0, 201);
+    let (status, body) = central.send(Method::POST, "/nodes", &node).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("exists already"),
+        "{body}"
+    );
+
     // A text with a control character is refused, with its field named; so is a blank one.
     for name in ["Kar\u{7}achi", "   "] {
         let (status, body) = central
