@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, web};
 use anyhow::Context;
 use pos_shared::auth::Admin;
-use pos_shared::domain::{CityId, WholeNumber};
+use pos_shared::domain::{CityId, LogEntryId};
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::{Body, Query};
 use pos_shared::page::{Page, PageQuery};
@@ -184,36 +184,8 @@ pub struct RequeueRequest {
     pub city_id: Option<CityId>,
     /// Only these entries (ids from `GET /replication/log?status=Dead`).
     #[schema(max_items = 10000)]
-    pub ids: Option<Vec<EntryId>>,
+    pub ids: Option<Vec<LogEntryId>>,
 }
-
-/// A replication log entry's id (a positive whole number).
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(try_from = "WholeNumber")]
-pub struct EntryId(i64);
-
-impl TryFrom<WholeNumber> for EntryId {
-    type Error = pos_shared::domain::Invalid;
-
-    fn try_from(raw: WholeNumber) -> Result<Self, Self::Error> {
-        (raw.0 >= 1)
-            .then_some(Self(raw.0))
-            .ok_or_else(|| pos_shared::domain::Invalid::new("must be a positive id"))
-    }
-}
-
-impl utoipa::PartialSchema for EntryId {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
-        ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
-            .minimum(Some(1.0))
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for EntryId {}
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct RequeueResult {
@@ -247,7 +219,7 @@ pub async fn requeue(
     let city_id = request.city_id.map(CityId::get);
     let ids: Option<Vec<i64>> = request
         .ids
-        .map(|ids| ids.into_iter().map(|id| id.0).collect());
+        .map(|ids| ids.into_iter().map(LogEntryId::get).collect());
     if ids.as_ref().is_some_and(|ids| ids.len() > 10_000) {
         return Err(ApiError::validation("ids", "at most 10000 ids at once"));
     }

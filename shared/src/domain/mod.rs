@@ -13,8 +13,8 @@ mod text;
 pub use dates::Day;
 pub use lines::Lines;
 pub use numbers::{
-    Amount, CategoryId, CityId, CustomerId, LineNo, PaymentMethod, Port, Price, ProductId,
-    Quantity, ReceivedQuantity, StoreId, WholeNumber,
+    Amount, CategoryId, CityId, CustomerId, LineNo, LogEntryId, PaymentMethod, Port, Price,
+    ProductId, Quantity, ReceivedQuantity, StoreId, WholeNumber,
 };
 pub use text::{
     CategoryName, CityName, CustomerName, DbName, DbUser, Email, Host, Label, Password, Phone,

@@ -53,7 +53,9 @@ impl<'de> serde::Deserialize<'de> for WholeNumber {
 
 /// A whole number within `min..=max`, as JSON gives it (see [`WholeNumber`]).
 macro_rules! bounded_integer {
-    ($(#[$doc:meta])* $name:ident($inner:ty), $min:expr, $max:expr, $message:expr) => {
+    (@format) => { KnownFormat::Int32 };
+    (@format $format:ident) => { KnownFormat::$format };
+    ($(#[$doc:meta])* $name:ident($inner:ty), $min:expr, $max:expr, $message:expr $(, format = $format:ident)?) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         #[serde(try_from = "WholeNumber", into = "i64")]
@@ -102,12 +104,16 @@ macro_rules! bounded_integer {
 
         impl utoipa::PartialSchema for $name {
             fn schema() -> RefOr<Schema> {
-                ObjectBuilder::new()
+                let schema = ObjectBuilder::new()
                     .schema_type(Type::Integer)
-                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
-                    .minimum(Some(f64::from(Self::MIN)))
-                    .maximum(Some(f64::from(Self::MAX)))
-                    .into()
+                    .format(Some(SchemaFormat::KnownFormat(bounded_integer!(@format $($format)?))))
+                    .minimum(Some(i64::from(Self::MIN) as f64));
+                // i64's own bound is its format's: written as f64 it would round up past it.
+                if i64::from(Self::MAX) == i64::MAX {
+                    schema.into()
+                } else {
+                    schema.maximum(Some(i64::from(Self::MAX) as f64)).into()
+                }
             }
         }
 
@@ -140,6 +146,15 @@ id_type!(
 id_type!(
     /// A customer's id.
     CustomerId
+);
+
+bounded_integer!(
+    /// A replication log entry's id.
+    LogEntryId(i64),
+    1,
+    i64::MAX,
+    "must be a positive id",
+    format = Int64
 );
 
 bounded_integer!(
@@ -364,5 +379,26 @@ mod tests {
         let schema = serde_json::to_value(<Quantity as utoipa::PartialSchema>::schema()).unwrap();
         assert_eq!(schema["minimum"], 1.0);
         assert_eq!(schema["maximum"], f64::from(Quantity::MAX));
+        let schema = serde_json::to_value(<StoreId as utoipa::PartialSchema>::schema()).unwrap();
+        assert_eq!(
+            (schema["format"].as_str(), schema["maximum"].as_f64()),
+            (Some("int32"), Some(f64::from(i32::MAX)))
+        );
+        let schema = serde_json::to_value(<LogEntryId as utoipa::PartialSchema>::schema()).unwrap();
+        assert_eq!(
+            (schema["format"].as_str(), schema["minimum"].as_f64()),
+            (Some("int64"), Some(1.0))
+        );
+        assert!(
+            schema.get("maximum").is_none(),
+            "int64 states its own bound: {schema}"
+        );
+        assert!(serde_json::from_str::<LogEntryId>("0").is_err());
+        assert_eq!(
+            serde_json::from_str::<LogEntryId>("9223372036854775807")
+                .unwrap()
+                .get(),
+            i64::MAX
+        );
     }
 }
