@@ -178,6 +178,15 @@ async fn control_characters_wrong_methods_big_bodies_and_odd_numbers_get_clear_a
             json!({"name": "Quetta", "time_zone": "Asia/Karachi"}),
         )
         .await;
+    // A NUL in a password cannot reach libpq (it was a 500, found by the fuzzer's stateful phase).
+    let with_nul = json!({"city_id": city["id"], "host": "127.0.0.1", "port": 1, "dbname": "none",
+                          "user": "nobody", "password": "un\u{0}used"});
+    let (status, body) = central.send(Method::POST, "/nodes", &with_nul).await;
+    assert_eq!(
+        (status, body["details"]["field"].as_str()),
+        (422, Some("password")),
+        "{body}"
+    );
     let node = json!({"city_id": city["id"], "host": "127.0.0.1", "port": 1, "dbname": "none",
                       "user": "nobody", "password": "unused"});
     assert_eq!(central.send(Method::POST, "/nodes", &node).await.0, 201);

@@ -42,6 +42,10 @@ const TEXT: &str = concat!(
     "]*$"
 );
 
+/// A password: any characters but control characters (libpq cannot carry a NUL, and none belongs in
+/// a secret typed by someone), at least one.
+const PASSWORD: &str = concat!("^[^", control!(), "]+$");
+
 /// Compiles one of this module's constant patterns (each is checked by the tests below).
 fn compiled(pattern: &str) -> Regex {
     #[allow(clippy::expect_used)] // a constant of this module, compiled by the tests
@@ -49,6 +53,7 @@ fn compiled(pattern: &str) -> Regex {
 }
 
 static TEXT_RULE: LazyLock<Regex> = LazyLock::new(|| compiled(TEXT));
+static PASSWORD_RULE: LazyLock<Regex> = LazyLock::new(|| compiled(PASSWORD));
 
 /// Whether `raw` may be a value of at most `max` characters whose shape is `shape` (beyond [`TEXT`]);
 /// `refusal` says what the shape is. The value kept is `raw` trimmed.
@@ -264,6 +269,9 @@ impl TryFrom<String> for Password {
                 Self::MAX_CHARS
             )));
         }
+        if !PASSWORD_RULE.is_match(&raw) {
+            return Err(Invalid::new("must not contain control characters"));
+        }
         Ok(Self(raw))
     }
 }
@@ -283,6 +291,7 @@ impl utoipa::PartialSchema for Password {
             )))
             .min_length(Some(1))
             .max_length(Some(Self::MAX_CHARS))
+            .pattern(Some(PASSWORD))
             .into()
     }
 }
@@ -373,6 +382,7 @@ mod tests {
             agree::<Phone>(Phone::PATTERN, Phone::MAX_CHARS, value);
             agree::<Email>(Email::PATTERN, Email::MAX_CHARS, value);
             agree::<TimeZone>(TimeZone::PATTERN, TimeZone::MAX_CHARS, value);
+            agree::<Password>(PASSWORD, Password::MAX_CHARS, value);
         }
         assert!(Phone::try_from("+92 300-1234567".to_owned()).is_ok());
         assert!(CityName::try_from(" \u{3000}".to_owned()).is_err());
@@ -384,5 +394,6 @@ mod tests {
         assert_eq!(password.expose(), " secret ");
         assert_eq!(format!("{password:?}"), "Password(***)");
         assert!(Password::try_from(String::new()).is_err());
+        assert!(Password::try_from("a\u{0}b".to_owned()).is_err());
     }
 }
