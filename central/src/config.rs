@@ -8,6 +8,8 @@ pub struct Config {
     pub common: CommonConfig,
     pub admin_token: SecretString,
     pub replication: ReplicationConfig,
+    /// How long an Idempotency-Key of a master-data create is kept (its first answer replayed).
+    pub idempotency_retention_hours: i32,
 }
 
 #[derive(Debug, Clone)]
@@ -43,6 +45,11 @@ impl pos_shared::service::ServiceConfig for Config {
             retention_hours >= 1,
             "POS_REPLICATION_RETENTION_HOURS: delivered entries must be kept at least 1 hour"
         );
+        let idempotency_retention_hours = source.get_or("POS_IDEMPOTENCY_RETENTION_HOURS", 720)?;
+        anyhow::ensure!(
+            idempotency_retention_hours >= 1,
+            "POS_IDEMPOTENCY_RETENTION_HOURS: keys must be kept at least 1 hour"
+        );
         Ok(Self {
             common: CommonConfig::load(source, 8080, "pos_central")?,
             admin_token: source.required_secret("POS_ADMIN_TOKEN")?,
@@ -61,6 +68,7 @@ impl pos_shared::service::ServiceConfig for Config {
                     .get_or("POS_REPLICATION_PURGE_CRON", "0 */10 * * * *".to_owned())?,
                 retention_hours,
             },
+            idempotency_retention_hours,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Retention of the replication log: delivered entries are deleted once they are older than the
 //! configured retention, by a scheduled job, so that the log holds recent history rather than every
-//! change ever made. Entries that are not delivered (Pending, Failed, Dead) are never deleted.
+//! change ever made. Entries that are not delivered (Pending, Failed, Dead) are never deleted. The same
+//! job deletes the idempotency keys of master-data creates past theirs.
 
 use anyhow::Context;
 use deadpool_postgres::Pool;
@@ -35,6 +36,7 @@ pub async fn add_purge_job(
     cron: &str,
     pool: Pool,
     retention_hours: i32,
+    key_retention_hours: i32,
 ) -> anyhow::Result<()> {
     let job = tokio_cron_scheduler::Job::new_async(cron, move |_id, _scheduler| {
         let pool = pool.clone();
@@ -45,6 +47,13 @@ pub async fn add_purge_job(
                 Err(e) => {
                     tracing::warn!(error = %format!("{e:#}"), "purging the replication log failed")
                 }
+            }
+            let keys = async {
+                let client = pool.get().await.context("getting a connection")?;
+                db::idempotency::purge(&client, key_retention_hours).await
+            };
+            if let Err(e) = keys.await {
+                tracing::warn!(error = %format!("{e:#}"), "purging old idempotency keys failed");
             }
         })
     })

@@ -49,6 +49,7 @@ impl Application {
                 &config.replication.purge_cron,
                 pool.clone(),
                 config.replication.retention_hours,
+                config.idempotency_retention_hours,
             )
             .await?;
             Some(scheduler)

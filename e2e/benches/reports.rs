@@ -110,6 +110,7 @@ async fn main() -> anyhow::Result<()> {
             scheduler_enabled: true,
         },
         admin_token: SecretString::from(token.clone()),
+        idempotency_retention_hours: 720,
         replication: ReplicationConfig {
             retry_cron: "*/5 * * * * *".into(),
             base_backoff_ms: 500,

@@ -38,25 +38,33 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let is_json = req.mime_type().ok().flatten().is_some_and(|mime| {
+        let bytes = json_bytes(req, payload);
+        Box::pin(async move { parse(&bytes.await?).map(Body) })
+    }
+}
+
+/// The bytes of a JSON request body: 400 for another content type, 413 over [`BODY_LIMIT`].
+pub(crate) fn json_bytes(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> impl std::future::Future<Output = Result<web::Bytes, ApiError>> + 'static {
+    let is_json =
+        req.mime_type().ok().flatten().is_some_and(|mime| {
             mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json")
         });
-        let bytes = web::Bytes::from_request(req, payload);
-        Box::pin(async move {
-            if !is_json {
-                return Err(ApiError::BadRequest(
-                    "expected Content-Type: application/json".into(),
-                ));
-            }
-            let bytes =
-                bytes
-                    .await
-                    .map_err(|e| match e.as_response_error().status_code().as_u16() {
-                        413 => ApiError::PayloadTooLarge { limit: BODY_LIMIT },
-                        _ => ApiError::BadRequest(format!("could not read the request body: {e}")),
-                    })?;
-            parse(&bytes).map(Body)
-        })
+    let bytes = web::Bytes::from_request(req, payload);
+    async move {
+        if !is_json {
+            return Err(ApiError::BadRequest(
+                "expected Content-Type: application/json".into(),
+            ));
+        }
+        bytes
+            .await
+            .map_err(|e| match e.as_response_error().status_code().as_u16() {
+                413 => ApiError::PayloadTooLarge { limit: BODY_LIMIT },
+                _ => ApiError::BadRequest(format!("could not read the request body: {e}")),
+            })
     }
 }
 

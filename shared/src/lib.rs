@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod extract;
 pub mod http;
+pub mod idempotency;
 pub mod metrics;
 pub mod money;
 pub mod openapi;

@@ -1,6 +1,7 @@
 //! One function per query; statements are prepared once per connection (`prepare_cached`).
 
 pub mod cities;
+pub mod idempotency;
 pub mod master;
 pub mod nodes;
 pub mod orders;

@@ -3,11 +3,12 @@
 use actix_web::{HttpResponse, web};
 use pos_shared::auth::Admin;
 use pos_shared::domain::CategoryName;
-use pos_shared::extract::{Body, Query};
+use pos_shared::extract::Query;
+use pos_shared::idempotency::{IdempotencyKeyHeader, Idempotent};
 use pos_shared::page::{Page, PageQuery};
 use serde::Deserialize;
 
-use super::{Reply, client};
+use super::{Reply, client, created_once};
 use crate::db::master::Category;
 use crate::db::{master, write_error};
 use crate::state::AppState;
@@ -49,13 +50,14 @@ pub async fn list_categories(
     path = "/categories",
     tag = "master data",
     security(("bearer" = [])),
+    params(IdempotencyKeyHeader),
     request_body = NewCategory,
     responses(
         (status = 201, description = "The category created", body = Category),
         pos_shared::openapi::BadJson,
         pos_shared::openapi::Unauthorized,
         pos_shared::openapi::NotAdmin,
-        super::WriteRefusals,
+        super::CreateRefusals,
         pos_shared::openapi::ServerErrors,
     ),
 )]
@@ -63,12 +65,15 @@ pub async fn list_categories(
 pub async fn create_category(
     _: Admin,
     state: web::Data<AppState>,
-    Body(category): Body<NewCategory>,
+    request: Idempotent<NewCategory>,
 ) -> Reply {
-    let category = master::create_category(&client(&state).await?, category.name.as_str())
-        .await
-        .map_err(write_error)?;
-    Ok(HttpResponse::Created().json(category))
+    let name = request.body.name;
+    created_once(&state, request.key.as_ref(), async |tx| {
+        master::create_category(tx, name.as_str())
+            .await
+            .map_err(write_error)
+    })
+    .await
 }
 
 pos_shared::routes! {

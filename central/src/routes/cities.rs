@@ -4,10 +4,12 @@ use pos_shared::auth::Admin;
 use pos_shared::domain::{CityName, TimeZone};
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::{Body, Id, Query};
+use pos_shared::idempotency::{IdempotencyKeyHeader, Idempotent};
 use pos_shared::page::{Page, PageQuery};
 use serde::Deserialize;
 use tokio_postgres::error::SqlState;
 
+use super::created_once;
 use crate::db;
 use crate::db::cities::City;
 use crate::state::AppState;
@@ -79,14 +81,14 @@ pub async fn list(
     operation_id = "create_city",
     tag = "master data",
     security(("bearer" = [])),
+    params(IdempotencyKeyHeader),
     request_body = NewCity,
     responses(
         (status = 201, description = "The city created", body = City),
         pos_shared::openapi::BadJson,
         pos_shared::openapi::Unauthorized,
         pos_shared::openapi::NotAdmin,
-        (status = 409, description = "A city of that name exists already (`conflict`)", body = ErrorBody),
-        (status = 422, description = "JSON of the wrong shape, or an invalid field (`validation_failed`)", body = ErrorBody),
+        super::CreateRefusals,
         pos_shared::openapi::ServerErrors,
     ),
 )]
@@ -94,14 +96,16 @@ pub async fn list(
 pub async fn create(
     _: Admin,
     state: web::Data<AppState>,
-    Body(city): Body<NewCity>,
+    request: Idempotent<NewCity>,
 ) -> Result<HttpResponse, ApiError> {
+    let city = request.body;
     let name = city.name.as_str();
-    let client = state.pool.get().await.context("getting a connection")?;
-    let city = db::cities::create(&client, name, city.time_zone.as_str())
-        .await
-        .map_err(|e| city_write_error(e, Some(name)))?;
-    Ok(HttpResponse::Created().json(city))
+    created_once(&state, request.key.as_ref(), async |tx| {
+        db::cities::create(tx, name, city.time_zone.as_str())
+            .await
+            .map_err(|e| city_write_error(e, Some(name)))
+    })
+    .await
 }
 
 /// Renames a city or changes its time zone (replicated to every node).

@@ -5,10 +5,11 @@ use pos_shared::auth::Admin;
 use pos_shared::domain::{CityId, CustomerName, Email, Phone, blank_as_none, blank_or, clearable};
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::{Body, Id, Query};
+use pos_shared::idempotency::{IdempotencyKeyHeader, Idempotent};
 use pos_shared::page::{Page, PageQuery};
 use serde::Deserialize;
 
-use super::{Reply, client};
+use super::{Reply, client, created_once};
 use crate::db::master::Customer;
 use crate::db::{master, write_error};
 use crate::state::AppState;
@@ -114,13 +115,14 @@ pub async fn get_customer(_: Admin, state: web::Data<AppState>, id: Id) -> Reply
     path = "/customers",
     tag = "master data",
     security(("bearer" = [])),
+    params(IdempotencyKeyHeader),
     request_body = NewCustomer,
     responses(
         (status = 201, description = "The customer created", body = Customer),
         pos_shared::openapi::BadJson,
         pos_shared::openapi::Unauthorized,
         pos_shared::openapi::NotAdmin,
-        super::WriteRefusals,
+        super::CreateRefusals,
         pos_shared::openapi::ServerErrors,
     ),
 )]
@@ -128,18 +130,21 @@ pub async fn get_customer(_: Admin, state: web::Data<AppState>, id: Id) -> Reply
 pub async fn create_customer(
     _: Admin,
     state: web::Data<AppState>,
-    Body(customer): Body<NewCustomer>,
+    request: Idempotent<NewCustomer>,
 ) -> Reply {
-    let customer = master::create_customer(
-        &client(&state).await?,
-        customer.name.as_str(),
-        customer.phone.as_ref().map(Phone::as_str),
-        customer.email.as_ref().map(Email::as_str),
-        customer.city_id.get(),
-    )
+    let customer = request.body;
+    created_once(&state, request.key.as_ref(), async |tx| {
+        master::create_customer(
+            tx,
+            customer.name.as_str(),
+            customer.phone.as_ref().map(Phone::as_str),
+            customer.email.as_ref().map(Email::as_str),
+            customer.city_id.get(),
+        )
+        .await
+        .map_err(write_error)
+    })
     .await
-    .map_err(write_error)?;
-    Ok(HttpResponse::Created().json(customer))
 }
 
 /// Changes the fields given; `null` clears phone or email (replicated to the nodes concerned).

@@ -2,8 +2,11 @@
 //! this one puts them together.
 
 use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
 use anyhow::Context;
 use pos_shared::error::ApiError;
+use pos_shared::idempotency::{IdempotencyKey, REPLAYED_HEADER};
+use serde::Serialize;
 
 use crate::state::AppState;
 
@@ -34,8 +37,60 @@ pub enum WriteRefusals {
     Invalid(pos_shared::error::ErrorBody),
 }
 
+/// How a create can be refused besides a malformed body (documentation only, never built).
+#[derive(utoipa::IntoResponses)]
+pub enum CreateRefusals {
+    #[response(
+        status = 409,
+        description = "A unique field is taken (`conflict`), or the Idempotency-Key was used for another request (`idempotency_mismatch`)"
+    )]
+    Conflict(pos_shared::error::ErrorBody),
+    #[response(
+        status = 422,
+        description = "JSON of the wrong shape, an invalid field or Idempotency-Key, or a reference to a row that does not exist (`validation_failed`)"
+    )]
+    Invalid(pos_shared::error::ErrorBody),
+}
+
 pub async fn client(state: &AppState) -> Result<deadpool_postgres::Object, ApiError> {
     Ok(state.pool.get().await.context("getting a connection")?)
+}
+
+/// Makes a master-data row with `create` in a transaction of its own and answers 201 with it. Under an
+/// `Idempotency-Key` the key is claimed in that transaction first: a retry with the same request gets
+/// the first answer again (marked `Idempotent-Replayed`), another request under the key 409, and
+/// concurrent retries wait for the first to end. A refused create keeps nothing, so its key stays free.
+pub async fn created_once<T: Serialize>(
+    state: &AppState,
+    key: Option<&IdempotencyKey>,
+    create: impl AsyncFnOnce(&deadpool_postgres::Transaction<'_>) -> Result<T, ApiError>,
+) -> Reply {
+    let mut db = client(state).await?;
+    let tx = db.transaction().await.context("beginning a transaction")?;
+    if let Some(key) = key
+        && let Some(first) = crate::db::idempotency::claim(&tx, &key.key, &key.fingerprint).await?
+    {
+        if first.fingerprint != key.fingerprint {
+            return Err(ApiError::Conflict {
+                code: "idempotency_mismatch",
+                message: "this Idempotency-Key was used for a different request".into(),
+                details: None,
+            });
+        }
+        let status = u16::try_from(first.status)
+            .ok()
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .context("an idempotency key's status")?;
+        return Ok(HttpResponse::build(status)
+            .insert_header((REPLAYED_HEADER, "true"))
+            .json(first.response));
+    }
+    let made = serde_json::to_value(create(&tx).await?).context("encoding the answer")?;
+    if let Some(key) = key {
+        crate::db::idempotency::record(&tx, &key.key, 201, &made).await?;
+    }
+    tx.commit().await.context("committing a create")?;
+    Ok(HttpResponse::Created().json(made))
 }
 
 pos_shared::route_modules![

@@ -5,10 +5,11 @@ use pos_shared::auth::Admin;
 use pos_shared::domain::{CategoryId, Price, ProductName, Sku};
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::{Body, Id, Query};
+use pos_shared::idempotency::{IdempotencyKeyHeader, Idempotent};
 use pos_shared::page::{Page, PageQuery};
 use serde::Deserialize;
 
-use super::{Reply, client};
+use super::{Reply, client, created_once};
 use crate::db::master::Product;
 use crate::db::{master, write_error};
 use crate::state::AppState;
@@ -80,13 +81,14 @@ pub async fn get_product(_: Admin, state: web::Data<AppState>, id: Id) -> Reply 
     path = "/products",
     tag = "master data",
     security(("bearer" = [])),
+    params(IdempotencyKeyHeader),
     request_body = NewProduct,
     responses(
         (status = 201, description = "The product created", body = Product),
         pos_shared::openapi::BadJson,
         pos_shared::openapi::Unauthorized,
         pos_shared::openapi::NotAdmin,
-        super::WriteRefusals,
+        super::CreateRefusals,
         pos_shared::openapi::ServerErrors,
     ),
 )]
@@ -94,18 +96,21 @@ pub async fn get_product(_: Admin, state: web::Data<AppState>, id: Id) -> Reply 
 pub async fn create_product(
     _: Admin,
     state: web::Data<AppState>,
-    Body(product): Body<NewProduct>,
+    request: Idempotent<NewProduct>,
 ) -> Reply {
-    let product = master::create_product(
-        &client(&state).await?,
-        product.sku.as_str(),
-        product.name.as_str(),
-        product.category_id.get(),
-        product.price.get(),
-    )
+    let product = request.body;
+    created_once(&state, request.key.as_ref(), async |tx| {
+        master::create_product(
+            tx,
+            product.sku.as_str(),
+            product.name.as_str(),
+            product.category_id.get(),
+            product.price.get(),
+        )
+        .await
+        .map_err(write_error)
+    })
     .await
-    .map_err(write_error)?;
-    Ok(HttpResponse::Created().json(product))
 }
 
 /// Changes the fields given (replicated to every node).

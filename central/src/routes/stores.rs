@@ -6,10 +6,11 @@ use pos_shared::auth::Admin;
 use pos_shared::domain::{CityId, StoreCode, StoreName};
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::{Body, Id, Query};
+use pos_shared::idempotency::{IdempotencyKeyHeader, Idempotent};
 use pos_shared::page::{Page, PageQuery};
 use serde::Deserialize;
 
-use super::{Reply, client};
+use super::{Reply, client, created_once};
 use crate::db::master::Store;
 use crate::db::{master, write_error};
 use crate::state::AppState;
@@ -58,13 +59,14 @@ pub async fn list_stores(_: Admin, state: web::Data<AppState>, page: Query<PageQ
     path = "/stores",
     tag = "master data",
     security(("bearer" = [])),
+    params(IdempotencyKeyHeader),
     request_body = NewStore,
     responses(
         (status = 201, description = "The store created", body = Store),
         pos_shared::openapi::BadJson,
         pos_shared::openapi::Unauthorized,
         pos_shared::openapi::NotAdmin,
-        super::WriteRefusals,
+        super::CreateRefusals,
         pos_shared::openapi::ServerErrors,
     ),
 )]
@@ -72,17 +74,20 @@ pub async fn list_stores(_: Admin, state: web::Data<AppState>, page: Query<PageQ
 pub async fn create_store(
     _: Admin,
     state: web::Data<AppState>,
-    Body(store): Body<NewStore>,
+    request: Idempotent<NewStore>,
 ) -> Reply {
-    let store = master::create_store(
-        &client(&state).await?,
-        store.code.as_str(),
-        store.name.as_str(),
-        store.city_id.get(),
-    )
+    let store = request.body;
+    created_once(&state, request.key.as_ref(), async |tx| {
+        master::create_store(
+            tx,
+            store.code.as_str(),
+            store.name.as_str(),
+            store.city_id.get(),
+        )
+        .await
+        .map_err(write_error)
+    })
     .await
-    .map_err(write_error)?;
-    Ok(HttpResponse::Created().json(store))
 }
 
 /// Changes the fields given (replicated to the nodes concerned).

@@ -83,6 +83,7 @@ pub async fn spawn_central_on(
         },
         admin_token: SecretString::from(admin_token.clone()),
         replication,
+        idempotency_retention_hours: 720,
     };
     let app = Application::build(config).await.expect("central starts");
     let url = format!("http://127.0.0.1:{}", app.port());

@@ -10,6 +10,7 @@ mod common;
 mod crash;
 mod dashboard;
 mod hung_node;
+mod idempotency;
 mod master_data;
 mod openapi;
 mod outbox;
