@@ -10,9 +10,19 @@ mod embedded {
 pub const FUNCTIONS: &[ReplaceableSql] =
     pos_shared::replaceable_sql!("central": "capture", "delivery", "nodes", "orders", "reports");
 
-/// Brings central's database up to date (idempotent).
-pub async fn migrate(config: &tokio_postgres::Config) -> anyhow::Result<()> {
-    pos_shared::db::apply_schema(config, embedded::migrations::runner(), FUNCTIONS).await
+/// Brings central's database up to date (idempotent), connected as the schema's owner; then lets
+/// `runtime_role` (the service's own login, when it is another) use it.
+pub async fn migrate(
+    config: &tokio_postgres::Config,
+    runtime_role: Option<&str>,
+) -> anyhow::Result<()> {
+    pos_shared::db::apply_schema(
+        config,
+        embedded::migrations::runner(),
+        FUNCTIONS,
+        runtime_role,
+    )
+    .await
 }
 
 /// Applies the versioned migrations up to `version` only, and not the functions: a database as an
@@ -25,6 +35,7 @@ pub async fn migrate_to_version(
         config,
         embedded::migrations::runner().set_target(refinery::Target::Version(version)),
         &[],
+        None,
     )
     .await
 }

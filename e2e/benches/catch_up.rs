@@ -25,7 +25,7 @@ use pos_shared::testkit::TestInstance;
 use tokio_postgres::Statement;
 
 mod common;
-use common::{Db, connect, wait_until_delivered};
+use common::{Db, connect, connect_owner, wait_until_delivered};
 
 /// Customer creations per second for the stopped node's city, during each outage.
 const CUSTOMERS_PER_SECOND: u32 = 200;
@@ -335,7 +335,7 @@ async fn main() -> anyhow::Result<()> {
     let cluster = common::start(&central_pg, &karachi_pg, &lahore_pg, replication)
         .await
         .context("starting central and registering the nodes")?;
-    let central = connect(&central_pg, &cluster.central_db).await?;
+    let central = connect_owner(&central_pg, &cluster.central_db).await?;
     let karachi = connect(&karachi_pg, &cluster.karachi_db).await?;
     let category: i32 = central
         .query_one(

@@ -70,16 +70,40 @@ async fn main() -> anyhow::Result<()> {
     let node_pg = TestInstance::start_dedicated().await?;
     let central_db = central_pg
         .migrated_database("central", |url| async move {
-            central::schema::migrate(&pos_shared::db::parse_url(&url, "bench")?).await
+            central::schema::migrate(
+                &pos_shared::db::parse_url(&url, "bench")?,
+                Some(pos_shared::pgctl::APP_ROLE),
+            )
+            .await
         })
         .await?;
     let node_db = node_pg
         .migrated_database("store", |url| async move {
-            store_node::schema::migrate(&pos_shared::db::parse_url(&url, "bench")?).await
+            store_node::schema::migrate(
+                &pos_shared::db::parse_url(&url, "bench")?,
+                Some(pos_shared::pgctl::APP_ROLE),
+            )
+            .await
         })
         .await?;
     let node_url = node_pg.app_url(&node_db);
-    let setup = pos_shared::db::connect(&pos_shared::db::parse_url(&node_url, "bench")?).await?;
+    let setup = pos_shared::db::connect(&pos_shared::db::parse_url(
+        &node_pg.owner_url(&node_db),
+        "bench",
+    )?)
+    .await?;
+    // Central knows the node (its login) and its stores: a node reports its own city's sales only.
+    pos_shared::db::connect(&pos_shared::db::parse_url(
+        &central_pg.app_url(&central_db),
+        "bench",
+    )?)
+    .await?
+    .batch_execute(
+        "INSERT INTO cities (id, name, time_zone) VALUES (1, 'Karachi', 'Asia/Karachi');
+         INSERT INTO stores (id, code, name, city_id) VALUES (1, 'KHI001', 'Saddar', 1), (2, 'KHI002', 'Hot', 1);
+         INSERT INTO nodes (city_id, server_name, central_login) VALUES (1, 'node_karachi', 'pos_node_1');",
+    )
+    .await?;
     setup
         .batch_execute(&format!(
             "INSERT INTO stores (id, code, name, city_id, active, version, created_at, updated_at)
@@ -96,6 +120,7 @@ async fn main() -> anyhow::Result<()> {
             http_host: "127.0.0.1".into(),
             http_port: 0,
             database_url: node_url.clone(),
+            migration_database_url: Some(node_pg.owner_url(&node_db)),
             database_pool_size: 16,
             log_format: LogFormat::Human,
             log_filter: "warn".into(),
@@ -107,11 +132,7 @@ async fn main() -> anyhow::Result<()> {
             (2, SecretString::from(hot_token.clone())),
         ],
         admin_token: None,
-        central_database_url: Some(SecretString::from(central_pg.pg.url(
-            pos_shared::pgctl::REPLICATOR_ROLE,
-            &central_pg.replicator_password,
-            &central_db,
-        ))),
+        central_database_url: Some(central_pg.node_login_url(1, &central_db).await?),
         outbox_retry_cron: "*/5 * * * * *".into(),
         outbox_retention_hours: 168,
         idempotency_retention_hours: 720,

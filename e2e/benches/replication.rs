@@ -15,7 +15,7 @@ use central::config::ReplicationConfig;
 use pos_shared::testkit::TestInstance;
 
 mod common;
-use common::{Db, connect, wait_until_delivered};
+use common::{Db, connect, connect_owner, wait_until_delivered};
 
 /// Interleaved rounds per throughput variant (the median is printed): the machine is shared and noisy.
 const ROUNDS: usize = 9;
@@ -214,14 +214,19 @@ async fn capture_alone(
 ) -> anyhow::Result<Paired> {
     let db = instance
         .migrated_database("central", |url| async move {
-            central::schema::migrate(&pos_shared::db::parse_url(&url, "bench")?).await
+            central::schema::migrate(
+                &pos_shared::db::parse_url(&url, "bench")?,
+                Some(pos_shared::pgctl::APP_ROLE),
+            )
+            .await
         })
         .await?;
-    let client = connect(instance, &db).await?;
+    let client = connect_owner(instance, &db).await?;
     client
         .batch_execute(
             "INSERT INTO cities (id, name, time_zone) VALUES (1, 'Karachi', 'Asia/Karachi'), (2, 'Lahore', 'Asia/Karachi');
-             INSERT INTO nodes (city_id, server_name) VALUES (1, 'node_karachi'), (2, 'node_lahore');",
+             INSERT INTO nodes (city_id, server_name, central_login)
+             VALUES (1, 'node_karachi', 'pos_node_1'), (2, 'node_lahore', 'pos_node_2');",
         )
         .await?;
     let writers = Writers::open(instance, &db, 2, writers).await?;
@@ -248,7 +253,7 @@ async fn main() -> anyhow::Result<()> {
         retention_hours: 168,
     };
     let cluster = common::start(&central_pg, &karachi_pg, &lahore_pg, replication).await?;
-    let central = connect(&central_pg, &cluster.central_db).await?;
+    let central = connect_owner(&central_pg, &cluster.central_db).await?;
     let lahore = connect(&lahore_pg, &cluster.lahore_db).await?;
     let _karachi = connect(&karachi_pg, &cluster.karachi_db).await?;
     let city = cluster.lahore_city;

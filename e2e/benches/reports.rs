@@ -95,7 +95,11 @@ async fn main() -> anyhow::Result<()> {
     let central_pg = TestInstance::start_dedicated().await?;
     let central_db = central_pg
         .migrated_database("central", |url| async move {
-            central::schema::migrate(&pos_shared::db::parse_url(&url, "bench")?).await
+            central::schema::migrate(
+                &pos_shared::db::parse_url(&url, "bench")?,
+                Some(pos_shared::pgctl::APP_ROLE),
+            )
+            .await
         })
         .await?;
     let token = pos_shared::auth::generate_token();
@@ -104,6 +108,7 @@ async fn main() -> anyhow::Result<()> {
             http_host: "127.0.0.1".into(),
             http_port: 0,
             database_url: central_pg.app_url(&central_db),
+            migration_database_url: Some(central_pg.owner_url(&central_db)),
             database_pool_size: 16,
             log_format: LogFormat::Human,
             log_filter: "warn".into(),
@@ -157,7 +162,11 @@ async fn main() -> anyhow::Result<()> {
         let instance = TestInstance::start_dedicated().await?;
         let db = instance
             .migrated_database("store", |url| async move {
-                store_node::schema::migrate(&pos_shared::db::parse_url(&url, "bench")?).await
+                store_node::schema::migrate(
+                    &pos_shared::db::parse_url(&url, "bench")?,
+                    Some(pos_shared::pgctl::APP_ROLE),
+                )
+                .await
             })
             .await?;
         let city = post(
@@ -178,9 +187,11 @@ async fn main() -> anyhow::Result<()> {
         instances.push((instance, db, city as i32));
     }
     for (instance, db, _) in &instances {
-        let node =
-            pos_shared::db::connect(&pos_shared::db::parse_url(&instance.app_url(db), "bench")?)
-                .await?;
+        let node = pos_shared::db::connect(&pos_shared::db::parse_url(
+            &instance.owner_url(db),
+            "bench",
+        )?)
+        .await?;
         let started = Instant::now();
         while node
             .query_one("SELECT count(*) FROM products", &[])
@@ -340,10 +351,13 @@ async fn main() -> anyhow::Result<()> {
     );
     // As a node's service keeps them: every sale folded into the per-day totals (it folds each second).
     for (instance, db, _) in &instances {
-        pos_shared::db::connect(&pos_shared::db::parse_url(&instance.app_url(db), "bench")?)
-            .await?
-            .execute("SELECT fold_sales()", &[])
-            .await?;
+        pos_shared::db::connect(&pos_shared::db::parse_url(
+            &instance.owner_url(db),
+            "bench",
+        )?)
+        .await?
+        .execute("SELECT fold_sales()", &[])
+        .await?;
     }
     println!("## Sales folded into the nodes' per-day totals (steady state)\n");
     print(measure().await);
@@ -374,7 +388,7 @@ async fn main() -> anyhow::Result<()> {
     // The worst case: nothing folded (a node whose service has not run since the sales were made), so
     // each node reads every sale line.
     for (instance, db, _) in &instances {
-        pos_shared::db::connect(&pos_shared::db::parse_url(&instance.app_url(db), "bench")?)
+        pos_shared::db::connect(&pos_shared::db::parse_url(&instance.owner_url(db), "bench")?)
             .await?
             .batch_execute(
                 "TRUNCATE daily_sales, sales_running_totals; INSERT INTO sales_to_fold SELECT id FROM orders; ANALYZE sales_to_fold",
@@ -390,8 +404,11 @@ async fn main() -> anyhow::Result<()> {
     // are vacuumed first, as autovacuum does within a minute of a fold this large: both versions look
     // at them on every call.
     let (instance, db, _) = &instances[0];
-    let node = pos_shared::db::connect(&pos_shared::db::parse_url(&instance.app_url(db), "bench")?)
-        .await?;
+    let node = pos_shared::db::connect(&pos_shared::db::parse_url(
+        &instance.owner_url(db),
+        "bench",
+    )?)
+    .await?;
     insert_sales(&node, 20_000, 365).await?;
     node.execute("SELECT fold_sales()", &[]).await?;
     node.batch_execute(PER_DAY_SUMMARY).await?;

@@ -130,7 +130,11 @@ impl ConfigSource {
 pub struct CommonConfig {
     pub http_host: String,
     pub http_port: u16,
+    /// The runtime role's URL: it reads and writes rows, and owns nothing.
     pub database_url: SecretString,
+    /// The schema owner's URL, used only to bring the schema up to date at start-up; when absent, the
+    /// runtime role's URL is used for that too (and that role must own the schema).
+    pub migration_database_url: Option<SecretString>,
     pub database_pool_size: usize,
     pub log_format: crate::telemetry::LogFormat,
     pub log_filter: String,
@@ -150,6 +154,7 @@ impl CommonConfig {
             database_url: source.secret("POS_DATABASE_URL")?.unwrap_or_else(|| {
                 SecretString::from(format!("postgres://pos_app@127.0.0.1:5432/{default_db}"))
             }),
+            migration_database_url: source.secret("POS_MIGRATION_DATABASE_URL")?,
             database_pool_size: source.get_or("POS_DATABASE_POOL_SIZE", 16)?,
             log_format: source.get_or("POS_LOG_FORMAT", crate::telemetry::LogFormat::Human)?,
             log_filter: source.get_or("POS_LOG", "info".to_owned())?,

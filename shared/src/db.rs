@@ -92,6 +92,7 @@ pub async fn apply_schema(
     config: &tokio_postgres::Config,
     migrations: refinery::Runner,
     replaceable: &[ReplaceableSql],
+    runtime_role: Option<&str>,
 ) -> anyhow::Result<()> {
     let mut client = connect(config).await?;
     client
@@ -107,6 +108,9 @@ pub async fn apply_schema(
         for file in replaceable {
             apply_replaceable(&mut client, file).await?;
         }
+        if let Some(role) = runtime_role.filter(|role| Some(*role) != config.get_user()) {
+            grant_runtime_role(&client, role).await?;
+        }
         anyhow::Ok(())
     }
     .await;
@@ -115,6 +119,32 @@ pub async fn apply_schema(
         .execute("SELECT pg_advisory_unlock($1)", &[&SCHEMA_LOCK_KEY])
         .await;
     result
+}
+
+/// Lets `role`, the services' runtime role, read and write the rows of every table and call every
+/// function, and nothing more: it owns nothing, so it cannot DROP, ALTER or TRUNCATE, and the schema's
+/// own bookkeeping is read-only to it. Run at every start, so what a migration adds is covered.
+async fn grant_runtime_role(client: &tokio_postgres::Client, role: &str) -> anyhow::Result<()> {
+    // The functions are the schema's own (extensions' functions keep their own grants).
+    let statement: String = client
+        .query_one(
+            "SELECT format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %1$I; \
+             GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO %1$I; \
+             REVOKE INSERT, UPDATE, DELETE ON refinery_schema_history, schema_functions FROM %1$I; ', \
+             $1::text) \
+             || coalesce(string_agg(format('GRANT EXECUTE ON ROUTINE %s TO %I', p.oid::regprocedure, $1::text), \
+                                    '; '), '') \
+             FROM pg_proc p \
+             WHERE p.pronamespace = 'public'::regnamespace \
+               AND p.proowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)",
+            &[&role],
+        )
+        .await?
+        .get(0);
+    client
+        .batch_execute(&statement)
+        .await
+        .with_context(|| format!("granting the runtime role {role} its rights"))
 }
 
 async fn apply_replaceable(

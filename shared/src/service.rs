@@ -45,18 +45,31 @@ pub type Opened = (
 /// `migrate` (the service's `schema::migrate`), then binds the HTTP listener.
 pub async fn open<F>(common: &CommonConfig, service: &str, migrate: F) -> anyhow::Result<Opened>
 where
-    F: AsyncFnOnce(&tokio_postgres::Config) -> anyhow::Result<()>,
+    F: AsyncFnOnce(&tokio_postgres::Config, Option<&str>) -> anyhow::Result<()>,
 {
     use anyhow::Context;
     let db_config = crate::db::parse_url(&common.database_url, service)?;
     let pool = crate::db::pool(db_config.clone(), common.database_pool_size)?;
     crate::db::check_reachable(&pool, &db_config).await?;
-    migrate(&db_config).await.with_context(|| {
-        format!(
-            "bringing the schema of {} up to date",
-            crate::db::describe(&db_config)
-        )
-    })?;
+    // The owner migrates; the runtime role is then granted what it may do.
+    let (owner_config, runtime_role) = match &common.migration_database_url {
+        Some(url) => (crate::db::parse_url(url, service)?, db_config.get_user()),
+        None => (db_config.clone(), None),
+    };
+    migrate(&owner_config, runtime_role)
+        .await
+        .with_context(|| {
+            let hint = match common.migration_database_url {
+                Some(_) => "",
+                None => {
+                    " as the runtime role (POS_MIGRATION_DATABASE_URL gives the schema owner's URL)"
+                }
+            };
+            format!(
+                "bringing the schema of {} up to date{hint}",
+                crate::db::describe(&owner_config)
+            )
+        })?;
     let (listener, port) = crate::http::bind(&common.http_host, common.http_port)?;
     Ok((pool, db_config, listener, port))
 }

@@ -18,14 +18,19 @@ use secrecy::SecretString;
 use tokio::sync::OnceCell;
 
 use crate::auth::generate_token;
-use crate::pgctl::{self, APP_ROLE, InstanceOptions, PgInstance, REPLICATOR_ROLE, StopMode};
+use crate::pgctl::{
+    self, APP_ROLE, InstanceOptions, OWNER_ROLE, PgInstance, REPLICATOR_ROLE, StopMode,
+};
 
-/// A PostgreSQL instance of the test kit, with the service and replication roles created.
+/// A PostgreSQL instance of the test kit, with the owner, service and replication roles created.
 #[derive(Debug)]
 pub struct TestInstance {
     pub pg: PgInstance,
+    pub owner_password: String,
     pub app_password: String,
     pub replicator_password: String,
+    /// The node logins made on this instance so far (by city id).
+    node_logins: tokio::sync::Mutex<std::collections::HashSet<i32>>,
     /// Stop the server when this value is dropped (dedicated instances of fault tests).
     stop_on_drop: bool,
 }
@@ -121,14 +126,18 @@ impl TestInstance {
         .await??;
         watch_until_exit(&pg, &root)?;
         let admin = pg.superuser_client("postgres").await?;
+        let owner_password = generate_token();
         let app_password = generate_token();
         let replicator_password = generate_token();
+        pgctl::ensure_role(&admin, OWNER_ROLE, &owner_password).await?;
         pgctl::ensure_role(&admin, APP_ROLE, &app_password).await?;
         pgctl::ensure_role(&admin, REPLICATOR_ROLE, &replicator_password).await?;
         Ok(Self {
             pg,
+            owner_password,
             app_password,
             replicator_password,
+            node_logins: Default::default(),
             stop_on_drop: false,
         })
     }
@@ -136,6 +145,28 @@ impl TestInstance {
     /// The service role's URL for `dbname`.
     pub fn app_url(&self, dbname: &str) -> SecretString {
         SecretString::from(self.pg.url(APP_ROLE, &self.app_password, dbname))
+    }
+
+    /// The schema owner's URL for `dbname` (migrations, and tests that change the schema).
+    pub fn owner_url(&self, dbname: &str) -> SecretString {
+        SecretString::from(self.pg.url(OWNER_ROLE, &self.owner_password, dbname))
+    }
+
+    /// The URL the node of `city_id` reports to this (central's) instance with: its own login, made
+    /// on first use (the replication role's password).
+    pub async fn node_login_url(&self, city_id: i32, dbname: &str) -> anyhow::Result<SecretString> {
+        let mut made = self.node_logins.lock().await;
+        let login = pgctl::node_login(city_id);
+        if !made.contains(&city_id) {
+            let admin = self.pg.superuser_client("postgres").await?;
+            pgctl::ensure_node_login(&admin, city_id, &self.replicator_password).await?;
+            made.insert(city_id);
+        }
+        Ok(SecretString::from(self.pg.url(
+            &login,
+            &self.replicator_password,
+            dbname,
+        )))
     }
 
     /// A fresh database with a random name, cloned from `template` (or empty, with dblink, when `None`).
@@ -146,7 +177,7 @@ impl TestInstance {
         Ok(name)
     }
 
-    /// A database migrated by `migrate` (given the service role's URL), cloned from a template that is
+    /// A database migrated by `migrate` (given the owner's URL), cloned from a template that is
     /// migrated once per instance and `kind`.
     pub async fn migrated_database<F, Fut>(&self, kind: &str, migrate: F) -> anyhow::Result<String>
     where
@@ -168,7 +199,7 @@ impl TestInstance {
                 let name = format!("template_{kind}");
                 let admin = self.pg.superuser_client("postgres").await?;
                 pgctl::create_database(&self.pg, &admin, &name, None).await?;
-                migrate(self.app_url(&name)).await?;
+                migrate(self.owner_url(&name)).await?;
                 anyhow::Ok(name)
             })
             .await?;

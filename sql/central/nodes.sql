@@ -7,7 +7,7 @@
 -- Node registration: the dblink foreign server and the user mapping holding the node's replication
 -- credentials (quoted by format(), never concatenated), then an initial load of the node's fragment.
 CREATE OR REPLACE FUNCTION register_node(p_city_id integer, p_host text, p_port integer, p_dbname text,
-                                         p_user text, p_password text) RETURNS text
+                                         p_user text, p_password text, p_central_login text) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
     v_server text;
@@ -27,7 +27,8 @@ BEGIN
     -- (registration is rare, and a write waits milliseconds); then the load sees every committed row,
     -- and every later write sees the node.
     LOCK TABLE categories, products, stores, customers IN SHARE MODE;
-    INSERT INTO nodes (city_id, server_name) VALUES (p_city_id, v_server);
+    INSERT INTO nodes (city_id, server_name, central_login)
+    VALUES (p_city_id, v_server, coalesce(p_central_login, 'pos_node_' || p_city_id));
     PERFORM queue_fragment_load(p_city_id);
     RETURN v_server;
 END;

@@ -46,7 +46,7 @@ $$;
 -- - the peer is out of reach (no connection, shutting down, in recovery, out of connection slots):
 --   entries wait as Failed, and the worker probes until the peer answers, then ships them at once;
 -- - the peer refused one row's data (data exception or integrity violation, SQLSTATE classes 22 and
---   23): that row is set aside as Dead, alone;
+--   23, or PS403, a row the sender may not write): that row is set aside as Dead, alone;
 -- - anything else (a timeout, a missing function on a node not yet upgraded): Failed, retried with
 --   capped exponential back-off. Never Dead: it is not about one row, and time or an upgrade heals it.
 CREATE OR REPLACE FUNCTION is_unreachable(p_sqlstate text) RETURNS boolean
@@ -56,7 +56,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION is_rejection(p_sqlstate text) RETURNS boolean
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT left(p_sqlstate, 2) IN ('22', '23')
+    SELECT left(p_sqlstate, 2) IN ('22', '23') OR p_sqlstate = 'PS403'
 $$;
 
 -- When an entry that has failed p_attempts times before may be tried again: capped exponential back-off.

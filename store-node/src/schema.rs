@@ -10,7 +10,17 @@ mod embedded {
 pub const FUNCTIONS: &[ReplaceableSql] =
     pos_shared::replaceable_sql!("store": "replicas", "checkout", "refunds", "outbox", "reports");
 
-/// Brings the node's database up to date (idempotent).
-pub async fn migrate(config: &tokio_postgres::Config) -> anyhow::Result<()> {
-    pos_shared::db::apply_schema(config, embedded::migrations::runner(), FUNCTIONS).await
+/// Brings the node's database up to date (idempotent), connected as the schema's owner; then lets
+/// `runtime_role` (the service's own login, when it is another) use it.
+pub async fn migrate(
+    config: &tokio_postgres::Config,
+    runtime_role: Option<&str>,
+) -> anyhow::Result<()> {
+    pos_shared::db::apply_schema(
+        config,
+        embedded::migrations::runner(),
+        FUNCTIONS,
+        runtime_role,
+    )
+    .await
 }

@@ -13,6 +13,8 @@ pub struct Node {
     pub city_id: i32,
     pub city: String,
     pub server_name: String,
+    /// The login the node's outbox reports under at central.
+    pub central_login: String,
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
 }
@@ -23,6 +25,7 @@ impl From<&Row> for Node {
             city_id: row.get("city_id"),
             city: row.get("city"),
             server_name: row.get("server_name"),
+            central_login: row.get("central_login"),
             enabled: row.get("enabled"),
             created_at: row.get("created_at"),
         }
@@ -35,7 +38,7 @@ pub async fn list_nodes(
 ) -> anyhow::Result<Vec<Node>> {
     let stmt = client
         .prepare_cached(
-            "SELECT n.city_id, c.name AS city, n.server_name, n.enabled, n.created_at
+            "SELECT n.city_id, c.name AS city, n.server_name, n.central_login, n.enabled, n.created_at
              FROM nodes n JOIN cities c ON c.id = n.city_id
              WHERE n.city_id > $1::bigint ORDER BY n.city_id LIMIT $2",
         )
@@ -118,16 +121,19 @@ pub struct NodeConnection<'a> {
     pub dbname: &'a str,
     pub user: &'a str,
     pub password: &'a str,
+    /// The login the node reports under at central (`None`: `pos_node_<city_id>`).
+    pub central_login: Option<&'a str>,
 }
 
-/// Creates the foreign server and user mapping, the node row, and queues the initial load.
+/// Creates the foreign server and user mapping, the node row, and queues the initial load; the
+/// server's name and the node's login at central.
 pub async fn register_node(
     client: &impl GenericClient,
     city_id: i32,
     connection: &NodeConnection<'_>,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<(String, String)> {
     let stmt = client
-        .prepare_cached("SELECT register_node($1, $2, $3, $4, $5, $6)")
+        .prepare_cached("SELECT register_node($1, $2, $3, $4, $5, $6, $7)")
         .await?;
     let row = client
         .query_one(
@@ -139,11 +145,19 @@ pub async fn register_node(
                 &connection.dbname,
                 &connection.user,
                 &connection.password,
+                &connection.central_login,
             ],
         )
         .await
         .context("registering a node")?;
-    Ok(row.get(0))
+    let login = client
+        .prepare_cached("SELECT central_login FROM nodes WHERE city_id = $1")
+        .await?;
+    let login = client
+        .query_one(&login, &[&city_id])
+        .await
+        .context("reading the node's login")?;
+    Ok((row.get(0), login.get(0)))
 }
 
 pub async fn probe_node(client: &impl GenericClient, city_id: i32) -> anyhow::Result<bool> {

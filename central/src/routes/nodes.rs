@@ -23,12 +23,17 @@ pub struct NewNode {
     /// The node's replication role (it may only call the node's apply function).
     pub user: DbUser,
     pub password: Password,
+    /// The login the node's outbox reports its sales under at central: a member of `pos_replicator`
+    /// that the operator creates; `pos_node_<city_id>` when absent. The node may report only its own
+    /// city's stores under it.
+    pub central_login: Option<DbUser>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct RegisteredNode {
     pub city_id: i32,
     pub server_name: String,
+    pub central_login: String,
     pub reachable: bool,
 }
 
@@ -65,7 +70,7 @@ pub async fn list_nodes(_: Admin, state: web::Data<AppState>, page: Query<PageQu
         pos_shared::openapi::BadJson,
         pos_shared::openapi::Unauthorized,
         pos_shared::openapi::NotAdmin,
-        (status = 409, description = "The city has a node already (`conflict`)", body = ErrorBody),
+        (status = 409, description = "The city has a node already, or the login is another node's (`conflict`)", body = ErrorBody),
         (status = 422, description = "JSON of the wrong shape, an invalid field, or no such city (`validation_failed`)", body = ErrorBody),
         pos_shared::openapi::ServerErrors,
     ),
@@ -85,9 +90,10 @@ pub async fn register_node(
         dbname: node.dbname.as_str(),
         user: node.user.as_str(),
         password: node.password.expose(),
+        central_login: node.central_login.as_ref().map(DbUser::as_str),
     };
-    let server_name = match nodes::register_node(&tx, city_id, &connection).await {
-        Ok(name) => name,
+    let (server_name, central_login) = match nodes::register_node(&tx, city_id, &connection).await {
+        Ok(registered) => registered,
         Err(e)
             if pos_shared::db::sqlstate(&e)
                 == Some(&tokio_postgres::error::SqlState::NO_DATA_FOUND) =>
@@ -110,6 +116,7 @@ pub async fn register_node(
     Ok(HttpResponse::Created().json(RegisteredNode {
         city_id,
         server_name,
+        central_login,
         reachable,
     }))
 }

@@ -14,8 +14,19 @@ use serde_json::json;
 
 pub type Db = tokio_postgres::Client;
 
+/// A session as the services' runtime role.
 pub async fn connect(instance: &TestInstance, db: &str) -> anyhow::Result<Db> {
     pos_shared::db::connect(&pos_shared::db::parse_url(&instance.app_url(db), "bench")?).await
+}
+
+/// A session as the schema's owner: for a set-up that changes the schema (triggers off, VACUUM).
+#[allow(dead_code)] // not every benchmark changes the schema
+pub async fn connect_owner(instance: &TestInstance, db: &str) -> anyhow::Result<Db> {
+    pos_shared::db::connect(&pos_shared::db::parse_url(
+        &instance.owner_url(db),
+        "bench",
+    )?)
+    .await
 }
 
 /// A running central with its two nodes registered. Each benchmark uses the fields it needs.
@@ -39,7 +50,11 @@ pub async fn start(
 ) -> anyhow::Result<Cluster> {
     let central_db = central
         .migrated_database("central", |url| async move {
-            central::schema::migrate(&pos_shared::db::parse_url(&url, "bench")?).await
+            central::schema::migrate(
+                &pos_shared::db::parse_url(&url, "bench")?,
+                Some(pos_shared::pgctl::APP_ROLE),
+            )
+            .await
         })
         .await?;
     let mut node_dbs = Vec::new();
@@ -47,7 +62,11 @@ pub async fn start(
         node_dbs.push(
             instance
                 .migrated_database("store", |url| async move {
-                    store_node::schema::migrate(&pos_shared::db::parse_url(&url, "bench")?).await
+                    store_node::schema::migrate(
+                        &pos_shared::db::parse_url(&url, "bench")?,
+                        Some(pos_shared::pgctl::APP_ROLE),
+                    )
+                    .await
                 })
                 .await?,
         );
@@ -58,6 +77,7 @@ pub async fn start(
             http_host: "127.0.0.1".into(),
             http_port: 0,
             database_url: central.app_url(&central_db),
+            migration_database_url: Some(central.owner_url(&central_db)),
             database_pool_size: 8,
             log_format: LogFormat::Human,
             log_filter: "warn".into(),

@@ -203,8 +203,8 @@ impl SalesChain {
     }
 }
 
-/// Starts a store-node service for `node` (the node of `city`), reporting to `central`, accepting the
-/// given cashier tokens besides those head office issued; its URL.
+/// Starts a store-node service for `node` (the node of `city`), reporting to `central` under its own
+/// login, accepting the given cashier tokens besides those head office issued; its URL.
 pub async fn start_node_service(
     central: &TestCentral,
     central_pg: &TestInstance,
@@ -212,11 +212,24 @@ pub async fn start_node_service(
     city: i32,
     cashier_tokens: Vec<(i32, SecretString)>,
 ) -> String {
+    start_node_service_reporting_as(central, central_pg, node, city, city, cashier_tokens).await
+}
+
+/// Like [`start_node_service`], but reporting under the login of the node of `login_city`.
+pub async fn start_node_service_reporting_as(
+    central: &TestCentral,
+    central_pg: &TestInstance,
+    node: &TestNode,
+    city: i32,
+    login_city: i32,
+    cashier_tokens: Vec<(i32, SecretString)>,
+) -> String {
     let app = store_node::startup::Application::build(store_node::config::Config {
         common: CommonConfig {
             http_host: "127.0.0.1".into(),
             http_port: 0,
             database_url: node.instance.app_url(&node.db_name),
+            migration_database_url: Some(node.instance.owner_url(&node.db_name)),
             database_pool_size: 4,
             log_format: LogFormat::Human,
             log_filter: "info".into(),
@@ -225,11 +238,12 @@ pub async fn start_node_service(
         city_id: city,
         cashier_tokens,
         admin_token: None,
-        central_database_url: Some(SecretString::from(central_pg.pg.url(
-            pos_shared::pgctl::REPLICATOR_ROLE,
-            &central_pg.replicator_password,
-            &central.db_name,
-        ))),
+        central_database_url: Some(
+            central_pg
+                .node_login_url(login_city, &central.db_name)
+                .await
+                .unwrap(),
+        ),
         outbox_retry_cron: "*/1 * * * * *".into(),
         outbox_retention_hours: 168,
         idempotency_retention_hours: 720,

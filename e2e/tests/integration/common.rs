@@ -41,7 +41,11 @@ pub async fn central_database_on(
     pos_shared::telemetry::init_for_tests();
     let db = instance
         .migrated_database("central", |url| async move {
-            central::schema::migrate(&pos_shared::db::parse_url(&url, "test")?).await
+            central::schema::migrate(
+                &pos_shared::db::parse_url(&url, "test")?,
+                Some(pos_shared::pgctl::APP_ROLE),
+            )
+            .await
         })
         .await
         .expect("central database");
@@ -51,7 +55,11 @@ pub async fn central_database_on(
 pub async fn node_database(instance: &TestInstance) -> String {
     instance
         .migrated_database("store", |url| async move {
-            store_node::schema::migrate(&pos_shared::db::parse_url(&url, "test")?).await
+            store_node::schema::migrate(
+                &pos_shared::db::parse_url(&url, "test")?,
+                Some(pos_shared::pgctl::APP_ROLE),
+            )
+            .await
         })
         .await
         .expect("node database")
@@ -76,6 +84,7 @@ pub async fn spawn_central_on(
             http_host: "127.0.0.1".into(),
             http_port: 0,
             database_url: instance.app_url(&db_name),
+            migration_database_url: Some(instance.owner_url(&db_name)),
             database_pool_size: 8,
             log_format: LogFormat::Human,
             log_filter: "info".into(),
@@ -185,6 +194,13 @@ impl TestNode {
     pub async fn db(&self) -> tokio_postgres::Client {
         let config =
             pos_shared::db::parse_url(&self.instance.app_url(&self.db_name), "test").expect("url");
+        pos_shared::db::connect(&config).await.expect("node db")
+    }
+
+    /// A direct connection as the schema's owner (for a test that changes the schema).
+    pub async fn owner_db(&self) -> tokio_postgres::Client {
+        let config = pos_shared::db::parse_url(&self.instance.owner_url(&self.db_name), "test")
+            .expect("url");
         pos_shared::db::connect(&config).await.expect("node db")
     }
 

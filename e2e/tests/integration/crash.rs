@@ -54,6 +54,19 @@ async fn a_killed_store_node_leaves_no_partial_sale_and_its_outbox_drains() {
     )
     .await
     .unwrap();
+    // Central knows the node (its login) and its store: a node reports its own city's sales only.
+    central
+        .batch_execute(
+            "INSERT INTO cities (id, name, time_zone) VALUES (1, 'Karachi', 'Asia/Karachi');
+             INSERT INTO stores (id, code, name, city_id) VALUES (1, 'KHI001', 'Saddar', 1);
+             INSERT INTO nodes (city_id, server_name, central_login) VALUES (1, 'node_karachi', 'pos_node_1');",
+        )
+        .await
+        .unwrap();
+    let central_login = central_instance
+        .node_login_url(1, &central_db)
+        .await
+        .unwrap();
     let test_node = crate::common::TestNode::new(1).await;
     let (node_url, node) = (
         test_node.instance.app_url(&test_node.db_name),
@@ -77,16 +90,17 @@ async fn a_killed_store_node_leaves_no_partial_sale_and_its_outbox_drains() {
             "POS_DATABASE_URL",
             secrecy::ExposeSecret::expose_secret(&node_url).to_owned(),
         ),
+        (
+            "POS_MIGRATION_DATABASE_URL",
+            secrecy::ExposeSecret::expose_secret(&test_node.instance.owner_url(&test_node.db_name))
+                .to_owned(),
+        ),
         ("POS_CITY_ID", "1".to_owned()),
         ("POS_CASHIER_TOKENS", format!("1={token}")),
         ("POS_LOG", "warn".to_owned()),
         (
             "POS_CENTRAL_DATABASE_URL",
-            central_instance.pg.url(
-                pos_shared::pgctl::REPLICATOR_ROLE,
-                &central_instance.replicator_password,
-                &central_db,
-            ),
+            secrecy::ExposeSecret::expose_secret(&central_login).to_owned(),
         ),
         ("POS_OUTBOX_RETRY_CRON", "*/1 * * * * *".to_owned()),
     ]

@@ -219,7 +219,7 @@ async fn requeue(chain: &SalesChain, html: &str, fields: &[(&str, String)]) {
 #[tokio::test]
 async fn refused_entries_are_listed_and_requeued_from_the_dashboard() {
     let chain = SalesChain::start().await;
-    let node = chain.node.db().await;
+    let node = chain.node.owner_db().await;
     node.batch_execute(
         "ALTER TABLE customers ADD CONSTRAINT no_refused_names CHECK (name NOT LIKE 'Refused%')",
     )

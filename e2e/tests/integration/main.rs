@@ -11,6 +11,7 @@ mod crash;
 mod dashboard;
 mod hung_node;
 mod idempotency;
+mod least_privilege;
 mod master_data;
 mod openapi;
 mod outbox;

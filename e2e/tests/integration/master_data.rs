@@ -47,9 +47,10 @@ async fn health_is_open_and_everything_else_needs_the_admin_token() {
 #[tokio::test]
 async fn migrations_are_idempotent() {
     let (instance, db) = central_database().await;
-    let config = pos_shared::db::parse_url(&instance.app_url(&db), "test").unwrap();
-    central::schema::migrate(&config).await.unwrap();
-    central::schema::migrate(&config).await.unwrap();
+    let config = pos_shared::db::parse_url(&instance.owner_url(&db), "test").unwrap();
+    let runtime = Some(pos_shared::pgctl::APP_ROLE);
+    central::schema::migrate(&config, runtime).await.unwrap();
+    central::schema::migrate(&config, runtime).await.unwrap();
     let client = pos_shared::db::connect(&config).await.unwrap();
     pos_shared::testkit::check_each_migration_applied_once(
         &client,

@@ -138,7 +138,7 @@ async fn a_row_the_node_refuses_is_set_aside_alone() {
     let central = &setup.central;
     let (karachi, karachi_node) = &setup.karachi;
     assert_converged(&setup).await;
-    let node = karachi_node.db().await;
+    let node = karachi_node.owner_db().await;
     node.batch_execute(
         "ALTER TABLE customers ADD CONSTRAINT no_test_names CHECK (name NOT LIKE 'Refused%')",
     )

@@ -22,7 +22,7 @@ pub async fn central_from_psql(
         .unwrap();
     central
         .query_one(
-            "SELECT register_node(1, '127.0.0.1', $1, $2, $3, $4)",
+            "SELECT register_node(1, '127.0.0.1', $1, $2, $3, $4, NULL)",
             &[
                 &i32::from(node.instance.pg.port),
                 &node.db_name,
@@ -95,7 +95,7 @@ async fn upgrading_from_text_statuses_keeps_every_log_entry() {
     pos_shared::telemetry::init_for_tests();
     let instance = pos_shared::testkit::shared_instance(0).await.unwrap();
     let db = instance.create_database(None).await.unwrap();
-    let config = pos_shared::db::parse_url(&instance.app_url(&db), "test").unwrap();
+    let config = pos_shared::db::parse_url(&instance.owner_url(&db), "test").unwrap();
     central::schema::migrate_to_version(&config, 1)
         .await
         .unwrap();
@@ -134,7 +134,9 @@ async fn upgrading_from_text_statuses_keeps_every_log_entry() {
         ]
     );
 
-    central::schema::migrate(&config).await.unwrap();
+    central::schema::migrate(&config, Some(pos_shared::pgctl::APP_ROLE))
+        .await
+        .unwrap();
     assert_eq!(entries().await, before);
     // The upgraded log refuses what the old CHECK constraints refused, and operators' re-queue works.
     let bad = client

@@ -35,7 +35,7 @@ async fn logged_records(db: &tokio_postgres::Client) -> Vec<i32> {
 #[tokio::test]
 async fn purge_deletes_only_old_delivered_entries() {
     let (instance, db_name) = crate::common::central_database().await;
-    let config = pos_shared::db::parse_url(&instance.app_url(&db_name), "test").unwrap();
+    let config = pos_shared::db::parse_url(&instance.owner_url(&db_name), "test").unwrap();
     let db = pos_shared::db::connect(&config).await.unwrap();
     db.batch_execute(AGED_LOG).await.unwrap();
     let mut deleted = Vec::new();
@@ -71,11 +71,11 @@ async fn the_purge_job_keeps_a_week_of_delivered_entries() {
 #[tokio::test]
 async fn dead_entries_are_not_in_the_way_of_the_queue() {
     let (instance, db_name) = crate::common::central_database().await;
-    let config = pos_shared::db::parse_url(&instance.app_url(&db_name), "test").unwrap();
+    let config = pos_shared::db::parse_url(&instance.owner_url(&db_name), "test").unwrap();
     let db = pos_shared::db::connect(&config).await.unwrap();
     db.batch_execute(
         "INSERT INTO cities (id, name, time_zone) VALUES (7, 'Quetta', 'Asia/Karachi');
-         INSERT INTO nodes (city_id, server_name) VALUES (7, 'node_quetta');
+         INSERT INTO nodes (city_id, server_name, central_login) VALUES (7, 'node_quetta', 'pos_node_7');
          INSERT INTO replication_log (table_name, record_id, target_city_id, operation, status, attempts, message)
          SELECT 'customers', g, 7, 'INSERT', 'Dead', 8, 'gave up' FROM generate_series(1, 1000) g;
          INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
@@ -132,9 +132,18 @@ async fn dead_entries_are_not_in_the_way_of_the_queue() {
 /// for the session's life) do not make every delivery read the whole log.
 #[tokio::test]
 async fn a_long_lived_delivery_session_never_reads_the_whole_log() {
-    let (_, central, node) = central_from_psql(&["Karachi"]).await;
-    // No statistics refresh in the middle of the test (it would replan).
-    central
+    let (config, central, node) = central_from_psql(&["Karachi"]).await;
+    // No statistics refresh in the middle of the test (it would replan): a change the owner makes.
+    let mut as_owner = config.clone();
+    as_owner.user(pos_shared::pgctl::OWNER_ROLE).password(
+        &pos_shared::testkit::shared_instance(0)
+            .await
+            .unwrap()
+            .owner_password,
+    );
+    pos_shared::db::connect(&as_owner)
+        .await
+        .unwrap()
         .batch_execute("ALTER TABLE replication_log SET (autovacuum_enabled = off)")
         .await
         .unwrap();
@@ -227,7 +236,7 @@ async fn deliveries_to_one_node_take_turns() {
 #[tokio::test]
 async fn the_log_finds_failed_and_dead_entries_without_walking_the_history() {
     let (instance, db_name) = crate::common::central_database().await;
-    let config = pos_shared::db::parse_url(&instance.app_url(&db_name), "test").unwrap();
+    let config = pos_shared::db::parse_url(&instance.owner_url(&db_name), "test").unwrap();
     let db = pos_shared::db::pool(config, 1)
         .unwrap()
         .get()

@@ -245,7 +245,7 @@ async fn reports_count_each_sale_once_whether_or_not_it_is_folded() {
 
     // A node upgraded from a release without running totals (Lahore: the late sale's day has them)
     // gets them from applying the schema at start-up.
-    let lahore = chain.lahore.db().await;
+    let lahore = chain.lahore.owner_db().await;
     lahore
         .batch_execute(
             "TRUNCATE sales_running_totals; DELETE FROM schema_functions WHERE name = 'store/reports.sql'",
@@ -254,10 +254,11 @@ async fn reports_count_each_sale_once_whether_or_not_it_is_folded() {
         .unwrap();
     store_node::schema::migrate(
         &pos_shared::db::parse_url(
-            &chain.lahore.instance.app_url(&chain.lahore.db_name),
+            &chain.lahore.instance.owner_url(&chain.lahore.db_name),
             "test",
         )
         .unwrap(),
+        Some(pos_shared::pgctl::APP_ROLE),
     )
     .await
     .unwrap();

@@ -2,7 +2,9 @@
 //! database prepared, stopped. Used by `ops` (`up`, `down`, `db`, `status`).
 
 use anyhow::{Context, bail};
-use pos_shared::pgctl::{self, APP_ROLE, InstanceOptions, PgInstance, REPLICATOR_ROLE, StopMode};
+use pos_shared::pgctl::{
+    self, APP_ROLE, InstanceOptions, OWNER_ROLE, PgInstance, REPLICATOR_ROLE, StopMode,
+};
 
 use super::{InstanceState, Paths, port_free};
 
@@ -42,10 +44,13 @@ pub fn ensure_instance(paths: &Paths, instance: &InstanceState) -> anyhow::Resul
     Ok(true)
 }
 
-/// Creates the service and replication roles (or resets their passwords) and the database.
+/// Creates the owner, service and replication roles (or resets their passwords) and the database.
 pub async fn prepare_database(paths: &Paths, instance: &InstanceState) -> anyhow::Result<()> {
     let pg = instance.pg(paths)?;
     let admin = pg.superuser_client("postgres").await?;
+    pgctl::ensure_role(&admin, OWNER_ROLE, &instance.owner_password)
+        .await
+        .with_context(|| format!("creating role {OWNER_ROLE} on {}", instance.name))?;
     pgctl::ensure_role(&admin, APP_ROLE, &instance.app_password)
         .await
         .with_context(|| format!("creating role {APP_ROLE} on {}", instance.name))?;
@@ -65,6 +70,20 @@ pub async fn prepare_database(paths: &Paths, instance: &InstanceState) -> anyhow
             .await
             .with_context(|| format!("creating database {}", instance.dbname))?;
     }
+    Ok(())
+}
+
+/// Creates (or resets) the login the node of `city_id` reports its sales under at central.
+pub async fn ensure_node_login(
+    paths: &Paths,
+    central: &InstanceState,
+    city_id: i32,
+    password: &str,
+) -> anyhow::Result<()> {
+    let admin = central.pg(paths)?.superuser_client("postgres").await?;
+    pgctl::ensure_node_login(&admin, city_id, password)
+        .await
+        .with_context(|| format!("creating the login of the node of city {city_id} at central"))?;
     Ok(())
 }
 

@@ -4,7 +4,9 @@
 
 mod instances;
 
-pub use instances::{ensure_instance, is_running, prepare_database, stop_instance};
+pub use instances::{
+    ensure_instance, ensure_node_login, is_running, prepare_database, stop_instance,
+};
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -12,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use pos_shared::auth::generate_token;
-use pos_shared::pgctl::{APP_ROLE, PgInstance, REPLICATOR_ROLE};
+use pos_shared::pgctl::{APP_ROLE, OWNER_ROLE, PgInstance};
 use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_PORT_BASE: u16 = 15400;
@@ -82,6 +84,9 @@ pub struct InstanceState {
     pub http_port: u16,
     pub dbname: String,
     pub superuser_password: String,
+    /// The schema owner's (the services migrate as it); made for clusters of earlier releases too.
+    #[serde(default = "generate_token")]
+    pub owner_password: String,
     pub app_password: String,
     pub replicator_password: String,
 }
@@ -94,6 +99,7 @@ impl InstanceState {
             http_port,
             dbname,
             superuser_password: generate_token(),
+            owner_password: generate_token(),
             app_password: generate_token(),
             replicator_password: generate_token(),
         }
@@ -114,11 +120,11 @@ impl InstanceState {
             .url(APP_ROLE, &self.app_password, &self.dbname))
     }
 
-    /// The replication role's URL of this instance's database (a secret).
-    pub fn replicator_url(&self, paths: &Paths) -> anyhow::Result<String> {
+    /// The schema owner's URL of this instance's database (a secret).
+    pub fn owner_url(&self, paths: &Paths) -> anyhow::Result<String> {
         Ok(self
             .pg(paths)?
-            .url(REPLICATOR_ROLE, &self.replicator_password, &self.dbname))
+            .url(OWNER_ROLE, &self.owner_password, &self.dbname))
     }
 
     pub fn http_url(&self) -> String {
@@ -141,6 +147,10 @@ pub struct CityState {
     pub instance: InstanceState,
     #[serde(default)]
     pub stores: Vec<StoreState>,
+    /// The password of the node's own login at central (`pos_node_<city_id>`), which its outbox
+    /// reports sales under.
+    #[serde(default = "generate_token")]
+    pub central_login_password: String,
 }
 
 impl CityState {
@@ -230,6 +240,7 @@ impl State {
                     format!("{slug}_db"),
                 ),
                 stores: Vec::new(),
+                central_login_password: generate_token(),
             });
             added += 1;
         }

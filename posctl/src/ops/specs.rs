@@ -16,6 +16,10 @@ fn common_env(instance: &InstanceState, paths: &Paths) -> anyhow::Result<Vec<(St
         ("POS_HTTP_HOST".into(), "127.0.0.1".into()),
         ("POS_HTTP_PORT".into(), instance.http_port.to_string()),
         ("POS_DATABASE_URL".into(), instance.app_url(paths)?),
+        (
+            "POS_MIGRATION_DATABASE_URL".into(),
+            instance.owner_url(paths)?,
+        ),
     ]);
     Ok(env)
 }
@@ -47,9 +51,14 @@ pub(super) fn node_spec(
     let mut env = common_env(&city.instance, paths)?;
     env.push(("POS_CITY_ID".into(), city_id.to_string()));
     env.push(("POS_ADMIN_TOKEN".into(), state.admin_token.clone()));
+    // Its own login at central: it may report only its own city's sales.
     env.push((
         "POS_CENTRAL_DATABASE_URL".into(),
-        state.central.replicator_url(paths)?,
+        state.central.pg(paths)?.url(
+            &pos_shared::pgctl::node_login(city_id),
+            &city.central_login_password,
+            &state.central.dbname,
+        ),
     ));
     if !city.stores.is_empty() {
         let tokens: Vec<String> = city

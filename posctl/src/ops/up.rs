@@ -241,7 +241,18 @@ async fn start_services(
         )),
     }
 
-    // 5. Store nodes.
+    // 5. Store nodes, each with its own login at central.
+    for city in &state.cities {
+        if let Some(city_id) = city.city_id {
+            cluster::ensure_node_login(
+                paths,
+                &state.central,
+                city_id,
+                &city.central_login_password,
+            )
+            .await?;
+        }
+    }
     let specs = state
         .cities
         .iter()

@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 
-use super::{APP_ROLE, PgInstance};
+use super::{APP_ROLE, OWNER_ROLE, PgInstance, REPLICATOR_ROLE};
 
 /// Creates `role` with LOGIN and `password`, or resets the password of an existing one.
 pub async fn ensure_role(
@@ -31,8 +31,38 @@ pub async fn ensure_role(
     Ok(())
 }
 
-/// Creates database `name` owned by [`APP_ROLE`] (from `template` when given), with dblink installed and
-/// the dblink foreign-data wrapper usable by the owner. Needs a superuser connection.
+/// The login the node of `city_id` reports its sales under at central: what central expects of a node
+/// registered without another.
+pub fn node_login(city_id: i32) -> String {
+    format!("pos_node_{city_id}")
+}
+
+/// Creates (or resets the password of) the node login of `city_id` at central, a member of
+/// [`REPLICATOR_ROLE`] (whose only right there is to report sales); its name.
+pub async fn ensure_node_login(
+    client: &tokio_postgres::Client,
+    city_id: i32,
+    password: &str,
+) -> anyhow::Result<String> {
+    let login = node_login(city_id);
+    ensure_role(client, &login, password).await?;
+    let grant: String = client
+        .query_one(
+            "SELECT format('GRANT %I TO %I', $1::text, $2::text)",
+            &[&REPLICATOR_ROLE, &login],
+        )
+        .await?
+        .get(0);
+    client
+        .batch_execute(&grant)
+        .await
+        .with_context(|| format!("making {login} a member of {REPLICATOR_ROLE}"))?;
+    Ok(login)
+}
+
+/// Creates database `name` owned by [`OWNER_ROLE`] (from `template` when given), with dblink installed
+/// and its foreign-data wrapper usable by [`APP_ROLE`] (which defines the servers of its peers). Needs a
+/// superuser connection.
 pub async fn create_database(
     instance: &PgInstance,
     admin: &tokio_postgres::Client,
@@ -42,7 +72,7 @@ pub async fn create_database(
     let statement: String = admin
         .query_one(
             "SELECT format('CREATE DATABASE %I OWNER %I TEMPLATE %I', $1::text, $2::text, $3::text)",
-            &[&name, &APP_ROLE, &template.unwrap_or("template0")],
+            &[&name, &OWNER_ROLE, &template.unwrap_or("template0")],
         )
         .await?
         .get(0);

@@ -9,7 +9,7 @@
 mod databases;
 mod tools;
 
-pub use databases::{create_database, drop_database, ensure_role};
+pub use databases::{create_database, drop_database, ensure_node_login, ensure_role, node_login};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -17,7 +17,11 @@ use std::process::{Command, Output};
 use anyhow::{Context, anyhow, bail};
 use tokio_postgres::NoTls;
 
-/// The role the services connect as: owns the databases, not a superuser.
+/// The role that owns the databases and their schema: the services migrate as it at start-up, and
+/// nothing else connects as it.
+pub const OWNER_ROLE: &str = "pos_owner";
+/// The role the services run as: reads and writes rows, owns nothing (it cannot DROP, ALTER or
+/// TRUNCATE), not a superuser.
 pub const APP_ROLE: &str = "pos_app";
 /// The role a peer's dblink connects as: may only call the apply functions.
 pub const REPLICATOR_ROLE: &str = "pos_replicator";

@@ -22,25 +22,30 @@ pub struct TestStoreNode {
 
 const CITY_ID: i32 = 1;
 
-/// A migrated store database of its own on the shared instance: its URL and a session on it.
-pub async fn store_database() -> (SecretString, tokio_postgres::Client) {
+/// A migrated store database of its own on the shared instance: its URLs (the service role's, the
+/// owner's) and a session on it as the service role.
+pub async fn store_database() -> ((SecretString, SecretString), tokio_postgres::Client) {
     let instance = shared_instance(0).await.expect("instance");
     let db_name = instance
         .migrated_database("store", |url| async move {
-            store_node::schema::migrate(&pos_shared::db::parse_url(&url, "test")?).await
+            store_node::schema::migrate(
+                &pos_shared::db::parse_url(&url, "test")?,
+                Some(pos_shared::pgctl::APP_ROLE),
+            )
+            .await
         })
         .await
         .expect("database");
-    let db_url = instance.app_url(&db_name);
+    let (db_url, owner_url) = (instance.app_url(&db_name), instance.owner_url(&db_name));
     let db = pos_shared::db::connect(&pos_shared::db::parse_url(&db_url, "test").unwrap())
         .await
         .unwrap();
-    (db_url, db)
+    ((db_url, owner_url), db)
 }
 
 pub async fn spawn_store_node() -> TestStoreNode {
     pos_shared::telemetry::init_for_tests();
-    let (db_url, db) = store_database().await;
+    let ((db_url, owner_url), db) = store_database().await;
     // Two stores of this city, as replication would have delivered them.
     db.batch_execute(
         "INSERT INTO stores (id, code, name, city_id, active, version, created_at, updated_at)
@@ -63,6 +68,7 @@ pub async fn spawn_store_node() -> TestStoreNode {
             http_host: "127.0.0.1".into(),
             http_port: 0,
             database_url: db_url.clone(),
+            migration_database_url: Some(owner_url),
             database_pool_size: 4,
             log_format: LogFormat::Human,
             log_filter: "info".into(),
@@ -219,9 +225,10 @@ mod sales;
 async fn migrations_are_idempotent() {
     let instance = shared_instance(0).await.unwrap();
     let db = instance.create_database(None).await.unwrap();
-    let config = pos_shared::db::parse_url(&instance.app_url(&db), "test").unwrap();
-    store_node::schema::migrate(&config).await.unwrap();
-    store_node::schema::migrate(&config).await.unwrap();
+    let config = pos_shared::db::parse_url(&instance.owner_url(&db), "test").unwrap();
+    let runtime = Some(pos_shared::pgctl::APP_ROLE);
+    store_node::schema::migrate(&config, runtime).await.unwrap();
+    store_node::schema::migrate(&config, runtime).await.unwrap();
     let client = pos_shared::db::connect(&config).await.unwrap();
     pos_shared::testkit::check_each_migration_applied_once(
         &client,
@@ -240,7 +247,7 @@ async fn migrations_are_idempotent() {
 /// on every push.
 #[tokio::test]
 async fn an_outbox_push_never_walks_the_delivered_history() {
-    let (_, db) = store_database().await;
+    let ((_, owner_url), db) = store_database().await;
     let delivered_history = async |count: i32| {
         db.execute(
             "INSERT INTO outbox (kind, global_order_id, payload, status, attempts, delivered_at)
@@ -250,8 +257,11 @@ async fn an_outbox_push_never_walks_the_delivered_history() {
         .await
         .unwrap();
     };
-    // No statistics refresh in the middle of the test (it would replan).
-    db.batch_execute("ALTER TABLE outbox SET (autovacuum_enabled = off)")
+    // No statistics refresh in the middle of the test (it would replan): a change the owner makes.
+    pos_shared::db::connect(&pos_shared::db::parse_url(&owner_url, "test").unwrap())
+        .await
+        .unwrap()
+        .batch_execute("ALTER TABLE outbox SET (autovacuum_enabled = off)")
         .await
         .unwrap();
     delivered_history(3).await;
