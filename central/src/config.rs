@@ -10,6 +10,26 @@ pub struct Config {
     pub replication: ReplicationConfig,
     /// How long an Idempotency-Key of a master-data create is kept (its first answer replayed).
     pub idempotency_retention_hours: i32,
+    pub accounts: AccountsConfig,
+}
+
+/// Head office's named accounts: how long a session lasts, and how many failed logins a name or an
+/// address may have within the window before it must wait.
+#[derive(Debug, Clone)]
+pub struct AccountsConfig {
+    pub session_hours: i32,
+    pub login_max_failures: i64,
+    pub login_window_seconds: i32,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        Self {
+            session_hours: 8,
+            login_max_failures: 5,
+            login_window_seconds: 900,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -69,6 +89,11 @@ impl pos_shared::service::ServiceConfig for Config {
                 retention_hours,
             },
             idempotency_retention_hours,
+            accounts: AccountsConfig {
+                session_hours: source.get_or("POS_SESSION_HOURS", 8)?,
+                login_max_failures: source.get_or("POS_LOGIN_MAX_FAILURES", 5)?,
+                login_window_seconds: source.get_or("POS_LOGIN_WINDOW_SECONDS", 900)?,
+            },
         })
     }
 }

@@ -1,5 +1,6 @@
 //! Head office: master data, replication to the store nodes, the global order mapping, reports.
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod fanout;

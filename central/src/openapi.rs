@@ -11,7 +11,9 @@ use utoipa::OpenApi;
         version = env!("CARGO_PKG_VERSION"),
         description = "Head office: master data, replication to the store nodes, the chain's orders and \
                        reports. JSON; money as decimal strings such as \"150.00\"; errors as \
-                       `{\"error\": code, \"message\": text}`.",
+                       `{\"error\": code, \"message\": text}`. The bearer is the admin token or a \
+                       session's token (`POST /sessions`); a `viewer` may read reports and orders, a \
+                       `manager` master data too, an `admin` everything.",
     ),
     modifiers(&BearerAuth),
     tags(
@@ -22,6 +24,7 @@ use utoipa::OpenApi;
         (name = "orders", description = "The chain's sales by global order id"),
         (name = "reports", description = "Reports across every store, by parallel fan-out to the nodes"),
         (name = "dashboard", description = "The server-rendered head office dashboard and its session"),
+        (name = "accounts", description = "Head office's named accounts (admin, manager, viewer), their sessions, and the audit trail"),
         (name = "operations", description = "Health, metrics and this document"),
     ),
 )]

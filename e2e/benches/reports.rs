@@ -116,6 +116,7 @@ async fn main() -> anyhow::Result<()> {
         },
         admin_token: SecretString::from(token.clone()),
         idempotency_retention_hours: 720,
+        accounts: Default::default(),
         replication: ReplicationConfig {
             retry_cron: "*/5 * * * * *".into(),
             base_backoff_ms: 500,

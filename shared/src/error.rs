@@ -31,6 +31,9 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// Too many failed attempts (logins): try again after `retry_after` seconds.
+    #[error("too many failed attempts: try again in {retry_after} seconds")]
+    TooManyRequests { retry_after: u64 },
     #[error("{field}: {message}")]
     Validation { field: String, message: String },
     #[error("the service is temporarily unavailable")]
@@ -77,6 +80,7 @@ impl ApiError {
             Self::Conflict { code, .. } => code,
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::TooManyRequests { .. } => "too_many_requests",
             Self::Validation { .. } => "validation_failed",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
@@ -113,6 +117,7 @@ impl ResponseError for ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -126,6 +131,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         if matches!(self, Self::Unauthorized) {
             response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        if let Self::TooManyRequests { retry_after } = self {
+            response.insert_header(("Retry-After", retry_after.to_string()));
         }
         response.json(ErrorBody {
             error: self.code().to_owned(),

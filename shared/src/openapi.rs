@@ -102,7 +102,10 @@ pub enum ServerErrors {
 pub struct Unauthorized(pub crate::error::ErrorBody);
 
 #[derive(utoipa::IntoResponses)]
-#[response(status = 403, description = "Not the admin token (`forbidden`)")]
+#[response(
+    status = 403,
+    description = "The bearer's role does not allow this (`forbidden`)"
+)]
 pub struct NotAdmin(pub crate::error::ErrorBody);
 
 #[derive(utoipa::IntoResponses)]

@@ -1,5 +1,6 @@
 //! One function per query; statements are prepared once per connection (`prepare_cached`).
 
+pub mod accounts;
 pub mod cities;
 pub mod idempotency;
 pub mod master;

@@ -1,7 +1,7 @@
 //! Product categories (admin only): replicated to every node.
 
+use crate::auth::ManagerAccess;
 use actix_web::{HttpResponse, web};
-use pos_shared::auth::Admin;
 use pos_shared::domain::CategoryName;
 use pos_shared::extract::Query;
 use pos_shared::idempotency::{IdempotencyKeyHeader, Idempotent};
@@ -35,7 +35,7 @@ pub struct NewCategory {
     ),
 )]
 pub async fn list_categories(
-    _: Admin,
+    _: ManagerAccess,
     state: web::Data<AppState>,
     page: Query<PageQuery>,
 ) -> Reply {
@@ -63,12 +63,12 @@ pub async fn list_categories(
 )]
 #[tracing::instrument(skip_all)]
 pub async fn create_category(
-    _: Admin,
+    ManagerAccess(actor): ManagerAccess,
     state: web::Data<AppState>,
     request: Idempotent<NewCategory>,
 ) -> Reply {
     let name = request.body.name;
-    created_once(&state, request.key.as_ref(), async |tx| {
+    created_once(&state, &actor, request.key.as_ref(), async |tx| {
         master::create_category(tx, name.as_str())
             .await
             .map_err(write_error)

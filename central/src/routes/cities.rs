@@ -1,6 +1,6 @@
+use crate::auth::ManagerAccess;
 use actix_web::{HttpResponse, web};
 use anyhow::Context;
-use pos_shared::auth::Admin;
 use pos_shared::domain::{CityName, TimeZone};
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::{Body, Id, Query};
@@ -9,7 +9,7 @@ use pos_shared::page::{Page, PageQuery};
 use serde::Deserialize;
 use tokio_postgres::error::SqlState;
 
-use super::created_once;
+use super::{created_once, written};
 use crate::db;
 use crate::db::cities::City;
 use crate::state::AppState;
@@ -64,7 +64,7 @@ fn city_write_error(err: anyhow::Error, name: Option<&str>) -> ApiError {
 )]
 #[tracing::instrument(skip_all)]
 pub async fn list(
-    _: Admin,
+    _: ManagerAccess,
     state: web::Data<AppState>,
     page: Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -94,13 +94,13 @@ pub async fn list(
 )]
 #[tracing::instrument(skip_all)]
 pub async fn create(
-    _: Admin,
+    ManagerAccess(actor): ManagerAccess,
     state: web::Data<AppState>,
     request: Idempotent<NewCity>,
 ) -> Result<HttpResponse, ApiError> {
     let city = request.body;
     let name = city.name.as_str();
-    created_once(&state, request.key.as_ref(), async |tx| {
+    created_once(&state, &actor, request.key.as_ref(), async |tx| {
         db::cities::create(tx, name, city.time_zone.as_str())
             .await
             .map_err(|e| city_write_error(e, Some(name)))
@@ -130,18 +130,20 @@ pub async fn create(
 )]
 #[tracing::instrument(skip_all)]
 pub async fn update(
-    _: Admin,
+    ManagerAccess(actor): ManagerAccess,
     state: web::Data<AppState>,
     id: Id,
     Body(patch): Body<CityPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let name = patch.name.as_ref().map(CityName::as_str);
     let zone = patch.time_zone.as_ref().map(TimeZone::as_str);
-    let client = state.pool.get().await.context("getting a connection")?;
-    let city = db::cities::update(&client, *id, name, zone)
-        .await
-        .map_err(|e| city_write_error(e, name))?
-        .ok_or_else(|| ApiError::not_found(format!("no city {id}")))?;
+    let city = written(&state, &actor, async |tx| {
+        db::cities::update(tx, *id, name, zone)
+            .await
+            .map_err(|e| city_write_error(e, name))
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found(format!("no city {id}")))?;
     Ok(HttpResponse::Ok().json(city))
 }
 

@@ -1,7 +1,7 @@
 //! Customers (admin only): replicated to their city's node.
 
+use crate::auth::ManagerAccess;
 use actix_web::{HttpResponse, web};
-use pos_shared::auth::Admin;
 use pos_shared::domain::{CityId, CustomerName, Email, Phone, blank_as_none, blank_or, clearable};
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::{Body, Id, Query};
@@ -9,7 +9,7 @@ use pos_shared::idempotency::{IdempotencyKeyHeader, Idempotent};
 use pos_shared::page::{Page, PageQuery};
 use serde::Deserialize;
 
-use super::{Reply, client, created_once};
+use super::{Reply, client, created_once, written};
 use crate::db::master::Customer;
 use crate::db::{master, write_error};
 use crate::state::AppState;
@@ -71,7 +71,7 @@ pub struct CustomerQuery {
     ),
 )]
 pub async fn list_customers(
-    _: Admin,
+    _: ManagerAccess,
     state: web::Data<AppState>,
     query: Query<CustomerQuery>,
     page: Query<PageQuery>,
@@ -102,7 +102,7 @@ pub async fn list_customers(
         pos_shared::openapi::ServerErrors,
     ),
 )]
-pub async fn get_customer(_: Admin, state: web::Data<AppState>, id: Id) -> Reply {
+pub async fn get_customer(_: ManagerAccess, state: web::Data<AppState>, id: Id) -> Reply {
     let customer = master::get_customer(&client(&state).await?, *id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no customer {id}")))?;
@@ -128,12 +128,12 @@ pub async fn get_customer(_: Admin, state: web::Data<AppState>, id: Id) -> Reply
 )]
 #[tracing::instrument(skip_all)]
 pub async fn create_customer(
-    _: Admin,
+    ManagerAccess(actor): ManagerAccess,
     state: web::Data<AppState>,
     request: Idempotent<NewCustomer>,
 ) -> Reply {
     let customer = request.body;
-    created_once(&state, request.key.as_ref(), async |tx| {
+    created_once(&state, &actor, request.key.as_ref(), async |tx| {
         master::create_customer(
             tx,
             customer.name.as_str(),
@@ -167,21 +167,24 @@ pub async fn create_customer(
 )]
 #[tracing::instrument(skip_all)]
 pub async fn update_customer(
-    _: Admin,
+    ManagerAccess(actor): ManagerAccess,
     state: web::Data<AppState>,
     id: Id,
     Body(patch): Body<CustomerPatch>,
 ) -> Reply {
-    let customer = master::update_customer(
-        &client(&state).await?,
-        *id,
-        patch.name.as_ref().map(CustomerName::as_str),
-        patch.phone.as_ref().map(|p| p.as_ref().map(Phone::as_str)),
-        patch.email.as_ref().map(|e| e.as_ref().map(Email::as_str)),
-        patch.city_id.map(CityId::get),
-    )
-    .await
-    .map_err(write_error)?
+    let customer = written(&state, &actor, async |tx| {
+        master::update_customer(
+            tx,
+            *id,
+            patch.name.as_ref().map(CustomerName::as_str),
+            patch.phone.as_ref().map(|p| p.as_ref().map(Phone::as_str)),
+            patch.email.as_ref().map(|e| e.as_ref().map(Email::as_str)),
+            patch.city_id.map(CityId::get),
+        )
+        .await
+        .map_err(write_error)
+    })
+    .await?
     .ok_or_else(|| ApiError::not_found(format!("no customer {id}")))?;
     Ok(HttpResponse::Ok().json(customer))
 }
@@ -202,8 +205,16 @@ pub async fn update_customer(
     ),
 )]
 #[tracing::instrument(skip_all)]
-pub async fn delete_customer(_: Admin, state: web::Data<AppState>, id: Id) -> Reply {
-    if !master::delete_customer(&client(&state).await?, *id).await? {
+pub async fn delete_customer(
+    ManagerAccess(actor): ManagerAccess,
+    state: web::Data<AppState>,
+    id: Id,
+) -> Reply {
+    let deleted = written(&state, &actor, async |tx| {
+        Ok(master::delete_customer(tx, *id).await?)
+    })
+    .await?;
+    if !deleted {
         return Err(ApiError::not_found(format!("no customer {id}")));
     }
     Ok(HttpResponse::NoContent().finish())

@@ -8,8 +8,10 @@ use pos_shared::error::ApiError;
 use pos_shared::idempotency::{IdempotencyKey, REPLAYED_HEADER};
 use serde::Serialize;
 
+use crate::auth::Actor;
 use crate::state::AppState;
 
+pub mod accounts;
 pub mod categories;
 pub mod cities;
 pub mod customers;
@@ -56,44 +58,61 @@ pub async fn client(state: &AppState) -> Result<deadpool_postgres::Object, ApiEr
     Ok(state.pool.get().await.context("getting a connection")?)
 }
 
-/// Makes a master-data row with `create` in a transaction of its own and answers 201 with it. Under an
+/// Runs `write` in a transaction of its own that names `actor` to the audit trail's triggers.
+pub async fn written<T>(
+    state: &AppState,
+    actor: &Actor,
+    write: impl AsyncFnOnce(&deadpool_postgres::Transaction<'_>) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let mut db = client(state).await?;
+    let tx = db.transaction().await.context("beginning a transaction")?;
+    crate::db::accounts::set_actor(&tx, &actor.name).await?;
+    let value = write(&tx).await?;
+    tx.commit().await.context("committing a write")?;
+    Ok(value)
+}
+
+/// Makes a master-data row with `create` (see [`written`]) and answers 201 with it. Under an
 /// `Idempotency-Key` the key is claimed in that transaction first: a retry with the same request gets
 /// the first answer again (marked `Idempotent-Replayed`), another request under the key 409, and
 /// concurrent retries wait for the first to end. A refused create keeps nothing, so its key stays free.
 pub async fn created_once<T: Serialize>(
     state: &AppState,
+    actor: &Actor,
     key: Option<&IdempotencyKey>,
     create: impl AsyncFnOnce(&deadpool_postgres::Transaction<'_>) -> Result<T, ApiError>,
 ) -> Reply {
-    let mut db = client(state).await?;
-    let tx = db.transaction().await.context("beginning a transaction")?;
-    if let Some(key) = key
-        && let Some(first) = crate::db::idempotency::claim(&tx, &key.key, &key.fingerprint).await?
-    {
-        if first.fingerprint != key.fingerprint {
-            return Err(ApiError::Conflict {
-                code: "idempotency_mismatch",
-                message: "this Idempotency-Key was used for a different request".into(),
-                details: None,
-            });
+    written(state, actor, async |tx| {
+        if let Some(key) = key
+            && let Some(first) =
+                crate::db::idempotency::claim(tx, &key.key, &key.fingerprint).await?
+        {
+            if first.fingerprint != key.fingerprint {
+                return Err(ApiError::Conflict {
+                    code: "idempotency_mismatch",
+                    message: "this Idempotency-Key was used for a different request".into(),
+                    details: None,
+                });
+            }
+            let status = u16::try_from(first.status)
+                .ok()
+                .and_then(|s| StatusCode::from_u16(s).ok())
+                .context("an idempotency key's status")?;
+            return Ok(HttpResponse::build(status)
+                .insert_header((REPLAYED_HEADER, "true"))
+                .json(first.response));
         }
-        let status = u16::try_from(first.status)
-            .ok()
-            .and_then(|s| StatusCode::from_u16(s).ok())
-            .context("an idempotency key's status")?;
-        return Ok(HttpResponse::build(status)
-            .insert_header((REPLAYED_HEADER, "true"))
-            .json(first.response));
-    }
-    let made = serde_json::to_value(create(&tx).await?).context("encoding the answer")?;
-    if let Some(key) = key {
-        crate::db::idempotency::record(&tx, &key.key, 201, &made).await?;
-    }
-    tx.commit().await.context("committing a create")?;
-    Ok(HttpResponse::Created().json(made))
+        let made = serde_json::to_value(create(tx).await?).context("encoding the answer")?;
+        if let Some(key) = key {
+            crate::db::idempotency::record(tx, &key.key, 201, &made).await?;
+        }
+        Ok(HttpResponse::Created().json(made))
+    })
+    .await
 }
 
 pos_shared::route_modules![
+    accounts,
     cities,
     nodes,
     categories,

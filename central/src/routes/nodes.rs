@@ -1,14 +1,14 @@
 //! The store nodes (admin only): registration, enabling and disabling, resync.
 
+use crate::auth::AdminAccess;
 use actix_web::{HttpResponse, web};
-use pos_shared::auth::Admin;
 use pos_shared::domain::{CityId, DbName, DbUser, Host, Password, Port};
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::{Body, Id, Query};
 use pos_shared::page::{Page, PageQuery};
 use serde::{Deserialize, Serialize};
 
-use super::{Reply, client};
+use super::{Reply, client, written};
 use crate::db::nodes::{self, Node, NodeConnection, Resync};
 use crate::db::write_error;
 use crate::state::AppState;
@@ -52,7 +52,11 @@ pub struct RegisteredNode {
         pos_shared::openapi::ServerErrors,
     ),
 )]
-pub async fn list_nodes(_: Admin, state: web::Data<AppState>, page: Query<PageQuery>) -> Reply {
+pub async fn list_nodes(
+    _: AdminAccess,
+    state: web::Data<AppState>,
+    page: Query<PageQuery>,
+) -> Reply {
     let page = page.request()?;
     let nodes = nodes::list_nodes(&client(&state).await?, page).await?;
     Ok(HttpResponse::Ok().json(page.page(nodes, |n| i64::from(n.city_id))))
@@ -77,13 +81,14 @@ pub async fn list_nodes(_: Admin, state: web::Data<AppState>, page: Query<PageQu
 )]
 #[tracing::instrument(skip_all)]
 pub async fn register_node(
-    _: Admin,
+    AdminAccess(actor): AdminAccess,
     state: web::Data<AppState>,
     Body(node): Body<NewNode>,
 ) -> Reply {
     let city_id = node.city_id.get();
     let mut db = client(&state).await?;
     let tx = db.transaction().await.map_err(anyhow::Error::from)?;
+    crate::db::accounts::set_actor(&tx, &actor.name).await?;
     let connection = NodeConnection {
         host: node.host.as_str(),
         port: node.port.get(),
@@ -158,7 +163,7 @@ fn node_error(err: anyhow::Error) -> ApiError {
     ),
 )]
 #[tracing::instrument(skip_all)]
-pub async fn resync(_: Admin, state: web::Data<AppState>, city_id: Id) -> Reply {
+pub async fn resync(_: AdminAccess, state: web::Data<AppState>, city_id: Id) -> Reply {
     let resync = nodes::resync(&client(&state).await?, *city_id)
         .await
         .map_err(node_error)?;
@@ -202,14 +207,17 @@ pub struct NodeUpdated {
 )]
 #[tracing::instrument(skip_all)]
 pub async fn update(
-    _: Admin,
+    AdminAccess(actor): AdminAccess,
     state: web::Data<AppState>,
     city_id: Id,
     Body(patch): Body<NodePatch>,
 ) -> Reply {
-    let resync = nodes::set_enabled(&client(&state).await?, *city_id, patch.enabled)
-        .await
-        .map_err(node_error)?;
+    let resync = written(&state, &actor, async |tx| {
+        nodes::set_enabled(tx, *city_id, patch.enabled)
+            .await
+            .map_err(node_error)
+    })
+    .await?;
     if patch.enabled {
         state.replicator.sync_nodes().await?;
         state.replicator.wake(Some(*city_id));

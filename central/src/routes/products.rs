@@ -1,7 +1,7 @@
 //! Products and their head-office prices (admin only): replicated to every node.
 
+use crate::auth::ManagerAccess;
 use actix_web::{HttpResponse, web};
-use pos_shared::auth::Admin;
 use pos_shared::domain::{CategoryId, Price, ProductName, Sku};
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::{Body, Id, Query};
@@ -9,7 +9,7 @@ use pos_shared::idempotency::{IdempotencyKeyHeader, Idempotent};
 use pos_shared::page::{Page, PageQuery};
 use serde::Deserialize;
 
-use super::{Reply, client, created_once};
+use super::{Reply, client, created_once, written};
 use crate::db::master::Product;
 use crate::db::{master, write_error};
 use crate::state::AppState;
@@ -47,7 +47,11 @@ pub struct ProductPatch {
         pos_shared::openapi::ServerErrors,
     ),
 )]
-pub async fn list_products(_: Admin, state: web::Data<AppState>, page: Query<PageQuery>) -> Reply {
+pub async fn list_products(
+    _: ManagerAccess,
+    state: web::Data<AppState>,
+    page: Query<PageQuery>,
+) -> Reply {
     let page = page.request()?;
     let products = master::list_products(&client(&state).await?, page).await?;
     Ok(HttpResponse::Ok().json(page.page(products, |p| i64::from(p.id))))
@@ -68,7 +72,7 @@ pub async fn list_products(_: Admin, state: web::Data<AppState>, page: Query<Pag
         pos_shared::openapi::ServerErrors,
     ),
 )]
-pub async fn get_product(_: Admin, state: web::Data<AppState>, id: Id) -> Reply {
+pub async fn get_product(_: ManagerAccess, state: web::Data<AppState>, id: Id) -> Reply {
     let product = master::get_product(&client(&state).await?, *id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no product {id}")))?;
@@ -94,12 +98,12 @@ pub async fn get_product(_: Admin, state: web::Data<AppState>, id: Id) -> Reply 
 )]
 #[tracing::instrument(skip_all)]
 pub async fn create_product(
-    _: Admin,
+    ManagerAccess(actor): ManagerAccess,
     state: web::Data<AppState>,
     request: Idempotent<NewProduct>,
 ) -> Reply {
     let product = request.body;
-    created_once(&state, request.key.as_ref(), async |tx| {
+    created_once(&state, &actor, request.key.as_ref(), async |tx| {
         master::create_product(
             tx,
             product.sku.as_str(),
@@ -133,21 +137,24 @@ pub async fn create_product(
 )]
 #[tracing::instrument(skip_all)]
 pub async fn update_product(
-    _: Admin,
+    ManagerAccess(actor): ManagerAccess,
     state: web::Data<AppState>,
     id: Id,
     Body(patch): Body<ProductPatch>,
 ) -> Reply {
-    let product = master::update_product(
-        &client(&state).await?,
-        *id,
-        patch.name.as_ref().map(ProductName::as_str),
-        patch.category_id.map(CategoryId::get),
-        patch.price.map(Price::get),
-        patch.active,
-    )
-    .await
-    .map_err(write_error)?
+    let product = written(&state, &actor, async |tx| {
+        master::update_product(
+            tx,
+            *id,
+            patch.name.as_ref().map(ProductName::as_str),
+            patch.category_id.map(CategoryId::get),
+            patch.price.map(Price::get),
+            patch.active,
+        )
+        .await
+        .map_err(write_error)
+    })
+    .await?
     .ok_or_else(|| ApiError::not_found(format!("no product {id}")))?;
     Ok(HttpResponse::Ok().json(product))
 }

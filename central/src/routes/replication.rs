@@ -1,9 +1,9 @@
 //! Replication operations (admin only): status, the log, retries and re-queues, and what `/metrics` reads
 //! of the replication backlog.
 
+use crate::auth::AdminAccess;
 use actix_web::{HttpResponse, web};
 use anyhow::Context;
-use pos_shared::auth::Admin;
 use pos_shared::domain::{CityId, LogEntryId};
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::{Body, Query};
@@ -67,7 +67,7 @@ pub async fn replication_status(state: &AppState) -> Result<ReplicationStatus, A
         pos_shared::openapi::ServerErrors,
     ),
 )]
-pub async fn status(_: Admin, state: web::Data<AppState>) -> Reply {
+pub async fn status(_: AdminAccess, state: web::Data<AppState>) -> Reply {
     Ok(HttpResponse::Ok().json(replication_status(&state).await?))
 }
 
@@ -98,7 +98,7 @@ pub struct LogQuery {
     ),
 )]
 pub async fn log(
-    _: Admin,
+    _: AdminAccess,
     state: web::Data<AppState>,
     query: Query<LogQuery>,
     page: Query<PageQuery>,
@@ -156,7 +156,7 @@ pub struct RetryResult {
     ),
 )]
 #[tracing::instrument(skip_all)]
-pub async fn retry(_: Admin, state: web::Data<AppState>, body: web::Bytes) -> Reply {
+pub async fn retry(_: AdminAccess, state: web::Data<AppState>, body: web::Bytes) -> Reply {
     // The body is optional, but one that is there must be right: a typo must not silently re-queue nothing.
     let request: RetryRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RetryRequest::default()
@@ -212,7 +212,7 @@ pub struct RequeueResult {
 )]
 #[tracing::instrument(skip_all)]
 pub async fn requeue(
-    _: Admin,
+    _: AdminAccess,
     state: web::Data<AppState>,
     Body(request): Body<RequeueRequest>,
 ) -> Reply {

@@ -3,9 +3,9 @@
 use pos_shared::page::PageRequest;
 use std::collections::BTreeMap;
 
+use crate::auth::ViewerAccess;
 use actix_web::{HttpResponse, web};
 use chrono::NaiveDate;
-use pos_shared::auth::Admin;
 use pos_shared::domain::Day;
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::Query;
@@ -203,7 +203,7 @@ pub async fn sales_report(state: &AppState, query: &SalesQuery) -> Result<SalesR
         pos_shared::openapi::ServerErrors,
     ),
 )]
-pub async fn sales(_: Admin, state: web::Data<AppState>, query: Query<SalesQuery>) -> Reply {
+pub async fn sales(_: ViewerAccess, state: web::Data<AppState>, query: Query<SalesQuery>) -> Reply {
     Ok(HttpResponse::Ok().json(sales_report(&state, &query).await?))
 }
 
@@ -240,7 +240,7 @@ pub struct InventoryReport {
     ),
 )]
 pub async fn inventory(
-    _: Admin,
+    _: ViewerAccess,
     state: web::Data<AppState>,
     query: Query<InventoryQuery>,
 ) -> Reply {

@@ -1,8 +1,8 @@
 //! Stores (admin only): replicated to their city's node; a store moved to another city sells at
 //! that city's node from then on (DESIGN section 11).
 
+use crate::auth::ManagerAccess;
 use actix_web::{HttpResponse, web};
-use pos_shared::auth::Admin;
 use pos_shared::domain::{CityId, StoreCode, StoreName};
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::{Body, Id, Query};
@@ -10,7 +10,7 @@ use pos_shared::idempotency::{IdempotencyKeyHeader, Idempotent};
 use pos_shared::page::{Page, PageQuery};
 use serde::Deserialize;
 
-use super::{Reply, client, created_once};
+use super::{Reply, client, created_once, written};
 use crate::db::master::Store;
 use crate::db::{master, write_error};
 use crate::state::AppState;
@@ -47,7 +47,11 @@ pub struct StorePatch {
         pos_shared::openapi::ServerErrors,
     ),
 )]
-pub async fn list_stores(_: Admin, state: web::Data<AppState>, page: Query<PageQuery>) -> Reply {
+pub async fn list_stores(
+    _: ManagerAccess,
+    state: web::Data<AppState>,
+    page: Query<PageQuery>,
+) -> Reply {
     let page = page.request()?;
     let stores = master::list_stores(&client(&state).await?, page).await?;
     Ok(HttpResponse::Ok().json(page.page(stores, |s| i64::from(s.id))))
@@ -72,12 +76,12 @@ pub async fn list_stores(_: Admin, state: web::Data<AppState>, page: Query<PageQ
 )]
 #[tracing::instrument(skip_all)]
 pub async fn create_store(
-    _: Admin,
+    ManagerAccess(actor): ManagerAccess,
     state: web::Data<AppState>,
     request: Idempotent<NewStore>,
 ) -> Reply {
     let store = request.body;
-    created_once(&state, request.key.as_ref(), async |tx| {
+    created_once(&state, &actor, request.key.as_ref(), async |tx| {
         master::create_store(
             tx,
             store.code.as_str(),
@@ -110,20 +114,23 @@ pub async fn create_store(
 )]
 #[tracing::instrument(skip_all)]
 pub async fn update_store(
-    _: Admin,
+    ManagerAccess(actor): ManagerAccess,
     state: web::Data<AppState>,
     id: Id,
     Body(patch): Body<StorePatch>,
 ) -> Reply {
-    let store = master::update_store(
-        &client(&state).await?,
-        *id,
-        patch.name.as_ref().map(StoreName::as_str),
-        patch.city_id.map(CityId::get),
-        patch.active,
-    )
-    .await
-    .map_err(write_error)?
+    let store = written(&state, &actor, async |tx| {
+        master::update_store(
+            tx,
+            *id,
+            patch.name.as_ref().map(StoreName::as_str),
+            patch.city_id.map(CityId::get),
+            patch.active,
+        )
+        .await
+        .map_err(write_error)
+    })
+    .await?
     .ok_or_else(|| ApiError::not_found(format!("no store {id}")))?;
     Ok(HttpResponse::Ok().json(store))
 }

@@ -2,15 +2,15 @@
 //! node receives them by replication (digests only), so they work at whichever node sells for the
 //! store, also while central is down.
 
+use crate::auth::AdminAccess;
 use actix_web::{HttpResponse, web};
-use pos_shared::auth::Admin;
 use pos_shared::domain::Label;
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::{Body, Id, Query};
 use pos_shared::page::{Page, PageQuery};
 use serde::{Deserialize, Serialize};
 
-use super::{Reply, client};
+use super::{Reply, client, written};
 use crate::db::tokens::{self, CashierToken};
 use crate::state::AppState;
 
@@ -53,29 +53,32 @@ pub struct IssuedCashierToken {
 )]
 #[tracing::instrument(skip_all)]
 pub async fn issue(
-    _: Admin,
+    AdminAccess(actor): AdminAccess,
     state: web::Data<AppState>,
     store_id: Id,
     Body(credential): Body<NewCashierToken>,
 ) -> Reply {
     let label = credential.label;
     let token = pos_shared::auth::generate_token();
-    let credential = tokens::issue(
-        &client(&state).await?,
-        *store_id,
-        &pos_shared::auth::token_digest_hex(&token),
-        label.as_ref().map(Label::as_str),
-    )
-    .await
-    .map_err(|e| {
-        if pos_shared::db::sqlstate(&e)
-            == Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION)
-        {
-            ApiError::not_found(format!("no store {store_id}"))
-        } else {
-            e.into()
-        }
-    })?;
+    let credential = written(&state, &actor, async |tx| {
+        tokens::issue(
+            tx,
+            *store_id,
+            &pos_shared::auth::token_digest_hex(&token),
+            label.as_ref().map(Label::as_str),
+        )
+        .await
+        .map_err(|e| {
+            if pos_shared::db::sqlstate(&e)
+                == Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION)
+            {
+                ApiError::not_found(format!("no store {store_id}"))
+            } else {
+                e.into()
+            }
+        })
+    })
+    .await?;
     Ok(HttpResponse::Created().json(IssuedCashierToken { credential, token }))
 }
 
@@ -97,7 +100,7 @@ pub async fn issue(
     ),
 )]
 pub async fn list(
-    _: Admin,
+    _: AdminAccess,
     state: web::Data<AppState>,
     store_id: Id,
     page: Query<PageQuery>,
@@ -126,8 +129,14 @@ pub async fn list(
     ),
 )]
 #[tracing::instrument(skip_all)]
-pub async fn revoke(_: Admin, state: web::Data<AppState>, id: Id) -> Reply {
-    if !tokens::revoke(&client(&state).await?, *id).await? {
+pub async fn revoke(AdminAccess(actor): AdminAccess, state: web::Data<AppState>, id: Id) -> Reply {
+    let revoked = written(
+        &state,
+        &actor,
+        async |tx| Ok(tokens::revoke(tx, *id).await?),
+    )
+    .await?;
+    if !revoked {
         return Err(ApiError::not_found(format!("no cashier credential {id}")));
     }
     Ok(HttpResponse::NoContent().finish())

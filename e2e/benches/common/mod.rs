@@ -86,6 +86,7 @@ pub async fn start(
         admin_token: SecretString::from(token.clone()),
         replication,
         idempotency_retention_hours: 720,
+        accounts: Default::default(),
     })
     .await?;
     let url = format!("http://127.0.0.1:{}", app.port());

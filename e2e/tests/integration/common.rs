@@ -1,6 +1,6 @@
 use std::time::{Duration, Instant};
 
-use central::config::{Config, ReplicationConfig};
+use central::config::{AccountsConfig, Config, ReplicationConfig};
 use central::startup::Application;
 use pos_shared::config::CommonConfig;
 use pos_shared::telemetry::LogFormat;
@@ -77,6 +77,15 @@ pub async fn spawn_central_on(
     instance: &'static TestInstance,
     replication: ReplicationConfig,
 ) -> TestCentral {
+    spawn_central_with(instance, replication, AccountsConfig::default()).await
+}
+
+/// Central with its own rules for head office's sessions and logins.
+pub async fn spawn_central_with(
+    instance: &'static TestInstance,
+    replication: ReplicationConfig,
+    accounts: AccountsConfig,
+) -> TestCentral {
     let (instance, db_name) = central_database_on(instance).await;
     let admin_token = pos_shared::auth::generate_token();
     let config = Config {
@@ -93,6 +102,7 @@ pub async fn spawn_central_on(
         admin_token: SecretString::from(admin_token.clone()),
         replication,
         idempotency_retention_hours: 720,
+        accounts,
     };
     let app = Application::build(config).await.expect("central starts");
     let url = format!("http://127.0.0.1:{}", app.port());

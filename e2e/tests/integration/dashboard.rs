@@ -77,7 +77,11 @@ async fn the_dashboard_in_a_real_browser_shows_what_the_api_reports() {
         .unwrap();
     assert_eq!(anonymous.status(), 401);
     assert!(
-        anonymous.text().await.unwrap().contains("Admin token"),
+        anonymous
+            .text()
+            .await
+            .unwrap()
+            .contains(r#"name="username""#),
         "a login form"
     );
 

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step should panic
 
+mod accounts;
 mod api_edges;
 mod chain;
 mod common;

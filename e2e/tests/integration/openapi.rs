@@ -12,6 +12,7 @@ const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/openapi.json"),
     ("GET", "/dashboard"),
     ("POST", "/dashboard/login"),
+    ("POST", "/sessions"),
     ("POST", "/dashboard/logout"),
     ("GET", "/dashboard/session/{nonce}"),
     ("POST", "/dashboard/requeue"),

@@ -94,7 +94,14 @@ pub async fn chain_with_sales(lahore: TestNode) -> Chain {
         })
         .await;
     }
-    for (node, store) in [(&karachi, khi_store), (&lahore, lhr_store)] {
+    for (node, store, city) in [(&karachi, khi_store, khi), (&lahore, lhr_store, lhr)] {
+        // The city the node serves, as its service writes it at start-up: its business day is that
+        // city's (without it, the database's own date, which differs from Karachi's for five hours a day).
+        node.db()
+            .await
+            .execute("UPDATE node_settings SET city_id = $1", &[&city])
+            .await
+            .unwrap();
         node.db()
             .await
             .execute(

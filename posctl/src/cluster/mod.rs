@@ -22,6 +22,8 @@ pub const DEFAULT_CITIES: &[&str] = &["Karachi", "Lahore"];
 /// HTTP ports are the PostgreSQL ports plus this offset.
 pub const HTTP_OFFSET: u16 = 100;
 pub const CENTRAL: &str = "central";
+/// The head-office account (role admin) `up` makes, to sign in to the dashboard with.
+pub const HEAD_OFFICE_ACCOUNT: &str = "headoffice";
 const CENTRAL_DB: &str = "pos_central";
 
 /// Where everything of one cluster lives.
@@ -165,6 +167,9 @@ impl CityState {
 pub struct State {
     pub port_base: u16,
     pub admin_token: String,
+    /// The password of the head-office account `up` makes (`HEAD_OFFICE_ACCOUNT`, an admin).
+    #[serde(default = "generate_token")]
+    pub head_office_password: String,
     pub central: InstanceState,
     pub cities: Vec<CityState>,
 }
@@ -196,6 +201,7 @@ impl State {
         let mut state = Self {
             port_base,
             admin_token: generate_token(),
+            head_office_password: generate_token(),
             central: InstanceState::new(
                 CENTRAL.to_owned(),
                 port_base,

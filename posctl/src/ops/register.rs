@@ -8,7 +8,7 @@ use serde_json::json;
 use super::up::Report;
 use crate::api::model::{City, Node, Store};
 use crate::api::{Api, status_of};
-use crate::cluster::{State, StoreState};
+use crate::cluster::{self, State, StoreState};
 
 /// The zone of the cities `up` creates: the local cluster's cities are the chain's, in Pakistan
 /// (`PATCH /cities/{id}` changes it).
@@ -80,6 +80,20 @@ pub(super) async fn sync_stores(api: &Api, state: &mut State) -> anyhow::Result<
             .collect();
     }
     Ok(())
+}
+
+/// Makes the head-office account `headoffice` (an admin) with the cluster's password, unless it exists.
+pub(super) async fn ensure_head_office_account(api: &Api, state: &State) -> anyhow::Result<()> {
+    let body = json!({
+        "username": cluster::HEAD_OFFICE_ACCOUNT,
+        "role": "admin",
+        "password": state.head_office_password,
+    });
+    match api.post::<_, serde_json::Value>("/accounts", &body).await {
+        Ok(_) => Ok(()),
+        Err(e) if status_of(&e) == Some(409) => Ok(()),
+        Err(e) => Err(e.context("making the head-office account")),
+    }
 }
 
 /// Registers each city's node at central unless it is there already; returns the registered city ids.

@@ -29,6 +29,10 @@ pub(super) fn write_cluster_file(state: &State, paths: &Paths) -> anyhow::Result
             "url": state.central.http_url(),
             "database_url": state.central.app_url(paths)?,
             "admin_token": state.admin_token,
+            "account": {
+                "username": cluster::HEAD_OFFICE_ACCOUNT,
+                "password": state.head_office_password,
+            },
         },
         "nodes": nodes,
     });
@@ -62,6 +66,11 @@ pub(super) fn print_summary(state: &State, paths: &Paths, detach: bool) {
             }
         );
     }
+    println!(
+        "Dashboard: {}/dashboard (sign in as {}, password in cluster.json)",
+        state.central.http_url(),
+        cluster::HEAD_OFFICE_ACCOUNT
+    );
     println!(
         "URLs, database URLs and tokens: {}",
         paths.cluster_file().display()

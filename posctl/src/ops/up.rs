@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use tokio::signal::unix::{SignalKind, signal};
 
-use super::register::{ensure_cities, register_nodes, sync_stores};
+use super::register::{ensure_cities, ensure_head_office_account, register_nodes, sync_stores};
 use super::specs::{central_spec, node_spec};
 use super::stop_instances;
 use super::summary::{print_summary, write_cluster_file};
@@ -219,7 +219,8 @@ async fn start_services(
         .await?;
     let api = Api::new(&central.url(), &state.admin_token)?;
 
-    // 3. Cities.
+    // 3. A head-office account to sign in with, and the cities.
+    ensure_head_office_account(&api, state).await?;
     ensure_cities(&api, state).await?;
     state.save(paths)?;
 

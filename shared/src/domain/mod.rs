@@ -14,11 +14,11 @@ pub use dates::Day;
 pub use lines::Lines;
 pub use numbers::{
     Amount, CategoryId, CityId, CustomerId, LineNo, LogEntryId, PaymentMethod, Port, Price,
-    ProductId, Quantity, ReceivedQuantity, StoreId, WholeNumber,
+    ProductId, Quantity, ReceivedQuantity, RecordId, StoreId, WholeNumber,
 };
 pub use text::{
-    CategoryName, CityName, CustomerName, DbName, DbUser, Email, Host, Label, Password, Phone,
-    ProductName, Reason, Reference, Sku, StoreCode, StoreName, TimeZone,
+    CategoryName, CityName, CustomerName, DbName, DbUser, Email, Host, Label, NewPassword,
+    Password, Phone, ProductName, Reason, Reference, Sku, StoreCode, StoreName, TimeZone, Username,
 };
 
 pub use crate::money::Money;

@@ -147,6 +147,10 @@ id_type!(
     /// A customer's id.
     CustomerId
 );
+id_type!(
+    /// The id of a row of any master-data table (in the audit trail).
+    RecordId
+);
 
 bounded_integer!(
     /// A replication log entry's id.

@@ -238,65 +238,101 @@ const ZONE: &str = concat!(
     "]*$"
 );
 
+/// A head-office account's name: lower-case letters, digits, `.`, `_` and `-`, starting with a letter or
+/// digit.
+const USERNAME: &str = concat!(
+    "^[",
+    space!(),
+    "]*[a-z0-9][a-z0-9._-]{0,62}[",
+    space!(),
+    "]*$"
+);
+
+text_type!(
+    /// The name a head-office account signs in with (`ayesha.khan`).
+    Username, max = 63, pattern = USERNAME,
+    refusal = "must be 1 to 63 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
+);
+
 text_type!(
     /// An IANA time zone name (`Asia/Karachi`): a city's business days are in it.
     TimeZone, max = 64, pattern = ZONE, refusal = "must be an IANA time zone name such as Asia/Karachi"
 );
 
-/// A password as given (never trimmed), shown to nobody: its `Debug` is redacted.
-#[derive(Clone, serde::Deserialize)]
-#[serde(try_from = "String")]
-pub struct Password(String);
+/// A password as given (never trimmed), shown to nobody: its `Debug` is redacted. [`Password`] is
+/// one a peer was given (any length); [`NewPassword`], one a head-office account chooses (12 at least).
+macro_rules! password_type {
+    ($(#[$doc:meta])* $name:ident, min = $min:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, serde::Deserialize)]
+        #[serde(try_from = "String")]
+        pub struct $name(String);
 
-impl Password {
-    pub const MAX_CHARS: usize = 1024;
+        impl $name {
+            pub const MIN_CHARS: usize = $min;
+            pub const MAX_CHARS: usize = 1024;
 
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for Password {
-    type Error = Invalid;
-
-    fn try_from(raw: String) -> Result<Self, Invalid> {
-        if raw.is_empty() {
-            return Err(Invalid::new("must not be empty"));
+            pub fn expose(&self) -> &str {
+                &self.0
+            }
         }
-        if raw.chars().count() > Self::MAX_CHARS {
-            return Err(Invalid(format!(
-                "must be at most {} characters",
-                Self::MAX_CHARS
-            )));
+
+        impl TryFrom<String> for $name {
+            type Error = Invalid;
+
+            fn try_from(raw: String) -> Result<Self, Invalid> {
+                if raw.is_empty() {
+                    return Err(Invalid::new("must not be empty"));
+                }
+                let chars = raw.chars().count();
+                if chars < Self::MIN_CHARS {
+                    return Err(Invalid(format!("must be at least {} characters", Self::MIN_CHARS)));
+                }
+                if chars > Self::MAX_CHARS {
+                    return Err(Invalid(format!(
+                        "must be at most {} characters",
+                        Self::MAX_CHARS
+                    )));
+                }
+                if !PASSWORD_RULE.is_match(&raw) {
+                    return Err(Invalid::new("must not contain control characters"));
+                }
+                Ok(Self(raw))
+            }
         }
-        if !PASSWORD_RULE.is_match(&raw) {
-            return Err(Invalid::new("must not contain control characters"));
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "(***)"))
+            }
         }
-        Ok(Self(raw))
-    }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                        utoipa::openapi::KnownFormat::Password,
+                    )))
+                    .min_length(Some(Self::MIN_CHARS))
+                    .max_length(Some(Self::MAX_CHARS))
+                    .pattern(Some(PASSWORD))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
 }
 
-impl std::fmt::Debug for Password {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Password(***)")
-    }
-}
-
-impl utoipa::PartialSchema for Password {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
-                utoipa::openapi::KnownFormat::Password,
-            )))
-            .min_length(Some(1))
-            .max_length(Some(Self::MAX_CHARS))
-            .pattern(Some(PASSWORD))
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for Password {}
+password_type!(
+    /// A peer's password as given (a node's replication role).
+    Password, min = 1
+);
+password_type!(
+    /// A password a head-office account chooses: 12 characters at least.
+    NewPassword, min = 12
+);
 
 #[cfg(test)]
 mod tests {

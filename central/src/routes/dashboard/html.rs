@@ -52,8 +52,10 @@ pub fn login_page(message: Option<&str>) -> HttpResponse {
         .unwrap_or_default();
     let body = format!(
         r#"<h1>Head office dashboard</h1><div class="card">{message}
-<form method="post" action="/dashboard/login"><label>Admin token<br>
-<input type="password" name="token" autocomplete="current-password" required></label>
+<form method="post" action="/dashboard/login"><label>Name<br>
+<input type="text" name="username" autocomplete="username" required></label><br>
+<label>Password<br>
+<input type="password" name="password" autocomplete="current-password" required></label>
 <button type="submit">Sign in</button></form></div>"#
     );
     HttpResponse::Unauthorized()

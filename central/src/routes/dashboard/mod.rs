@@ -18,11 +18,12 @@ use serde::Deserialize;
 use self::html::{age, bar_chart, escape, login_page, page};
 pub use self::session::{
     __path_issue_link, __path_login, __path_logout, __path_redeem_link, LoginForm, LoginLink,
-    issue_link, login, logout, redeem_link,
+    LogoutForm, issue_link, login, logout, redeem_link,
 };
-use self::session::{csrf_token, signed_in};
+use self::session::{csrf_matches, csrf_token, signed_in};
 use super::reports::{SalesQuery, sales_report};
 use super::{Reply, client};
+use crate::auth::Role;
 use crate::db;
 use crate::state::AppState;
 
@@ -36,7 +37,16 @@ fn time_or_never(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
 }
 
 /// A re-queue button: the node's dead entries of `queue`, or the one entry `id`.
-fn requeue_button(queue: &str, city_id: i32, id: Option<i64>, label: &str, csrf: &str) -> String {
+fn requeue_button(
+    queue: &str,
+    city_id: i32,
+    id: Option<i64>,
+    label: &str,
+    csrf: &Option<String>,
+) -> String {
+    let Some(csrf) = csrf else {
+        return String::new();
+    };
     let id = id
         .map(|id| format!(r#"<input type="hidden" name="id" value="{id}">"#))
         .unwrap_or_default();
@@ -63,9 +73,9 @@ fn requeue_button(queue: &str, city_id: i32, id: Option<i64>, label: &str, csrf:
     ),
 )]
 pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Reply {
-    if !signed_in(&req) {
+    let Some((actor, session_token)) = signed_in(&req, &state).await? else {
         return Ok(login_page(None));
-    }
+    };
     // Each city's own today (its time zone), not central's.
     let by = |group: &str| SalesQuery {
         from: None,
@@ -95,9 +105,11 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Reply {
     } else {
         format!("{} to {} (each city's own day)", by_store.from, by_store.to)
     };
+    let session_csrf = csrf_token(&session_token);
+    let who = escape(&actor.name);
     let mut body = format!(
-        r#"<h1>Head office dashboard</h1><p class="muted">Today, {today} · refreshes every {REFRESH_SECONDS} s ·
-<form method="post" action="/dashboard/logout" style="display:inline"><button>Sign out</button></form></p>"#
+        r#"<h1>Head office dashboard</h1><p class="muted">Today, {today} · refreshes every {REFRESH_SECONDS} s · {who} ·
+<form method="post" action="/dashboard/logout" style="display:inline"><input type="hidden" name="csrf" value="{session_csrf}"><button>Sign out</button></form></p>"#
     );
     let missing: Vec<String> = by_store
         .nodes
@@ -124,7 +136,8 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Reply {
         bar_chart("store", &by_store.rows),
         bar_chart("city", &by_city.rows)
     );
-    let csrf = csrf_token(&state);
+    // Re-queueing is an admin's: the buttons (and their form token) are shown to admins only.
+    let csrf = (actor.role == Role::Admin).then_some(session_csrf);
     body.push_str(
         "<h2>Replication to the nodes</h2><table><tr><th>Node</th><th>Reachable</th><th>Pending</th>\
          <th>Failed</th><th>Dead</th><th>Oldest pending</th><th>Last success</th><th>Last error</th><th></th></tr>",
@@ -257,7 +270,7 @@ pub struct RequeueForm {
         (status = 303, description = "Re-queued: back to the dashboard", headers(("Location" = String, description = "`/dashboard`"))),
         (status = 401, description = "Not signed in: the sign-in page", content_type = "text/html", body = String),
         (status = 400, description = "Malformed, too large or not `application/x-www-form-urlencoded` (`bad_request`)", body = ErrorBody),
-        (status = 403, description = "The form is stale (`forbidden`)", body = ErrorBody),
+        (status = 403, description = "The form is stale or another session's, or the account is no admin (`forbidden`)", body = ErrorBody),
         (status = 422, description = "An unknown queue (`validation_failed`)", body = ErrorBody),
         (status = 500, description = "Unexpected failure; the cause is in the log (`internal`)", body = ErrorBody),
         (status = 503, description = "The database, or for the outbox the node, is unavailable (`unavailable`)", body = ErrorBody),
@@ -268,12 +281,17 @@ pub async fn requeue(
     state: web::Data<AppState>,
     form: web::Form<RequeueForm>,
 ) -> Reply {
-    if !signed_in(&req) {
+    let Some((actor, session_token)) = signed_in(&req, &state).await? else {
         return Ok(login_page(None));
-    }
-    if form.csrf != csrf_token(&state) {
+    };
+    if !csrf_matches(&session_token, &form.csrf) {
         return Err(ApiError::Forbidden(
-            "the form is stale; reload the dashboard".into(),
+            "the form is stale or not this session's; reload the dashboard".into(),
+        ));
+    }
+    if actor.role != Role::Admin {
+        return Err(ApiError::Forbidden(
+            "re-queueing needs the admin role".into(),
         ));
     }
     let queue = form.queue.as_deref().unwrap_or("replication");
@@ -313,7 +331,7 @@ pub async fn requeue(
 }
 
 pos_shared::routes! {
-    schemas(LoginForm, RequeueForm, LoginLink),
+    schemas(LoginForm, LogoutForm, RequeueForm, LoginLink),
     "/dashboard" => { GET => show },
     "/dashboard/login" => { POST => login },
     "/dashboard/logout" => { POST => logout },
