@@ -39,10 +39,17 @@ pub struct TokenRegistry {
 }
 
 impl TokenRegistry {
+    /// `admin` is `POS_ADMIN_TOKEN`: one token, or while it is rotated the new one and the old one
+    /// separated by a comma (both are accepted until the old one is dropped from the setting).
     pub fn new(admin: Option<&SecretString>, cashiers: &[(i32, SecretString)]) -> Self {
         let mut tokens = HashMap::new();
-        if let Some(admin) = admin {
-            tokens.insert(digest(admin.expose_secret()), Principal::Admin);
+        for token in admin
+            .iter()
+            .flat_map(|admin| admin.expose_secret().split(','))
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+        {
+            tokens.insert(digest(token), Principal::Admin);
         }
         for (store_id, token) in cashiers {
             tokens.insert(
@@ -209,6 +216,18 @@ mod tests {
             Some(Principal::Admin)
         );
         assert_eq!(registry.principal("nope"), None);
+    }
+
+    #[test]
+    fn an_admin_token_being_rotated_is_accepted_beside_the_new_one_until_dropped() {
+        let (new, old) = (generate_token(), generate_token());
+        let rotating = TokenRegistry::new(Some(&SecretString::from(format!("{new}, {old}"))), &[]);
+        assert_eq!(rotating.principal(&new), Some(Principal::Admin));
+        assert_eq!(rotating.principal(&old), Some(Principal::Admin));
+        assert_eq!(rotating.principal(&format!("{new}, {old}")), None);
+        let rotated = TokenRegistry::new(Some(&SecretString::from(new.clone())), &[]);
+        assert_eq!(rotated.principal(&new), Some(Principal::Admin));
+        assert_eq!(rotated.principal(&old), None);
     }
 
     #[test]

@@ -9,7 +9,9 @@ use central::config::AccountsConfig;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::common::{TestCentral, replication_config, spawn_central, spawn_central_with};
+use crate::common::{
+    TestCentral, replication_config, spawn_central, spawn_central_with, start_central,
+};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -354,4 +356,39 @@ async fn a_dashboard_form_token_works_for_its_own_session_only() {
     assert!(!page.contains("/dashboard/requeue"));
     let viewer_csrf = form_token(&page).unwrap();
     assert_eq!(requeue(&central, &viewer, &viewer_csrf).await, 403);
+}
+
+/// The admin token is rotated by restarting with `NEW,OLD` (both work while automation switches), then
+/// with `NEW` alone (the old one is refused).
+#[tokio::test]
+async fn the_admin_token_is_rotated_with_an_overlap() {
+    let first = spawn_central(replication_config()).await;
+    let old = first.admin_token.clone();
+    let new = pos_shared::auth::generate_token();
+    let restart = async |setting: String| {
+        start_central(
+            first.instance,
+            first.db_name.clone(),
+            replication_config(),
+            AccountsConfig::default(),
+            setting,
+        )
+        .await
+    };
+    let rotating = restart(format!("{new},{old}")).await;
+    for token in [&new, &old] {
+        assert_eq!(
+            call(&rotating, token, Method::GET, "/nodes", None).await.0,
+            200
+        );
+    }
+    let rotated = restart(new.clone()).await;
+    assert_eq!(
+        call(&rotated, &new, Method::GET, "/nodes", None).await.0,
+        200
+    );
+    assert_eq!(
+        call(&rotated, &old, Method::GET, "/nodes", None).await.0,
+        401
+    );
 }

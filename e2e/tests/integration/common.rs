@@ -88,6 +88,18 @@ pub async fn spawn_central_with(
 ) -> TestCentral {
     let (instance, db_name) = central_database_on(instance).await;
     let admin_token = pos_shared::auth::generate_token();
+    start_central(instance, db_name, replication, accounts, admin_token).await
+}
+
+/// A central service on an existing database `db_name`, started with `POS_ADMIN_TOKEN` set to
+/// `admin_setting` (the TestCentral's admin token is its first).
+pub async fn start_central(
+    instance: &'static TestInstance,
+    db_name: String,
+    replication: ReplicationConfig,
+    accounts: AccountsConfig,
+    admin_setting: String,
+) -> TestCentral {
     let config = Config {
         common: CommonConfig {
             http_host: "127.0.0.1".into(),
@@ -99,7 +111,7 @@ pub async fn spawn_central_with(
             log_filter: "info".into(),
             scheduler_enabled: true,
         },
-        admin_token: SecretString::from(admin_token.clone()),
+        admin_token: SecretString::from(admin_setting.clone()),
         replication,
         idempotency_retention_hours: 720,
         accounts,
@@ -109,7 +121,12 @@ pub async fn spawn_central_with(
     tokio::spawn(app.run_until_stopped());
     TestCentral {
         url,
-        admin_token,
+        admin_token: admin_setting
+            .split(',')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
         http: reqwest::Client::new(),
         instance,
         db_name,
