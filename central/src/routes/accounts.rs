@@ -125,14 +125,14 @@ pub async fn login(
     responses(
         (status = 204, description = "The session is revoked"),
         pos_shared::openapi::Unauthorized,
-        (status = 422, description = "The admin token is no session: rotate it instead (`validation_failed`)", body = ErrorBody),
+        (status = 403, description = "The admin token is no session: rotate it instead (`forbidden`)", body = ErrorBody),
         pos_shared::openapi::ServerErrors,
     ),
 )]
 pub async fn logout(ViewerAccess(actor): ViewerAccess, state: web::Data<AppState>) -> Reply {
-    let session = actor
-        .session_id
-        .ok_or_else(|| ApiError::validation("Authorization", "the admin token is no session"))?;
+    let session = actor.session_id.ok_or_else(|| {
+        ApiError::Forbidden("the admin token is no session: rotate it instead".into())
+    })?;
     accounts::revoke_session(&client(&state).await?, session).await?;
     Ok(HttpResponse::NoContent().finish())
 }
