@@ -64,8 +64,9 @@ impl Application {
             node_sessions,
             login_links: LoginLinks::default(),
         };
+        let scheme = listener.scheme();
         let server = pos_shared::http::serve(state, metrics, tokens, listener)?;
-        tracing::info!(port, "central listening");
+        tracing::info!(port, scheme, "central listening");
         Ok(
             Running::new(port, server, background, scheduler)
                 .on_stop(move || replicator.shutdown()),

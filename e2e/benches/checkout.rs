@@ -100,6 +100,7 @@ async fn main() -> anyhow::Result<()> {
             log_format: LogFormat::Human,
             log_filter: "warn".into(),
             scheduler_enabled: true,
+            tls: None,
         },
         city_id: 1,
         cashier_tokens: vec![

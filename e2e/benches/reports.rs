@@ -108,6 +108,7 @@ async fn main() -> anyhow::Result<()> {
             log_format: LogFormat::Human,
             log_filter: "warn".into(),
             scheduler_enabled: true,
+            tls: None,
         },
         admin_token: SecretString::from(token.clone()),
         replication: ReplicationConfig {

@@ -6,9 +6,10 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Display;
+use std::path::PathBuf;
 use std::str::FromStr;
 
-use anyhow::{Context, anyhow};
+use anyhow::{Context, anyhow, bail};
 use secrecy::SecretString;
 
 pub const PREFIX: &str = "POS_";
@@ -136,6 +137,8 @@ pub struct CommonConfig {
     pub log_filter: String,
     /// Off on all but one replica of a service, so scheduled jobs run once.
     pub scheduler_enabled: bool,
+    /// HTTPS with this certificate and key (`POS_TLS_CERT`, `POS_TLS_KEY`); plain HTTP without.
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 impl CommonConfig {
@@ -154,7 +157,24 @@ impl CommonConfig {
             log_format: source.get_or("POS_LOG_FORMAT", crate::telemetry::LogFormat::Human)?,
             log_filter: source.get_or("POS_LOG", "info".to_owned())?,
             scheduler_enabled: source.get_or("POS_SCHEDULER_ENABLED", true)?,
+            tls: tls_files(source)?,
         })
+    }
+}
+
+/// `POS_TLS_CERT` and `POS_TLS_KEY`: both (HTTPS) or neither (plain HTTP).
+fn tls_files(source: &ConfigSource) -> anyhow::Result<Option<crate::tls::TlsFiles>> {
+    let cert: Option<PathBuf> = source.get("POS_TLS_CERT")?;
+    let key: Option<PathBuf> = source.get("POS_TLS_KEY")?;
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(crate::tls::TlsFiles { cert, key })),
+        (None, None) => Ok(None),
+        (Some(_), None) => bail!(
+            "POS_TLS_CERT is set but POS_TLS_KEY is not: HTTPS needs both (PEM files), plain HTTP neither"
+        ),
+        (None, Some(_)) => bail!(
+            "POS_TLS_KEY is set but POS_TLS_CERT is not: HTTPS needs both (PEM files), plain HTTP neither"
+        ),
     }
 }
 
@@ -205,5 +225,26 @@ mod tests {
         assert!(!format!("{token:?}").contains("s3cret"));
         let missing = source.required_secret("POS_OTHER").unwrap_err().to_string();
         assert!(missing.contains("POS_OTHER"));
+    }
+
+    #[test]
+    fn tls_needs_both_files_or_neither() {
+        let load = |list: &[(&str, &str)]| {
+            CommonConfig::load(&ConfigSource::from_pairs(pairs(list)).unwrap(), 8080, "db")
+        };
+        let plain = load(&[]).unwrap();
+        assert_eq!(plain.tls, None);
+        let https = load(&[("POS_TLS_CERT", "/c.pem"), ("POS_TLS_KEY", "/k.pem")]).unwrap();
+        assert_eq!(
+            https.tls,
+            Some(crate::tls::TlsFiles {
+                cert: "/c.pem".into(),
+                key: "/k.pem".into()
+            })
+        );
+        let half = load(&[("POS_TLS_CERT", "/c.pem")]).unwrap_err().to_string();
+        assert!(half.contains("POS_TLS_KEY is not"), "{half}");
+        let half = load(&[("POS_TLS_KEY", "/k.pem")]).unwrap_err().to_string();
+        assert!(half.contains("POS_TLS_CERT is not"), "{half}");
     }
 }

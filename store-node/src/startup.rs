@@ -67,8 +67,14 @@ impl Application {
             config: config.clone(),
             outbox,
         };
+        let scheme = listener.scheme();
         let server = pos_shared::http::serve(state, metrics, tokens, listener)?;
-        tracing::info!(port, city_id = config.city_id, "store node listening");
+        tracing::info!(
+            port,
+            scheme,
+            city_id = config.city_id,
+            "store node listening"
+        );
         Ok(Running::new(port, server, background, scheduler))
     }
 }

@@ -62,6 +62,7 @@ pub async fn start(
             log_format: LogFormat::Human,
             log_filter: "warn".into(),
             scheduler_enabled: true,
+            tls: None,
         },
         admin_token: SecretString::from(token.clone()),
         replication,

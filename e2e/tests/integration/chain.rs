@@ -221,6 +221,7 @@ pub async fn start_node_service(
             log_format: LogFormat::Human,
             log_filter: "info".into(),
             scheduler_enabled: true,
+            tls: None,
         },
         city_id: city,
         cashier_tokens,

@@ -80,6 +80,7 @@ pub async fn spawn_central_on(
             log_format: LogFormat::Human,
             log_filter: "info".into(),
             scheduler_enabled: true,
+            tls: None,
         },
         admin_token: SecretString::from(admin_token.clone()),
         replication,

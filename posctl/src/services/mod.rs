@@ -52,9 +52,13 @@ impl Binaries {
 
 /// Settings posctl gives each service itself (who it is, where its database is, its credentials), and
 /// posctl's own. An operator's environment does not override them: the cluster's services would collide.
+/// The local cluster speaks plain HTTP (its health checks and `cluster.json` URLs), so HTTPS settings
+/// are not passed on either.
 const MANAGED_SETTINGS: &[&str] = &[
     "POS_HTTP_HOST",
     "POS_HTTP_PORT",
+    "POS_TLS_CERT",
+    "POS_TLS_KEY",
     "POS_DATABASE_URL",
     "POS_ADMIN_TOKEN",
     "POS_CITY_ID",
@@ -199,6 +203,7 @@ mod tests {
             ("HOME", "/root"),
             ("POS_LOG", "debug"),
             ("POS_CASHIER_TOKENS", "1=x"),
+            ("POS_TLS_CERT", "/etc/pos/cert.pem"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned()));
         assert_eq!(

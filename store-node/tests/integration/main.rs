@@ -67,6 +67,7 @@ pub async fn spawn_store_node() -> TestStoreNode {
             log_format: LogFormat::Human,
             log_filter: "info".into(),
             scheduler_enabled: true,
+            tls: None,
         },
         city_id: CITY_ID,
         cashier_tokens: tokens
