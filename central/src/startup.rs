@@ -27,7 +27,8 @@ impl Application {
             pool.clone(),
             Duration::from_millis(config.replication.report_timeout_ms),
         );
-        let metrics = pos_shared::metrics::Metrics::new("central")?;
+        let metrics = pos_shared::metrics::Metrics::new("central")?
+            .scraped_with(config.common.metrics_token.as_ref());
         let replicator = Replicator::new(
             db_config,
             pool.clone(),

@@ -101,6 +101,7 @@ async fn main() -> anyhow::Result<()> {
             log_filter: "warn".into(),
             scheduler_enabled: true,
             tls: None,
+            metrics_token: None,
         },
         city_id: 1,
         cashier_tokens: vec![

@@ -109,6 +109,7 @@ async fn main() -> anyhow::Result<()> {
             log_filter: "warn".into(),
             scheduler_enabled: true,
             tls: None,
+            metrics_token: None,
         },
         admin_token: SecretString::from(token.clone()),
         replication: ReplicationConfig {

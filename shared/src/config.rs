@@ -139,6 +139,8 @@ pub struct CommonConfig {
     pub scheduler_enabled: bool,
     /// HTTPS with this certificate and key (`POS_TLS_CERT`, `POS_TLS_KEY`); plain HTTP without.
     pub tls: Option<crate::tls::TlsFiles>,
+    /// When set, `GET /metrics` answers only to `Authorization: Bearer <this token>`.
+    pub metrics_token: Option<SecretString>,
 }
 
 impl CommonConfig {
@@ -158,6 +160,7 @@ impl CommonConfig {
             log_filter: source.get_or("POS_LOG", "info".to_owned())?,
             scheduler_enabled: source.get_or("POS_SCHEDULER_ENABLED", true)?,
             tls: tls_files(source)?,
+            metrics_token: metrics_token(source)?,
         })
     }
 }
@@ -176,6 +179,17 @@ fn tls_files(source: &ConfigSource) -> anyhow::Result<Option<crate::tls::TlsFile
             "POS_TLS_KEY is set but POS_TLS_CERT is not: HTTPS needs both (PEM files), plain HTTP neither"
         ),
     }
+}
+
+fn metrics_token(source: &ConfigSource) -> anyhow::Result<Option<SecretString>> {
+    let token = source.secret("POS_METRICS_TOKEN")?;
+    if let Some(token) = &token {
+        use secrecy::ExposeSecret;
+        if token.expose_secret().len() < 16 {
+            bail!("POS_METRICS_TOKEN is shorter than 16 characters");
+        }
+    }
+    Ok(token)
 }
 
 #[cfg(test)]
@@ -228,12 +242,12 @@ mod tests {
     }
 
     #[test]
-    fn tls_needs_both_files_or_neither() {
+    fn tls_needs_both_files_and_the_metrics_token_is_a_secret() {
         let load = |list: &[(&str, &str)]| {
             CommonConfig::load(&ConfigSource::from_pairs(pairs(list)).unwrap(), 8080, "db")
         };
         let plain = load(&[]).unwrap();
-        assert_eq!(plain.tls, None);
+        assert_eq!((plain.tls, plain.metrics_token.is_none()), (None, true));
         let https = load(&[("POS_TLS_CERT", "/c.pem"), ("POS_TLS_KEY", "/k.pem")]).unwrap();
         assert_eq!(
             https.tls,
@@ -246,5 +260,18 @@ mod tests {
         assert!(half.contains("POS_TLS_KEY is not"), "{half}");
         let half = load(&[("POS_TLS_KEY", "/k.pem")]).unwrap_err().to_string();
         assert!(half.contains("POS_TLS_CERT is not"), "{half}");
+
+        let token = load(&[("POS_METRICS_TOKEN", "scrape-scrape-scrape")]).unwrap();
+        assert_eq!(
+            token.metrics_token.unwrap().expose_secret(),
+            "scrape-scrape-scrape"
+        );
+        let short = load(&[("POS_METRICS_TOKEN", "tiny-secret")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            short.contains("POS_METRICS_TOKEN") && !short.contains("tiny-secret"),
+            "{short}"
+        );
     }
 }

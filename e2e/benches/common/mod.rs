@@ -63,6 +63,7 @@ pub async fn start(
             log_filter: "warn".into(),
             scheduler_enabled: true,
             tls: None,
+            metrics_token: None,
         },
         admin_token: SecretString::from(token.clone()),
         replication,

@@ -222,6 +222,7 @@ pub async fn start_node_service(
             log_filter: "info".into(),
             scheduler_enabled: true,
             tls: None,
+            metrics_token: None,
         },
         city_id: city,
         cashier_tokens,

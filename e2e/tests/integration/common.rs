@@ -81,6 +81,7 @@ pub async fn spawn_central_on(
             log_filter: "info".into(),
             scheduler_enabled: true,
             tls: None,
+            metrics_token: None,
         },
         admin_token: SecretString::from(admin_token.clone()),
         replication,

@@ -204,12 +204,17 @@ mod tests {
             ("POS_LOG", "debug"),
             ("POS_CASHIER_TOKENS", "1=x"),
             ("POS_TLS_CERT", "/etc/pos/cert.pem"),
+            ("POS_METRICS_TOKEN", "scrape-scrape-scrape"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned()));
         assert_eq!(
             operator_settings(vars),
             vec![
                 ("POS_LOG".to_owned(), "debug".to_owned()),
+                (
+                    "POS_METRICS_TOKEN".to_owned(),
+                    "scrape-scrape-scrape".to_owned()
+                ),
                 ("POS_REPLICATION_PROBE_MS".to_owned(), "250".to_owned()),
             ]
         );

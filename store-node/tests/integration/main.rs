@@ -68,6 +68,7 @@ pub async fn spawn_store_node() -> TestStoreNode {
             log_filter: "info".into(),
             scheduler_enabled: true,
             tls: None,
+            metrics_token: None,
         },
         city_id: CITY_ID,
         cashier_tokens: tokens
