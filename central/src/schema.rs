@@ -11,14 +11,14 @@ pub const FUNCTIONS: &[ReplaceableSql] =
     pos_shared::replaceable_sql!("central": "capture", "delivery", "nodes", "orders", "reports");
 
 /// Brings central's database up to date (idempotent).
-pub async fn migrate(config: &tokio_postgres::Config) -> anyhow::Result<()> {
+pub async fn migrate(config: &pos_shared::db::DbConfig) -> anyhow::Result<()> {
     pos_shared::db::apply_schema(config, embedded::migrations::runner(), FUNCTIONS).await
 }
 
 /// Applies the versioned migrations up to `version` only, and not the functions: a database as an
 /// earlier release left it, for tests of the upgrade from there.
 pub async fn migrate_to_version(
-    config: &tokio_postgres::Config,
+    config: &pos_shared::db::DbConfig,
     version: u32,
 ) -> anyhow::Result<()> {
     pos_shared::db::apply_schema(

@@ -37,7 +37,7 @@ pub trait ServiceConfig: Sized {
 /// the configuration said 0).
 pub type Opened = (
     deadpool_postgres::Pool,
-    tokio_postgres::Config,
+    crate::db::DbConfig,
     crate::http::Listener,
     u16,
 );
@@ -47,7 +47,7 @@ pub type Opened = (
 /// up to date with `migrate` (the service's `schema::migrate`), then binds the HTTP listener.
 pub async fn open<F>(common: &CommonConfig, service: &str, migrate: F) -> anyhow::Result<Opened>
 where
-    F: AsyncFnOnce(&tokio_postgres::Config) -> anyhow::Result<()>,
+    F: AsyncFnOnce(&crate::db::DbConfig) -> anyhow::Result<()>,
 {
     use anyhow::Context;
     let tls = common

@@ -49,7 +49,7 @@ const OUTBOX_BATCH_SIZE: i32 = 500;
 
 /// Spawns the worker; its session keeps the `pos_central` dblink connection open.
 pub fn spawn_worker(
-    db: &tokio_postgres::Config,
+    db: &pos_shared::db::DbConfig,
     signal: Arc<DeliverySignal>,
     metrics: DeliveryMetrics,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {

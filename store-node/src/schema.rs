@@ -11,6 +11,6 @@ pub const FUNCTIONS: &[ReplaceableSql] =
     pos_shared::replaceable_sql!("store": "replicas", "checkout", "refunds", "outbox", "reports");
 
 /// Brings the node's database up to date (idempotent).
-pub async fn migrate(config: &tokio_postgres::Config) -> anyhow::Result<()> {
+pub async fn migrate(config: &pos_shared::db::DbConfig) -> anyhow::Result<()> {
     pos_shared::db::apply_schema(config, embedded::migrations::runner(), FUNCTIONS).await
 }
