@@ -70,22 +70,7 @@ pub async fn spawn_central_on(
     replication: ReplicationConfig,
 ) -> TestCentral {
     let (instance, db_name) = central_database_on(instance).await;
-    let admin_token = pos_shared::auth::generate_token();
-    let config = Config {
-        common: CommonConfig {
-            http_host: "127.0.0.1".into(),
-            http_port: 0,
-            database_url: instance.app_url(&db_name),
-            database_pool_size: 8,
-            log_format: LogFormat::Human,
-            log_filter: "info".into(),
-            scheduler_enabled: true,
-            tls: None,
-            metrics_token: None,
-        },
-        admin_token: SecretString::from(admin_token.clone()),
-        replication,
-    };
+    let (config, admin_token) = central_config(instance.app_url(&db_name), replication);
     let app = Application::build(config).await.expect("central starts");
     let url = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
@@ -96,6 +81,30 @@ pub async fn spawn_central_on(
         instance,
         db_name,
     }
+}
+
+/// Central's configuration for a test on `database_url` (plain HTTP on a free port), and its admin token.
+pub fn central_config(
+    database_url: SecretString,
+    replication: ReplicationConfig,
+) -> (Config, String) {
+    let admin_token = pos_shared::auth::generate_token();
+    let config = Config {
+        common: CommonConfig {
+            http_host: "127.0.0.1".into(),
+            http_port: 0,
+            database_url,
+            database_pool_size: 8,
+            log_format: LogFormat::Human,
+            log_filter: "info".into(),
+            scheduler_enabled: true,
+            tls: None,
+            metrics_token: None,
+        },
+        admin_token: SecretString::from(admin_token.clone()),
+        replication,
+    };
+    (config, admin_token)
 }
 
 impl TestCentral {

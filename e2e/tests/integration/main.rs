@@ -22,3 +22,4 @@ mod reports;
 mod resync;
 mod store_moves;
 mod time_zones;
+mod transport;
