@@ -103,7 +103,8 @@ impl NodeSessions {
             .keepalives_idle(Duration::from_secs(30))
             .application_name(format!("central-reports-{city_id}"))
             .options(format!("-c statement_timeout={}", self.timeout.as_millis()));
-        let pool = pos_shared::db::pool(config, SESSIONS_PER_NODE)
+        let pool = pos_shared::db::DbConfig::new(config, &connection.tls)
+            .and_then(|config| pos_shared::db::pool(config, SESSIONS_PER_NODE))
             .map_err(|e| Unanswered::new("the node's connection settings are invalid", e))?;
         // Questions asked at once (the dashboard's) may each have built a pool: the first one kept serves all.
         Ok(self.pools().entry(city_id).or_insert(pool).clone())

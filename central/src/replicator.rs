@@ -18,7 +18,7 @@ use pos_shared::delivery::{
     Call, DeliveryMetrics, DeliveryPolicy, DeliverySignal, SessionTarget, WorkerName, run_worker,
 };
 use tokio::task::JoinHandle;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
 use crate::config::ReplicationConfig;
 use crate::db;
@@ -33,7 +33,7 @@ struct Worker {
 
 #[derive(Clone)]
 pub struct Replicator {
-    db: tokio_postgres::Config,
+    db: pos_shared::db::DbConfig,
     pool: deadpool_postgres::Pool,
     config: ReplicationConfig,
     metrics: DeliveryMetrics,
@@ -42,7 +42,7 @@ pub struct Replicator {
 
 impl Replicator {
     pub fn new(
-        db: tokio_postgres::Config,
+        db: pos_shared::db::DbConfig,
         pool: deadpool_postgres::Pool,
         config: ReplicationConfig,
         metrics: DeliveryMetrics,
@@ -113,7 +113,7 @@ impl Replicator {
     async fn listen_once(&self) -> anyhow::Result<()> {
         let (client, mut connection) = self
             .db
-            .connect(NoTls)
+            .connect(self.db.tls())
             .await
             .context("connecting the replication listener")?;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -166,7 +166,7 @@ impl Replicator {
 async fn node_worker(
     city_id: i32,
     signal: Arc<DeliverySignal>,
-    db: tokio_postgres::Config,
+    db: pos_shared::db::DbConfig,
     config: ReplicationConfig,
     metrics: DeliveryMetrics,
 ) {

@@ -12,7 +12,7 @@ pub const FUNCTIONS: &[ReplaceableSql] = pos_shared::replaceable_sql!("central":
 /// Brings central's database up to date (idempotent), connected as the schema's owner; then lets
 /// `runtime_role` (the service's own login, when it is another) use it.
 pub async fn migrate(
-    config: &tokio_postgres::Config,
+    config: &pos_shared::db::DbConfig,
     runtime_role: Option<&str>,
 ) -> anyhow::Result<()> {
     pos_shared::db::apply_schema(
@@ -27,7 +27,7 @@ pub async fn migrate(
 /// Applies the versioned migrations up to `version` only, and not the functions: a database as an
 /// earlier release left it, for tests of the upgrade from there.
 pub async fn migrate_to_version(
-    config: &tokio_postgres::Config,
+    config: &pos_shared::db::DbConfig,
     version: u32,
 ) -> anyhow::Result<()> {
     pos_shared::db::apply_schema(

@@ -27,7 +27,8 @@ impl Application {
             pool.clone(),
             Duration::from_millis(config.replication.report_timeout_ms),
         );
-        let metrics = pos_shared::metrics::Metrics::new("central")?;
+        let metrics = pos_shared::metrics::Metrics::new("central")?
+            .scraped_with(config.common.metrics_token.as_ref());
         let replicator = Replicator::new(
             db_config,
             pool.clone(),
@@ -65,8 +66,9 @@ impl Application {
             node_sessions,
             login_links: LoginLinks::default(),
         };
+        let scheme = listener.scheme();
         let server = pos_shared::http::serve(state, metrics, tokens, listener)?;
-        tracing::info!(port, "central listening");
+        tracing::info!(port, scheme, "central listening");
         Ok(
             Running::new(port, server, background, scheduler)
                 .on_stop(move || replicator.shutdown()),

@@ -125,6 +125,8 @@ async fn main() -> anyhow::Result<()> {
             log_format: LogFormat::Human,
             log_filter: "warn".into(),
             scheduler_enabled: true,
+            tls: None,
+            metrics_token: None,
         },
         city_id: 1,
         cashier_tokens: vec![

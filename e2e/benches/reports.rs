@@ -113,6 +113,8 @@ async fn main() -> anyhow::Result<()> {
             log_format: LogFormat::Human,
             log_filter: "warn".into(),
             scheduler_enabled: true,
+            tls: None,
+            metrics_token: None,
         },
         admin_token: SecretString::from(token.clone()),
         idempotency_retention_hours: 720,

@@ -93,6 +93,29 @@ impl TokenRegistry {
     }
 }
 
+/// The one token an endpoint of its own may ask for (`POS_METRICS_TOKEN` for `/metrics`), compared
+/// by digest like the others; none configured lets every request through.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EndpointToken(Option<TokenDigest>);
+
+impl EndpointToken {
+    pub fn new(token: Option<&SecretString>) -> Self {
+        Self(token.map(|t| digest(t.expose_secret())))
+    }
+
+    pub fn is_required(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Whether `req` may pass: no token is required, or it carries this one as its bearer token.
+    pub fn admits(&self, req: &HttpRequest) -> bool {
+        match self.0 {
+            None => true,
+            Some(expected) => bearer(req).is_some_and(|token| digest(token) == expected),
+        }
+    }
+}
+
 /// Parses `POS_CASHIER_TOKENS`: `STORE_ID=TOKEN` pairs separated by commas.
 pub fn parse_cashier_tokens(text: &SecretString) -> anyhow::Result<Vec<(i32, SecretString)>> {
     let mut out = Vec::new();
@@ -248,6 +271,29 @@ mod tests {
             None,
             "a revoked credential stops working"
         );
+    }
+
+    #[test]
+    fn an_endpoint_token_admits_its_bearer_only() {
+        let request = |authorization: Option<&str>| {
+            let mut req = actix_web::test::TestRequest::default();
+            if let Some(value) = authorization {
+                req = req.insert_header(("Authorization", value));
+            }
+            req.to_http_request()
+        };
+        let open = EndpointToken::new(None);
+        assert!(!open.is_required());
+        assert!(open.admits(&request(None)));
+        let token = SecretString::from("scrape-scrape-scrape".to_owned());
+        let guarded = EndpointToken::new(Some(&token));
+        assert!(guarded.is_required());
+        assert!(guarded.admits(&request(Some("Bearer scrape-scrape-scrape"))));
+        assert!(guarded.admits(&request(Some("bearer scrape-scrape-scrape"))));
+        assert!(!guarded.admits(&request(None)));
+        assert!(!guarded.admits(&request(Some("Bearer scrape-scrape-scrap"))));
+        assert!(!guarded.admits(&request(Some("Basic scrape-scrape-scrape"))));
+        assert!(!format!("{guarded:?}").contains("scrape"));
     }
 
     #[test]

@@ -6,9 +6,10 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Display;
+use std::path::PathBuf;
 use std::str::FromStr;
 
-use anyhow::{Context, anyhow};
+use anyhow::{Context, anyhow, bail};
 use secrecy::SecretString;
 
 pub const PREFIX: &str = "POS_";
@@ -140,6 +141,10 @@ pub struct CommonConfig {
     pub log_filter: String,
     /// Off on all but one replica of a service, so scheduled jobs run once.
     pub scheduler_enabled: bool,
+    /// HTTPS with this certificate and key (`POS_TLS_CERT`, `POS_TLS_KEY`); plain HTTP without.
+    pub tls: Option<crate::tls::TlsFiles>,
+    /// When set, `GET /metrics` answers only to `Authorization: Bearer <this token>`.
+    pub metrics_token: Option<SecretString>,
 }
 
 impl CommonConfig {
@@ -159,8 +164,37 @@ impl CommonConfig {
             log_format: source.get_or("POS_LOG_FORMAT", crate::telemetry::LogFormat::Human)?,
             log_filter: source.get_or("POS_LOG", "info".to_owned())?,
             scheduler_enabled: source.get_or("POS_SCHEDULER_ENABLED", true)?,
+            tls: tls_files(source)?,
+            metrics_token: metrics_token(source)?,
         })
     }
+}
+
+/// `POS_TLS_CERT` and `POS_TLS_KEY`: both (HTTPS) or neither (plain HTTP).
+fn tls_files(source: &ConfigSource) -> anyhow::Result<Option<crate::tls::TlsFiles>> {
+    let cert: Option<PathBuf> = source.get("POS_TLS_CERT")?;
+    let key: Option<PathBuf> = source.get("POS_TLS_KEY")?;
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(crate::tls::TlsFiles { cert, key })),
+        (None, None) => Ok(None),
+        (Some(_), None) => bail!(
+            "POS_TLS_CERT is set but POS_TLS_KEY is not: HTTPS needs both (PEM files), plain HTTP neither"
+        ),
+        (None, Some(_)) => bail!(
+            "POS_TLS_KEY is set but POS_TLS_CERT is not: HTTPS needs both (PEM files), plain HTTP neither"
+        ),
+    }
+}
+
+fn metrics_token(source: &ConfigSource) -> anyhow::Result<Option<SecretString>> {
+    let token = source.secret("POS_METRICS_TOKEN")?;
+    if let Some(token) = &token {
+        use secrecy::ExposeSecret;
+        if token.expose_secret().len() < 16 {
+            bail!("POS_METRICS_TOKEN is shorter than 16 characters");
+        }
+    }
+    Ok(token)
 }
 
 #[cfg(test)]
@@ -210,5 +244,39 @@ mod tests {
         assert!(!format!("{token:?}").contains("s3cret"));
         let missing = source.required_secret("POS_OTHER").unwrap_err().to_string();
         assert!(missing.contains("POS_OTHER"));
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_the_metrics_token_is_a_secret() {
+        let load = |list: &[(&str, &str)]| {
+            CommonConfig::load(&ConfigSource::from_pairs(pairs(list)).unwrap(), 8080, "db")
+        };
+        let plain = load(&[]).unwrap();
+        assert_eq!((plain.tls, plain.metrics_token.is_none()), (None, true));
+        let https = load(&[("POS_TLS_CERT", "/c.pem"), ("POS_TLS_KEY", "/k.pem")]).unwrap();
+        assert_eq!(
+            https.tls,
+            Some(crate::tls::TlsFiles {
+                cert: "/c.pem".into(),
+                key: "/k.pem".into()
+            })
+        );
+        let half = load(&[("POS_TLS_CERT", "/c.pem")]).unwrap_err().to_string();
+        assert!(half.contains("POS_TLS_KEY is not"), "{half}");
+        let half = load(&[("POS_TLS_KEY", "/k.pem")]).unwrap_err().to_string();
+        assert!(half.contains("POS_TLS_CERT is not"), "{half}");
+
+        let token = load(&[("POS_METRICS_TOKEN", "scrape-scrape-scrape")]).unwrap();
+        assert_eq!(
+            token.metrics_token.unwrap().expose_secret(),
+            "scrape-scrape-scrape"
+        );
+        let short = load(&[("POS_METRICS_TOKEN", "tiny-secret")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            short.contains("POS_METRICS_TOKEN") && !short.contains("tiny-secret"),
+            "{short}"
+        );
     }
 }

@@ -7,30 +7,93 @@ use anyhow::{Context, anyhow};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
-use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
+
+use crate::tls::{PgTls, PgTlsSettings, SslMode};
 
 /// Advisory lock key taken while a schema is applied ("pos-schema").
 const SCHEMA_LOCK_KEY: i64 = 0x706f_732d_7363_6865;
 
+/// A database's connection settings: tokio-postgres's (reached through `Deref`), and the TLS its
+/// `sslmode` asks for, which every connection made from them uses.
+#[derive(Debug, Clone)]
+pub struct DbConfig {
+    pg: tokio_postgres::Config,
+    tls: PgTls,
+    ssl_mode: SslMode,
+}
+
+impl DbConfig {
+    /// `pg` with the TLS of `tls` (its negotiation is set from `tls.mode`).
+    pub fn new(mut pg: tokio_postgres::Config, tls: &PgTlsSettings) -> anyhow::Result<Self> {
+        let connector = tls.connector(&mut pg)?;
+        Ok(Self {
+            pg,
+            tls: connector,
+            ssl_mode: tls.mode,
+        })
+    }
+
+    pub fn ssl_mode(&self) -> SslMode {
+        self.ssl_mode
+    }
+
+    /// The connector to pass to tokio-postgres's own `connect` (a LISTEN session drives its
+    /// connection itself).
+    pub fn tls(&self) -> tokio_postgres_rustls::MakeRustlsConnect {
+        self.tls.make()
+    }
+}
+
+impl std::ops::Deref for DbConfig {
+    type Target = tokio_postgres::Config;
+
+    fn deref(&self) -> &tokio_postgres::Config {
+        &self.pg
+    }
+}
+
+impl std::ops::DerefMut for DbConfig {
+    fn deref_mut(&mut self) -> &mut tokio_postgres::Config {
+        &mut self.pg
+    }
+}
+
 /// Parses a database URL and fills in what a service always wants: a connect timeout (libpq's default
-/// waits forever) and an application name that shows in `pg_stat_activity`.
-pub fn parse_url(
-    url: &SecretString,
-    application_name: &str,
-) -> anyhow::Result<tokio_postgres::Config> {
-    let mut config: tokio_postgres::Config = url.expose_secret().parse().map_err(|_| {
-        anyhow!(
-            "the database URL is malformed (expected postgres://user:password@host:port/dbname)"
-        )
-    })?;
+/// waits forever) and an application name that shows in `pg_stat_activity`. Its `sslmode` (`disable`,
+/// `prefer` by default, `require`, `verify-ca`, `verify-full`) and `sslrootcert` mean what they mean
+/// to libpq; see [`crate::tls`].
+pub fn parse_url(url: &SecretString, application_name: &str) -> anyhow::Result<DbConfig> {
+    let (mut config, tls) = split_url(url)?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(5));
     }
     if config.get_application_name().is_none() {
         config.application_name(application_name);
     }
-    Ok(config)
+    DbConfig::new(config, &tls)
+}
+
+/// A database URL as tokio-postgres's settings and its TLS options (`sslmode`, `sslrootcert`), which
+/// tokio-postgres only partly knows.
+pub fn split_url(url: &SecretString) -> anyhow::Result<(tokio_postgres::Config, PgTlsSettings)> {
+    let (text, tls) = PgTlsSettings::take_from_url(url.expose_secret())
+        .context("the database URL's TLS options")?;
+    let config: tokio_postgres::Config = text.parse().map_err(|_| {
+        anyhow!(
+            "the database URL is malformed (expected postgres://user:password@host:port/dbname)"
+        )
+    })?;
+    // A key=value string keeps its sslmode in tokio-postgres's terms.
+    let tls = tls.unwrap_or_else(|| PgTlsSettings {
+        mode: match config.get_ssl_mode() {
+            tokio_postgres::config::SslMode::Disable => SslMode::Disable,
+            tokio_postgres::config::SslMode::Require => SslMode::Require,
+            _ => SslMode::Prefer,
+        },
+        root_cert: None,
+    });
+    Ok((config, tls))
 }
 
 /// `host:port/dbname` of a configuration, for messages: never the password.
@@ -48,10 +111,11 @@ pub fn describe(config: &tokio_postgres::Config) -> String {
     format!("{host}:{port}/{db}")
 }
 
-pub fn pool(config: tokio_postgres::Config, size: usize) -> anyhow::Result<Pool> {
+pub fn pool(config: DbConfig, size: usize) -> anyhow::Result<Pool> {
+    let tls = config.tls();
     let manager = Manager::from_config(
-        config,
-        NoTls,
+        config.pg,
+        tls,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
@@ -66,9 +130,10 @@ pub fn pool(config: tokio_postgres::Config, size: usize) -> anyhow::Result<Pool>
 }
 
 /// A connection of its own (LISTEN, migrations, a replication session), driven on a spawned task.
-pub async fn connect(config: &tokio_postgres::Config) -> anyhow::Result<tokio_postgres::Client> {
+pub async fn connect(config: &DbConfig) -> anyhow::Result<tokio_postgres::Client> {
     let (client, connection) = config
-        .connect(NoTls)
+        .pg
+        .connect(config.tls())
         .await
         .with_context(|| format!("connecting to the database at {}", describe(config)))?;
     tokio::spawn(async move {
@@ -89,7 +154,7 @@ pub struct ReplaceableSql {
 /// Applies pending versioned migrations, then each replaceable file whose text changed since it was last
 /// applied. Two processes starting at once serialise on an advisory lock; applying twice is a no-op.
 pub async fn apply_schema(
-    config: &tokio_postgres::Config,
+    config: &DbConfig,
     migrations: refinery::Runner,
     replaceable: &[ReplaceableSql],
     runtime_role: Option<&str>,
@@ -179,10 +244,15 @@ async fn apply_replaceable(
 }
 
 /// Connects once and fails with one clear line when the database is unreachable or misconfigured.
-pub async fn check_reachable(pool: &Pool, config: &tokio_postgres::Config) -> anyhow::Result<()> {
+pub async fn check_reachable(pool: &Pool, config: &DbConfig) -> anyhow::Result<()> {
     let client = pool.get().await.map_err(|e| {
+        // Any sslmode but the default is named: it is often why.
+        let mode = match config.ssl_mode() {
+            SslMode::Prefer => String::new(),
+            other => format!(" with sslmode={}", other.as_str()),
+        };
         anyhow!(
-            "cannot connect to the database at {}: {}",
+            "cannot connect to the database at {}{mode}: {}",
             describe(config),
             root_message(&e)
         )

@@ -161,6 +161,19 @@ pub async fn health(pool: web::Data<deadpool_postgres::Pool>) -> actix_web::Http
     }
 }
 
+/// A service's bound listener: plain HTTP, or HTTPS with a rustls configuration.
+pub struct Listener {
+    pub tcp: std::net::TcpListener,
+    pub tls: Option<rustls::ServerConfig>,
+}
+
+impl Listener {
+    /// `https` or `http`, for the log.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+}
+
 /// Binds the service's listener (port 0 picks a free port, as tests do).
 pub fn bind(host: &str, port: u16) -> anyhow::Result<(std::net::TcpListener, u16)> {
     use anyhow::Context;
@@ -211,7 +224,8 @@ macro_rules! http_service {
     };
 }
 
-/// Builds and starts a service's HTTP server on `listener`: metrics and request tracing around every
+/// Builds and starts a service's HTTP server on `listener` (HTTPS when it has a TLS configuration; a
+/// client speaking plain HTTP to it fails its handshake and is disconnected): metrics and request tracing around every
 /// request, the shared extractor configuration, the [`common`] routes, the JSON 404, and what `service`
 /// configures. `metrics` is built by the service before its background workers, which record into it
 /// too. SIGINT/SIGTERM start a graceful shutdown.
@@ -219,7 +233,7 @@ pub fn serve<S: HttpService>(
     service: S,
     metrics: crate::metrics::Metrics,
     tokens: crate::auth::TokenRegistry,
-    listener: std::net::TcpListener,
+    listener: Listener,
 ) -> anyhow::Result<actix_web::dev::Server> {
     let openapi = web::Data::new(crate::openapi::OpenApiJson::new(&S::openapi())?);
     let scrape = web::Data::new(service.scrape());
@@ -236,11 +250,12 @@ pub fn serve<S: HttpService>(
             .configure(configure_common)
             .configure(|cfg| service.configure(cfg))
             .default_service(web::to(not_found))
-    })
-    .listen(listener)?
-    .shutdown_timeout(10)
-    .run();
-    Ok(server)
+    });
+    let server = match listener.tls {
+        Some(tls) => server.listen_rustls_0_23(listener.tcp, tls)?,
+        None => server.listen(listener.tcp)?,
+    };
+    Ok(server.shutdown_timeout(10).run())
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod page;
 pub mod pgctl;
 pub mod service;
 pub mod telemetry;
+pub mod tls;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -22,6 +22,8 @@ pub struct Metrics {
     backlog: GaugeVec,
     /// What the delivery workers shipped, and whether their targets answer.
     pub delivery: crate::delivery::DeliveryMetrics,
+    /// Who may scrape: anyone, or the bearer of `POS_METRICS_TOKEN`.
+    scrape_token: crate::auth::EndpointToken,
 }
 
 impl Metrics {
@@ -58,7 +60,15 @@ impl Metrics {
             http_duration,
             backlog,
             delivery,
+            scrape_token: crate::auth::EndpointToken::default(),
         })
+    }
+
+    /// Makes `GET /metrics` answer only to `token` as a bearer token, when given.
+    #[must_use]
+    pub fn scraped_with(mut self, token: Option<&secrecy::SecretString>) -> Self {
+        self.scrape_token = crate::auth::EndpointToken::new(token);
+        self
     }
 
     /// A queue's backlog towards `target` as read now: its pending, failed and dead entries.
@@ -95,20 +105,31 @@ pub struct ScrapeHook(
 );
 
 /// `GET /metrics`: request figures, what the delivery workers shipped, and the service's backlogs,
-/// read now.
+/// read now. Open to anyone, unless the service is configured with `POS_METRICS_TOKEN`: then only to
+/// that token as a bearer token (not the admin's, nor a cashier's).
 #[utoipa::path(
     get,
     path = "/metrics",
     operation_id = "metrics",
     tag = "operations",
+    // `{}` first: no token needed unless configured. The name is `crate::openapi::METRICS_TOKEN`.
+    security((), ("metrics_token" = [])),
     responses(
         (status = 200, description = "Prometheus text exposition format", content_type = "text/plain; version=0.0.4", body = String),
+        (status = 401, description = "The service requires its metrics token (`POS_METRICS_TOKEN`) and the request does not carry it (`unauthorized`)", body = crate::error::ErrorBody),
         (status = 500, description = "The metrics could not be encoded (empty body)"),
     ),
 )]
-pub async fn scrape(metrics: web::Data<Metrics>, hook: web::Data<ScrapeHook>) -> HttpResponse {
+pub async fn scrape(
+    req: actix_web::HttpRequest,
+    metrics: web::Data<Metrics>,
+    hook: web::Data<ScrapeHook>,
+) -> Result<HttpResponse, crate::error::ApiError> {
+    if !metrics.scrape_token.admits(&req) {
+        return Err(crate::error::ApiError::Unauthorized);
+    }
     (hook.0)(metrics.get_ref().clone()).await;
-    metrics.render()
+    Ok(metrics.render())
 }
 
 /// Middleware recording every request by its route pattern (not its path, which would carry ids).

@@ -11,6 +11,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 /// The name of the security scheme protected operations refer to (`security(("bearer" = []))`).
 pub const BEARER: &str = "bearer";
 
+/// The scheme of `GET /metrics` when the service has a metrics token (`POS_METRICS_TOKEN`).
+pub const METRICS_TOKEN: &str = "metrics_token";
+
 /// Adds the `bearer` security scheme: `Authorization: Bearer <token>` (an admin or a cashier token).
 pub struct BearerAuth;
 
@@ -33,7 +36,8 @@ impl utoipa::Modify for BearerAuth {
 }
 
 /// A service's document: `base` (its description, tags and security schemes), the [`common`] routes'
-/// part, then each of `parts` (its route modules').
+/// part (with the `metrics_token` scheme `GET /metrics` names), then each of `parts` (its route
+/// modules').
 ///
 /// [`common`]: crate::http::common
 pub fn assemble(
@@ -42,6 +46,20 @@ pub fn assemble(
 ) -> utoipa::openapi::OpenApi {
     use utoipa::OpenApi as _;
     base.merge(crate::http::common::Api::openapi());
+    base.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
+        METRICS_TOKEN,
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(
+                    "`GET /metrics` only: the service's POS_METRICS_TOKEN, when it is configured \
+                         with one (else the endpoint is open)",
+                ))
+                .build(),
+        ),
+    );
     for part in parts {
         base.merge(part);
     }

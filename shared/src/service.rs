@@ -33,21 +33,28 @@ pub trait ServiceConfig: Sized {
 
 /// What a service's start-up opens first: its database pool (the schema brought up to date), the
 /// database's connection settings (for the sessions a service keeps apart from its pool), its HTTP
-/// listener and the port bound (the one picked when the configuration said 0).
+/// listener (with its TLS configuration when it serves HTTPS) and the port bound (the one picked when
+/// the configuration said 0).
 pub type Opened = (
     deadpool_postgres::Pool,
-    tokio_postgres::Config,
-    std::net::TcpListener,
+    crate::db::DbConfig,
+    crate::http::Listener,
     u16,
 );
 
-/// Opens the database (one clear line when it is unreachable), brings its schema up to date with
-/// `migrate` (the service's `schema::migrate`), then binds the HTTP listener.
+/// Reads the HTTPS certificate and key when configured (before anything else: a bad file is a
+/// configuration error), opens the database (one clear line when it is unreachable), brings its schema
+/// up to date with `migrate` (the service's `schema::migrate`), then binds the HTTP listener.
 pub async fn open<F>(common: &CommonConfig, service: &str, migrate: F) -> anyhow::Result<Opened>
 where
-    F: AsyncFnOnce(&tokio_postgres::Config, Option<&str>) -> anyhow::Result<()>,
+    F: AsyncFnOnce(&crate::db::DbConfig, Option<&str>) -> anyhow::Result<()>,
 {
     use anyhow::Context;
+    let tls = common
+        .tls
+        .as_ref()
+        .map(crate::tls::server_config)
+        .transpose()?;
     let db_config = crate::db::parse_url(&common.database_url, service)?;
     let pool = crate::db::pool(db_config.clone(), common.database_pool_size)?;
     crate::db::check_reachable(&pool, &db_config).await?;
@@ -70,8 +77,8 @@ where
                 crate::db::describe(&owner_config)
             )
         })?;
-    let (listener, port) = crate::http::bind(&common.http_host, common.http_port)?;
-    Ok((pool, db_config, listener, port))
+    let (tcp, port) = crate::http::bind(&common.http_host, common.http_port)?;
+    Ok((pool, db_config, crate::http::Listener { tcp, tls }, port))
 }
 
 /// A service built and listening: its HTTP server and what runs beside it.

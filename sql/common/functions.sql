@@ -27,6 +27,38 @@ BEGIN
 END;
 $$;
 
+-- Sets the TLS of the dblink foreign server p_server, as libpq takes it: sslmode (disable, prefer,
+-- require, verify-ca, verify-full; NULL: libpq's default, prefer) and sslrootcert (the CA certificates,
+-- a PEM file on this database server's machine, read by its OS user; NULL: libpq's default,
+-- ~/.postgresql/root.crt of that user). Each option is added, changed or dropped to match; the server's
+-- other options and its user mappings are left alone. Called by the store node for `pos_central` (from
+-- the sslmode of POS_CENTRAL_DATABASE_URL), and by an operator for a node's server on central.
+CREATE OR REPLACE FUNCTION set_dblink_tls(p_server text, p_sslmode text, p_sslrootcert text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_option text;
+    v_value text;
+    v_present boolean;
+BEGIN
+    -- libpq's `allow` (plain text first) too: the services, which read the same options, refuse it.
+    IF p_sslmode IS NOT NULL AND p_sslmode NOT IN ('disable', 'prefer', 'require', 'verify-ca', 'verify-full') THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+            MESSAGE = format('sslmode %L is not one of disable, prefer, require, verify-ca, verify-full', p_sslmode);
+    END IF;
+    FOR v_option, v_value IN VALUES ('sslmode', p_sslmode), ('sslrootcert', p_sslrootcert) LOOP
+        SELECT EXISTS (SELECT 1 FROM pg_foreign_server s CROSS JOIN LATERAL pg_options_to_table(s.srvoptions) o
+                       WHERE s.srvname = p_server AND o.option_name = v_option)
+        INTO v_present;
+        IF v_value IS NOT NULL THEN
+            EXECUTE format('ALTER SERVER %I OPTIONS (%s %I %L)', p_server,
+                           CASE WHEN v_present THEN 'SET' ELSE 'ADD' END, v_option, v_value);
+        ELSIF v_present THEN
+            EXECUTE format('ALTER SERVER %I OPTIONS (DROP %I)', p_server, v_option);
+        END IF;
+    END LOOP;
+END;
+$$;
+
 -- Makes a function callable by the peer's replication role only (PUBLIC may execute any function by
 -- default). Local clusters create the role before the schema; where it does not exist yet, nothing is
 -- granted.

@@ -8,17 +8,16 @@ use anyhow::Context;
 use pos_shared::delivery::{
     Call, DeliveryMetrics, DeliveryPolicy, DeliverySignal, SessionTarget, WorkerName, run_worker,
 };
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
-/// Points the node's `pos_central` dblink server at central (from `POS_CENTRAL_DATABASE_URL`).
+/// Points the node's `pos_central` dblink server at central (from `POS_CENTRAL_DATABASE_URL`), with
+/// the URL's `sslmode` and `sslrootcert` as the server's options (libpq's own, read on the node's
+/// database server: a `sslrootcert` path is a file there).
 pub async fn configure_central_link(
     pool: &deadpool_postgres::Pool,
     url: &SecretString,
 ) -> anyhow::Result<()> {
-    let config: tokio_postgres::Config = url
-        .expose_secret()
-        .parse()
-        .map_err(|_| anyhow::anyhow!("POS_CENTRAL_DATABASE_URL is malformed"))?;
+    let (config, tls) = pos_shared::db::split_url(url).context("POS_CENTRAL_DATABASE_URL")?;
     let host = match config.get_hosts().first() {
         Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
         _ => anyhow::bail!("POS_CENTRAL_DATABASE_URL must name a TCP host"),
@@ -41,6 +40,21 @@ pub async fn configure_central_link(
         )
         .await
         .context("defining the link to central")?;
+    let root_cert = tls
+        .root_cert
+        .as_ref()
+        .map(|path| {
+            path.to_str()
+                .context("POS_CENTRAL_DATABASE_URL: sslrootcert is not UTF-8")
+        })
+        .transpose()?;
+    client
+        .execute(
+            "SELECT set_dblink_tls('pos_central', $1, $2)",
+            &[&tls.mode.as_str(), &root_cert],
+        )
+        .await
+        .context("setting the TLS of the link to central")?;
     Ok(())
 }
 
@@ -49,7 +63,7 @@ const OUTBOX_BATCH_SIZE: i32 = 500;
 
 /// Spawns the worker; its session keeps the `pos_central` dblink connection open.
 pub fn spawn_worker(
-    db: &tokio_postgres::Config,
+    db: &pos_shared::db::DbConfig,
     signal: Arc<DeliverySignal>,
     metrics: DeliveryMetrics,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {

@@ -13,7 +13,7 @@ pub const FUNCTIONS: &[ReplaceableSql] =
 /// Brings the node's database up to date (idempotent), connected as the schema's owner; then lets
 /// `runtime_role` (the service's own login, when it is another) use it.
 pub async fn migrate(
-    config: &tokio_postgres::Config,
+    config: &pos_shared::db::DbConfig,
     runtime_role: Option<&str>,
 ) -> anyhow::Result<()> {
     pos_shared::db::apply_schema(

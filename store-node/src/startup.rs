@@ -24,7 +24,8 @@ impl Application {
             config.city_id,
         )
         .await?;
-        let metrics = pos_shared::metrics::Metrics::new("store-node")?;
+        let metrics = pos_shared::metrics::Metrics::new("store-node")?
+            .scraped_with(config.common.metrics_token.as_ref());
         let tokens = TokenRegistry::new(config.admin_token.as_ref(), &config.cashier_tokens);
         let outbox = Arc::new(DeliverySignal::default());
         let mut background = vec![
@@ -67,8 +68,14 @@ impl Application {
             config: config.clone(),
             outbox,
         };
+        let scheme = listener.scheme();
         let server = pos_shared::http::serve(state, metrics, tokens, listener)?;
-        tracing::info!(port, city_id = config.city_id, "store node listening");
+        tracing::info!(
+            port,
+            scheme,
+            city_id = config.city_id,
+            "store node listening"
+        );
         Ok(Running::new(port, server, background, scheduler))
     }
 }

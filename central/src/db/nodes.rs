@@ -58,6 +58,9 @@ pub struct StoredNodeConnection {
     pub dbname: String,
     pub user: String,
     pub password: SecretString,
+    /// The server's `sslmode` and `sslrootcert` options (set with `set_dblink_tls()`), which central's
+    /// own connections to the node honour as dblink's do.
+    pub tls: pos_shared::tls::PgTlsSettings,
 }
 
 pub async fn node_connection(
@@ -66,14 +69,16 @@ pub async fn node_connection(
 ) -> anyhow::Result<StoredNodeConnection> {
     let stmt = client
         .prepare_cached(
-            "SELECT s.host, s.port, s.dbname, m.user_name, m.password
+            "SELECT s.host, s.port, s.dbname, s.sslmode, s.sslrootcert, m.user_name, m.password
              FROM nodes n
              JOIN pg_foreign_server f ON f.srvname = n.server_name
              JOIN pg_user_mappings u ON u.srvid = f.oid AND u.usename = current_user
              CROSS JOIN LATERAL (
                  SELECT max(option_value) FILTER (WHERE option_name = 'host') AS host,
                         max(option_value) FILTER (WHERE option_name = 'port') AS port,
-                        max(option_value) FILTER (WHERE option_name = 'dbname') AS dbname
+                        max(option_value) FILTER (WHERE option_name = 'dbname') AS dbname,
+                        max(option_value) FILTER (WHERE option_name = 'sslmode') AS sslmode,
+                        max(option_value) FILTER (WHERE option_name = 'sslrootcert') AS sslrootcert
                  FROM pg_options_to_table(f.srvoptions)) s
              CROSS JOIN LATERAL (
                  SELECT max(option_value) FILTER (WHERE option_name = 'user') AS user_name,
@@ -99,6 +104,15 @@ pub async fn node_connection(
         dbname: option("dbname")?,
         user: option("user_name")?,
         password: SecretString::from(option("password")?),
+        tls: pos_shared::tls::PgTlsSettings {
+            mode: row
+                .get::<_, Option<String>>("sslmode")
+                .map(|mode| mode.parse())
+                .transpose()
+                .with_context(|| format!("node {city_id}'s sslmode"))?
+                .unwrap_or_default(),
+            root_cert: row.get::<_, Option<String>>("sslrootcert").map(Into::into),
+        },
     })
 }
 

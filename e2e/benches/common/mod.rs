@@ -82,6 +82,8 @@ pub async fn start(
             log_format: LogFormat::Human,
             log_filter: "warn".into(),
             scheduler_enabled: true,
+            tls: None,
+            metrics_token: None,
         },
         admin_token: SecretString::from(token.clone()),
         replication,

@@ -234,6 +234,8 @@ pub async fn start_node_service_reporting_as(
             log_format: LogFormat::Human,
             log_filter: "info".into(),
             scheduler_enabled: true,
+            tls: None,
+            metrics_token: None,
         },
         city_id: city,
         cashier_tokens,

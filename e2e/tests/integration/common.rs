@@ -100,22 +100,13 @@ pub async fn start_central(
     accounts: AccountsConfig,
     admin_setting: String,
 ) -> TestCentral {
-    let config = Config {
-        common: CommonConfig {
-            http_host: "127.0.0.1".into(),
-            http_port: 0,
-            database_url: instance.app_url(&db_name),
-            migration_database_url: Some(instance.owner_url(&db_name)),
-            database_pool_size: 8,
-            log_format: LogFormat::Human,
-            log_filter: "info".into(),
-            scheduler_enabled: true,
-        },
-        admin_token: SecretString::from(admin_setting.clone()),
+    let (mut config, _) = central_config(
+        instance.app_url(&db_name),
+        Some(instance.owner_url(&db_name)),
         replication,
-        idempotency_retention_hours: 720,
-        accounts,
-    };
+    );
+    config.admin_token = SecretString::from(admin_setting.clone());
+    config.accounts = accounts;
     let app = Application::build(config).await.expect("central starts");
     let url = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
@@ -131,6 +122,35 @@ pub async fn start_central(
         instance,
         db_name,
     }
+}
+
+/// Central's configuration for a test on `database_url`, migrated over `migration_database_url`
+/// (plain HTTP on a free port), and its admin token.
+pub fn central_config(
+    database_url: SecretString,
+    migration_database_url: Option<SecretString>,
+    replication: ReplicationConfig,
+) -> (Config, String) {
+    let admin_token = pos_shared::auth::generate_token();
+    let config = Config {
+        common: CommonConfig {
+            http_host: "127.0.0.1".into(),
+            http_port: 0,
+            database_url,
+            migration_database_url,
+            database_pool_size: 8,
+            log_format: LogFormat::Human,
+            log_filter: "info".into(),
+            scheduler_enabled: true,
+            tls: None,
+            metrics_token: None,
+        },
+        admin_token: SecretString::from(admin_token.clone()),
+        replication,
+        idempotency_retention_hours: 720,
+        accounts: AccountsConfig::default(),
+    };
+    (config, admin_token)
 }
 
 impl TestCentral {

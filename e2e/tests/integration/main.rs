@@ -25,3 +25,4 @@ mod reports;
 mod resync;
 mod store_moves;
 mod time_zones;
+mod transport;

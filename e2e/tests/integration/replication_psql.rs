@@ -8,7 +8,7 @@ use crate::replication::node_names;
 /// settings (for more sessions), a session, and the node.
 pub async fn central_from_psql(
     cities: &[&str],
-) -> (tokio_postgres::Config, tokio_postgres::Client, TestNode) {
+) -> (pos_shared::db::DbConfig, tokio_postgres::Client, TestNode) {
     let (instance, db_name) = crate::common::central_database().await;
     let node = TestNode::new(1).await;
     let config = pos_shared::db::parse_url(&instance.app_url(&db_name), "test").unwrap();

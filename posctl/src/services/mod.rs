@@ -52,9 +52,13 @@ impl Binaries {
 
 /// Settings posctl gives each service itself (who it is, where its database is, its credentials), and
 /// posctl's own. An operator's environment does not override them: the cluster's services would collide.
+/// The local cluster speaks plain HTTP (its health checks and `cluster.json` URLs), so HTTPS settings
+/// are not passed on either.
 const MANAGED_SETTINGS: &[&str] = &[
     "POS_HTTP_HOST",
     "POS_HTTP_PORT",
+    "POS_TLS_CERT",
+    "POS_TLS_KEY",
     "POS_DATABASE_URL",
     "POS_MIGRATION_DATABASE_URL",
     "POS_ADMIN_TOKEN",
@@ -200,12 +204,18 @@ mod tests {
             ("HOME", "/root"),
             ("POS_LOG", "debug"),
             ("POS_CASHIER_TOKENS", "1=x"),
+            ("POS_TLS_CERT", "/etc/pos/cert.pem"),
+            ("POS_METRICS_TOKEN", "scrape-scrape-scrape"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned()));
         assert_eq!(
             operator_settings(vars),
             vec![
                 ("POS_LOG".to_owned(), "debug".to_owned()),
+                (
+                    "POS_METRICS_TOKEN".to_owned(),
+                    "scrape-scrape-scrape".to_owned()
+                ),
                 ("POS_REPLICATION_PROBE_MS".to_owned(), "250".to_owned()),
             ]
         );

@@ -249,6 +249,49 @@ impl PgInstance {
         )
     }
 
+    /// Turns TLS on (the instance has none when made): `cert_pem` (the server's certificate chain) and
+    /// `key_pem` become the data directory's `server.crt` and `server.key`, `ssl = on` is set and the
+    /// configuration reloaded; returns once a new connection sees it. Connections without TLS are still
+    /// accepted (`pg_hba.conf`'s `host` lines take both).
+    pub async fn enable_tls(&self, cert_pem: &str, key_pem: &str) -> anyhow::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        for (name, text) in [("server.crt", cert_pem), ("server.key", key_pem)] {
+            let path = self.data_dir.join(name);
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            // The server refuses a key others may read.
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+            if running_as_root() {
+                let user = nix::unistd::User::from_name(OS_USER)?
+                    .ok_or_else(|| anyhow!("no `postgres` OS user"))?;
+                std::os::unix::fs::chown(&path, Some(user.uid.as_raw()), Some(user.gid.as_raw()))
+                    .with_context(|| format!("giving {} to the postgres user", path.display()))?;
+            }
+        }
+        let admin = self.superuser_client("postgres").await?;
+        // Two statements: ALTER SYSTEM refuses to run in the implicit transaction of a batch.
+        admin
+            .batch_execute("ALTER SYSTEM SET ssl = on")
+            .await
+            .context("turning TLS on")?;
+        admin
+            .batch_execute("SELECT pg_reload_conf()")
+            .await
+            .context("reloading the configuration")?;
+        for _ in 0..100 {
+            let fresh = self.superuser_client("postgres").await?;
+            let ssl: String = fresh.query_one("SHOW ssl", &[]).await?.get(0);
+            if ssl == "on" {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        bail!(
+            "PostgreSQL on port {} did not turn TLS on (log: {})",
+            self.port,
+            self.log_file().display()
+        )
+    }
+
     pub fn superuser_url(&self, dbname: &str) -> String {
         self.url(SUPERUSER, &self.superuser_password, dbname)
     }

@@ -73,6 +73,8 @@ pub async fn spawn_store_node() -> TestStoreNode {
             log_format: LogFormat::Human,
             log_filter: "info".into(),
             scheduler_enabled: true,
+            tls: None,
+            metrics_token: None,
         },
         city_id: CITY_ID,
         cashier_tokens: tokens
