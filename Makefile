@@ -9,8 +9,9 @@ deps:
 
 run:
 	@bash scripts/ensure-deps.sh --no-browser
-	cargo build --workspace --bins
-	cargo run -q -p posctl -- up --dir $(CLUSTER_DIR) --cities $(CITIES) --demo-data
+	@echo "Building the services (the first time takes a few minutes)..."
+	@cargo build -q --workspace --bins
+	@cargo run -q -p posctl -- up --dir $(CLUSTER_DIR) --cities $(CITIES) --demo-data
 
 down:
 	cargo run -q -p posctl -- down --dir $(CLUSTER_DIR)

@@ -42,6 +42,9 @@ pub struct ReplicationConfig {
     pub statement_timeout_ms: i32,
     /// Per-node timeout of report queries.
     pub report_timeout_ms: u64,
+    /// The dashboard's one deadline for everything it asks the nodes: a hung node costs the page this
+    /// long, and is named.
+    pub dashboard_deadline_ms: u64,
     /// How often each node's worker looks for new entries (the capture triggers do not notify).
     pub poll_ms: u64,
     /// How often a node that could not be reached is probed for its return.
@@ -82,6 +85,7 @@ impl pos_shared::service::ServiceConfig for Config {
                 statement_timeout_ms: source
                     .get_or("POS_REPLICATION_STATEMENT_TIMEOUT_MS", 5000)?,
                 report_timeout_ms: source.get_or("POS_REPORT_NODE_TIMEOUT_MS", 3000)?,
+                dashboard_deadline_ms: source.get_or("POS_DASHBOARD_NODE_DEADLINE_MS", 1500)?,
                 poll_ms: source.get_or("POS_REPLICATION_POLL_MS", 50)?,
                 probe_ms: source.get_or("POS_REPLICATION_PROBE_MS", 1000)?,
                 purge_cron: source

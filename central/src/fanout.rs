@@ -71,6 +71,15 @@ impl NodeSessions {
         }
     }
 
+    /// The same sessions, each question given at most `timeout` (the dashboard's deadline). The nodes'
+    /// own statement timeout stays the one the sessions were opened with.
+    pub fn within(&self, timeout: Duration) -> Self {
+        Self {
+            timeout: timeout.min(self.timeout),
+            ..self.clone()
+        }
+    }
+
     fn pools(&self) -> std::sync::MutexGuard<'_, HashMap<i32, Pool>> {
         self.pools.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -247,6 +247,7 @@ async fn main() -> anyhow::Result<()> {
         batch_size: 1000,
         statement_timeout_ms: 30_000,
         report_timeout_ms: 3000,
+        dashboard_deadline_ms: 1500,
         poll_ms: 50,
         probe_ms: 200,
         purge_cron: "0 0 * * * *".into(),

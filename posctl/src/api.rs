@@ -33,8 +33,13 @@ pub struct Api {
 
 impl Api {
     pub fn new(base: &str, token: &str) -> anyhow::Result<Self> {
+        Self::with_timeout(base, token, Duration::from_secs(30))
+    }
+
+    /// A client whose calls each give up after `timeout`.
+    pub fn with_timeout(base: &str, token: &str, timeout: Duration) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
+            .timeout(timeout)
             .build()
             .context("building the HTTP client")?;
         Ok(Self {
@@ -89,12 +94,31 @@ impl Api {
         self.send("PATCH", path, request).await
     }
 
+    /// A call answered with no body (204).
+    pub async fn delete(&self, path: &str) -> anyhow::Result<()> {
+        let request = self.http.delete(format!("{}{path}", self.base));
+        self.answer("DELETE", path, request).await.map(drop)
+    }
+
     async fn send<T: DeserializeOwned>(
         &self,
         method: &'static str,
         path: &str,
         request: reqwest::RequestBuilder,
     ) -> anyhow::Result<T> {
+        let url = format!("{}{path}", self.base);
+        let (status, body) = self.answer(method, path, request).await?;
+        serde_json::from_slice(&body)
+            .with_context(|| format!("{method} {url}: unexpected answer ({status})"))
+    }
+
+    /// Sends the call; the status and body of a 2xx answer, else an [`HttpError`].
+    async fn answer(
+        &self,
+        method: &'static str,
+        path: &str,
+        request: reqwest::RequestBuilder,
+    ) -> anyhow::Result<(reqwest::StatusCode, Vec<u8>)> {
         let url = format!("{}{path}", self.base);
         let response = request
             .bearer_auth(&self.token)
@@ -115,8 +139,7 @@ impl Api {
             }
             .into());
         }
-        serde_json::from_slice(&body)
-            .with_context(|| format!("{method} {url}: unexpected answer ({status})"))
+        Ok((status, body.to_vec()))
     }
 }
 

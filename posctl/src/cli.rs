@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::node::{self, NodeAction};
-use crate::ops;
+use crate::{ops, stores};
 
 /// Runs a local POS cluster: central and one store node per city, each on its own PostgreSQL.
 #[derive(Debug, Parser)]
@@ -30,6 +30,46 @@ pub enum Command {
     /// A city's node at central: reload its fragment, or enable (and resync) or disable it.
     #[command(subcommand)]
     Node(NodeCommand),
+    /// Stores at central, with no restart: add one with a cashier credential.
+    #[command(subcommand)]
+    Store(StoreCommand),
+    /// Cashier credentials, with no restart: give a store a new one and revoke its others.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Create the store at central and issue its cashier credential (in DIR/cluster.json); the city's
+    /// node takes it up by replication.
+    Add(StoreAddArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StoreAddArgs {
+    /// The city (case-insensitive).
+    pub city: String,
+    /// The store's code, e.g. LHR002.
+    pub code: String,
+    /// Its name [default: the city and the code].
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a new cashier credential for the store (in DIR/cluster.json) and revoke every other one.
+    Rotate(TokenRotateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenRotateArgs {
+    /// The store's code.
+    pub store: String,
+    #[arg(long)]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,6 +109,9 @@ pub struct UpArgs {
     /// when they are but a secondary step (node registration, demo data) failed.
     #[arg(long)]
     pub detach: bool,
+    /// Print each step (instances, services, registration, demo data), not only the summary.
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +148,7 @@ pub struct DbArgs {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Up(args) => {
+            crate::progress::set_verbose(args.verbose);
             ops::up(ops::UpOptions {
                 dir: args.dir,
                 cities: args.cities,
@@ -134,6 +178,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await
                 .map(|()| ExitCode::SUCCESS)
         }
+        Command::Store(StoreCommand::Add(args)) => {
+            let name = args
+                .name
+                .unwrap_or_else(|| format!("{} {}", args.city.trim(), args.code.trim()));
+            stores::add(&args.dir, &args.city, &args.code, &name)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }
+        Command::Token(TokenCommand::Rotate(args)) => stores::rotate(&args.dir, &args.store)
+            .await
+            .map(|()| ExitCode::SUCCESS),
     }
 }
 
@@ -154,6 +209,7 @@ mod tests {
             "20000",
             "--demo-data",
             "--detach",
+            "--verbose",
         ])
         .unwrap();
         let Command::Up(up) = cli.command else {
@@ -161,7 +217,7 @@ mod tests {
         };
         assert_eq!(up.cities.unwrap(), ["Karachi", "Lahore"]);
         assert_eq!(up.port_base, Some(20000));
-        assert!(up.demo_data && up.detach);
+        assert!(up.demo_data && up.detach && up.verbose);
         let cli = Cli::try_parse_from(["posctl", "db", "stop", "lahore", "--dir", "d"]).unwrap();
         assert!(matches!(cli.command, Command::Db(DbCommand::Stop(ref a)) if a.target == "lahore"));
         assert!(Cli::try_parse_from(["posctl", "status"]).is_err());
@@ -169,6 +225,16 @@ mod tests {
             Cli::try_parse_from(["posctl", "node", "resync", "Lahore", "--dir", "d"]).unwrap();
         assert!(
             matches!(cli.command, Command::Node(NodeCommand::Resync(ref a)) if a.city == "Lahore")
+        );
+        let cli = Cli::try_parse_from(["posctl", "store", "add", "Lahore", "LHR002", "--dir", "d"])
+            .unwrap();
+        assert!(
+            matches!(cli.command, Command::Store(StoreCommand::Add(ref a)) if a.code == "LHR002" && a.name.is_none())
+        );
+        let cli =
+            Cli::try_parse_from(["posctl", "token", "rotate", "LHR001", "--dir", "d"]).unwrap();
+        assert!(
+            matches!(cli.command, Command::Token(TokenCommand::Rotate(ref a)) if a.store == "LHR001")
         );
     }
 }

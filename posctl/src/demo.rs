@@ -95,7 +95,7 @@ const CUSTOMERS: &[&str] = &[
 pub async fn seed_catalogue(central: &Api) -> anyhow::Result<usize> {
     let products: Vec<Product> = central.get_all("/products").await?;
     if !products.is_empty() {
-        println!(
+        crate::step!(
             "demo data: central has {} products already; catalogue left as it is",
             products.len()
         );
@@ -127,7 +127,7 @@ pub async fn seed_catalogue(central: &Api) -> anyhow::Result<usize> {
             created += 1;
         }
     }
-    println!(
+    crate::step!(
         "demo data: {} categories, {created} products",
         CATALOGUE.len()
     );
@@ -190,7 +190,7 @@ pub async fn seed_stores_and_customers(central: &Api, cities: &[CityState]) -> a
                 .await
                 .with_context(|| format!("creating customer {name:?}"))?;
         }
-        println!(
+        crate::step!(
             "demo data: store {code} and {} customers in {}",
             CUSTOMERS.len(),
             city.name
@@ -205,8 +205,8 @@ fn quantity(store_id: i32, index: usize) -> i64 {
     50 + seed.rem_euclid(151)
 }
 
-/// Opening stock for a store whose inventory is empty, once the node has the whole catalogue.
-/// `node` carries the store's cashier token. Returns whether stock was added.
+/// Opening stock for a store whose inventory is empty, once the node has the whole catalogue. `node`
+/// carries the store's cashier token, which the node accepts already. Returns whether stock was added.
 pub async fn opening_stock(
     node: &Api,
     store_id: i32,
@@ -253,7 +253,7 @@ pub async fn opening_stock(
         match node.post::<_, Value>("/inventory/receipts", &body).await {
             Ok(_) => return Ok(true),
             Err(e) if status_of(&e) == Some(404) => {
-                println!(
+                crate::step!(
                     "demo data: {} has no POST /inventory/receipts; writing the opening stock into its database",
                     node.base()
                 );

@@ -7,4 +7,7 @@ pub mod cluster;
 pub mod demo;
 pub mod node;
 pub mod ops;
+pub mod progress;
 pub mod services;
+pub mod stores;
+pub mod table;

@@ -6,94 +6,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step should panic
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const POSCTL: &str = env!("CARGO_BIN_EXE_posctl");
+mod common;
 
-fn posctl(args: &[&str]) -> Output {
-    posctl_with(args, &[])
-}
-
-/// `posctl` with `env` added to its environment.
-fn posctl_with(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let output = Command::new(POSCTL)
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    println!(
-        "$ posctl {}\n{}{}(exit {:?})",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-        output.status.code()
-    );
-    output
-}
-
-/// Runs `posctl down --purge` however the test ends, so no server outlives it.
-struct Cluster {
-    dir: PathBuf,
-    down: bool,
-}
-
-impl Cluster {
-    fn dir(&self) -> &str {
-        self.dir.to_str().unwrap()
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        if !self.down {
-            let _ = Command::new(POSCTL)
-                .args(["down", "--purge", "--dir"])
-                .arg(&self.dir)
-                .output();
-        }
-    }
-}
-
-fn gone(pid: i64) -> bool {
-    // A zombie holds no port or file; it only waits for init to reap it.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state == "Z" || state == "X"),
-    }
-}
-
-async fn health(http: &reqwest::Client, url: &str) -> Option<u16> {
-    let response = http.get(format!("{url}/health")).send().await.ok()?;
-    Some(response.status().as_u16())
-}
-
-/// Polls `/health` until it answers `want` (30 s at most).
-async fn wait_health(http: &reqwest::Client, url: &str, want: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let got = health(http, url).await;
-        if got == Some(want) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{url}/health answered {got:?}, wanted {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-async fn get_json(http: &reqwest::Client, url: &str, token: &str) -> Value {
-    let response = http.get(url).bearer_auth(token).send().await.unwrap();
-    assert_eq!(response.status(), 200, "GET {url}");
-    response.json().await.unwrap()
-}
+use common::{Cluster, get_json, gone, health, port_base, posctl, posctl_with, wait_health};
 
 /// Every string under a key naming a password or token.
 fn collect_secrets(value: &Value, out: &mut Vec<String>) {
@@ -132,16 +51,8 @@ fn mode(path: &Path) -> u32 {
 
 #[tokio::test]
 async fn up_drill_and_down() {
-    let root = tempfile::Builder::new()
-        .prefix("posctl-test-")
-        .tempdir()
-        .unwrap();
-    let mut cluster = Cluster {
-        dir: root.path().join("cluster"),
-        down: false,
-    };
-    // Below the ephemeral port range; a different base per process so parallel runs do not collide.
-    let port_base = 20000 + (std::process::id() % 50) * 200;
+    let mut cluster = Cluster::in_temp_dir("posctl-test-");
+    let port_base = port_base(0);
     let base = port_base.to_string();
     let dir = cluster.dir().to_owned();
 
@@ -307,7 +218,10 @@ async fn up_drill_and_down() {
     }
 
     // A second `up` with the same settings starts nothing new and duplicates nothing.
-    let again = posctl_with(&["up", "--dir", &dir, "--demo-data", "--detach"], &settings);
+    let again = posctl_with(
+        &["up", "--dir", &dir, "--demo-data", "--detach", "--verbose"],
+        &settings,
+    );
     assert!(again.status.success());
     assert!(String::from_utf8_lossy(&again.stdout).contains("running already"));
     let products = get_json(&http, &format!("{central_url}/products?limit=1000"), &admin).await;

@@ -162,7 +162,8 @@ impl CommonConfig {
             migration_database_url: source.secret("POS_MIGRATION_DATABASE_URL")?,
             database_pool_size: source.get_or("POS_DATABASE_POOL_SIZE", 16)?,
             log_format: source.get_or("POS_LOG_FORMAT", crate::telemetry::LogFormat::Human)?,
-            log_filter: source.get_or("POS_LOG", "info".to_owned())?,
+            log_filter: source
+                .get_or("POS_LOG", crate::telemetry::DEFAULT_LOG_FILTER.to_owned())?,
             scheduler_enabled: source.get_or("POS_SCHEDULER_ENABLED", true)?,
             tls: tls_files(source)?,
             metrics_token: metrics_token(source)?,
@@ -216,14 +217,14 @@ mod tests {
         std::fs::write(&file, "http_port = 9000\nlog = \"debug\"\n").unwrap();
         let source = ConfigSource::from_pairs(pairs(&[
             ("POS_CONFIG_FILE", file.to_str().unwrap()),
-            ("POS_LOG", "warn"),
+            ("POS_LOG", "info"),
             ("POS_HTTP_PROT", "1"),
             ("HOME", "/root"),
         ]))
         .unwrap();
         let common = CommonConfig::load(&source, 8080, "pos_central").unwrap();
         assert_eq!(common.http_port, 9000);
-        assert_eq!(common.log_filter, "warn");
+        assert_eq!(common.log_filter, "info");
         assert_eq!(source.unread_keys(), vec!["POS_HTTP_PROT".to_owned()]);
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -21,6 +21,10 @@ impl FromStr for LogFormat {
     }
 }
 
+/// `POS_LOG` when unset: warnings and errors only (a refused request is a warning). `POS_LOG=info` adds a
+/// line per request and the services' start-up and delivery events.
+pub const DEFAULT_LOG_FILTER: &str = "warn";
+
 /// Installs the global subscriber once; later calls (tests start many apps in one process) are no-ops.
 /// PostgreSQL's notices (`extension "dblink" already exists, skipping`, …) reach tokio-postgres at INFO;
 /// they are for debugging, so they show only when the filter asks for debug (or names tokio_postgres).
@@ -33,7 +37,7 @@ pub fn init(format: LogFormat, filter: &str) {
     } else {
         format!("{filter},tokio_postgres::connection=warn")
     };
-    let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -3,6 +3,8 @@
 
 use crate::auth::AdminAccess;
 use actix_web::{HttpResponse, web};
+use std::time::Duration;
+
 use anyhow::Context;
 use pos_shared::domain::{CityId, LogEntryId};
 use pos_shared::error::{ApiError, ErrorBody};
@@ -28,12 +30,17 @@ pub struct ReplicationStatus {
 
 /// Per node: backlog counts, oldest pending age, last success, and a live reachability probe (all nodes
 /// probed in parallel, each on its own connection, so one hung node does not hold up the answer).
-pub async fn replication_status(state: &AppState) -> Result<ReplicationStatus, ApiError> {
+pub async fn replication_status(
+    state: &AppState,
+    probe_deadline: Option<Duration>,
+) -> Result<ReplicationStatus, ApiError> {
     let backlog = repl::backlog(&client(state).await?).await?;
     let probes = backlog.iter().map(|node| {
         let pool = state.pool.clone();
         let city_id = node.city_id;
-        async move {
+        // Its own task: a probe past the deadline finishes on its own and gives its connection back
+        // idle, instead of being dropped in the middle of its call.
+        let probe = tokio::spawn(async move {
             let Ok(db) = pool.get().await else {
                 return false;
             };
@@ -41,6 +48,14 @@ pub async fn replication_status(state: &AppState) -> Result<ReplicationStatus, A
             crate::db::nodes::probe_node(&db, city_id)
                 .await
                 .unwrap_or(false)
+        });
+        async move {
+            match probe_deadline {
+                Some(deadline) => {
+                    matches!(tokio::time::timeout(deadline, probe).await, Ok(Ok(true)))
+                }
+                None => probe.await.unwrap_or(false),
+            }
         }
     });
     let reachable = futures_util::future::join_all(probes).await;
@@ -68,7 +83,7 @@ pub async fn replication_status(state: &AppState) -> Result<ReplicationStatus, A
     ),
 )]
 pub async fn status(_: AdminAccess, state: web::Data<AppState>) -> Reply {
-    Ok(HttpResponse::Ok().json(replication_status(&state).await?))
+    Ok(HttpResponse::Ok().json(replication_status(&state, None).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Reply, client};
 use crate::db;
-use crate::fanout::NodeAnswer;
+use crate::fanout::{NodeAnswer, NodeSessions};
 use crate::state::AppState;
 
 pub const GROUPS: [&str; 5] = ["store", "city", "day", "product", "category"];
@@ -91,7 +91,13 @@ impl Accumulator {
 }
 
 /// Sales of every store between two business days, grouped, net of refunds.
-pub async fn sales_report(state: &AppState, query: &SalesQuery) -> Result<SalesReport, ApiError> {
+/// The sales report, asking the nodes on `nodes` (the service's sessions, or the dashboard's within its
+/// deadline).
+pub async fn sales_report(
+    state: &AppState,
+    nodes: &NodeSessions,
+    query: &SalesQuery,
+) -> Result<SalesReport, ApiError> {
     let central = client(state).await?;
     // With neither day given, each node reports its own today (its city's zone): `from` and `to` then
     // span the cities' todays. A day left out of a range is the latest city's today. The cities' days
@@ -126,8 +132,7 @@ pub async fn sales_report(state: &AppState, query: &SalesQuery) -> Result<SalesR
             format!("must be one of {}", GROUPS.join(", ")),
         ));
     }
-    let answers = state
-        .node_sessions
+    let answers = nodes
         .ask_every_node(|client, _| {
             let group_by = group_by.clone();
             let (from, to) = if each_city_today {
@@ -204,7 +209,7 @@ pub async fn sales_report(state: &AppState, query: &SalesQuery) -> Result<SalesR
     ),
 )]
 pub async fn sales(_: ViewerAccess, state: web::Data<AppState>, query: Query<SalesQuery>) -> Reply {
-    Ok(HttpResponse::Ok().json(sales_report(&state, &query).await?))
+    Ok(HttpResponse::Ok().json(sales_report(&state, &state.node_sessions, &query).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -24,6 +24,7 @@ pub fn replication_config() -> ReplicationConfig {
         batch_size: 1000,
         statement_timeout_ms: 5000,
         report_timeout_ms: 3000,
+        dashboard_deadline_ms: 1500,
         poll_ms: 20,
         probe_ms: 200,
         purge_cron: "*/1 * * * * *".into(),

@@ -183,7 +183,7 @@ async fn the_dashboard_in_a_real_browser_shows_what_the_api_reports() {
 }
 
 /// The dashboard as the API's admin token sees it (a bearer token signs in too).
-async fn dashboard_html(chain: &SalesChain) -> String {
+pub async fn dashboard_html(chain: &SalesChain) -> String {
     let response = chain
         .http
         .get(format!("{}/dashboard", chain.central.url))

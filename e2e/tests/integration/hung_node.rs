@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::chain::SalesChain;
 use crate::common::eventually;
+use crate::dashboard::dashboard_html;
 
 /// Resumes the node's processes however the test ends.
 struct Hung<'a>(&'a pos_shared::pgctl::PgInstance);
@@ -104,6 +105,48 @@ async fn a_hung_node_slows_nothing_else_at_central() {
         },
     )
     .await;
+}
+
+/// The dashboard page as the admin token sees it, and how long it took.
+async fn dashboard(chain: &SalesChain) -> (String, Duration) {
+    let started = Instant::now();
+    let page = dashboard_html(chain).await;
+    (page, started.elapsed())
+}
+
+#[tokio::test]
+async fn the_dashboard_with_a_hung_node_answers_at_its_one_deadline_and_names_the_node() {
+    let chain = SalesChain::start().await;
+    chain.sell().await;
+    eventually("the sale reaches central", Duration::from_secs(30), || {
+        chain.mappings(1)
+    })
+    .await;
+    // Sessions to the node are open already, as in a service that has been running.
+    let (page, _) = dashboard(&chain).await;
+    assert!(!page.contains(r#"data-testid="partial""#), "{page}");
+
+    let node = &chain.node.instance.pg;
+    node.hang().unwrap();
+    let _resume = Hung(node);
+    // replication_config(): POS_DASHBOARD_NODE_DEADLINE_MS 1500, while each report waits 3000 for a node.
+    let deadline = Duration::from_millis(1500);
+    for _ in 0..2 {
+        let (page, took) = dashboard(&chain).await;
+        eprintln!("dashboard with a hung node: {took:?}");
+        assert!(
+            took < deadline + Duration::from_millis(700),
+            "the dashboard took {took:?}: the nodes are asked at once under one deadline of {deadline:?}"
+        );
+        assert!(
+            page.contains("Partial figures: no answer from Karachi"),
+            "the hung node is named: {page}"
+        );
+        assert!(
+            page.contains(r#"<td colspan="7" class="bad">no answer</td>"#),
+            "its outbox row says it did not answer: {page}"
+        );
+    }
 }
 
 /// The sum of the delivery lags of `queue` (seconds), as `/metrics` at `url` shows it.

@@ -139,6 +139,10 @@ pub struct StoreState {
     pub id: i32,
     pub code: String,
     pub cashier_token: String,
+    /// The head-office credential the token belongs to; `None` for a token of an earlier release
+    /// (given to the node at start), which `up` replaces with a credential.
+    #[serde(default)]
+    pub credential_id: Option<i32>,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -254,9 +258,14 @@ impl State {
     }
 
     pub fn city(&self, name: &str) -> Option<&CityState> {
+        self.city_index(name).map(|index| &self.cities[index])
+    }
+
+    /// Where `city` finds the city named `name`.
+    pub fn city_index(&self, name: &str) -> Option<usize> {
         self.cities
             .iter()
-            .find(|c| c.name.eq_ignore_ascii_case(name.trim()) || c.instance.name == slug(name))
+            .position(|c| c.name.eq_ignore_ascii_case(name.trim()) || c.instance.name == slug(name))
     }
 
     /// Central first, then the cities.

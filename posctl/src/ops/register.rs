@@ -1,8 +1,7 @@
 //! What `up` does at central once it is healthy: the cities (created when missing), each city's stores
-//! with their cashier tokens, and the registration of the store nodes for replication.
+//! with their cashier credentials, and the registration of the store nodes for replication.
 
 use anyhow::Context;
-use pos_shared::auth::generate_token;
 use serde_json::json;
 
 use super::up::Report;
@@ -33,7 +32,7 @@ pub(super) async fn ensure_cities(api: &Api, state: &mut State) -> anyhow::Resul
                     .await;
                 match created {
                     Ok(c) => {
-                        println!("created city {} (id {})", c.name, c.id);
+                        crate::step!("created city {} (id {})", c.name, c.id);
                         let id = c.id;
                         known.push(c);
                         id
@@ -57,27 +56,36 @@ pub(super) async fn ensure_cities(api: &Api, state: &mut State) -> anyhow::Resul
     Ok(())
 }
 
-/// Every store of each city at central, with a cashier token (kept from earlier runs, else new).
+/// Every store of each city at central, with a cashier credential (kept from earlier runs, else issued
+/// at central: it reaches the node by replication, so the node needs no restart for it).
 pub(super) async fn sync_stores(api: &Api, state: &mut State) -> anyhow::Result<()> {
     let stores: Vec<Store> = api.get_all("/stores").await.context("listing stores")?;
     for city in &mut state.cities {
         let Some(city_id) = city.city_id else {
             continue;
         };
-        let previous = std::mem::take(&mut city.stores);
-        city.stores = stores
-            .iter()
-            .filter(|s| s.city_id == city_id)
-            .map(|s| StoreState {
-                id: s.id,
-                code: s.code.clone(),
-                cashier_token: previous
-                    .iter()
-                    .find(|p| p.id == s.id)
-                    .map(|p| p.cashier_token.clone())
-                    .unwrap_or_else(generate_token),
-            })
-            .collect();
+        // The city's list is replaced only once every store has its credential.
+        let mut listed = Vec::new();
+        for store in stores.iter().filter(|s| s.city_id == city_id) {
+            let kept = city
+                .stores
+                .iter()
+                .find(|p| p.id == store.id && p.credential_id.is_some());
+            let (credential_id, cashier_token) = match kept {
+                Some(p) => (p.credential_id, p.cashier_token.clone()),
+                None => {
+                    let (id, token) = crate::stores::issue_credential(api, store.id).await?;
+                    (Some(id), token)
+                }
+            };
+            listed.push(StoreState {
+                id: store.id,
+                code: store.code.clone(),
+                cashier_token,
+                credential_id,
+            });
+        }
+        city.stores = listed;
     }
     Ok(())
 }
@@ -126,7 +134,7 @@ pub(super) async fn register_nodes(api: &Api, state: &State, report: &mut Report
         });
         match api.post::<_, serde_json::Value>("/nodes", &body).await {
             Ok(_) => {
-                println!("registered the {} node at central", city.name);
+                crate::step!("registered the {} node at central", city.name);
                 registered.push(city_id);
             }
             Err(e) => report.warnings.push(format!(

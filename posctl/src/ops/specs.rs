@@ -60,14 +60,6 @@ pub(super) fn node_spec(
             &state.central.dbname,
         ),
     ));
-    if !city.stores.is_empty() {
-        let tokens: Vec<String> = city
-            .stores
-            .iter()
-            .map(|s| format!("{}={}", s.id, s.cashier_token))
-            .collect();
-        env.push(("POS_CASHIER_TOKENS".into(), tokens.join(",")));
-    }
     Ok(ServiceSpec {
         name: city.service_name(),
         binary: binaries.store_node.clone(),

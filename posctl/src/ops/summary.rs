@@ -7,6 +7,7 @@ use anyhow::Context;
 use serde_json::json;
 
 use crate::cluster::{self, Paths, State};
+use crate::table;
 
 pub(super) fn write_cluster_file(state: &State, paths: &Paths) -> anyhow::Result<()> {
     let nodes = state
@@ -41,46 +42,57 @@ pub(super) fn write_cluster_file(state: &State, paths: &Paths) -> anyhow::Result
 }
 
 pub(super) fn print_summary(state: &State, paths: &Paths, detach: bool) {
-    println!();
-    println!("Cluster is up in {}", paths.dir.display());
-    println!(
-        "  {:<16} {:<24} PostgreSQL 127.0.0.1:{} ({})",
-        "central",
-        state.central.http_url(),
-        state.central.pg_port,
-        state.central.dbname
-    );
+    let central = &state.central;
+    let mut rows = vec![vec![
+        cluster::CENTRAL.to_owned(),
+        central.http_url(),
+        format!("127.0.0.1:{} {}", central.pg_port, central.dbname),
+        format!(
+            "dashboard {}/dashboard (sign in as {})",
+            central.http_url(),
+            cluster::HEAD_OFFICE_ACCOUNT
+        ),
+    ]];
     for city in &state.cities {
         let stores: Vec<&str> = city.stores.iter().map(|s| s.code.as_str()).collect();
-        println!(
-            "  {:<16} {:<24} PostgreSQL 127.0.0.1:{} ({}), city_id {}, stores: {}",
-            city.name,
+        rows.push(vec![
+            city.name.clone(),
             city.instance.http_url(),
-            city.instance.pg_port,
-            city.instance.dbname,
-            city.city_id.map_or("?".to_owned(), |id| id.to_string()),
-            if stores.is_empty() {
-                "none".to_owned()
-            } else {
-                stores.join(", ")
-            }
-        );
+            format!(
+                "127.0.0.1:{} {}",
+                city.instance.pg_port, city.instance.dbname
+            ),
+            format!(
+                "city_id {}, stores: {}",
+                city.city_id.map_or("?".to_owned(), |id| id.to_string()),
+                if stores.is_empty() {
+                    "none".to_owned()
+                } else {
+                    stores.join(", ")
+                }
+            ),
+        ]);
     }
+    println!();
+    print!(
+        "{}",
+        table::render(&["SERVICE", "URL", "POSTGRESQL", "DETAIL"], &rows)
+    );
+    println!();
     println!(
-        "Dashboard: {}/dashboard (sign in as {}, password in cluster.json)",
-        state.central.http_url(),
+        "Tokens and passwords: {} (admin token, cashier tokens, the {} account, database URLs)",
+        paths.cluster_file().display(),
         cluster::HEAD_OFFICE_ACCOUNT
     );
     println!(
-        "URLs, database URLs and tokens: {}",
-        paths.cluster_file().display()
+        "Logs: {} (warnings also here; POS_LOG=info for each request)",
+        paths.logs_dir().display()
     );
-    println!("Logs: {}", paths.logs_dir().display());
     let dir = shell_word(&paths.dir);
     if detach {
         println!("Stop: posctl down --dir {dir}   (add --purge to delete everything)");
     } else {
-        println!("Ctrl-C stops the cluster (or: posctl down --dir {dir})");
+        println!("Stop: Ctrl-C, or posctl down --dir {dir} from another terminal");
     }
 }
 

@@ -17,7 +17,7 @@ use crate::api::Api;
 use crate::api::model::Product;
 use crate::cluster::{self, DEFAULT_CITIES, DEFAULT_PORT_BASE, InstanceState, Paths, State};
 use crate::demo;
-use crate::services::{Binaries, Supervisor};
+use crate::services::{Binaries, Foreground, Supervisor};
 
 pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -107,6 +107,18 @@ pub async fn up(options: UpOptions) -> anyhow::Result<ExitCode> {
     let binaries = Binaries::locate()?;
     let mut supervisor = Supervisor::new(paths.clone(), options.detach)?;
     let mut signals = Signals::new()?;
+    // In the foreground: the terminal's Ctrl-C for posctl alone, and `down` elsewhere asks it to stop.
+    let _foreground = if options.detach {
+        None
+    } else {
+        supervisor.record_self()?;
+        Foreground::take()
+    };
+    println!(
+        "Starting the cluster in {} (central and {} node(s)); --verbose shows each step",
+        paths.dir.display(),
+        state.cities.len()
+    );
     // Not cancelled by a signal: a half-started instance would be missed by the clean-up. A signal that
     // arrives meanwhile is seen by the select below.
     let mut started_pg: Vec<InstanceState> = Vec::new();
@@ -180,9 +192,10 @@ async fn start_instances(
     for task in tasks {
         match task.await.context("PostgreSQL start-up task")? {
             Ok((instance, true)) => {
-                println!(
+                crate::step!(
                     "PostgreSQL {} started on port {}",
-                    instance.name, instance.pg_port
+                    instance.name,
+                    instance.pg_port
                 );
                 started_pg.push(instance);
             }
@@ -224,7 +237,7 @@ async fn start_services(
     ensure_cities(&api, state).await?;
     state.save(paths)?;
 
-    // 4. Demo master data (stores first: the nodes need their cashier tokens at start).
+    // 4. Demo master data, and a cashier credential for each store (replicated to its node).
     if demo_data {
         if let Err(e) = demo::seed_catalogue(&api).await {
             report.warnings.push(format!("demo catalogue: {e:#}"));
@@ -238,7 +251,7 @@ async fn start_services(
     match sync_stores(&api, state).await {
         Ok(()) => state.save(paths)?,
         Err(e) => report.warnings.push(format!(
-            "listing stores at central (the nodes start without cashier tokens): {e:#}"
+            "listing stores at central (their cashier credentials are not recorded): {e:#}"
         )),
     }
 
@@ -281,11 +294,24 @@ async fn start_services(
                         continue;
                     }
                     for store in &city.stores {
+                        if let Err(e) = crate::stores::wait_for_credential(
+                            paths,
+                            city,
+                            store,
+                            demo::REPLICATION_TIMEOUT,
+                        )
+                        .await
+                        {
+                            report
+                                .warnings
+                                .push(format!("opening stock for {}: {e:#}", store.code));
+                            continue;
+                        }
                         let node = Api::new(&city.instance.http_url(), &store.cashier_token)?;
                         match demo::opening_stock(&node, store.id, &ids, paths, &city.instance)
                             .await
                         {
-                            Ok(true) => println!("demo data: opening stock for {}", store.code),
+                            Ok(true) => crate::step!("demo data: opening stock for {}", store.code),
                             Ok(false) => {}
                             Err(e) => report
                                 .warnings

@@ -1,11 +1,14 @@
 //! The service processes' description: where the `central` and `store-node` binaries are, what each
 //! service runs with (`ServiceSpec`: binary and environment), and `DIR/pids.json` with the checks of
 //! whether a recorded process is still ours. `ops` builds the specs and reads the pid file for `down` and
-//! `status`; `supervisor` spawns, watches and stops the processes.
+//! `status`; `supervisor` spawns, watches and stops the processes; `terminal` keeps the terminal's
+//! Ctrl-C for the foreground `up`.
 
 mod supervisor;
+mod terminal;
 
-pub use supervisor::{STOP_GRACE, Supervisor, stop_recorded};
+pub use supervisor::{STOP_GRACE, Supervisor, stop_recorded, stop_supervisor};
+pub use terminal::Foreground;
 
 use std::path::{Path, PathBuf};
 
@@ -130,9 +133,36 @@ impl PidEntry {
     }
 }
 
+/// The foreground `up` that supervises the services, so that `down` from another terminal asks it to
+/// stop the cluster (it then exits 0) instead of pulling its services away under it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SupervisorEntry {
+    pub pid: i32,
+    /// Its executable, to tell a recycled pid.
+    pub exe: PathBuf,
+}
+
+impl SupervisorEntry {
+    /// This process.
+    pub fn this_process() -> anyhow::Result<Self> {
+        Ok(Self {
+            pid: i32::try_from(std::process::id()).context("posctl's pid")?,
+            exe: std::env::current_exe().context("finding the posctl executable")?,
+        })
+    }
+
+    pub fn is_running(&self) -> bool {
+        is_alive(self.pid)
+            && std::fs::read_link(format!("/proc/{}/exe", self.pid))
+                .is_ok_and(|exe| exe == self.exe)
+    }
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct PidFile {
     pub services: Vec<PidEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supervisor: Option<SupervisorEntry>,
 }
 
 impl PidFile {

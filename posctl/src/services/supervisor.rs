@@ -14,7 +14,7 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::process::Child;
 
-use super::{PidEntry, PidFile, ServiceSpec, is_alive};
+use super::{PidEntry, PidFile, ServiceSpec, SupervisorEntry, is_alive};
 use crate::cluster::{Paths, port_free};
 
 /// How long a service gets to stop after SIGTERM before SIGKILL.
@@ -52,10 +52,10 @@ impl Supervisor {
             && entry.is_running()
         {
             if entry.fingerprint == fingerprint && entry.http_port == spec.http_port {
-                println!("{} is running already (pid {})", spec.name, entry.pid);
+                crate::step!("{} is running already (pid {})", spec.name, entry.pid);
                 return Ok(false);
             }
-            println!("{}: settings changed, restarting it", spec.name);
+            crate::step!("{}: settings changed, restarting it", spec.name);
             self.stop(std::slice::from_ref(&entry.name)).await;
         }
         if !port_free(spec.http_port) {
@@ -125,7 +125,7 @@ impl Supervisor {
                 tokio::spawn(stream_lines(spec.name.clone(), err, log));
             }
         }
-        println!("started {} (pid {pid}, port {})", spec.name, spec.http_port);
+        crate::step!("started {} (pid {pid}, port {})", spec.name, spec.http_port);
         self.children.insert(spec.name.clone(), child);
         self.pids.set(PidEntry {
             name: spec.name.clone(),
@@ -167,6 +167,12 @@ impl Supervisor {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+
+    /// Records this posctl as the cluster's foreground supervisor, for `down` (see [`stop_supervisor`]).
+    pub fn record_self(&mut self) -> anyhow::Result<()> {
+        self.pids.supervisor = Some(SupervisorEntry::this_process()?);
+        self.pids.save(&self.paths)
     }
 
     /// The names of the services this posctl started.
@@ -248,6 +254,38 @@ async fn terminate(targets: &mut [(String, i32, Option<Child>)]) {
     }
 }
 
+/// How long `down` waits for a foreground `up` to stop the cluster: its services' grace, then the
+/// PostgreSQL instances' fast shutdowns.
+const SUPERVISOR_GRACE: Duration = Duration::from_secs(60);
+
+/// For `down`: asks the foreground `up` recorded in `pids.json`, if it still runs, to stop the cluster
+/// (SIGTERM: it stops its services and instances and exits 0), and waits for it.
+pub async fn stop_supervisor(paths: &Paths) -> anyhow::Result<()> {
+    let Some(entry) = PidFile::load(paths)?.supervisor else {
+        return Ok(());
+    };
+    if !entry.is_running() {
+        return Ok(());
+    }
+    crate::step!(
+        "asking the foreground posctl up (pid {}) to stop the cluster",
+        entry.pid
+    );
+    signal(entry.pid, Signal::SIGTERM);
+    let deadline = Instant::now() + SUPERVISOR_GRACE;
+    while entry.is_running() {
+        if Instant::now() >= deadline {
+            bail!(
+                "the foreground posctl up (pid {}) did not stop within {} s",
+                entry.pid,
+                SUPERVISOR_GRACE.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
 /// Stops the services of `pids.json` that are still ours (for `down`, where posctl is not their parent).
 pub async fn stop_recorded(entries: &[PidEntry]) {
     let mut targets: Vec<(String, i32, Option<Child>)> = entries
@@ -256,7 +294,7 @@ pub async fn stop_recorded(entries: &[PidEntry]) {
         .map(|e| (e.name.clone(), e.pid, None))
         .collect();
     for (name, pid, _) in &targets {
-        println!("stopping {name} (pid {pid})");
+        crate::step!("stopping {name} (pid {pid})");
     }
     terminate(&mut targets).await;
 }

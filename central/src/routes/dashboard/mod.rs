@@ -1,14 +1,17 @@
 //! Head office's dashboard: one server-rendered page (inline SVG, no script or stylesheet from
 //! elsewhere) with each city's sales today by store and city, replication health per node, the entries
-//! a node refused with a way to re-queue each, and the stores' sync backlog. It refreshes itself.
+//! a node refused with a way to re-queue each, and the stores' sync backlog. It refreshes itself. The
+//! nodes are asked everything at once under one deadline (`POS_DASHBOARD_NODE_DEADLINE_MS`).
 //!
-//! Protected like the API (see `session`): the admin token, in an HttpOnly, SameSite=Strict cookie.
+//! Protected like the API (see `session`): a session of a head-office account, its token in an HttpOnly,
+//! SameSite=Strict cookie, or the admin token as a bearer token.
 
 mod html;
 mod session;
 
 use pos_shared::page::PageRequest;
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -83,22 +86,33 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Reply {
         group_by: Some(group.into()),
     };
     let (store_query, city_query) = (by("store"), by("city"));
-    let (by_store, by_city, replication) = futures_util::try_join!(
-        sales_report(&state, &store_query),
-        sales_report(&state, &city_query),
-        super::replication::replication_status(&state),
+    // Everything asked of the nodes at once, under one deadline: a hung node costs the page that long.
+    let deadline = Duration::from_millis(state.config.replication.dashboard_deadline_ms);
+    let nodes = state.node_sessions.within(deadline);
+    let central = client(&state).await?;
+    let (by_store, by_city, replication, dead, backlog) = futures_util::try_join!(
+        sales_report(&state, &nodes, &store_query),
+        sales_report(&state, &nodes, &city_query),
+        super::replication::replication_status(&state, Some(deadline)),
+        async {
+            db::replication::log_entries(
+                &central,
+                Some("Dead"),
+                None,
+                PageRequest::first(DEAD_LISTED),
+            )
+            .await
+            .map_err(ApiError::from)
+        },
+        async {
+            nodes
+                .ask_every_node(
+                    |client, _| async move { pos_shared::outbox::backlog(&client).await },
+                )
+                .await
+                .map_err(ApiError::from)
+        },
     )?;
-    let dead = db::replication::log_entries(
-        &client(&state).await?,
-        Some("Dead"),
-        None,
-        PageRequest::first(DEAD_LISTED),
-    )
-    .await?;
-    let backlog = state
-        .node_sessions
-        .ask_every_node(|client, _| async move { pos_shared::outbox::backlog(&client).await })
-        .await?;
 
     let today = if by_store.from == by_store.to {
         by_store.from.to_string()
