@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::node::{self, NodeAction};
-use crate::{ops, stores};
+use crate::{backup, ops, stores};
 
 /// Runs a local POS cluster: central and one store node per city, each on its own PostgreSQL.
 #[derive(Debug, Parser)]
@@ -36,6 +36,32 @@ pub enum Command {
     /// Cashier credentials, with no restart: give a store a new one and revoke its others.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// A pg_dump of central's and every node's database into a new directory, with a manifest.
+    Backup(BackupArgs),
+    /// Restore databases from a backup (services stopped: posctl down first), and queue what makes the
+    /// chain whole again: the nodes send central what it lost, restored nodes are resynced at the next up.
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// A directory that does not exist yet.
+    #[arg(long)]
+    pub to: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// A directory `posctl backup` made.
+    #[arg(long)]
+    pub from: PathBuf,
+    /// Only `central` or one city [default: every database in the backup].
+    #[arg(long)]
+    pub only: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -187,6 +213,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .map(|()| ExitCode::SUCCESS)
         }
         Command::Token(TokenCommand::Rotate(args)) => stores::rotate(&args.dir, &args.store)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Backup(args) => backup::backup(&args.dir, &args.to)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Restore(args) => backup::restore(&args.dir, &args.from, args.only.as_deref())
             .await
             .map(|()| ExitCode::SUCCESS),
     }

@@ -2,6 +2,7 @@
 //! live here so tests can reach them.
 
 pub mod api;
+pub mod backup;
 pub mod cli;
 pub mod cluster;
 pub mod demo;

@@ -4,11 +4,11 @@
 -- Replaceable (CREATE OR REPLACE only): re-applied at start-up under an advisory lock when its text changes.
 
 -- Every replicated row carries a version bumped on each update: a node applies a row only when its
--- version is newer than the one it has.
+-- version is newer than the one it has. An update may move it further (reassert_after_restore()).
 CREATE OR REPLACE FUNCTION touch_row() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    NEW.version := OLD.version + 1;
+    NEW.version := greatest(OLD.version + 1, NEW.version);
     NEW.updated_at := now();
     RETURN NEW;
 END;

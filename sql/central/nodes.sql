@@ -1,5 +1,5 @@
 -- Nodes: registering a city's store node (its dblink server, user mapping and initial load), enabling
--- and disabling it, and reloading its fragment (resync).
+-- and disabling it, reloading its fragment (resync), and central's rows re-asserted after a restore.
 -- Called by: POST /nodes, PATCH /nodes/{city_id}, POST /nodes/{city_id}/resync (central/src/routes/nodes.rs),
 -- posctl, or an operator from psql.
 -- Replaceable (CREATE OR REPLACE only): re-applied at start-up under an advisory lock when its text changes.
@@ -129,5 +129,27 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'PS404', MESSAGE = format('no node is registered for city %s', p_city_id);
     END IF;
+END;
+$$;
+
+-- After central is restored from a backup (posctl restore): the nodes may hold rows in versions newer
+-- than the backup's, which central wrote before it was lost, and a node applies only newer versions, so
+-- central's own rows would no longer reach them. Every replicated row's version moves on by p_jump (far
+-- more updates than any row gets between a backup and a loss), which also queues every row for every
+-- enabled node: the nodes end up with central's restored master data. Run once per restore, before the
+-- service starts; resync each node afterwards for the rows central no longer has. Returns the rows moved.
+CREATE OR REPLACE FUNCTION reassert_after_restore(p_jump bigint DEFAULT 1000000000) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_table text;
+    v_rows bigint;
+    v_total bigint := 0;
+BEGIN
+    FOREACH v_table IN ARRAY ARRAY['cities', 'categories', 'products', 'stores', 'customers', 'cashier_tokens'] LOOP
+        EXECUTE format('UPDATE %I SET version = version + $1', v_table) USING p_jump;
+        GET DIAGNOSTICS v_rows = ROW_COUNT;
+        v_total := v_total + v_rows;
+    END LOOP;
+    RETURN v_total;
 END;
 $$;

@@ -112,6 +112,28 @@ END;
 $$;
 SELECT grant_to_replicator('requeue_dead_outbox(bigint[])');
 
+-- After central is restored from a backup taken at p_since: what this node delivered since then goes up
+-- again (central keeps a mapping that arrives twice once). Returns how many entries were re-queued, and
+-- how many sales and refunds made since p_since have no entry left to send (purged by retention, see
+-- purge_node_history()): those central cannot get back from this node, and the operator is told so.
+CREATE OR REPLACE FUNCTION resend_outbox_since(p_since timestamptz, OUT requeued integer, OUT unsendable bigint)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    UPDATE outbox SET status = 'Pending', attempts = 0, next_attempt_at = NULL,
+                      message = 'sent again: central was restored from a backup'
+    WHERE status = 'Success' AND delivered_at >= p_since;
+    GET DIAGNOSTICS requeued = ROW_COUNT;
+    SELECT (SELECT count(*) FROM orders o
+            WHERE o.created_at >= p_since
+              AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.kind = 'order' AND e.global_order_id = o.global_order_id))
+         + (SELECT count(*) FROM refunds r JOIN orders o ON o.id = r.order_id
+            WHERE r.created_at >= p_since
+              AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.kind = 'refund' AND e.payload ->> 'refund_id' = r.refund_id::text))
+    INTO unsendable;
+END;
+$$;
+SELECT grant_to_replicator('resend_outbox_since(timestamptz)');
+
 -- Retention. Delivered outbox entries older than p_older_than, and idempotency keys older than
 -- p_keys_older_than, are deleted oldest first, at most p_limit of each per call (a call is one
 -- transaction; call again while it deletes p_limit). Failed and Dead entries are never deleted. A key

@@ -283,6 +283,8 @@ async fn start_services(
 
     // 6. Register the nodes at central (after their schemas exist, so the initial load lands at once).
     let registered = register_nodes(&api, state, &mut report).await;
+    // 6b. What a restore left to reconcile (see `backup`).
+    crate::backup::reconcile(&api, paths, state, &mut report.warnings).await;
 
     // 7. Opening stock.
     if demo_data {
