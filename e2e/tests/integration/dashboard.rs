@@ -25,7 +25,7 @@ fn test_id<'a>(dom: &'a str, id: &str) -> Option<&'a str> {
     Some(&dom[open..close])
 }
 
-fn chromium() -> String {
+pub fn chromium() -> String {
     for candidate in ["chromium", "chromium-browser", "google-chrome"] {
         if Command::new(candidate)
             .arg("--version")
@@ -38,20 +38,22 @@ fn chromium() -> String {
     panic!("no headless browser: install Debian's chromium (make test and .ci/run do)");
 }
 
+/// Chromium's flags for a machine with a closed network: no background connections, updates or sync.
+pub const QUIET_BROWSER: [&str; 6] = [
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+];
+
 /// Runs headless Chromium on a fresh profile with `args`, returning stdout.
 fn browse(args: &[&str]) -> String {
     let profile = tempfile::tempdir().unwrap();
     let output = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--disable-dev-shm-usage",
-        ])
+        .args(["--headless", "--no-sandbox"])
+        .args(QUIET_BROWSER)
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .args(args)
         .output()

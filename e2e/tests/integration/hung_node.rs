@@ -143,7 +143,7 @@ async fn the_dashboard_with_a_hung_node_answers_at_its_one_deadline_and_names_th
             "the hung node is named: {page}"
         );
         assert!(
-            page.contains(r#"<td colspan="7" class="bad">no answer</td>"#),
+            page.contains(r#"data-testid="outbox-unanswered">no answer</td>"#),
             "its outbox row says it did not answer: {page}"
         );
     }

@@ -10,6 +10,7 @@ mod chain;
 mod common;
 mod crash;
 mod dashboard;
+mod dashboard_layout;
 mod hung_node;
 mod idempotency;
 mod least_privilege;

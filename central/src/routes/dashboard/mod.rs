@@ -15,16 +15,18 @@ use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use pos_shared::domain::Day;
 use pos_shared::error::{ApiError, ErrorBody};
+use pos_shared::extract::Query;
 use serde::Deserialize;
 
-use self::html::{age, bar_chart, escape, login_page, page};
+use self::html::{Table, age, bar_chart, escape, login_page, page, trend_chart};
 pub use self::session::{
     __path_issue_link, __path_login, __path_logout, __path_redeem_link, LoginForm, LoginLink,
     LogoutForm, issue_link, login, logout, redeem_link,
 };
 use self::session::{csrf_matches, csrf_token, signed_in};
-use super::reports::{SalesQuery, sales_report};
+use super::reports::{SalesQuery, SalesReport, SalesReportRow, sales_report};
 use super::{Reply, client};
 use crate::auth::Role;
 use crate::db;
@@ -59,8 +61,25 @@ fn requeue_button(
     )
 }
 
-/// The page: each city's sales today by store and city, replication health, refused entries, the
-/// stores' sync backlog.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DashboardQuery {
+    /// First business day, `YYYY-MM-DD` (as `GET /reports/sales`: without either day, each city's today).
+    #[param(inline)]
+    pub from: Option<Day>,
+    /// Last business day, `YYYY-MM-DD`; at most 366 days after `from`.
+    #[param(inline)]
+    pub to: Option<Day>,
+}
+
+/// Stock lines under this many units are listed as low.
+const LOW_STOCK_BELOW: i32 = 10;
+/// Products shown in the top list.
+const TOP_PRODUCTS: usize = 10;
+
+/// The page: sales in a range of business days (each city's today by default) in total, per day, by
+/// city, store and category, and the top products; low stock; replication health per node with its lag,
+/// the rows a node refused, and each store's backlog of sales not yet at head office.
 ///
 /// Signed in by the session cookie (see `/dashboard/login` and `/dashboard/session/{nonce}`) or an
 /// `Authorization: Bearer` admin token; otherwise the sign-in page.
@@ -69,61 +88,91 @@ fn requeue_button(
     path = "/dashboard",
     operation_id = "dashboard",
     tag = "dashboard",
+    params(DashboardQuery),
     responses(
         (status = 200, description = "The dashboard page (refreshes itself)", content_type = "text/html", body = String),
         (status = 401, description = "Not signed in: the sign-in page", content_type = "text/html", body = String),
+        (status = 422, description = "A malformed day, `to` before `from`, or a range over 366 days (`validation_failed`)", body = ErrorBody),
         pos_shared::openapi::ServerErrors,
     ),
 )]
-pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Reply {
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: Query<DashboardQuery>,
+) -> Reply {
     let Some((actor, session_token)) = signed_in(&req, &state).await? else {
         return Ok(login_page(None));
     };
-    // Each city's own today (its time zone), not central's.
     let by = |group: &str| SalesQuery {
-        from: None,
-        to: None,
+        from: query.from,
+        to: query.to,
         group_by: Some(group.into()),
     };
-    let (store_query, city_query) = (by("store"), by("city"));
+    let queries = [
+        by("store"),
+        by("city"),
+        by("category"),
+        by("product"),
+        by("day"),
+    ];
     // Everything asked of the nodes at once, under one deadline: a hung node costs the page that long.
     let deadline = Duration::from_millis(state.config.replication.dashboard_deadline_ms);
     let nodes = state.node_sessions.within(deadline);
     let central = client(&state).await?;
-    let (by_store, by_city, replication, dead, backlog) = futures_util::try_join!(
-        sales_report(&state, &nodes, &store_query),
-        sales_report(&state, &nodes, &city_query),
-        super::replication::replication_status(&state, Some(deadline)),
-        async {
-            db::replication::log_entries(
-                &central,
-                Some("Dead"),
-                None,
-                PageRequest::first(DEAD_LISTED),
-            )
-            .await
-            .map_err(ApiError::from)
-        },
-        async {
-            nodes
-                .ask_every_node(
-                    |client, _| async move { pos_shared::outbox::backlog(&client).await },
+    let (by_store, by_city, by_category, by_product, by_day, replication, dead, backlog, low_stock) =
+        futures_util::try_join!(
+            sales_report(&state, &nodes, &queries[0]),
+            sales_report(&state, &nodes, &queries[1]),
+            sales_report(&state, &nodes, &queries[2]),
+            sales_report(&state, &nodes, &queries[3]),
+            sales_report(&state, &nodes, &queries[4]),
+            super::replication::replication_status(&state, Some(deadline)),
+            async {
+                db::replication::log_entries(
+                    &central,
+                    Some("Dead"),
+                    None,
+                    PageRequest::first(DEAD_LISTED),
                 )
                 .await
                 .map_err(ApiError::from)
-        },
-    )?;
+            },
+            async {
+                nodes
+                    .ask_every_node(|client, _| async move {
+                        pos_shared::outbox::backlog(&client).await
+                    })
+                    .await
+                    .map_err(ApiError::from)
+            },
+            async {
+                nodes
+                    .ask_every_node(|client, city_id| async move {
+                        db::reports::node_stock_below(&client, city_id, LOW_STOCK_BELOW).await
+                    })
+                    .await
+                    .map_err(ApiError::from)
+            },
+        )?;
 
-    let today = if by_store.from == by_store.to {
-        by_store.from.to_string()
+    let (from, to) = (by_store.from.to_string(), by_store.to.to_string());
+    let range = if query.from.is_none() && query.to.is_none() {
+        if from == to {
+            format!("Today, {from}")
+        } else {
+            format!("Today: {from} to {to} (each city's own day)")
+        }
     } else {
-        format!("{} to {} (each city's own day)", by_store.from, by_store.to)
+        format!("{from} to {to}")
     };
     let session_csrf = csrf_token(&session_token);
     let who = escape(&actor.name);
     let mut body = format!(
-        r#"<h1>Head office dashboard</h1><p class="muted">Today, {today} · refreshes every {REFRESH_SECONDS} s · {who} ·
-<form method="post" action="/dashboard/logout" style="display:inline"><input type="hidden" name="csrf" value="{session_csrf}"><button>Sign out</button></form></p>"#
+        r#"<h1>Head office dashboard</h1><p class="muted">{range} · refreshes every {REFRESH_SECONDS} s · {who} ·
+<form method="post" action="/dashboard/logout" style="display:inline"><input type="hidden" name="csrf" value="{session_csrf}"><button>Sign out</button></form></p>
+<form method="get" action="/dashboard" class="range"><label>From<br><input type="date" name="from" value="{from}"></label>
+<label>To<br><input type="date" name="to" value="{to}"></label><button>Show</button><a href="/dashboard">Today</a></form>"#
     );
     let missing: Vec<String> = by_store
         .nodes
@@ -139,23 +188,45 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Reply {
         );
     }
     let total = &by_store.total;
+    let mut days: Vec<&SalesReportRow> = by_day.rows.iter().collect();
+    days.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut top: Vec<&SalesReportRow> = by_product.rows.iter().collect();
+    top.sort_by_key(|r| std::cmp::Reverse(r.figures.revenue.amount()));
+    top.truncate(TOP_PRODUCTS);
     let _ = write!(
         body,
         r#"<div class="card totals"><div>Revenue<b data-testid="total-revenue">{}</b></div>
 <div>Orders<b data-testid="total-orders">{}</b></div><div>Units<b data-testid="total-units">{}</b></div></div>
-<h2>Sales by store</h2><div class="card">{}</div><h2>Sales by city</h2><div class="card">{}</div>"#,
+<h2>Revenue per day</h2><div class="card">{}</div>
+<div class="grid"><div><h2>Sales by city</h2><div class="card">{}</div></div>
+<div><h2>Sales by store</h2><div class="card">{}</div></div>
+<div><h2>Sales by category</h2><div class="card">{}</div></div>
+<div><h2>Top products</h2><div class="card">{}</div></div></div>"#,
         total.revenue,
         total.orders,
         total.units,
-        bar_chart("store", &by_store.rows),
-        bar_chart("city", &by_city.rows)
+        trend_chart(&days, &from, &to),
+        bar_chart("city", &rows(&by_city), "No sales in this range."),
+        bar_chart("store", &rows(&by_store), "No sales in this range."),
+        bar_chart("category", &rows(&by_category), "No sales in this range."),
+        bar_chart("product", &top, "No sales in this range."),
     );
+    body.push_str(&low_stock_table(&low_stock));
+
     // Re-queueing is an admin's: the buttons (and their form token) are shown to admins only.
     let csrf = (actor.role == Role::Admin).then_some(session_csrf);
-    body.push_str(
-        "<h2>Replication to the nodes</h2><table><tr><th>Node</th><th>Reachable</th><th>Pending</th>\
-         <th>Failed</th><th>Dead</th><th>Oldest pending</th><th>Last success</th><th>Last error</th><th></th></tr>",
-    );
+    body.push_str("<h2>Replication to the nodes</h2>");
+    let mut table = Table::new(&[
+        "Node",
+        "Reachable",
+        "Pending",
+        "Failed",
+        "Dead",
+        "Lag (oldest pending)",
+        "Last success",
+        "Last error",
+        "",
+    ]);
     for node in &replication.nodes {
         let b = &node.backlog;
         let requeue = if b.dead > 0 {
@@ -164,63 +235,91 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Reply {
         } else {
             String::new()
         };
-        let _ = write!(
-            body,
-            r#"<tr data-node="{city}"><td>{city}</td><td class="{rclass}">{reach}</td><td data-testid="pending">{}</td>
-<td>{}</td><td data-testid="dead">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{requeue}</td></tr>"#,
-            b.pending,
-            b.failed,
-            b.dead,
-            age(b.oldest_pending_age_seconds),
-            time_or_never(b.last_success),
-            escape(b.last_error.as_deref().unwrap_or("")),
-            city = escape(&b.city),
-            rclass = if node.reachable { "ok" } else { "bad" },
-            reach = if node.reachable { "yes" } else { "no" },
+        let city = escape(&b.city);
+        let reach = if node.reachable {
+            ("class=\"ok\"", "yes")
+        } else {
+            ("class=\"bad\"", "no")
+        };
+        table.row(
+            &format!(r#"data-node="{city}""#),
+            &[
+                ("", city.clone()),
+                (reach.0, reach.1.into()),
+                (r#"data-testid="pending""#, b.pending.to_string()),
+                ("", b.failed.to_string()),
+                (r#"data-testid="dead""#, b.dead.to_string()),
+                ("", age(b.oldest_pending_age_seconds)),
+                ("", time_or_never(b.last_success)),
+                ("", escape(b.last_error.as_deref().unwrap_or(""))),
+                ("", requeue),
+            ],
         );
     }
-    body.push_str("</table>");
+    body.push_str(&table.finish());
     if !dead.is_empty() {
-        let _ = write!(
-            body,
-            "<h2>Rows a node refused (newest {DEAD_LISTED})</h2><table><tr><th>Entry</th><th>Node</th>\
-             <th>Row</th><th>Change</th><th>Attempts</th><th>Last attempt</th><th>Why</th><th></th></tr>"
-        );
+        let _ = write!(body, "<h2>Rows a node refused (newest {DEAD_LISTED})</h2>");
         let cities: std::collections::HashMap<i32, &str> = replication
             .nodes
             .iter()
             .map(|n| (n.backlog.city_id, n.backlog.city.as_str()))
             .collect();
+        let mut table = Table::new(&[
+            "Entry",
+            "Node",
+            "Row",
+            "Change",
+            "Attempts",
+            "Last attempt",
+            "Why",
+            "",
+        ]);
         for entry in &dead {
             let city = cities
                 .get(&entry.target_city_id)
                 .map_or_else(|| entry.target_city_id.to_string(), |c| escape(c));
-            let _ = write!(
-                body,
-                r#"<tr data-dead="{id}"><td>{id}</td><td>{city}</td><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td>
-<td data-testid="dead-error">{}</td><td>{}</td></tr>"#,
-                escape(&entry.table_name),
-                entry.record_id,
-                escape(&entry.operation),
-                entry.attempts,
-                time_or_never(entry.last_attempt_at),
-                escape(entry.message.as_deref().unwrap_or("")),
-                requeue_button(
-                    "replication",
-                    entry.target_city_id,
-                    Some(entry.id),
-                    "Re-queue",
-                    &csrf
-                ),
-                id = entry.id,
+            table.row(
+                &format!(r#"data-dead="{}""#, entry.id),
+                &[
+                    ("", entry.id.to_string()),
+                    ("", city),
+                    (
+                        "",
+                        format!("{} {}", escape(&entry.table_name), entry.record_id),
+                    ),
+                    ("", escape(&entry.operation)),
+                    ("", entry.attempts.to_string()),
+                    ("", time_or_never(entry.last_attempt_at)),
+                    (
+                        r#"data-testid="dead-error""#,
+                        escape(entry.message.as_deref().unwrap_or("")),
+                    ),
+                    (
+                        "",
+                        requeue_button(
+                            "replication",
+                            entry.target_city_id,
+                            Some(entry.id),
+                            "Re-queue",
+                            &csrf,
+                        ),
+                    ),
+                ],
             );
         }
-        body.push_str("</table>");
+        body.push_str(&table.finish());
     }
-    body.push_str(
-        "<h2>Stores' sales waiting to reach head office</h2><table><tr><th>Node</th><th>Pending</th>\
-         <th>Failed</th><th>Dead</th><th>Oldest</th><th>Last delivered</th><th>Last error</th><th></th></tr>",
-    );
+    body.push_str("<h2>Stores' sales waiting to reach head office</h2>");
+    let mut table = Table::new(&[
+        "Node",
+        "Pending",
+        "Failed",
+        "Dead",
+        "Oldest unsent",
+        "Last delivered",
+        "Last error",
+        "",
+    ]);
     for (answer, value) in &backlog {
         let city = escape(&answer.city);
         match value {
@@ -231,31 +330,81 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Reply {
                 } else {
                     String::new()
                 };
-                let _ = write!(
-                    body,
-                    r#"<tr data-backlog="{city}"><td>{city}</td><td>{}</td><td>{}</td><td data-testid="outbox-dead">{}</td>
-<td>{}</td><td>{}</td><td>{}</td><td>{requeue}</td></tr>"#,
-                    b.pending,
-                    b.failed,
-                    b.dead,
-                    age(b.oldest_pending_age_seconds),
-                    time_or_never(b.last_delivered_at),
-                    escape(b.last_error.as_deref().unwrap_or("")),
+                table.row(
+                    &format!(r#"data-backlog="{city}""#),
+                    &[
+                        ("", city.clone()),
+                        ("", b.pending.to_string()),
+                        ("", b.failed.to_string()),
+                        (r#"data-testid="outbox-dead""#, b.dead.to_string()),
+                        ("", age(b.oldest_pending_age_seconds)),
+                        ("", time_or_never(b.last_delivered_at)),
+                        ("", escape(b.last_error.as_deref().unwrap_or(""))),
+                        ("", requeue),
+                    ],
                 );
             }
-            None => {
-                let _ = write!(
-                    body,
-                    r#"<tr><td>{city}</td><td colspan="7" class="bad">no answer</td></tr>"#
-                );
-            }
+            None => table.row(
+                &format!(r#"data-backlog="{city}""#),
+                &[
+                    (r#"class="bad""#, city.clone()),
+                    (
+                        r#"class="bad" data-testid="outbox-unanswered""#,
+                        "no answer".into(),
+                    ),
+                ],
+            ),
         }
     }
-    body.push_str("</table>");
+    body.push_str(&table.finish());
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(page("Head office dashboard", &body, true)))
+}
+
+/// A report's rows, in its order.
+fn rows(report: &SalesReport) -> Vec<&SalesReportRow> {
+    report.rows.iter().collect()
+}
+
+/// Stock lines under [`LOW_STOCK_BELOW`] at every node that answered, lowest first.
+fn low_stock_table(
+    answers: &[(
+        crate::fanout::NodeAnswer,
+        Option<Vec<db::reports::StockRow>>,
+    )],
+) -> String {
+    let cities: std::collections::HashMap<i32, &str> = answers
+        .iter()
+        .map(|(a, _)| (a.city_id, a.city.as_str()))
+        .collect();
+    let mut lines: Vec<&db::reports::StockRow> = answers
+        .iter()
+        .filter_map(|(_, rows)| rows.as_ref())
+        .flatten()
+        .collect();
+    lines.sort_by_key(|r| (r.quantity, r.city_id, r.store_id, r.product_id));
+    let mut html = format!("<h2>Low stock (under {LOW_STOCK_BELOW})</h2>");
+    if lines.is_empty() {
+        html.push_str(r#"<p class="muted">No stock line is low.</p>"#);
+        return html;
+    }
+    let mut table = Table::new(&["City", "Store", "SKU", "Product", "Quantity"]);
+    for line in lines.iter().take(DEAD_LISTED as usize) {
+        table.row(
+            &format!(r#"data-low-stock="{}-{}""#, line.store_id, line.product_id),
+            &[
+                ("", escape(cities.get(&line.city_id).copied().unwrap_or(""))),
+                ("", escape(&line.store_code)),
+                ("", escape(&line.sku)),
+                ("", escape(&line.product_name)),
+                (r#"data-testid="low-quantity""#, line.quantity.to_string()),
+            ],
+        );
+    }
+    html.push_str(&table.finish());
+    html
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
