@@ -281,12 +281,21 @@ pub async fn reconcile(api: &Api, paths: &Paths, state: &State, warnings: &mut V
     if let Some(since) = reconcile.resend_since {
         let mut all_sent = true;
         for city in &state.cities {
-            if let Err(e) = resend(paths, city, since).await {
+            match resend(paths, city, since).await {
+                Ok(0) => {}
+                // Permanent: said once, not retried at every `up`.
+                Ok(unsendable) => warnings.push(format!(
+                    "the {} node has no outbox entry left for {unsendable} sale(s) or refund(s) since the \
+                     backup (purged after POS_OUTBOX_RETENTION_HOURS): central cannot get them back from it",
+                    city.name
+                )),
+                Err(e) => {
                 warnings.push(format!(
                     "asking the {} node to send central again what it lost: {e:#}",
                     city.name
                 ));
                 all_sent = false;
+                }
             }
         }
         if all_sent {
@@ -341,8 +350,9 @@ async fn reassert_central(paths: &Paths, state: &State) -> anyhow::Result<i64> {
         .get(0))
 }
 
-/// The node sends again what it delivered since `since`.
-async fn resend(paths: &Paths, city: &CityState, since: DateTime<Utc>) -> anyhow::Result<()> {
+/// The node sends again what it delivered since `since`; how many sales and refunds since then it has
+/// no outbox entry left for.
+async fn resend(paths: &Paths, city: &CityState, since: DateTime<Utc>) -> anyhow::Result<i64> {
     let node = city
         .instance
         .pg(paths)?
@@ -361,11 +371,5 @@ async fn resend(paths: &Paths, city: &CityState, since: DateTime<Utc>) -> anyhow
         city.name,
         since.format("%Y-%m-%d %H:%M:%S UTC")
     );
-    if unsendable > 0 {
-        bail!(
-            "{unsendable} sale(s) or refund(s) since then have no outbox entry left (purged after \
-             POS_OUTBOX_RETENTION_HOURS): central cannot get them back from this node"
-        );
-    }
-    Ok(())
+    Ok(unsendable)
 }
