@@ -11,6 +11,7 @@ mod common;
 mod crash;
 mod dashboard;
 mod dashboard_layout;
+mod database_tls;
 mod hung_node;
 mod idempotency;
 mod least_privilege;

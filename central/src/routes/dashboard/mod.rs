@@ -7,6 +7,7 @@
 //! SameSite=Strict cookie, or the admin token as a bearer token.
 
 mod html;
+mod panels;
 mod session;
 
 use pos_shared::page::PageRequest;
@@ -20,7 +21,7 @@ use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::Query;
 use serde::Deserialize;
 
-use self::html::{Table, age, bar_chart, escape, login_page, page, trend_chart};
+use self::html::{bar_chart, escape, login_page, page, trend_chart};
 pub use self::session::{
     __path_issue_link, __path_login, __path_logout, __path_redeem_link, LoginForm, LoginLink,
     LogoutForm, issue_link, login, logout, redeem_link,
@@ -35,31 +36,6 @@ use crate::state::AppState;
 const REFRESH_SECONDS: u32 = 15;
 /// Refused entries listed one by one; the counts per node cover the rest.
 const DEAD_LISTED: i64 = 50;
-
-fn time_or_never(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    at.map(|t| t.format("%H:%M:%S UTC").to_string())
-        .unwrap_or_else(|| "never".into())
-}
-
-/// A re-queue button: the node's dead entries of `queue`, or the one entry `id`.
-fn requeue_button(
-    queue: &str,
-    city_id: i32,
-    id: Option<i64>,
-    label: &str,
-    csrf: &Option<String>,
-) -> String {
-    let Some(csrf) = csrf else {
-        return String::new();
-    };
-    let id = id
-        .map(|id| format!(r#"<input type="hidden" name="id" value="{id}">"#))
-        .unwrap_or_default();
-    format!(
-        r#"<form method="post" action="/dashboard/requeue"><input type="hidden" name="queue" value="{queue}">
-<input type="hidden" name="city_id" value="{city_id}">{id}<input type="hidden" name="csrf" value="{csrf}"><button>{label}</button></form>"#
-    )
-}
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -211,152 +187,13 @@ pub async fn show(
         bar_chart("category", &rows(&by_category), "No sales in this range."),
         bar_chart("product", &top, "No sales in this range."),
     );
-    body.push_str(&low_stock_table(&low_stock));
+    body.push_str(&panels::low_stock_table(&low_stock));
 
     // Re-queueing is an admin's: the buttons (and their form token) are shown to admins only.
     let csrf = (actor.role == Role::Admin).then_some(session_csrf);
-    body.push_str("<h2>Replication to the nodes</h2>");
-    let mut table = Table::new(&[
-        "Node",
-        "Reachable",
-        "Pending",
-        "Failed",
-        "Dead",
-        "Lag (oldest pending)",
-        "Last success",
-        "Last error",
-        "",
-    ]);
-    for node in &replication.nodes {
-        let b = &node.backlog;
-        let requeue = if b.dead > 0 {
-            let label = format!("Re-queue {} dead", b.dead);
-            requeue_button("replication", b.city_id, None, &label, &csrf)
-        } else {
-            String::new()
-        };
-        let city = escape(&b.city);
-        let reach = if node.reachable {
-            ("class=\"ok\"", "yes")
-        } else {
-            ("class=\"bad\"", "no")
-        };
-        table.row(
-            &format!(r#"data-node="{city}""#),
-            &[
-                ("", city.clone()),
-                (reach.0, reach.1.into()),
-                (r#"data-testid="pending""#, b.pending.to_string()),
-                ("", b.failed.to_string()),
-                (r#"data-testid="dead""#, b.dead.to_string()),
-                ("", age(b.oldest_pending_age_seconds)),
-                ("", time_or_never(b.last_success)),
-                ("", escape(b.last_error.as_deref().unwrap_or(""))),
-                ("", requeue),
-            ],
-        );
-    }
-    body.push_str(&table.finish());
-    if !dead.is_empty() {
-        let _ = write!(body, "<h2>Rows a node refused (newest {DEAD_LISTED})</h2>");
-        let cities: std::collections::HashMap<i32, &str> = replication
-            .nodes
-            .iter()
-            .map(|n| (n.backlog.city_id, n.backlog.city.as_str()))
-            .collect();
-        let mut table = Table::new(&[
-            "Entry",
-            "Node",
-            "Row",
-            "Change",
-            "Attempts",
-            "Last attempt",
-            "Why",
-            "",
-        ]);
-        for entry in &dead {
-            let city = cities
-                .get(&entry.target_city_id)
-                .map_or_else(|| entry.target_city_id.to_string(), |c| escape(c));
-            table.row(
-                &format!(r#"data-dead="{}""#, entry.id),
-                &[
-                    ("", entry.id.to_string()),
-                    ("", city),
-                    (
-                        "",
-                        format!("{} {}", escape(&entry.table_name), entry.record_id),
-                    ),
-                    ("", escape(&entry.operation)),
-                    ("", entry.attempts.to_string()),
-                    ("", time_or_never(entry.last_attempt_at)),
-                    (
-                        r#"data-testid="dead-error""#,
-                        escape(entry.message.as_deref().unwrap_or("")),
-                    ),
-                    (
-                        "",
-                        requeue_button(
-                            "replication",
-                            entry.target_city_id,
-                            Some(entry.id),
-                            "Re-queue",
-                            &csrf,
-                        ),
-                    ),
-                ],
-            );
-        }
-        body.push_str(&table.finish());
-    }
-    body.push_str("<h2>Stores' sales waiting to reach head office</h2>");
-    let mut table = Table::new(&[
-        "Node",
-        "Pending",
-        "Failed",
-        "Dead",
-        "Oldest unsent",
-        "Last delivered",
-        "Last error",
-        "",
-    ]);
-    for (answer, value) in &backlog {
-        let city = escape(&answer.city);
-        match value {
-            Some(b) => {
-                let requeue = if b.dead > 0 {
-                    let label = format!("Re-queue {} refused", b.dead);
-                    requeue_button("outbox", answer.city_id, None, &label, &csrf)
-                } else {
-                    String::new()
-                };
-                table.row(
-                    &format!(r#"data-backlog="{city}""#),
-                    &[
-                        ("", city.clone()),
-                        ("", b.pending.to_string()),
-                        ("", b.failed.to_string()),
-                        (r#"data-testid="outbox-dead""#, b.dead.to_string()),
-                        ("", age(b.oldest_pending_age_seconds)),
-                        ("", time_or_never(b.last_delivered_at)),
-                        ("", escape(b.last_error.as_deref().unwrap_or(""))),
-                        ("", requeue),
-                    ],
-                );
-            }
-            None => table.row(
-                &format!(r#"data-backlog="{city}""#),
-                &[
-                    (r#"class="bad""#, city.clone()),
-                    (
-                        r#"class="bad" data-testid="outbox-unanswered""#,
-                        "no answer".into(),
-                    ),
-                ],
-            ),
-        }
-    }
-    body.push_str(&table.finish());
+    body.push_str(&panels::replication_panel(&replication, &csrf));
+    body.push_str(&panels::refused_panel(&dead, &replication, &csrf));
+    body.push_str(&panels::outbox_panel(&backlog, &csrf));
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -366,45 +203,6 @@ pub async fn show(
 /// A report's rows, in its order.
 fn rows(report: &SalesReport) -> Vec<&SalesReportRow> {
     report.rows.iter().collect()
-}
-
-/// Stock lines under [`LOW_STOCK_BELOW`] at every node that answered, lowest first.
-fn low_stock_table(
-    answers: &[(
-        crate::fanout::NodeAnswer,
-        Option<Vec<db::reports::StockRow>>,
-    )],
-) -> String {
-    let cities: std::collections::HashMap<i32, &str> = answers
-        .iter()
-        .map(|(a, _)| (a.city_id, a.city.as_str()))
-        .collect();
-    let mut lines: Vec<&db::reports::StockRow> = answers
-        .iter()
-        .filter_map(|(_, rows)| rows.as_ref())
-        .flatten()
-        .collect();
-    lines.sort_by_key(|r| (r.quantity, r.city_id, r.store_id, r.product_id));
-    let mut html = format!("<h2>Low stock (under {LOW_STOCK_BELOW})</h2>");
-    if lines.is_empty() {
-        html.push_str(r#"<p class="muted">No stock line is low.</p>"#);
-        return html;
-    }
-    let mut table = Table::new(&["City", "Store", "SKU", "Product", "Quantity"]);
-    for line in lines.iter().take(DEAD_LISTED as usize) {
-        table.row(
-            &format!(r#"data-low-stock="{}-{}""#, line.store_id, line.product_id),
-            &[
-                ("", escape(cities.get(&line.city_id).copied().unwrap_or(""))),
-                ("", escape(&line.store_code)),
-                ("", escape(&line.sku)),
-                ("", escape(&line.product_name)),
-                (r#"data-testid="low-quantity""#, line.quantity.to_string()),
-            ],
-        );
-    }
-    html.push_str(&table.finish());
-    html
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
