@@ -235,7 +235,7 @@ async fn resync(
     let city = cluster.karachi_city;
     wait_until_delivered(central, Duration::from_secs(120)).await?;
     central
-        .batch_execute("ALTER TABLE customers DISABLE TRIGGER trg_customers")
+        .batch_execute("ALTER TABLE customers DISABLE TRIGGER trg_customers_insert")
         .await
         .context("turning capture off for the setup")?;
     let loaded = central
@@ -248,7 +248,7 @@ async fn resync(
         .await
         .context("loading the customers");
     central
-        .batch_execute("ALTER TABLE customers ENABLE TRIGGER trg_customers")
+        .batch_execute("ALTER TABLE customers ENABLE TRIGGER trg_customers_insert")
         .await
         .context("turning capture back on")?;
     loaded?;

@@ -1,8 +1,11 @@
-//! Replication benchmark: prints figures measured side by side in one run, on real instances.
+//! Replication benchmark: prints figures measured side by side in one run, on real instances, and
+//! records them for BENCHMARKS.md (`make bench`).
 //!
-//! 1. propagation lag from central commit to visible at the node, at a steady write rate;
-//! 2. central write throughput with capture triggers on / off / a naive per-row `dblink_exec` trigger,
-//!    from writer sessions kept open (as a pool keeps them) and from new sessions per measurement;
+//! 1. propagation lag from central commit to visible at each of the two nodes, under a steady write rate;
+//! 2. central write throughput with capture on / off / a naive per-row `dblink_exec` trigger, for
+//!    single-row transactions (with where the CPU goes: central's instance, the node's, the service and
+//!    writers) and for one 10,000-row statement, with delivery running and with capture alone; and what
+//!    capture's parts cost (a trigger that does nothing, the log without its queue indexes, WAL per row);
 //! 3. backlog drain to a node returning from an outage.
 //!
 //! Run: `cargo bench -p pos-e2e --bench replication` (or `make bench`).
@@ -12,74 +15,14 @@
 use std::time::{Duration, Instant};
 
 use central::config::ReplicationConfig;
-use pos_shared::testkit::TestInstance;
+use pos_e2e::benchmarks::{Goal, Results, Unit};
+use pos_shared::testkit::{TestInstance, instance_cpu, machine_busy, own_cpu};
 
 mod common;
-use common::{Db, connect, connect_owner, wait_until_delivered};
+use common::{Db, connect, connect_owner, percentile, propagation_lag, wait_until_delivered};
 
 /// Interleaved rounds per throughput variant (the median is printed): the machine is shared and noisy.
 const ROUNDS: usize = 9;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
-/// Writes customers at `rate`/s for `seconds` and measures when each becomes visible at the node.
-async fn propagation_lag(
-    central: &Db,
-    node: &Db,
-    city_id: i32,
-    rate: u32,
-    seconds: u32,
-) -> anyhow::Result<Vec<Duration>> {
-    let start_id: i32 = node
-        .query_one("SELECT coalesce(max(id), 0) FROM customers", &[])
-        .await?
-        .get(0);
-    let total = (rate * seconds) as usize;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(i32, Instant)>();
-    let insert = central
-        .prepare("INSERT INTO customers (name, city_id) VALUES ('Lag probe', $1) RETURNING id")
-        .await?;
-    let writer = async {
-        let mut ticker = tokio::time::interval(Duration::from_secs(1) / rate);
-        for _ in 0..total {
-            ticker.tick().await;
-            let id: i32 = central.query_one(&insert, &[&city_id]).await?.get(0);
-            let _ = tx.send((id, Instant::now()));
-        }
-        anyhow::Ok(())
-    };
-    let watcher = async {
-        let mut seen = std::collections::HashMap::new();
-        let mut last = start_id;
-        let poll = node
-            .prepare("SELECT id FROM customers WHERE id > $1 ORDER BY id")
-            .await?;
-        let deadline = Instant::now() + Duration::from_secs(u64::from(seconds) + 30);
-        while seen.len() < total && Instant::now() < deadline {
-            for row in node.query(&poll, &[&last]).await? {
-                let id: i32 = row.get(0);
-                seen.insert(id, Instant::now());
-                last = last.max(id);
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        anyhow::Ok(seen)
-    };
-    let (written, seen) = tokio::join!(writer, watcher);
-    written?;
-    let seen = seen?;
-    let mut lags = Vec::new();
-    while let Ok((id, committed)) = rx.try_recv() {
-        if let Some(visible) = seen.get(&id) {
-            lags.push(visible.saturating_duration_since(committed));
-        }
-    }
-    lags.sort();
-    Ok(lags)
-}
 
 /// Writer sessions kept open across measurements, as a service's pool keeps them: a new session would
 /// pay for loading the capture trigger and its catalogue entries within the measurement.
@@ -123,19 +66,89 @@ impl Writers {
     }
 }
 
-/// One variant's throughput: rows/s and machine CPU per row.
+/// Where a measurement's CPU went: central's instance, the nodes' instances, and this process (central's
+/// service, in-process, and the writers).
+#[derive(Clone, Copy, Default)]
+struct Cpu {
+    central: Duration,
+    nodes: Duration,
+    bench: Duration,
+    machine: Duration,
+}
+
+impl Cpu {
+    fn now(central: &TestInstance, nodes: &[&TestInstance]) -> anyhow::Result<Self> {
+        let mut on_nodes = Duration::ZERO;
+        for node in nodes {
+            on_nodes += instance_cpu(node)?;
+        }
+        Ok(Self {
+            central: instance_cpu(central)?,
+            nodes: on_nodes,
+            bench: own_cpu()?,
+            machine: machine_busy()?,
+        })
+    }
+
+    fn since(self, earlier: Self) -> Self {
+        Self {
+            central: self.central.saturating_sub(earlier.central),
+            nodes: self.nodes.saturating_sub(earlier.nodes),
+            bench: self.bench.saturating_sub(earlier.bench),
+            machine: self.machine.saturating_sub(earlier.machine),
+        }
+    }
+}
+
+/// One variant's throughput: rows/s, the CPU spent per row and the WAL central wrote per row.
 #[derive(Clone, Copy)]
 struct Throughput {
     rows_per_second: f64,
-    cpu_per_row: Duration,
+    cpu: Cpu,
+    rows: u32,
+    wal_bytes_per_row: f64,
 }
 
-async fn measure(writers: &Writers, rows: usize) -> anyhow::Result<Throughput> {
-    let busy = pos_shared::testkit::machine_busy()?;
-    let rows_per_second = writers.write(rows).await?;
+impl Throughput {
+    fn micros_per_row(&self, part: Duration) -> f64 {
+        part.as_secs_f64() * 1e6 / f64::from(self.rows)
+    }
+}
+
+/// The instances whose CPU a measurement reads: central's and the nodes'.
+struct Watched<'a> {
+    central: &'a TestInstance,
+    nodes: Vec<&'a TestInstance>,
+}
+
+async fn wal_lsn(central: &Db) -> anyhow::Result<f64> {
+    Ok(central
+        .query_one("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn", &[])
+        .await?
+        .get::<_, rust_decimal::Decimal>(0)
+        .try_into()?)
+}
+
+/// Measures `write` (which returns rows/s) for `rows` rows, with whatever `wait` adds afterwards (delivery)
+/// counted in the CPU but not in the rate.
+async fn measure(
+    watched: &Watched<'_>,
+    central: &Db,
+    rows: usize,
+    write: impl AsyncFnOnce() -> anyhow::Result<f64>,
+    wait: impl AsyncFnOnce() -> anyhow::Result<()>,
+) -> anyhow::Result<Throughput> {
+    let cpu = Cpu::now(watched.central, &watched.nodes)?;
+    let wal = wal_lsn(central).await?;
+    let rows_per_second = write().await?;
+    let wal_bytes = wal_lsn(central).await? - wal;
+    wait().await?;
+    let rows = u32::try_from(rows)?;
     Ok(Throughput {
         rows_per_second,
-        cpu_per_row: (pos_shared::testkit::machine_busy()? - busy) / u32::try_from(rows)?,
+        cpu: Cpu::now(watched.central, &watched.nodes)?.since(cpu),
+        rows,
+        wal_bytes_per_row: wal_bytes / f64::from(rows),
     })
 }
 
@@ -158,30 +171,22 @@ impl Paired {
     }
 }
 
-/// `ROUNDS` pairs of measurements with the capture trigger on and off, back to back and in alternating
-/// order, so that the machine's background load (it is shared) weighs on both sides of a pair alike.
-/// With `delivered` (a central that delivers), each measurement with capture on is followed by waiting
-/// until the node has everything, so that no delivery runs during a measurement with capture off.
-async fn capture_on_off(
+/// `ROUNDS` pairs of measurements with `on` and `off` in force (SQL that switches triggers), back to
+/// back and in alternating order, so that the machine's background load (it is shared) weighs on both
+/// sides of a pair alike. Ends with `off`'s counterpart undone: `restore` runs last.
+async fn on_off(
     central: &Db,
-    delivered: bool,
-    mut measure: impl AsyncFnMut() -> anyhow::Result<Throughput>,
+    (on_sql, off_sql, restore): (&str, &str, &str),
+    mut measure: impl AsyncFnMut(bool) -> anyhow::Result<Throughput>,
 ) -> anyhow::Result<Paired> {
     let (mut on, mut off, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {
         let mut pair = [None, None];
         for capture in [round % 2 == 0, round % 2 == 1] {
-            let toggle = if capture { "ENABLE" } else { "DISABLE" };
             central
-                .batch_execute(&format!(
-                    "ALTER TABLE customers {toggle} TRIGGER trg_customers"
-                ))
+                .batch_execute(if capture { on_sql } else { off_sql })
                 .await?;
-            let measured = measure().await?;
-            if capture && delivered {
-                wait_until_delivered(central, Duration::from_secs(60)).await?;
-            }
-            pair[usize::from(capture)] = Some(measured);
+            pair[usize::from(capture)] = Some(measure(capture).await?);
         }
         let [Some(without), Some(with)] = pair else {
             unreachable!("both sides of a pair are measured")
@@ -190,9 +195,7 @@ async fn capture_on_off(
         on.push(with);
         off.push(without);
     }
-    central
-        .batch_execute("ALTER TABLE customers ENABLE TRIGGER trg_customers")
-        .await?;
+    central.batch_execute(restore).await?;
     for variant in [&mut on, &mut off] {
         variant.sort_by(|a, b| a.rows_per_second.total_cmp(&b.rows_per_second));
     }
@@ -205,13 +208,44 @@ async fn capture_on_off(
     })
 }
 
-/// Capture on and off in a fresh central database of `instance` whose nodes are registered but not
-/// served (entries accumulate; nothing is delivered).
+const CAPTURE_ON: &str = "ALTER TABLE customers ENABLE TRIGGER trg_customers_insert";
+const CAPTURE_OFF: &str = "ALTER TABLE customers DISABLE TRIGGER trg_customers_insert";
+/// Capture on against off.
+const CAPTURE: (&str, &str, &str) = (CAPTURE_ON, CAPTURE_OFF, CAPTURE_ON);
+
+/// One statement inserting `rows` customers (as an import does); rows/s.
+async fn bulk_insert(central: &Db, city_id: i32, rows: usize) -> anyhow::Result<f64> {
+    let names: Vec<String> = (0..rows).map(|i| format!("Bulk {i}")).collect();
+    let started = Instant::now();
+    central
+        .execute(
+            "INSERT INTO customers (name, phone, city_id)
+             SELECT n, '+92 300 0000000', $2 FROM unnest($1::text[]) n",
+            &[&names, &city_id],
+        )
+        .await?;
+    Ok(rows as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Central's write throughput with and without capture, single-row and bulk, delivered or not.
+struct Capture {
+    delivering: Paired,
+    bulk_delivering: Paired,
+    alone: Paired,
+    bulk_alone: Paired,
+    /// A statement trigger that does nothing, against no trigger.
+    empty_trigger: Paired,
+    /// Capture into a log without its two queue indexes, against no trigger.
+    unindexed: Paired,
+}
+
+/// The capture-alone figures: another central database of `instance` whose nodes are registered but
+/// not served (entries accumulate; nothing is delivered), so delivery does not compete for the cores.
 async fn capture_alone(
     instance: &TestInstance,
     rows: usize,
     writers: usize,
-) -> anyhow::Result<Paired> {
+) -> anyhow::Result<(Paired, Paired, Paired, Paired)> {
     let db = instance
         .migrated_database("central", |url| async move {
             central::schema::migrate(
@@ -226,15 +260,63 @@ async fn capture_alone(
         .batch_execute(
             "INSERT INTO cities (id, name, time_zone) VALUES (1, 'Karachi', 'Asia/Karachi'), (2, 'Lahore', 'Asia/Karachi');
              INSERT INTO nodes (city_id, server_name, central_login)
-             VALUES (1, 'node_karachi', 'pos_node_1'), (2, 'node_lahore', 'pos_node_2');",
+             VALUES (1, 'node_karachi', 'pos_node_1'), (2, 'node_lahore', 'pos_node_2');
+             CREATE FUNCTION bench_empty_capture() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN RETURN NULL; END $f$;
+             CREATE TRIGGER trg_bench_empty AFTER INSERT ON customers REFERENCING NEW TABLE AS new_rows
+                 FOR EACH STATEMENT EXECUTE FUNCTION bench_empty_capture();
+             ALTER TABLE customers DISABLE TRIGGER trg_bench_empty;",
         )
         .await?;
     let writers = Writers::open(instance, &db, 2, writers).await?;
-    capture_on_off(&client, false, async || measure(&writers, rows).await).await
+    let watched = Watched {
+        central: instance,
+        nodes: Vec::new(),
+    };
+    let single = async |_| {
+        measure(
+            &watched,
+            &client,
+            rows,
+            async || writers.write(rows).await,
+            async || Ok(()),
+        )
+        .await
+    };
+    let alone = on_off(&client, CAPTURE, single).await?;
+    let bulk = on_off(&client, CAPTURE, async |_| {
+        measure(
+            &watched,
+            &client,
+            BULK_ROWS,
+            async || bulk_insert(&client, 2, BULK_ROWS).await,
+            async || Ok(()),
+        )
+        .await
+    })
+    .await?;
+    let empty_trigger = on_off(
+        &client,
+        (
+            "ALTER TABLE customers DISABLE TRIGGER trg_customers_insert; ALTER TABLE customers ENABLE TRIGGER trg_bench_empty",
+            "ALTER TABLE customers DISABLE TRIGGER trg_bench_empty",
+            "ALTER TABLE customers DISABLE TRIGGER trg_bench_empty; ALTER TABLE customers ENABLE TRIGGER trg_customers_insert",
+        ),
+        single,
+    )
+    .await?;
+    client
+        .batch_execute("DROP INDEX replication_log_open_idx, replication_log_row_idx")
+        .await?;
+    let unindexed = on_off(&client, CAPTURE, single).await?;
+    Ok((alone, bulk, empty_trigger, unindexed))
 }
+
+/// Rows of the bulk statement.
+const BULK_ROWS: usize = 10_000;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let mut results = Results::new("replication");
     // Central commits durably, as in production (what a commit costs decides the write-throughput ratio);
     // the nodes are throwaway test instances.
     let central_pg = TestInstance::start_durable().await?;
@@ -256,25 +338,44 @@ async fn main() -> anyhow::Result<()> {
     let cluster = common::start(&central_pg, &karachi_pg, &lahore_pg, replication).await?;
     let central = connect_owner(&central_pg, &cluster.central_db).await?;
     let lahore = connect(&lahore_pg, &cluster.lahore_db).await?;
-    let _karachi = connect(&karachi_pg, &cluster.karachi_db).await?;
+    let karachi = connect(&karachi_pg, &cluster.karachi_db).await?;
     let city = cluster.lahore_city;
 
     println!("# Replication benchmark (central + 2 nodes, each its own PostgreSQL instance)\n");
 
-    // 1. Lag at a steady rate.
+    // 1. Lag under a steady write rate, to both nodes.
     let rate = 200;
-    let lags = propagation_lag(&central, &lahore, city, rate, 10).await?;
+    let nodes = [(cluster.karachi_city, &karachi), (city, &lahore)];
+    let lags = propagation_lag(&central, &nodes, rate, 10).await?;
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let (p50, p99) = (percentile(&lags, 0.5), percentile(&lags, 0.99));
     println!(
-        "## Propagation lag, central commit → visible at the node ({rate} writes/s for 10 s, {} samples)",
+        "## Propagation lag, central commit → visible at the node ({rate} writes/s for 10 s over 2 nodes, {} samples)",
         lags.len()
     );
     println!("| p50 | p90 | p99 | max |\n|---|---|---|---|");
     println!(
         "| {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |\n",
-        percentile(&lags, 0.5).as_secs_f64() * 1e3,
-        percentile(&lags, 0.9).as_secs_f64() * 1e3,
-        percentile(&lags, 0.99).as_secs_f64() * 1e3,
-        lags.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+        ms(p50),
+        ms(percentile(&lags, 0.9)),
+        ms(p99),
+        ms(lags.last().copied().unwrap_or_default())
+    );
+    let area = "Replication: propagation";
+    let load = format!("{rate} writes/s for 10 s spread over 2 nodes");
+    results.record(
+        area,
+        &format!("lag p50, commit at central to visible at the node, {load}"),
+        ms(p50),
+        Unit::Milliseconds,
+        Some(Goal::AtMost(50.0)),
+    );
+    results.record(
+        area,
+        &format!("lag p99, {load}"),
+        ms(p99),
+        Unit::Milliseconds,
+        Some(Goal::AtMost(100.0)),
     );
     wait_until_delivered(&central, Duration::from_secs(30)).await?;
 
@@ -282,12 +383,37 @@ async fn main() -> anyhow::Result<()> {
     let rows = 3000;
     let writers = 4;
     let warm = Writers::open(&central_pg, &cluster.central_db, city, writers).await?;
-    let delivering = capture_on_off(&central, true, async || measure(&warm, rows).await).await?;
-    // The same with new writer sessions for every measurement (as this benchmark measured before):
-    // each session's first rows also pay for loading the capture trigger and its catalogue entries.
-    let delivering_cold = capture_on_off(&central, true, async || {
-        let cold = Writers::open(&central_pg, &cluster.central_db, city, writers).await?;
-        measure(&cold, rows).await
+    let watched = Watched {
+        central: &central_pg,
+        nodes: vec![&karachi_pg, &lahore_pg],
+    };
+    let delivered = async |capture: bool| {
+        if capture {
+            wait_until_delivered(&central, Duration::from_secs(60)).await
+        } else {
+            Ok(())
+        }
+    };
+    let delivering = on_off(&central, CAPTURE, async |capture| {
+        measure(
+            &watched,
+            &central,
+            rows,
+            async || warm.write(rows).await,
+            async || delivered(capture).await,
+        )
+        .await
+    })
+    .await?;
+    let bulk_delivering = on_off(&central, CAPTURE, async |capture| {
+        measure(
+            &watched,
+            &central,
+            BULK_ROWS,
+            async || bulk_insert(&central, city, BULK_ROWS).await,
+            async || delivered(capture).await,
+        )
+        .await
     })
     .await?;
     let off = delivering.off;
@@ -305,66 +431,28 @@ async fn main() -> anyhow::Result<()> {
                RETURN NULL;
              END $f$;
              CREATE TRIGGER trg_naive AFTER INSERT ON customers FOR EACH ROW EXECUTE FUNCTION naive_replicate();
-             ALTER TABLE customers DISABLE TRIGGER trg_customers;"
+             {CAPTURE_OFF};"
         ))
         .await?;
     let naive = warm.write(400).await?;
     central
-        .batch_execute(
-            "DROP TRIGGER trg_naive ON customers; DROP FUNCTION naive_replicate();
-             ALTER TABLE customers ENABLE TRIGGER trg_customers;",
-        )
+        .batch_execute(&format!(
+            "DROP TRIGGER trg_naive ON customers; DROP FUNCTION naive_replicate(); {CAPTURE_ON};"
+        ))
         .await?;
-    // Capture alone: another central database with the same two nodes registered but no replicator
-    // running, so that delivery does not compete with the writers for this machine's two cores; on this
-    // durable instance and on a test instance with fsync off (where commits cost next to nothing).
-    let alone = capture_alone(&central_pg, rows, writers).await?;
-    let fast_pg = TestInstance::start_dedicated().await?;
-    let fast = capture_alone(&fast_pg, rows, writers).await?;
-    println!(
-        "## Central customer-write throughput, durable central ({writers} writers, single-row transactions; \
-         rows/s: medians of {ROUNDS} rounds; ratios: medians of {ROUNDS} pairs measured back to back, lowest-highest pair in brackets)"
-    );
-    println!(
-        "| variant | rows/s | ratio to triggers off | CPU per row, whole machine |\n|---|---|---|---|"
-    );
-    let micros = |t: Throughput| t.cpu_per_row.as_secs_f64() * 1e6;
-    println!(
-        "| triggers off | {:.0} | 1.00 | {:.0} µs |",
-        off.rows_per_second,
-        micros(off)
-    );
-    println!(
-        "| capture triggers + outbox, delivery running (this design) | {:.0} | {} | {:.0} µs |",
-        delivering.on.rows_per_second,
-        delivering.ratio_text(),
-        micros(delivering.on)
-    );
-    println!(
-        "| the same, new writer sessions for every measurement ({:.0} rows/s with triggers off) | {:.0} | {} | {:.0} µs |",
-        delivering_cold.off.rows_per_second,
-        delivering_cold.on.rows_per_second,
-        delivering_cold.ratio_text(),
-        micros(delivering_cold.on)
-    );
-    println!(
-        "| naive trigger, dblink call per row | {naive:.0} | {:.3} | |",
-        naive / off.rows_per_second
-    );
-    println!(
-        "| capture alone, no delivery running (another database; {:.0} rows/s there with triggers off) | {:.0} | {} | {:.0} µs |",
-        alone.off.rows_per_second,
-        alone.on.rows_per_second,
-        alone.ratio_text(),
-        micros(alone.on)
-    );
-    println!(
-        "| capture alone on an instance with fsync and synchronous commit off ({:.0} rows/s there with triggers off) | {:.0} | {} | {:.0} µs |\n",
-        fast.off.rows_per_second,
-        fast.on.rows_per_second,
-        fast.ratio_text(),
-        micros(fast.on)
-    );
+    // Capture alone, and its parts: another central database on the same durable instance, with the same
+    // two nodes registered but no replicator running.
+    let (alone, bulk_alone, empty_trigger, unindexed) =
+        capture_alone(&central_pg, rows, writers).await?;
+    let capture = Capture {
+        delivering,
+        bulk_delivering,
+        alone,
+        bulk_alone,
+        empty_trigger,
+        unindexed,
+    };
+    report_capture(&mut results, &capture, off, naive, writers);
 
     // 3. Backlog drain after an outage.
     let backlog = 20_000;
@@ -387,12 +475,136 @@ async fn main() -> anyhow::Result<()> {
         .error_for_status()?;
     wait_until_delivered(&central, Duration::from_secs(120)).await?;
     let drain = started.elapsed();
+    let rate = f64::from(backlog) / drain.as_secs_f64();
     println!("## Backlog drain to a returning node");
     println!("| rows | seconds | rows/s |\n|---|---|---|");
-    println!(
-        "| {backlog} | {:.2} | {:.0} |",
-        drain.as_secs_f64(),
-        f64::from(backlog) / drain.as_secs_f64()
+    println!("| {backlog} | {:.2} | {rate:.0} |", drain.as_secs_f64());
+    results.record(
+        "Replication: catching up",
+        &format!("backlog drain to a node back from an outage ({backlog} rows)"),
+        rate,
+        Unit::RowsPerSecond,
+        Some(Goal::AtLeast(1000.0)),
     );
-    Ok(())
+    results.save()
+}
+
+/// Prints the write-throughput table and records its figures.
+fn report_capture(results: &mut Results, c: &Capture, off: Throughput, naive: f64, writers: usize) {
+    println!(
+        "## Central customer-write throughput, durable central ({writers} writers; rows/s: medians of {ROUNDS} rounds; \
+         ratios: medians of {ROUNDS} pairs measured back to back, lowest-highest pair in brackets; CPU per row: \
+         central's instance / the nodes' / the service and writers / the whole machine)"
+    );
+    println!(
+        "| variant | rows/s | ratio to capture off | CPU µs per row | WAL bytes per row |\n|---|---|---|---|---|"
+    );
+    let line = |name: &str, t: Throughput, ratio: &str| {
+        println!(
+            "| {name} | {:.0} | {ratio} | {:.0} / {:.0} / {:.0} / {:.0} | {:.0} |",
+            t.rows_per_second,
+            t.micros_per_row(t.cpu.central),
+            t.micros_per_row(t.cpu.nodes),
+            t.micros_per_row(t.cpu.bench),
+            t.micros_per_row(t.cpu.machine),
+            t.wal_bytes_per_row
+        );
+    };
+    line("single-row, capture off", off, "1.00");
+    line(
+        "single-row, capture on, delivery running (this design)",
+        c.delivering.on,
+        &c.delivering.ratio_text(),
+    );
+    println!(
+        "| naive trigger, dblink call per row | {naive:.0} | {:.3} | | |",
+        naive / off.rows_per_second
+    );
+    line(
+        "single-row, capture alone (no delivery; another database), off",
+        c.alone.off,
+        "1.00",
+    );
+    line(
+        "single-row, capture alone, on",
+        c.alone.on,
+        &c.alone.ratio_text(),
+    );
+    line(
+        "— of which: a statement trigger that does nothing",
+        c.empty_trigger.on,
+        &c.empty_trigger.ratio_text(),
+    );
+    line(
+        "— of which: capture into a log without its queue indexes",
+        c.unindexed.on,
+        &c.unindexed.ratio_text(),
+    );
+    line(
+        &format!("one {BULK_ROWS}-row INSERT, capture off"),
+        c.bulk_delivering.off,
+        "1.00",
+    );
+    line(
+        &format!("one {BULK_ROWS}-row INSERT, capture on, delivery running"),
+        c.bulk_delivering.on,
+        &c.bulk_delivering.ratio_text(),
+    );
+    line(
+        &format!("one {BULK_ROWS}-row INSERT, capture alone, on"),
+        c.bulk_alone.on,
+        &c.bulk_alone.ratio_text(),
+    );
+    println!();
+    let area = "Replication: capture cost (central's write rate with capture on, against off)";
+    let single = format!("single-row inserts, {writers} writers, durable commits");
+    results.record(
+        area,
+        &format!("{single}, delivery to the node running on the same 2 cores"),
+        c.delivering.ratio,
+        Unit::Ratio,
+        Some(Goal::AtLeast(0.85)),
+    );
+    results.record(
+        area,
+        &format!("{single}, capture alone (no delivery competing)"),
+        c.alone.ratio,
+        Unit::Ratio,
+        Some(Goal::AtLeast(0.85)),
+    );
+    results.record(
+        area,
+        &format!("one {BULK_ROWS}-row INSERT, delivery running"),
+        c.bulk_delivering.ratio,
+        Unit::Ratio,
+        Some(Goal::AtLeast(0.95)),
+    );
+    results.record(
+        area,
+        &format!("one {BULK_ROWS}-row INSERT, capture alone"),
+        c.bulk_alone.ratio,
+        Unit::Ratio,
+        Some(Goal::AtLeast(0.95)),
+    );
+    results.record(
+        area,
+        "single-row: a statement trigger that does nothing (the trigger call alone)",
+        c.empty_trigger.ratio,
+        Unit::Ratio,
+        None,
+    );
+    results.record(
+        area,
+        "single-row: capture into a log without its two queue indexes",
+        c.unindexed.ratio,
+        Unit::Ratio,
+        None,
+    );
+    results.record(
+        area,
+        "naive design: a dblink call to the node in the trigger, per row",
+        naive / off.rows_per_second,
+        Unit::Ratio,
+        None,
+    );
 }

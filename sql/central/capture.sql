@@ -1,6 +1,8 @@
 -- Capture: what central's writes pay for. The version bump on every update of a replicated row, and
--- the row triggers that write one replication_log entry per target node in the writer's transaction.
--- Called by: every INSERT, UPDATE and DELETE on categories, products, stores and customers.
+-- the statement triggers that write one replication_log entry per changed row and target node in the
+-- writer's transaction.
+-- Called by: every INSERT, UPDATE and DELETE statement on categories, products, stores, customers, cities
+-- and cashier_tokens.
 -- Replaceable (CREATE OR REPLACE only): re-applied at start-up under an advisory lock when its text changes.
 
 -- Every replicated row carries a version bumped on each update: a node applies a row only when its
@@ -38,16 +40,19 @@ CREATE OR REPLACE TRIGGER trg_customers_touch BEFORE UPDATE ON customers
     FOR EACH ROW EXECUTE FUNCTION touch_row();
 
 -- ---------------------------------------------------------------------------------------------------
--- Capture. Row triggers write one replication_log entry per target node in the writer's transaction
--- (a rollback leaves nothing) and wake the replicator. No remote call ever happens here: a slow or down
--- node must not slow central's writes.
+-- Capture. Statement triggers over transition tables write one replication_log entry per changed row and
+-- target node in the writer's transaction (a rollback leaves nothing). No remote call ever happens here:
+-- a slow or down node must not slow central's writes.
 
--- Every captured write pays for this code, so it is one flat function per kind of table, with one
--- INSERT … SELECT and no nested calls. No pg_notify here: PostgreSQL serialises the commits of notifying
--- transactions on one database-wide lock held through the WAL flush, which measured central's durable
--- write rate at half. Each node's worker polls its queue instead (an index probe every few ms).
+-- Every captured write pays for this code, so each statement logs its rows with one INSERT … SELECT and
+-- no nested calls: a single-row write costs what a row trigger costs, and a bulk write (a multi-row
+-- INSERT, COPY, an UPDATE of many rows) no longer pays one trigger call per row. No pg_notify here:
+-- PostgreSQL serialises the commits of notifying transactions on one database-wide lock held through the
+-- WAL flush, which measured central's durable write rate at half. Each node's worker polls its queue
+-- instead (an index probe every few ms). PostgreSQL allows transition tables only on single-event
+-- triggers, so each table has three (_insert, _update, _delete) calling one function.
 
--- Fragmented tables (customers, stores): the row goes to its city's node; when city_id changes, the old
+-- Fragmented tables (customers, stores): a row goes to its city's node; when city_id changes, the old
 -- city's node is told too, so it stops listing the row as its own. The two contract names
 -- replicate_customers() and replicate_stores() share one body, generated here.
 DO $generate$
@@ -58,25 +63,25 @@ BEGIN
         EXECUTE format($body$
             CREATE OR REPLACE FUNCTION %I() RETURNS trigger
             LANGUAGE plpgsql AS $fn$
-            DECLARE
-                v_id integer;
-                v_new_city integer;
-                v_old_city integer;
             BEGIN
-                IF TG_OP = 'DELETE' THEN
-                    v_id := OLD.id;
-                    v_old_city := OLD.city_id;
+                IF TG_OP = 'INSERT' THEN
+                    INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
+                    SELECT TG_TABLE_NAME::replicated_table, r.id, n.city_id, 'INSERT'
+                    FROM new_rows r JOIN nodes n ON n.city_id = r.city_id
+                    WHERE n.enabled;
+                ELSIF TG_OP = 'UPDATE' THEN
+                    -- ids never change (identity columns, never set by an update), so old and new pair by id.
+                    INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
+                    SELECT TG_TABLE_NAME::replicated_table, r.id, n.city_id, 'UPDATE'
+                    FROM new_rows r JOIN old_rows o ON o.id = r.id
+                    JOIN nodes n ON n.city_id IN (r.city_id, o.city_id)
+                    WHERE n.enabled;
                 ELSE
-                    v_id := NEW.id;
-                    v_new_city := NEW.city_id;
-                    IF TG_OP = 'UPDATE' THEN
-                        v_old_city := OLD.city_id;
-                    END IF;
+                    INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
+                    SELECT TG_TABLE_NAME::replicated_table, o.id, n.city_id, 'DELETE'
+                    FROM old_rows o JOIN nodes n ON n.city_id = o.city_id
+                    WHERE n.enabled;
                 END IF;
-                INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
-                SELECT TG_TABLE_NAME::replicated_table, v_id, n.city_id, TG_OP::replication_operation
-                FROM nodes n
-                WHERE n.enabled AND n.city_id IN (v_new_city, v_old_city);
                 RETURN NULL;
             END;
             $fn$
@@ -96,11 +101,17 @@ BEGIN
             CREATE OR REPLACE FUNCTION %I() RETURNS trigger
             LANGUAGE plpgsql AS $fn$
             BEGIN
-                INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
-                SELECT TG_TABLE_NAME::replicated_table, CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END,
-                       n.city_id, TG_OP::replication_operation
-                FROM nodes n
-                WHERE n.enabled;
+                IF TG_OP = 'DELETE' THEN
+                    INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
+                    SELECT TG_TABLE_NAME::replicated_table, o.id, n.city_id, 'DELETE'
+                    FROM old_rows o CROSS JOIN nodes n
+                    WHERE n.enabled;
+                ELSE
+                    INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
+                    SELECT TG_TABLE_NAME::replicated_table, r.id, n.city_id, TG_OP::replication_operation
+                    FROM new_rows r CROSS JOIN nodes n
+                    WHERE n.enabled;
+                END IF;
                 RETURN NULL;
             END;
             $fn$
@@ -109,17 +120,24 @@ BEGIN
 END;
 $generate$;
 
-CREATE OR REPLACE TRIGGER trg_customers AFTER INSERT OR UPDATE OR DELETE ON customers
-    FOR EACH ROW EXECUTE FUNCTION replicate_customers();
-CREATE OR REPLACE TRIGGER trg_stores AFTER INSERT OR UPDATE OR DELETE ON stores
-    FOR EACH ROW EXECUTE FUNCTION replicate_stores();
-CREATE OR REPLACE TRIGGER trg_products AFTER INSERT OR UPDATE OR DELETE ON products
-    FOR EACH ROW EXECUTE FUNCTION replicate_products();
-CREATE OR REPLACE TRIGGER trg_categories AFTER INSERT OR UPDATE OR DELETE ON categories
-    FOR EACH ROW EXECUTE FUNCTION replicate_categories();
-CREATE OR REPLACE TRIGGER trg_cities AFTER INSERT OR UPDATE OR DELETE ON cities
-    FOR EACH ROW EXECUTE FUNCTION replicate_cities();
-CREATE OR REPLACE TRIGGER trg_cashier_tokens AFTER INSERT OR UPDATE OR DELETE ON cashier_tokens
-    FOR EACH ROW EXECUTE FUNCTION replicate_cashier_tokens();
+-- The three capture triggers of each replicated table: trg_TABLE_insert, trg_TABLE_update and
+-- trg_TABLE_delete.
+DO $generate$
+DECLARE
+    v_table text;
+BEGIN
+    FOREACH v_table IN ARRAY ARRAY['customers', 'stores', 'products', 'categories', 'cities', 'cashier_tokens'] LOOP
+        EXECUTE format('CREATE OR REPLACE TRIGGER %I AFTER INSERT ON %I REFERENCING NEW TABLE AS new_rows '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION %I()',
+                       'trg_' || v_table || '_insert', v_table, 'replicate_' || v_table);
+        EXECUTE format('CREATE OR REPLACE TRIGGER %I AFTER UPDATE ON %I REFERENCING OLD TABLE AS old_rows '
+                       'NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION %I()',
+                       'trg_' || v_table || '_update', v_table, 'replicate_' || v_table);
+        EXECUTE format('CREATE OR REPLACE TRIGGER %I AFTER DELETE ON %I REFERENCING OLD TABLE AS old_rows '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION %I()',
+                       'trg_' || v_table || '_delete', v_table, 'replicate_' || v_table);
+    END LOOP;
+END;
+$generate$;
 CREATE OR REPLACE TRIGGER trg_cashier_tokens_touch BEFORE UPDATE ON cashier_tokens
     FOR EACH ROW EXECUTE FUNCTION touch_row();

@@ -151,3 +151,76 @@ pub async fn wait_until_delivered(central: &Db, timeout: Duration) -> anyhow::Re
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+#[allow(dead_code)] // not every benchmark measures lag
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+/// Writes customers at `rate`/s for `seconds`, spread over the cities of `nodes` in turn, and measures
+/// when each becomes visible at its city's node. The lags, sorted.
+#[allow(dead_code)] // not every benchmark measures lag
+pub async fn propagation_lag(
+    central: &Db,
+    nodes: &[(i32, &Db)],
+    rate: u32,
+    seconds: u32,
+) -> anyhow::Result<Vec<Duration>> {
+    let total = (rate * seconds) as usize;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<(i32, Instant)>();
+    let insert = central
+        .prepare("INSERT INTO customers (name, city_id) VALUES ('Lag probe', $1) RETURNING id")
+        .await?;
+    let writer = async {
+        let mut ticker = tokio::time::interval(Duration::from_secs(1) / rate);
+        for i in 0..total {
+            ticker.tick().await;
+            let city = nodes[i % nodes.len()].0;
+            let id: i32 = central.query_one(&insert, &[&city]).await?.get(0);
+            let _ = tx.send((id, Instant::now()));
+        }
+        anyhow::Ok(())
+    };
+    // Each node is watched for the ids written for it, as they appear.
+    let expected = total.div_ceil(nodes.len());
+    let watchers = nodes.iter().map(|(_, node)| async move {
+        let mut seen = std::collections::HashMap::new();
+        let mut last: i32 = node
+            .query_one("SELECT coalesce(max(id), 0) FROM customers", &[])
+            .await?
+            .get(0);
+        let poll = node
+            .prepare("SELECT id FROM customers WHERE id > $1 ORDER BY id")
+            .await?;
+        let deadline = Instant::now() + Duration::from_secs(u64::from(seconds) + 30);
+        while seen.len() < expected && Instant::now() < deadline {
+            for row in node.query(&poll, &[&last]).await? {
+                let id: i32 = row.get(0);
+                seen.insert(id, Instant::now());
+                last = last.max(id);
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        anyhow::Ok(seen)
+    });
+    let (written, seen) = tokio::join!(writer, futures_util::future::join_all(watchers));
+    written?;
+    drop(tx);
+    let mut visible = std::collections::HashMap::new();
+    for node_seen in seen {
+        visible.extend(node_seen?);
+    }
+    let mut rx = rx;
+    let mut lags = Vec::new();
+    while let Ok((id, committed)) = rx.try_recv() {
+        if let Some(at) = visible.get(&id) {
+            lags.push(at.saturating_duration_since(committed));
+        }
+    }
+    lags.sort();
+    Ok(lags)
+}

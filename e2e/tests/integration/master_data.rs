@@ -63,13 +63,16 @@ async fn migrations_are_idempotent() {
     .unwrap();
     let trigger_count: i64 = client
         .query_one(
-            "SELECT count(*) FROM pg_trigger WHERE tgname IN ('trg_customers', 'trg_stores', 'trg_products', 'trg_categories')",
+            "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+             WHERE c.relname IN ('customers', 'stores', 'products', 'categories', 'cities', 'cashier_tokens')
+               AND t.tgname IN (SELECT 'trg_' || c.relname || '_' || e FROM unnest(ARRAY['insert', 'update', 'delete']) e)
+               AND t.tgtype & 1 = 0 -- a statement trigger (pg_trigger's TRIGGER_TYPE_ROW bit unset)",
             &[],
         )
         .await
         .unwrap()
         .get(0);
-    assert_eq!(trigger_count, 4);
+    assert_eq!(trigger_count, 18);
 }
 
 #[tokio::test]
