@@ -12,7 +12,9 @@
 //! Settings: `POS_BENCH_OUTAGES` (seconds, comma-separated, default "60,600"),
 //! `POS_BENCH_RESYNC_CUSTOMERS` (default 1000000).
 //!
-//! Run: `cargo bench -p pos-e2e --bench catch_up` (or `make bench`; over 11 minutes with the defaults).
+//! The figures are also recorded for BENCHMARKS.md (`make bench` runs it with one outage of 60 s and a
+//! resync of 300,000 customers, to stay within its time). Run: `cargo bench -p pos-e2e --bench catch_up`
+//! (over 11 minutes with the defaults).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step should panic
 
@@ -20,6 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use pos_e2e::benchmarks::{Goal, Results, Unit};
 use pos_shared::config::ConfigSource;
 use pos_shared::testkit::TestInstance;
 use tokio_postgres::Statement;
@@ -160,7 +163,11 @@ struct Bench<'a> {
 /// Stops the node's instance for `outage` while `customers` and `prices` write, starts it again and
 /// measures its catch-up. The writers stop when the instance is started again, so that "the node
 /// equals central" is a fixed target, taken from central before the start. Returns the table's row.
-async fn catch_up(bench: &Bench<'_>, outage: Duration) -> anyhow::Result<String> {
+async fn catch_up(
+    bench: &Bench<'_>,
+    outage: Duration,
+    results: &mut Results,
+) -> anyhow::Result<String> {
     let (central, node_pg, city) = (bench.central, bench.node_pg, bench.city);
     wait_until_delivered(central, Duration::from_secs(120)).await?;
     let before = signal(central, city).await?;
@@ -211,13 +218,39 @@ async fn catch_up(bench: &Bench<'_>, outage: Duration) -> anyhow::Result<String>
     };
     let first_delivery = first_delivery.unwrap_or(equal);
     let drain = backlog as f64 / (equal - first_delivery).as_secs_f64().max(1e-3);
+    let dead = dead_entries(central).await?;
+    let area = "Replication: catching up";
+    let what = format!(
+        "node back after its instance was stopped for {} s, central writing {write_rate:.0}/s meanwhile ({backlog} entries)",
+        outage.as_secs()
+    );
+    results.record(
+        area,
+        &format!("{what}: back → node equals central"),
+        equal.as_secs_f64(),
+        Unit::Seconds,
+        Some(Goal::AtMost(5.0)),
+    );
+    results.record(
+        area,
+        &format!("{what}: drain"),
+        drain,
+        Unit::RowsPerSecond,
+        Some(Goal::AtLeast(1000.0)),
+    );
+    results.record(
+        area,
+        &format!("{what}: entries Dead"),
+        dead as f64,
+        Unit::Count,
+        Some(Goal::AtMost(0.0)),
+    );
     Ok(format!(
         "| {} s | {writes} ({write_rate:.0}/s) | {backlog} ({distinct_rows}) | {max_attempts} | {:.2} s | {:.2} s | \
-         {drain:.0} | {} |",
+         {drain:.0} | {dead} |",
         outage.as_secs(),
         first_delivery.as_secs_f64(),
         equal.as_secs_f64(),
-        dead_entries(central).await?
     ))
 }
 
@@ -231,6 +264,7 @@ async fn resync(
     central: &Db,
     node: &Db,
     count: i32,
+    results: &mut Results,
 ) -> anyhow::Result<String> {
     let city = cluster.karachi_city;
     wait_until_delivered(central, Duration::from_secs(120)).await?;
@@ -291,11 +325,18 @@ async fn resync(
         );
         tokio::time::sleep(Duration::from_millis(if open { 20 } else { 500 })).await;
     };
+    let rate = f64::from(count) / equal.as_secs_f64();
+    results.record(
+        "Replication: catching up",
+        &format!("resync of a node missing its city's {count} customers, until it equals central"),
+        rate,
+        Unit::RowsPerSecond,
+        None,
+    );
     Ok(format!(
-        "| {count} | {queued} | {node_checked} | {:.2} s | {:.2} s | {:.0} | {} |",
+        "| {count} | {queued} | {node_checked} | {:.2} s | {:.2} s | {rate:.0} | {} |",
         answered.as_secs_f64(),
         equal.as_secs_f64(),
-        f64::from(count) / equal.as_secs_f64(),
         dead_entries(central).await?
     ))
 }
@@ -367,12 +408,13 @@ async fn main() -> anyhow::Result<()> {
         prices: open("UPDATE products SET price = price + 0.01 WHERE id = $1").await?,
     };
 
+    let mut results = Results::new("catch_up");
     println!("# Catch-up benchmark (central + 2 nodes, each its own PostgreSQL instance)\n");
     let mut rows = Vec::new();
     for &outage in &outages {
         eprintln!("catch_up: outage of {outage:?}");
         rows.push(
-            catch_up(&bench, outage)
+            catch_up(&bench, outage, &mut results)
                 .await
                 .with_context(|| format!("the outage of {outage:?}"))?,
         );
@@ -389,7 +431,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     eprintln!("catch_up: resync of {resync_customers} customers");
-    let row = resync(&cluster, &central, &karachi, resync_customers)
+    let row = resync(&cluster, &central, &karachi, resync_customers, &mut results)
         .await
         .context("the resync")?;
     println!(
@@ -399,5 +441,5 @@ async fn main() -> anyhow::Result<()> {
         "| customers | entries queued | node asked | POST answered | until node equals central | rows/s | Dead |\n\
          |---|---|---|---|---|---|---|\n{row}"
     );
-    Ok(())
+    results.save()
 }

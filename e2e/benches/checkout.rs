@@ -5,7 +5,7 @@
 //!    naive design), instead of the outbox;
 //! 3. one hot product, 32 concurrent cashiers: sales per second, oversold, deadlocks.
 //!
-//! Run: `cargo bench -p pos-e2e --bench checkout`.
+//! The figures are also recorded for BENCHMARKS.md. Run: `cargo bench -p pos-e2e --bench checkout`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a failed step should stop it
 
@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use pos_e2e::benchmarks::{Goal, Results, Unit};
 use pos_shared::config::CommonConfig;
 use pos_shared::telemetry::LogFormat;
 use pos_shared::testkit::TestInstance;
@@ -236,6 +237,29 @@ async fn main() -> anyhow::Result<()> {
         "| SQL with the mapping written to central inline over dblink per sale | {inline_rate:.0} | HTTP is {:.1}x this |\n",
         http_rate / inline_rate
     );
+    let mut results = Results::new("checkout");
+    let area = "Checkout (a 2-line cash sale, 8 concurrent clients)";
+    results.record(
+        area,
+        "HTTP `POST /orders` against `SELECT process_order(...)` straight on the node",
+        http_rate / sql_rate,
+        Unit::Ratio,
+        Some(Goal::AtLeast(0.8)),
+    );
+    results.record(
+        area,
+        "HTTP `POST /orders` (outbox to central) against the inline-dblink design",
+        http_rate / inline_rate,
+        Unit::Ratio,
+        Some(Goal::AtLeast(4.0)),
+    );
+    results.record(
+        area,
+        "HTTP `POST /orders`",
+        http_rate,
+        Unit::SalesPerSecond,
+        None,
+    );
 
     // One hot product, 32 cashiers at once.
     setup
@@ -301,5 +325,27 @@ async fn main() -> anyhow::Result<()> {
         50_000,
         "every unit sold left the stock exactly once"
     );
-    Ok(())
+    let area = "Checkout: one hot product, 32 concurrent cashiers for 5 s";
+    results.record(
+        area,
+        "sales through HTTP",
+        sold as f64 / elapsed,
+        Unit::SalesPerSecond,
+        None,
+    );
+    results.record(
+        area,
+        "units oversold",
+        oversold as f64,
+        Unit::Count,
+        Some(Goal::AtMost(0.0)),
+    );
+    results.record(
+        area,
+        "deadlocks",
+        deadlocks as f64,
+        Unit::Count,
+        Some(Goal::AtMost(0.0)),
+    );
+    results.save()
 }

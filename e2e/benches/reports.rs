@@ -1,4 +1,4 @@
-//! Report latency against the number of nodes: `GET /reports/sales` with 1, 2, 4 and 8 nodes holding the
+//! Report latency against the number of nodes: `GET /reports/sales` with 1, 2, 4, 8 and 16 nodes holding the
 //! same data each (the service asks each node's database directly, all at once), beside the same
 //! question asked through central's database over dblink, all at once (one central session per node) and
 //! one node after another (what a single dblink query over all nodes does), and beside a fan-out whose
@@ -7,7 +7,7 @@
 //! nothing folded. Then one node's answer against the length of the range, from its running totals
 //! beside the same function as it was when it summed the range's per-day rows.
 //!
-//! Run: `cargo bench -p pos-e2e --bench reports`.
+//! The figures are also recorded for BENCHMARKS.md. Run: `cargo bench -p pos-e2e --bench reports`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a failed step should stop it
 
@@ -15,13 +15,14 @@ use std::time::{Duration, Instant};
 
 use central::config::{Config, ReplicationConfig};
 use central::startup::Application;
+use pos_e2e::benchmarks::{Goal, Results, Unit};
 use pos_shared::config::CommonConfig;
 use pos_shared::telemetry::LogFormat;
 use pos_shared::testkit::TestInstance;
 use secrecy::SecretString;
 use serde_json::json;
 
-const NODES: usize = 8;
+const NODES: usize = 16;
 const ORDERS_PER_NODE: i32 = 3000;
 const SAMPLES: usize = 15;
 
@@ -160,7 +161,7 @@ async fn main() -> anyhow::Result<()> {
         post("/products", json!({"sku": format!("P{p}"), "name": format!("Product {p}"), "category_id": category, "price": "10.00"})).await;
     }
 
-    // Eight nodes, each its own PostgreSQL instance, with the same sales.
+    // Sixteen nodes, each its own PostgreSQL instance, with the same sales.
     let mut instances = Vec::new();
     for n in 0..NODES {
         let instance = TestInstance::start_dedicated().await?;
@@ -305,7 +306,7 @@ async fn main() -> anyhow::Result<()> {
         }
     };
 
-    let counts = [1, 2, 4, 8];
+    let counts = [1, 2, 4, 8, 16];
     let measure = || async {
         // Per node count: HTTP fan-out, SQL fan-out, one node after another, HTTP fan-out of a cheap question.
         let mut samples = vec![[const { Vec::new() }; 4]; counts.len()];
@@ -330,12 +331,12 @@ async fn main() -> anyhow::Result<()> {
             .map(|variants| variants.map(median))
             .collect::<Vec<_>>()
     };
-    let print = |medians: Vec<[Duration; 4]>| {
+    let print = |medians: &[[Duration; 4]]| {
         println!(
             "| nodes | GET /reports/sales (nodes asked directly, at once) | t(n)/t(1) | over dblink from central's database, at once | t(n)/t(1) | over dblink, one node after another | t(n)/t(1) | GET /reports/inventory, a question that costs the nodes next to nothing | t(n)/t(1) |"
         );
         println!("|---|---|---|---|---|---|---|---|---|");
-        for (n, times) in counts.iter().zip(&medians) {
+        for (n, times) in counts.iter().zip(medians) {
             print!("| {n} |");
             for (variant, time) in times.iter().enumerate() {
                 let first = medians[0][variant].as_secs_f64();
@@ -364,7 +365,27 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     }
     println!("## Sales folded into the nodes' per-day totals (steady state)\n");
-    print(measure().await);
+    let folded = measure().await;
+    print(&folded);
+    let mut results = Results::new("reports");
+    let area = "Reports: `GET /reports/sales` at central, every node asked at once (30 days by product, sales folded)";
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    for (i, n) in counts
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| [1, 8, 16].contains(*n))
+    {
+        results.record(
+            area,
+            &format!("latency with {n} node(s), each its own PostgreSQL instance"),
+            ms(folded[i][0]),
+            Unit::Milliseconds,
+            None,
+        );
+    }
+    let ratio = |i: usize| folded[i][0].as_secs_f64() / folded[0][0].as_secs_f64();
+    results.record(area, "t(8 nodes) / t(1 node) (2 cores: bound by the nodes' CPU, see the program's cores-busy table)", ratio(3), Unit::Ratio, Some(Goal::AtMost(2.0)));
+    results.record(area, "t(16 nodes) / t(1 node)", ratio(4), Unit::Ratio, None);
     // How busy the machine is meanwhile: when the nodes' work fills both cores, asking them at once
     // cannot go faster than their total CPU time over two.
     println!(
@@ -400,7 +421,7 @@ async fn main() -> anyhow::Result<()> {
             .await?;
     }
     println!("## Nothing folded yet (every node reads every sale line)\n");
-    print(measure().await);
+    print(&measure().await);
 
     // Range length: one node with a year of sales asked about the last 7, 30 and 366 days by
     // sales_summary(), which reads running totals, beside the same function as it was before the node
@@ -451,5 +472,5 @@ async fn main() -> anyhow::Result<()> {
             running_time.as_secs_f64() / per_day_time.as_secs_f64()
         );
     }
-    Ok(())
+    results.save()
 }

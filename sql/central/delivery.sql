@@ -110,20 +110,22 @@ BEGIN
     IF v_rows IS NULL THEN
         RETURN;
     END IF;
-    -- Every open entry of those rows is settled with them. Others than the batch's own can exist only
-    -- when the batch did not take the whole queue, or when failed entries wait out their back-off; then
-    -- they are looked up row by row through replication_log_row_idx, so that the cost follows the batch,
-    -- not the backlog.
-    IF cardinality(v_rows) >= s.batch_size OR NOT p_include_due_failed
-       OR EXISTS (SELECT 1 FROM replication_log l WHERE l.target_city_id = p_city_id AND l.status = 'Failed') THEN
-        SELECT array_agg(o.ctid) INTO v_rows
-        FROM (SELECT DISTINCT w.table_name, w.record_id FROM unnest(v_tables, v_records) AS w (table_name, record_id)) w
-        CROSS JOIN LATERAL (
-            SELECT l.ctid
-            FROM replication_log l
-            WHERE l.target_city_id = p_city_id AND l.table_name = w.table_name AND l.record_id = w.record_id
-              AND l.status IN ('Pending', 'Failed')
-        ) o;
+    -- Older open entries of those rows are settled with them. The batch takes the queue in capture
+    -- order, so the only older ones it can leave behind are failed entries (waiting out their back-off,
+    -- or all of them without p_include_due_failed). They are looked up row by row through
+    -- replication_log_failed_row_idx, which capture never writes (new entries are Pending), so the cost
+    -- follows the batch, not the backlog. Newer entries of the same rows stay queued: their own batch
+    -- ships the row again, and the node, holding that version already, leaves it as it is.
+    IF EXISTS (SELECT 1 FROM replication_log l WHERE l.target_city_id = p_city_id AND l.status = 'Failed') THEN
+        v_rows := v_rows || ARRAY(
+            SELECT o.ctid
+            FROM (SELECT DISTINCT w.table_name, w.record_id FROM unnest(v_tables, v_records) AS w (table_name, record_id)) w
+            CROSS JOIN LATERAL (
+                SELECT l.ctid
+                FROM replication_log l
+                WHERE l.target_city_id = p_city_id AND l.table_name = w.table_name AND l.record_id = w.record_id
+                  AND l.status = 'Failed' AND l.ctid <> ALL (v_rows)
+            ) o);
     END IF;
 
     -- Each row as it is now, looked up once; one that is gone is sent as deleted (no "row"). A row of a

@@ -1,6 +1,10 @@
 //! Cluster start-up shared by the benchmark programs (`mod common;` in each): a migrated central
 //! database served in-process by `central::startup::Application`, and two nodes (Karachi, Lahore), each
-//! a migrated store database on its own PostgreSQL instance, registered through `POST /nodes`.
+//! a migrated store database on its own PostgreSQL instance, registered through `POST /nodes`; and the
+//! propagation-lag measurement.
+
+// Each benchmark program compiles this module and uses a part of it.
+#![allow(dead_code)]
 
 use std::time::{Duration, Instant};
 
@@ -20,7 +24,6 @@ pub async fn connect(instance: &TestInstance, db: &str) -> anyhow::Result<Db> {
 }
 
 /// A session as the schema's owner: for a set-up that changes the schema (triggers off, VACUUM).
-#[allow(dead_code)] // not every benchmark changes the schema
 pub async fn connect_owner(instance: &TestInstance, db: &str) -> anyhow::Result<Db> {
     pos_shared::db::connect(&pos_shared::db::parse_url(
         &instance.owner_url(db),
@@ -30,7 +33,6 @@ pub async fn connect_owner(instance: &TestInstance, db: &str) -> anyhow::Result<
 }
 
 /// A running central with its two nodes registered. Each benchmark uses the fields it needs.
-#[allow(dead_code)]
 pub struct Cluster {
     pub central_db: String,
     pub http: reqwest::Client,
@@ -152,7 +154,6 @@ pub async fn wait_until_delivered(central: &Db, timeout: Duration) -> anyhow::Re
     }
 }
 
-#[allow(dead_code)] // not every benchmark measures lag
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -163,7 +164,6 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 /// Writes customers at `rate`/s for `seconds`, spread over the cities of `nodes` in turn, and measures
 /// when each becomes visible at its city's node. The lags, sorted.
-#[allow(dead_code)] // not every benchmark measures lag
 pub async fn propagation_lag(
     central: &Db,
     nodes: &[(i32, &Db)],

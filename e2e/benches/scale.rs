@@ -1,0 +1,546 @@
+//! The chain at many nodes on this machine, with the real binaries: `posctl up` with 16 cities (each
+//! city its own PostgreSQL instance and store-node process, central its own), then, idle and busy:
+//! - central's database sessions, and its CPU per node (the central process and its instance);
+//! - the resident memory of each service (central, every store-node);
+//! - propagation lag with every node receiving (customer writes for all cities in turn);
+//! - `GET /reports/sales` latency over all nodes;
+//! - how close central is to its first limit, its instance's `max_connections`.
+//!
+//! Needs the release binaries (`cargo build --release --bins`; `make bench` builds them). Settings:
+//! `POS_BENCH_NODES` (default 16), `POS_BENCH_POSCTL` (default `release/posctl` in the target directory).
+//!
+//! Run: `cargo bench -p pos-e2e --bench scale` (or `make bench`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a failed step should stop it
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use pos_e2e::benchmarks::{Goal, Results, Unit};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+mod common;
+use common::{Db, percentile, propagation_lag};
+
+const CITIES: [&str; 16] = [
+    "Karachi",
+    "Lahore",
+    "Islamabad",
+    "Rawalpindi",
+    "Faisalabad",
+    "Multan",
+    "Peshawar",
+    "Quetta",
+    "Hyderabad",
+    "Gujranwala",
+    "Sialkot",
+    "Sukkur",
+    "Bahawalpur",
+    "Sargodha",
+    "Abbottabad",
+    "Mardan",
+];
+
+/// `posctl` with `args`; fails with its output when it fails.
+fn posctl(posctl: &Path, args: &[&str]) -> anyhow::Result<()> {
+    let output = Command::new(posctl)
+        .args(args)
+        .output()
+        .with_context(|| format!("running {}", posctl.display()))?;
+    anyhow::ensure!(
+        output.status.success(),
+        "posctl {}: {}\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(())
+}
+
+/// Takes the cluster down however the benchmark ends.
+struct Down<'a>(&'a Path, &'a str);
+
+impl Drop for Down<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new(self.0)
+            .args(["down", "--purge", "--dir", self.1])
+            .output();
+    }
+}
+
+/// One process's resident memory (`VmRSS`), MiB.
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|kb| kb.trim().trim_end_matches(" kB").parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// CPU time of a process (user + system, with its reaped children), from `/proc/PID/stat`.
+fn cpu(pid: u32) -> Duration {
+    let ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let fields: Vec<u64> = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .skip(11)
+                .take(4)
+                .filter_map(|f| f.parse().ok())
+                .collect();
+            Some(fields.iter().sum::<u64>())
+        })
+        .unwrap_or_default();
+    Duration::from_millis(ticks * 10)
+}
+
+/// A PostgreSQL instance's CPU: its postmaster with the backends it has reaped, and those running now.
+fn instance_cpu(data_dir: &Path) -> Duration {
+    let Some(postmaster) = std::fs::read_to_string(data_dir.join("postmaster.pid"))
+        .ok()
+        .and_then(|s| s.lines().next().and_then(|l| l.trim().parse::<u32>().ok()))
+    else {
+        return Duration::ZERO;
+    };
+    let mut total = cpu(postmaster);
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let parent = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit_once(')')?
+                    .1
+                    .split_whitespace()
+                    .nth(1)?
+                    .parse::<u32>()
+                    .ok()
+            });
+        if parent == Some(postmaster) {
+            // Running backends: their own time only (cutime would count again what they reaped).
+            let own = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    let f: Vec<u64> = s
+                        .rsplit_once(')')?
+                        .1
+                        .split_whitespace()
+                        .skip(11)
+                        .take(2)
+                        .filter_map(|f| f.parse().ok())
+                        .collect();
+                    Some(f.iter().sum::<u64>())
+                })
+                .unwrap_or_default();
+            total += Duration::from_millis(own * 10);
+        }
+    }
+    total
+}
+
+/// The running cluster as `cluster.json` and `pids.json` describe it.
+struct Chain {
+    central_url: String,
+    token: String,
+    central_db: Db,
+    nodes: Vec<(i32, Db)>,
+    /// The first stores' node URLs and cashier tokens, for sales.
+    tills: Vec<(String, String)>,
+    central_pid: u32,
+    node_pids: Vec<u32>,
+    central_data: PathBuf,
+}
+
+async fn connect_url(url: &str) -> anyhow::Result<Db> {
+    pos_shared::db::connect(&pos_shared::db::parse_url(
+        &SecretString::from(url.to_owned()),
+        "bench",
+    )?)
+    .await
+}
+
+async fn read_chain(dir: &Path) -> anyhow::Result<Chain> {
+    let cluster: Value = serde_json::from_slice(&std::fs::read(dir.join("cluster.json"))?)?;
+    let pids: Value = serde_json::from_slice(&std::fs::read(dir.join("pids.json"))?)?;
+    let pid_of = |name: &str| {
+        pids["services"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["name"] == name)
+            .and_then(|s| s["pid"].as_u64())
+            .map(|p| p as u32)
+    };
+    let mut nodes = Vec::new();
+    let mut node_pids = Vec::new();
+    let mut tills = Vec::new();
+    for node in cluster["nodes"].as_array().context("cluster.json: nodes")? {
+        let city = node["city"].as_str().unwrap_or_default();
+        nodes.push((
+            node["city_id"].as_i64().context("city_id")? as i32,
+            connect_url(node["database_url"].as_str().context("database_url")?).await?,
+        ));
+        node_pids.extend(pid_of(&format!("store-node-{city}")).or_else(|| pid_of(city)));
+        if let Some(token) = node["stores"][0]["cashier_token"].as_str() {
+            tills.push((
+                node["url"].as_str().unwrap_or_default().to_owned(),
+                token.to_owned(),
+            ));
+        }
+    }
+    Ok(Chain {
+        central_url: cluster["central"]["url"]
+            .as_str()
+            .context("central url")?
+            .to_owned(),
+        token: cluster["central"]["admin_token"]
+            .as_str()
+            .context("admin token")?
+            .to_owned(),
+        central_db: connect_url(
+            cluster["central"]["database_url"]
+                .as_str()
+                .context("central database_url")?,
+        )
+        .await?,
+        nodes,
+        tills,
+        central_pid: pid_of("central").context("pids.json: central")?,
+        node_pids,
+        central_data: dir.join("pg").join("central"),
+    })
+}
+
+/// Central's CPU (process and instance) and the wall time over a window.
+struct Window {
+    central: Duration,
+    instance: Duration,
+    started: Instant,
+}
+
+impl Window {
+    fn open(chain: &Chain) -> Self {
+        Self {
+            central: cpu(chain.central_pid),
+            instance: instance_cpu(&chain.central_data),
+            started: Instant::now(),
+        }
+    }
+
+    /// Share of one core per node: (central process, central's instance).
+    fn per_node(&self, chain: &Chain) -> (f64, f64) {
+        let wall = self.started.elapsed().as_secs_f64();
+        let n = chain.nodes.len() as f64;
+        (
+            (cpu(chain.central_pid) - self.central).as_secs_f64() / wall / n,
+            (instance_cpu(&chain.central_data) - self.instance).as_secs_f64() / wall / n,
+        )
+    }
+}
+
+/// Client sessions on central's instance, and its `max_connections`.
+async fn sessions(chain: &Chain) -> anyhow::Result<(i64, i64)> {
+    let row = chain
+        .central_db
+        .query_one(
+            "SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),
+                    current_setting('max_connections')::bigint",
+            &[],
+        )
+        .await?;
+    Ok((row.get(0), row.get(1)))
+}
+
+/// Sales at the first tills for `seconds`, 4 cashiers each, through HTTP.
+async fn sell(chain: &Chain, seconds: u64) -> usize {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let cashiers = chain
+        .tills
+        .iter()
+        .take(2)
+        .flat_map(|(url, token)| (0..4).map(move |_| (url.clone(), token.clone())));
+    let tasks = cashiers.map(|(url, token)| {
+        let http = http.clone();
+        async move {
+            let mut sold = 0;
+            while Instant::now() < deadline {
+                let response = http
+                    .post(format!("{url}/orders"))
+                    .bearer_auth(&token)
+                    .json(
+                        &json!({"idempotency_key": Uuid::new_v4(), "customer_id": null,
+                                  "items": [{"product_id": 1, "quantity": 1}],
+                                  "payments": [{"method": "cash", "amount": "100000.00"}]}),
+                    )
+                    .send()
+                    .await;
+                if response.is_ok_and(|r| r.status() == 201) {
+                    sold += 1;
+                }
+            }
+            sold
+        }
+    });
+    futures_util::future::join_all(tasks)
+        .await
+        .into_iter()
+        .sum()
+}
+
+async fn report_latency(chain: &Chain) -> anyhow::Result<Duration> {
+    let http = reqwest::Client::new();
+    let mut times = Vec::new();
+    for _ in 0..12 {
+        let started = Instant::now();
+        let report: Value = http
+            .get(format!(
+                "{}/reports/sales?group_by=store",
+                chain.central_url
+            ))
+            .bearer_auth(&chain.token)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        anyhow::ensure!(
+            report["partial"] == false,
+            "a node did not answer: {report}"
+        );
+        times.push(started.elapsed());
+    }
+    times.sort();
+    Ok(times[times.len() / 2])
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let count: usize = std::env::var("POS_BENCH_NODES")
+        .ok()
+        .map_or(Ok(16), |n| n.parse())?;
+    anyhow::ensure!(
+        (2..=CITIES.len()).contains(&count),
+        "POS_BENCH_NODES: 2 to 16"
+    );
+    let posctl_path = std::env::var_os("POS_BENCH_POSCTL").map_or_else(
+        || {
+            std::env::var_os("CARGO_TARGET_DIR")
+                .map_or_else(
+                    || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+                    PathBuf::from,
+                )
+                .join("release/posctl")
+        },
+        PathBuf::from,
+    );
+    anyhow::ensure!(
+        posctl_path.exists(),
+        "{} is missing: build the release binaries first (cargo build --release --bins)",
+        posctl_path.display()
+    );
+    let dir = tempfile::Builder::new().prefix("pos-scale-").tempdir()?;
+    // As root, posctl runs PostgreSQL as `postgres`, which must reach the directory.
+    Command::new("chmod").arg("755").arg(dir.path()).status()?;
+    let dir_text = dir.path().to_str().context("a UTF-8 temp path")?.to_owned();
+    let cities = CITIES[..count].join(",");
+    let port_base = (30000 + std::process::id() % 100 * 50).to_string();
+    let mut results = Results::new("scale");
+    let started = Instant::now();
+    let _down = Down(&posctl_path, &dir_text);
+    posctl(
+        &posctl_path,
+        &[
+            "up",
+            "--dir",
+            &dir_text,
+            "--cities",
+            &cities,
+            "--port-base",
+            &port_base,
+            "--demo-data",
+            "--detach",
+        ],
+    )?;
+    let up_seconds = started.elapsed().as_secs_f64();
+    let chain = read_chain(dir.path()).await?;
+    anyhow::ensure!(
+        chain.nodes.len() == count,
+        "cluster.json lists {} nodes",
+        chain.nodes.len()
+    );
+    println!(
+        "# The chain at {count} nodes (posctl up: central and {count} store nodes, each its own PostgreSQL instance and process)\n"
+    );
+    let area = format!("Scale: {count} nodes on this machine (`posctl up`, real processes)");
+    results.record(
+        &area,
+        &format!("`posctl up --cities` ({count} cities, demo data, first start)"),
+        up_seconds,
+        Unit::Seconds,
+        None,
+    );
+
+    // Idle.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let idle = Window::open(&chain);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let (idle_central, idle_instance) = idle.per_node(&chain);
+    let (idle_sessions, max_connections) = sessions(&chain).await?;
+    let idle_rss = rss_mib(chain.central_pid);
+    let node_rss = |pids: &[u32]| pids.iter().map(|&p| rss_mib(p)).fold(0.0, f64::max);
+    let idle_node_rss = node_rss(&chain.node_pids);
+
+    // Busy: customer writes for every city in turn (each node receives), and sales at two tills.
+    let rate = 20 * count as u32;
+    let busy = Window::open(&chain);
+    let nodes: Vec<(i32, &Db)> = chain.nodes.iter().map(|(c, db)| (*c, db)).collect();
+    let (lags, sold) = tokio::join!(
+        propagation_lag(&chain.central_db, &nodes, rate, 10),
+        sell(&chain, 10)
+    );
+    let lags = lags?;
+    let (busy_central, busy_instance) = busy.per_node(&chain);
+    let (busy_sessions, _) = sessions(&chain).await?;
+    let busy_rss = rss_mib(chain.central_pid);
+    let busy_node_rss = node_rss(&chain.node_pids);
+    let report = report_latency(&chain).await?;
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let (p50, p99) = (percentile(&lags, 0.5), percentile(&lags, 0.99));
+
+    println!(
+        "| figure | idle | busy ({rate} customer writes/s over all nodes, {sold} sales at 2 tills in 10 s) |\n|---|---|---|"
+    );
+    println!(
+        "| central's client sessions (of max_connections {max_connections}) | {idle_sessions} | {busy_sessions} |"
+    );
+    println!(
+        "| central process CPU per node, share of a core | {idle_central:.4} | {busy_central:.4} |"
+    );
+    println!(
+        "| central's PostgreSQL CPU per node, share of a core | {idle_instance:.4} | {busy_instance:.4} |"
+    );
+    println!("| central resident memory | {idle_rss:.0} MiB | {busy_rss:.0} MiB |");
+    println!(
+        "| largest store-node resident memory | {idle_node_rss:.0} MiB | {busy_node_rss:.0} MiB |"
+    );
+    println!(
+        "| propagation lag p50 / p99 ({} samples) | | {:.1} / {:.1} ms |",
+        lags.len(),
+        ms(p50),
+        ms(p99)
+    );
+    println!(
+        "| `GET /reports/sales` over {count} nodes (median of 12) | {:.1} ms | |",
+        ms(report)
+    );
+    let per_node_sessions = busy_sessions as f64 / count as f64;
+    let sessions_run_out = (max_connections as f64 / per_node_sessions).floor();
+    println!(
+        "\nFirst limit: central holds {per_node_sessions:.1} sessions per node, so its max_connections ({max_connections}) \
+         runs out at about {sessions_run_out:.0} nodes.\n"
+    );
+
+    results.record(
+        &area,
+        "central's client sessions per node, busy",
+        per_node_sessions,
+        Unit::Count,
+        None,
+    );
+    results.record(&area, &format!("central's sessions run out (max_connections {max_connections}) at about this many nodes"), sessions_run_out, Unit::Count, None);
+    results.record(
+        &area,
+        "central process CPU per node, idle (share of a core ×1000)",
+        idle_central * 1000.0,
+        Unit::Count,
+        None,
+    );
+    results.record(
+        &area,
+        "central's PostgreSQL CPU per node, idle (share of a core ×1000)",
+        idle_instance * 1000.0,
+        Unit::Count,
+        None,
+    );
+    results.record(
+        &area,
+        "central process CPU per node, busy (share of a core ×1000)",
+        busy_central * 1000.0,
+        Unit::Count,
+        None,
+    );
+    results.record(
+        &area,
+        "central's PostgreSQL CPU per node, busy (share of a core ×1000)",
+        busy_instance * 1000.0,
+        Unit::Count,
+        None,
+    );
+    results.record(
+        &area,
+        &format!("propagation lag p50, every node receiving ({rate} writes/s)"),
+        ms(p50),
+        Unit::Milliseconds,
+        Some(Goal::AtMost(50.0)),
+    );
+    results.record(
+        &area,
+        &format!("propagation lag p99, every node receiving ({rate} writes/s)"),
+        ms(p99),
+        Unit::Milliseconds,
+        Some(Goal::AtMost(500.0)),
+    );
+    results.record(
+        &area,
+        "`GET /reports/sales` over every node, median",
+        ms(report),
+        Unit::Milliseconds,
+        None,
+    );
+    let memory = "Memory: resident, real processes";
+    results.record(
+        memory,
+        &format!("central, idle ({count} nodes)"),
+        idle_rss,
+        Unit::MiB,
+        None,
+    );
+    results.record(
+        memory,
+        &format!("central, busy ({count} nodes)"),
+        busy_rss,
+        Unit::MiB,
+        None,
+    );
+    results.record(
+        memory,
+        "store-node, idle (largest)",
+        idle_node_rss,
+        Unit::MiB,
+        None,
+    );
+    results.record(
+        memory,
+        "store-node, busy (largest, selling)",
+        busy_node_rss,
+        Unit::MiB,
+        None,
+    );
+    posctl(&posctl_path, &["down", "--purge", "--dir", &dir_text])?;
+    results.save()
+}
