@@ -185,16 +185,21 @@ async fn read_chain(dir: &Path) -> anyhow::Result<Chain> {
             .and_then(|s| s["pid"].as_u64())
             .map(|p| p as u32)
     };
+    // posctl names each node's service `store-<instance>`.
+    let node_pids = pids["services"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["name"].as_str().is_some_and(|n| n.starts_with("store-")))
+        .filter_map(|s| s["pid"].as_u64().map(|p| p as u32))
+        .collect();
     let mut nodes = Vec::new();
-    let mut node_pids = Vec::new();
     let mut tills = Vec::new();
     for node in cluster["nodes"].as_array().context("cluster.json: nodes")? {
-        let city = node["city"].as_str().unwrap_or_default();
         nodes.push((
             node["city_id"].as_i64().context("city_id")? as i32,
             connect_url(node["database_url"].as_str().context("database_url")?).await?,
         ));
-        node_pids.extend(pid_of(&format!("store-node-{city}")).or_else(|| pid_of(city)));
         if let Some(token) = node["stores"][0]["cashier_token"].as_str() {
             tills.push((
                 node["url"].as_str().unwrap_or_default().to_owned(),
@@ -265,41 +270,59 @@ async fn sessions(chain: &Chain) -> anyhow::Result<(i64, i64)> {
     Ok((row.get(0), row.get(1)))
 }
 
-/// Sales at the first tills for `seconds`, 4 cashiers each, through HTTP.
-async fn sell(chain: &Chain, seconds: u64) -> usize {
+/// The product the tills sell, and the stock each till's store receives first: the demo data's
+/// opening stock (50 to 200 a product) would run out within a second.
+const SOLD_PRODUCT: i32 = 1;
+const SALES_STOCK: i64 = 1_000_000;
+
+/// Sales at the first two tills for `seconds`, 4 cashiers each, through HTTP: (sold, refused).
+async fn sell(chain: &Chain, seconds: u64) -> anyhow::Result<(usize, usize)> {
     let http = reqwest::Client::new();
+    let tills = &chain.tills[..2.min(chain.tills.len())];
+    for (url, token) in tills {
+        http.post(format!("{url}/inventory/receipts"))
+            .bearer_auth(token)
+            .json(
+                &json!({"idempotency_key": Uuid::new_v4(), "reference": "scale benchmark",
+                          "items": [{"product_id": SOLD_PRODUCT, "quantity": SALES_STOCK}]}),
+            )
+            .send()
+            .await?
+            .error_for_status()
+            .context("receiving the benchmark's stock")?;
+    }
     let deadline = Instant::now() + Duration::from_secs(seconds);
-    let cashiers = chain
-        .tills
+    let cashiers = tills
         .iter()
-        .take(2)
         .flat_map(|(url, token)| (0..4).map(move |_| (url.clone(), token.clone())));
     let tasks = cashiers.map(|(url, token)| {
         let http = http.clone();
         async move {
-            let mut sold = 0;
+            let (mut sold, mut refused) = (0, 0);
             while Instant::now() < deadline {
                 let response = http
                     .post(format!("{url}/orders"))
                     .bearer_auth(&token)
                     .json(
                         &json!({"idempotency_key": Uuid::new_v4(), "customer_id": null,
-                                  "items": [{"product_id": 1, "quantity": 1}],
+                                  "items": [{"product_id": SOLD_PRODUCT, "quantity": 1}],
                                   "payments": [{"method": "cash", "amount": "100000.00"}]}),
                     )
                     .send()
                     .await;
                 if response.is_ok_and(|r| r.status() == 201) {
                     sold += 1;
+                } else {
+                    refused += 1;
                 }
             }
-            sold
+            (sold, refused)
         }
     });
-    futures_util::future::join_all(tasks)
+    Ok(futures_util::future::join_all(tasks)
         .await
         .into_iter()
-        .sum()
+        .fold((0, 0), |(s, r), (sold, refused)| (s + sold, r + refused)))
 }
 
 async fn report_latency(chain: &Chain) -> anyhow::Result<Duration> {
@@ -414,132 +437,55 @@ async fn main() -> anyhow::Result<()> {
         sell(&chain, 10)
     );
     let lags = lags?;
+    let (sold, refused) = sold?;
+    anyhow::ensure!(
+        refused == 0,
+        "{refused} of {} sales were refused",
+        sold + refused
+    );
     let (busy_central, busy_instance) = busy.per_node(&chain);
     let (busy_sessions, _) = sessions(&chain).await?;
     let busy_rss = rss_mib(chain.central_pid);
     let busy_node_rss = node_rss(&chain.node_pids);
     let report = report_latency(&chain).await?;
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    let (p50, p99) = (percentile(&lags, 0.5), percentile(&lags, 0.99));
-
-    println!(
-        "| figure | idle | busy ({rate} customer writes/s over all nodes, {sold} sales at 2 tills in 10 s) |\n|---|---|---|"
-    );
-    println!(
-        "| central's client sessions (of max_connections {max_connections}) | {idle_sessions} | {busy_sessions} |"
-    );
-    println!(
-        "| central process CPU per node, share of a core | {idle_central:.4} | {busy_central:.4} |"
-    );
-    println!(
-        "| central's PostgreSQL CPU per node, share of a core | {idle_instance:.4} | {busy_instance:.4} |"
-    );
-    println!("| central resident memory | {idle_rss:.0} MiB | {busy_rss:.0} MiB |");
-    println!(
-        "| largest store-node resident memory | {idle_node_rss:.0} MiB | {busy_node_rss:.0} MiB |"
-    );
-    println!(
-        "| propagation lag p50 / p99 ({} samples) | | {:.1} / {:.1} ms |",
-        lags.len(),
-        ms(p50),
-        ms(p99)
-    );
-    println!(
-        "| `GET /reports/sales` over {count} nodes (median of 12) | {:.1} ms | |",
-        ms(report)
-    );
+    let (p50, p99) = (ms(percentile(&lags, 0.5)), ms(percentile(&lags, 0.99)));
     let per_node_sessions = busy_sessions as f64 / count as f64;
     let sessions_run_out = (max_connections as f64 / per_node_sessions).floor();
+
+    println!(
+        "Busy: {rate} customer writes/s over all nodes, {sold} sales at 2 tills in 10 s; lag from {} samples.\n",
+        lags.len()
+    );
+    let memory = "Memory: resident, real processes";
+    // One row per figure, so the table reads as the table it prints.
+    #[rustfmt::skip]
+    let figures = [
+        (&*area, format!("central's client sessions, idle (max_connections {max_connections})"), idle_sessions as f64, Unit::Count, None),
+        (&area, "central's client sessions, busy".into(), busy_sessions as f64, Unit::Count, None),
+        (&area, "central's client sessions per node, busy".into(), per_node_sessions, Unit::Number, None),
+        (&area, "central's sessions run out at about this many nodes".into(), sessions_run_out, Unit::Count, None),
+        (&area, "central process CPU per node, idle".into(), idle_central, Unit::Cores, None),
+        (&area, "central's PostgreSQL CPU per node, idle".into(), idle_instance, Unit::Cores, None),
+        (&area, "central process CPU per node, busy".into(), busy_central, Unit::Cores, None),
+        (&area, "central's PostgreSQL CPU per node, busy".into(), busy_instance, Unit::Cores, None),
+        (&area, "sales at 2 tills, 4 cashiers each, while replicating".into(), sold as f64 / 10.0, Unit::SalesPerSecond, None),
+        (&area, format!("propagation lag p50, every node receiving ({rate} writes/s)"), p50, Unit::Milliseconds, None),
+        (&area, format!("propagation lag p99, every node receiving ({rate} writes/s)"), p99, Unit::Milliseconds, Some(Goal::AtMost(500.0))),
+        (&area, "`GET /reports/sales` over every node, median of 12".into(), ms(report), Unit::Milliseconds, None),
+        (memory, format!("central, idle ({count} nodes)"), idle_rss, Unit::MiB, None),
+        (memory, format!("central, busy ({count} nodes)"), busy_rss, Unit::MiB, None),
+        (memory, "store-node, idle (largest)".into(), idle_node_rss, Unit::MiB, None),
+        (memory, "store-node, busy (largest, selling)".into(), busy_node_rss, Unit::MiB, None),
+    ];
+    println!("| figure | value |\n|---|---|");
+    for (table, name, value, unit, goal) in figures {
+        println!("| {name} | {} |", unit.show(value));
+        results.record(table, &name, value, unit, goal);
+    }
     println!(
         "\nFirst limit: central holds {per_node_sessions:.1} sessions per node, so its max_connections ({max_connections}) \
          runs out at about {sessions_run_out:.0} nodes.\n"
-    );
-
-    results.record(
-        &area,
-        "central's client sessions per node, busy",
-        per_node_sessions,
-        Unit::Count,
-        None,
-    );
-    results.record(&area, &format!("central's sessions run out (max_connections {max_connections}) at about this many nodes"), sessions_run_out, Unit::Count, None);
-    results.record(
-        &area,
-        "central process CPU per node, idle (share of a core ×1000)",
-        idle_central * 1000.0,
-        Unit::Count,
-        None,
-    );
-    results.record(
-        &area,
-        "central's PostgreSQL CPU per node, idle (share of a core ×1000)",
-        idle_instance * 1000.0,
-        Unit::Count,
-        None,
-    );
-    results.record(
-        &area,
-        "central process CPU per node, busy (share of a core ×1000)",
-        busy_central * 1000.0,
-        Unit::Count,
-        None,
-    );
-    results.record(
-        &area,
-        "central's PostgreSQL CPU per node, busy (share of a core ×1000)",
-        busy_instance * 1000.0,
-        Unit::Count,
-        None,
-    );
-    results.record(
-        &area,
-        &format!("propagation lag p50, every node receiving ({rate} writes/s)"),
-        ms(p50),
-        Unit::Milliseconds,
-        Some(Goal::AtMost(50.0)),
-    );
-    results.record(
-        &area,
-        &format!("propagation lag p99, every node receiving ({rate} writes/s)"),
-        ms(p99),
-        Unit::Milliseconds,
-        Some(Goal::AtMost(500.0)),
-    );
-    results.record(
-        &area,
-        "`GET /reports/sales` over every node, median",
-        ms(report),
-        Unit::Milliseconds,
-        None,
-    );
-    let memory = "Memory: resident, real processes";
-    results.record(
-        memory,
-        &format!("central, idle ({count} nodes)"),
-        idle_rss,
-        Unit::MiB,
-        None,
-    );
-    results.record(
-        memory,
-        &format!("central, busy ({count} nodes)"),
-        busy_rss,
-        Unit::MiB,
-        None,
-    );
-    results.record(
-        memory,
-        "store-node, idle (largest)",
-        idle_node_rss,
-        Unit::MiB,
-        None,
-    );
-    results.record(
-        memory,
-        "store-node, busy (largest, selling)",
-        busy_node_rss,
-        Unit::MiB,
-        None,
     );
     posctl(&posctl_path, &["down", "--purge", "--dir", &dir_text])?;
     results.save()

@@ -18,6 +18,10 @@ pub enum Unit {
     RowsPerSecond,
     SalesPerSecond,
     MiB,
+    /// CPU time over wall time: the share of one core a process uses.
+    Cores,
+    /// A measured amount that may have a fraction (sessions per node).
+    Number,
     /// A count of things that must not happen (oversold units, deadlocks, dead entries).
     Count,
 }
@@ -32,6 +36,8 @@ impl Unit {
             Unit::RowsPerSecond => format!("{} rows/s", thousands(value)),
             Unit::SalesPerSecond => format!("{} sales/s", thousands(value)),
             Unit::MiB => format!("{value:.0} MiB"),
+            Unit::Cores => format!("{value:.4} of a core"),
+            Unit::Number => format!("{value:.1}"),
             Unit::Count => format!("{value:.0}"),
         }
     }
