@@ -14,12 +14,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use pos_e2e::benchmarks::{Goal, Results, Unit};
-use pos_shared::config::CommonConfig;
-use pos_shared::telemetry::LogFormat;
 use pos_shared::testkit::TestInstance;
-use secrecy::SecretString;
 use serde_json::json;
 use uuid::Uuid;
+
+mod common;
 
 const CONCURRENCY: usize = 8;
 const ORDERS_PER_ROUND: usize = 1600;
@@ -69,80 +68,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 async fn main() -> anyhow::Result<()> {
     let central_pg = TestInstance::start_dedicated().await?;
     let node_pg = TestInstance::start_dedicated().await?;
-    let central_db = central_pg
-        .migrated_database("central", |url| async move {
-            central::schema::migrate(
-                &pos_shared::db::parse_url(&url, "bench")?,
-                Some(pos_shared::pgctl::APP_ROLE),
-            )
-            .await
-        })
-        .await?;
-    let node_db = node_pg
-        .migrated_database("store", |url| async move {
-            store_node::schema::migrate(
-                &pos_shared::db::parse_url(&url, "bench")?,
-                Some(pos_shared::pgctl::APP_ROLE),
-            )
-            .await
-        })
-        .await?;
-    let node_url = node_pg.app_url(&node_db);
-    let setup = pos_shared::db::connect(&pos_shared::db::parse_url(
-        &node_pg.owner_url(&node_db),
-        "bench",
-    )?)
-    .await?;
-    // Central knows the node (its login) and its stores: a node reports its own city's sales only.
-    pos_shared::db::connect(&pos_shared::db::parse_url(
-        &central_pg.app_url(&central_db),
-        "bench",
-    )?)
-    .await?
-    .batch_execute(
-        "INSERT INTO cities (id, name, time_zone) VALUES (1, 'Karachi', 'Asia/Karachi');
-         INSERT INTO stores (id, code, name, city_id) VALUES (1, 'KHI001', 'Saddar', 1), (2, 'KHI002', 'Hot', 1);
-         INSERT INTO nodes (city_id, server_name, central_login) VALUES (1, 'node_karachi', 'pos_node_1');",
-    )
-    .await?;
-    setup
-        .batch_execute(&format!(
-            "INSERT INTO stores (id, code, name, city_id, active, version, created_at, updated_at)
-             VALUES (1, 'KHI001', 'Saddar', 1, true, 1, now(), now()), (2, 'KHI002', 'Hot', 1, true, 1, now(), now());
-             INSERT INTO products (id, sku, name, category_id, price, active, version, created_at, updated_at)
-             SELECT g, 'SKU' || g, 'Product ' || g, 1, 10.00 + g, true, 1, now(), now() FROM generate_series(1, {PRODUCTS}) g;
-             INSERT INTO inventory (store_id, product_id, quantity) SELECT 1, g, 10000000 FROM generate_series(1, {PRODUCTS}) g;"
-        ))
-        .await?;
-    let token = pos_shared::auth::generate_token();
-    let hot_token = pos_shared::auth::generate_token();
-    let app = store_node::startup::Application::build(store_node::config::Config {
-        common: CommonConfig {
-            http_host: "127.0.0.1".into(),
-            http_port: 0,
-            database_url: node_url.clone(),
-            migration_database_url: Some(node_pg.owner_url(&node_db)),
-            database_pool_size: 16,
-            log_format: LogFormat::Human,
-            log_filter: "warn".into(),
-            scheduler_enabled: true,
-            tls: None,
-            metrics_token: None,
-        },
-        city_id: 1,
-        cashier_tokens: vec![
-            (1, SecretString::from(token.clone())),
-            (2, SecretString::from(hot_token.clone())),
-        ],
-        admin_token: None,
-        central_database_url: Some(central_pg.node_login_url(1, &central_db).await?),
-        outbox_retry_cron: "*/5 * * * * *".into(),
-        outbox_retention_hours: 168,
-        idempotency_retention_hours: 720,
-    })
-    .await?;
-    let url = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    let common::SellingNode {
+        url,
+        token,
+        hot_token,
+        node_url,
+        setup,
+        ..
+    } = common::start_selling_node(&central_pg, &node_pg, PRODUCTS).await?;
     let http = reqwest::Client::new();
 
     // The naive design: the sale writes central's mapping itself, over a new dblink connection each time.

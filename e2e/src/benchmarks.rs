@@ -146,7 +146,14 @@ pub fn results_dir() -> PathBuf {
 }
 
 /// The programs in the order their tables appear.
-pub const PROGRAMS: &[&str] = &["checkout", "replication", "catch_up", "reports", "scale"];
+pub const PROGRAMS: &[&str] = &[
+    "checkout",
+    "outbox",
+    "replication",
+    "catch_up",
+    "reports",
+    "scale",
+];
 
 /// `BENCHMARKS.md`: the machine and the date on top, then each area's figures beside their goals.
 pub fn render(results: &[Results], machine: &str, date: &str) -> String {

@@ -32,6 +32,114 @@ pub async fn connect_owner(instance: &TestInstance, db: &str) -> anyhow::Result<
     .await
 }
 
+/// A database of `instance` with central's schema.
+pub async fn migrated_central(instance: &TestInstance) -> anyhow::Result<String> {
+    instance
+        .migrated_database("central", |url| async move {
+            central::schema::migrate(
+                &pos_shared::db::parse_url(&url, "bench")?,
+                Some(pos_shared::pgctl::APP_ROLE),
+            )
+            .await
+        })
+        .await
+}
+
+/// A database of `instance` with a store node's schema.
+pub async fn migrated_store(instance: &TestInstance) -> anyhow::Result<String> {
+    instance
+        .migrated_database("store", |url| async move {
+            store_node::schema::migrate(
+                &pos_shared::db::parse_url(&url, "bench")?,
+                Some(pos_shared::pgctl::APP_ROLE),
+            )
+            .await
+        })
+        .await
+}
+
+/// A store node served in-process that sells and reports its sales to central's database through its
+/// outbox (central's service is not needed for that). Karachi (city 1) with store 1 (Saddar) and
+/// store 2 (Hot, no stock yet), `products` products at 10.00 + id with 10,000,000 units each at
+/// store 1.
+pub struct SellingNode {
+    pub url: String,
+    /// Store 1's cashier token, and store 2's.
+    pub token: String,
+    pub hot_token: String,
+    /// The node's database as the services' runtime role, and a session as its owner.
+    pub node_url: SecretString,
+    pub setup: Db,
+    /// Central's database, on its own instance.
+    pub central_db: String,
+}
+
+pub async fn start_selling_node(
+    central_pg: &TestInstance,
+    node_pg: &TestInstance,
+    products: i32,
+) -> anyhow::Result<SellingNode> {
+    let central_db = migrated_central(central_pg).await?;
+    let node_db = migrated_store(node_pg).await?;
+    let setup = connect_owner(node_pg, &node_db).await?;
+    // Central knows the node (its login) and its stores: a node reports its own city's sales only.
+    connect(central_pg, &central_db)
+        .await?
+        .batch_execute(
+            "INSERT INTO cities (id, name, time_zone) VALUES (1, 'Karachi', 'Asia/Karachi');
+             INSERT INTO stores (id, code, name, city_id) VALUES (1, 'KHI001', 'Saddar', 1), (2, 'KHI002', 'Hot', 1);
+             INSERT INTO nodes (city_id, server_name, central_login) VALUES (1, 'node_karachi', 'pos_node_1');",
+        )
+        .await?;
+    setup
+        .batch_execute(&format!(
+            "INSERT INTO stores (id, code, name, city_id, active, version, created_at, updated_at)
+             VALUES (1, 'KHI001', 'Saddar', 1, true, 1, now(), now()), (2, 'KHI002', 'Hot', 1, true, 1, now(), now());
+             INSERT INTO products (id, sku, name, category_id, price, active, version, created_at, updated_at)
+             SELECT g, 'SKU' || g, 'Product ' || g, 1, 10.00 + g, true, 1, now(), now() FROM generate_series(1, {products}) g;
+             INSERT INTO inventory (store_id, product_id, quantity) SELECT 1, g, 10000000 FROM generate_series(1, {products}) g;"
+        ))
+        .await?;
+    let token = pos_shared::auth::generate_token();
+    let hot_token = pos_shared::auth::generate_token();
+    let node_url = node_pg.app_url(&node_db);
+    let app = store_node::startup::Application::build(store_node::config::Config {
+        common: CommonConfig {
+            http_host: "127.0.0.1".into(),
+            http_port: 0,
+            database_url: node_url.clone(),
+            migration_database_url: Some(node_pg.owner_url(&node_db)),
+            database_pool_size: 16,
+            log_format: LogFormat::Human,
+            log_filter: "warn".into(),
+            scheduler_enabled: true,
+            tls: None,
+            metrics_token: None,
+        },
+        city_id: 1,
+        cashier_tokens: vec![
+            (1, SecretString::from(token.clone())),
+            (2, SecretString::from(hot_token.clone())),
+        ],
+        admin_token: None,
+        central_database_url: Some(central_pg.node_login_url(1, &central_db).await?),
+        outbox_retry_cron: "*/5 * * * * *".into(),
+        outbox_retention_hours: 168,
+        idempotency_retention_hours: 720,
+    })
+    .await?;
+    let url = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    Ok(SellingNode {
+        url,
+        token,
+        hot_token,
+        node_url,
+        setup,
+        central_db,
+    })
+}
+
 /// A running central with its two nodes registered. Each benchmark uses the fields it needs.
 pub struct Cluster {
     pub central_db: String,
@@ -50,28 +158,10 @@ pub async fn start(
     lahore: &TestInstance,
     replication: ReplicationConfig,
 ) -> anyhow::Result<Cluster> {
-    let central_db = central
-        .migrated_database("central", |url| async move {
-            central::schema::migrate(
-                &pos_shared::db::parse_url(&url, "bench")?,
-                Some(pos_shared::pgctl::APP_ROLE),
-            )
-            .await
-        })
-        .await?;
+    let central_db = migrated_central(central).await?;
     let mut node_dbs = Vec::new();
     for instance in [karachi, lahore] {
-        node_dbs.push(
-            instance
-                .migrated_database("store", |url| async move {
-                    store_node::schema::migrate(
-                        &pos_shared::db::parse_url(&url, "bench")?,
-                        Some(pos_shared::pgctl::APP_ROLE),
-                    )
-                    .await
-                })
-                .await?,
-        );
+        node_dbs.push(migrated_store(instance).await?);
     }
     let token = pos_shared::auth::generate_token();
     let app = Application::build(Config {
