@@ -46,15 +46,7 @@ async fn capture_alone(
     rows: usize,
     writers: usize,
 ) -> anyhow::Result<(Paired, Paired, Paired, Paired)> {
-    let db = instance
-        .migrated_database("central", |url| async move {
-            central::schema::migrate(
-                &pos_shared::db::parse_url(&url, "bench")?,
-                Some(pos_shared::pgctl::APP_ROLE),
-            )
-            .await
-        })
-        .await?;
+    let db = common::migrated_central(instance).await?;
     let client = connect_owner(instance, &db).await?;
     client
         .batch_execute(

@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 use central::config::{Config, ReplicationConfig};
 use central::startup::Application;
 use pos_e2e::benchmarks::{Goal, Results, Unit};
-use pos_shared::config::CommonConfig;
-use pos_shared::telemetry::LogFormat;
 use pos_shared::testkit::TestInstance;
 use secrecy::SecretString;
 use serde_json::json;
+
+mod common;
 
 const NODES: usize = 16;
 const ORDERS_PER_NODE: i32 = 3000;
@@ -94,29 +94,14 @@ async fn insert_sales(node: &tokio_postgres::Client, orders: i32, days: i32) -> 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let central_pg = TestInstance::start_dedicated().await?;
-    let central_db = central_pg
-        .migrated_database("central", |url| async move {
-            central::schema::migrate(
-                &pos_shared::db::parse_url(&url, "bench")?,
-                Some(pos_shared::pgctl::APP_ROLE),
-            )
-            .await
-        })
-        .await?;
+    let central_db = common::migrated_central(&central_pg).await?;
     let token = pos_shared::auth::generate_token();
     let app = Application::build(Config {
-        common: CommonConfig {
-            http_host: "127.0.0.1".into(),
-            http_port: 0,
-            database_url: central_pg.app_url(&central_db),
-            migration_database_url: Some(central_pg.owner_url(&central_db)),
-            database_pool_size: 16,
-            log_format: LogFormat::Human,
-            log_filter: "warn".into(),
-            scheduler_enabled: true,
-            tls: None,
-            metrics_token: None,
-        },
+        common: common::service_config(
+            central_pg.app_url(&central_db),
+            central_pg.owner_url(&central_db),
+            16,
+        ),
         admin_token: SecretString::from(token.clone()),
         idempotency_retention_hours: 720,
         accounts: Default::default(),
@@ -165,15 +150,7 @@ async fn main() -> anyhow::Result<()> {
     let mut instances = Vec::new();
     for n in 0..NODES {
         let instance = TestInstance::start_dedicated().await?;
-        let db = instance
-            .migrated_database("store", |url| async move {
-                store_node::schema::migrate(
-                    &pos_shared::db::parse_url(&url, "bench")?,
-                    Some(pos_shared::pgctl::APP_ROLE),
-                )
-                .await
-            })
-            .await?;
+        let db = common::migrated_store(&instance).await?;
         let city = post(
             "/cities",
             json!({"name": format!("City {n}"), "time_zone": "Asia/Karachi"}),

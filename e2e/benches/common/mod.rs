@@ -32,6 +32,27 @@ pub async fn connect_owner(instance: &TestInstance, db: &str) -> anyhow::Result<
     .await
 }
 
+/// The settings every in-process service of the benchmarks runs with: port 0, warnings only, the
+/// scheduler on.
+pub fn service_config(
+    database_url: SecretString,
+    owner_url: SecretString,
+    pool_size: usize,
+) -> CommonConfig {
+    CommonConfig {
+        http_host: "127.0.0.1".into(),
+        http_port: 0,
+        database_url,
+        migration_database_url: Some(owner_url),
+        database_pool_size: pool_size,
+        log_format: LogFormat::Human,
+        log_filter: "warn".into(),
+        scheduler_enabled: true,
+        tls: None,
+        metrics_token: None,
+    }
+}
+
 /// A database of `instance` with central's schema.
 pub async fn migrated_central(instance: &TestInstance) -> anyhow::Result<String> {
     instance
@@ -104,18 +125,7 @@ pub async fn start_selling_node(
     let hot_token = pos_shared::auth::generate_token();
     let node_url = node_pg.app_url(&node_db);
     let app = store_node::startup::Application::build(store_node::config::Config {
-        common: CommonConfig {
-            http_host: "127.0.0.1".into(),
-            http_port: 0,
-            database_url: node_url.clone(),
-            migration_database_url: Some(node_pg.owner_url(&node_db)),
-            database_pool_size: 16,
-            log_format: LogFormat::Human,
-            log_filter: "warn".into(),
-            scheduler_enabled: true,
-            tls: None,
-            metrics_token: None,
-        },
+        common: service_config(node_url.clone(), node_pg.owner_url(&node_db), 16),
         city_id: 1,
         cashier_tokens: vec![
             (1, SecretString::from(token.clone())),
@@ -165,18 +175,11 @@ pub async fn start(
     }
     let token = pos_shared::auth::generate_token();
     let app = Application::build(Config {
-        common: CommonConfig {
-            http_host: "127.0.0.1".into(),
-            http_port: 0,
-            database_url: central.app_url(&central_db),
-            migration_database_url: Some(central.owner_url(&central_db)),
-            database_pool_size: 8,
-            log_format: LogFormat::Human,
-            log_filter: "warn".into(),
-            scheduler_enabled: true,
-            tls: None,
-            metrics_token: None,
-        },
+        common: service_config(
+            central.app_url(&central_db),
+            central.owner_url(&central_db),
+            8,
+        ),
         admin_token: SecretString::from(token.clone()),
         replication,
         idempotency_retention_hours: 720,
