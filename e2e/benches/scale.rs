@@ -19,11 +19,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use pos_e2e::benchmarks::{Goal, Results, Unit};
-use secrecy::SecretString;
+use pos_shared::testkit::resident_mib;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+#[path = "scale/chain.rs"]
+mod chain;
 mod common;
+use chain::{Chain, Window, read_chain, sessions};
 use common::{Db, percentile, propagation_lag};
 
 const CITIES: [&str; 16] = [
@@ -70,204 +73,6 @@ impl Drop for Down<'_> {
             .args(["down", "--purge", "--dir", self.1])
             .output();
     }
-}
-
-/// One process's resident memory (`VmRSS`), MiB.
-fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|kb| kb.trim().trim_end_matches(" kB").parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-/// CPU time of a process (user + system, with its reaped children), from `/proc/PID/stat`.
-fn cpu(pid: u32) -> Duration {
-    let ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            let fields: Vec<u64> = stat
-                .rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .skip(11)
-                .take(4)
-                .filter_map(|f| f.parse().ok())
-                .collect();
-            Some(fields.iter().sum::<u64>())
-        })
-        .unwrap_or_default();
-    Duration::from_millis(ticks * 10)
-}
-
-/// A PostgreSQL instance's CPU: its postmaster with the backends it has reaped, and those running now.
-fn instance_cpu(data_dir: &Path) -> Duration {
-    let Some(postmaster) = std::fs::read_to_string(data_dir.join("postmaster.pid"))
-        .ok()
-        .and_then(|s| s.lines().next().and_then(|l| l.trim().parse::<u32>().ok()))
-    else {
-        return Duration::ZERO;
-    };
-    let mut total = cpu(postmaster);
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let parent = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|s| {
-                s.rsplit_once(')')?
-                    .1
-                    .split_whitespace()
-                    .nth(1)?
-                    .parse::<u32>()
-                    .ok()
-            });
-        if parent == Some(postmaster) {
-            // Running backends: their own time only (cutime would count again what they reaped).
-            let own = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|s| {
-                    let f: Vec<u64> = s
-                        .rsplit_once(')')?
-                        .1
-                        .split_whitespace()
-                        .skip(11)
-                        .take(2)
-                        .filter_map(|f| f.parse().ok())
-                        .collect();
-                    Some(f.iter().sum::<u64>())
-                })
-                .unwrap_or_default();
-            total += Duration::from_millis(own * 10);
-        }
-    }
-    total
-}
-
-/// The running cluster as `cluster.json` and `pids.json` describe it.
-struct Chain {
-    central_url: String,
-    token: String,
-    central_db: Db,
-    nodes: Vec<(i32, Db)>,
-    /// The first stores' node URLs and cashier tokens, for sales.
-    tills: Vec<(String, String)>,
-    central_pid: u32,
-    node_pids: Vec<u32>,
-    central_data: PathBuf,
-}
-
-async fn connect_url(url: &str) -> anyhow::Result<Db> {
-    pos_shared::db::connect(&pos_shared::db::parse_url(
-        &SecretString::from(url.to_owned()),
-        "bench",
-    )?)
-    .await
-}
-
-async fn read_chain(dir: &Path) -> anyhow::Result<Chain> {
-    let cluster: Value = serde_json::from_slice(&std::fs::read(dir.join("cluster.json"))?)?;
-    let pids: Value = serde_json::from_slice(&std::fs::read(dir.join("pids.json"))?)?;
-    let pid_of = |name: &str| {
-        pids["services"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|s| s["name"] == name)
-            .and_then(|s| s["pid"].as_u64())
-            .map(|p| p as u32)
-    };
-    // posctl names each node's service `store-<instance>`.
-    let node_pids = pids["services"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|s| s["name"].as_str().is_some_and(|n| n.starts_with("store-")))
-        .filter_map(|s| s["pid"].as_u64().map(|p| p as u32))
-        .collect();
-    let mut nodes = Vec::new();
-    let mut tills = Vec::new();
-    for node in cluster["nodes"].as_array().context("cluster.json: nodes")? {
-        nodes.push((
-            node["city_id"].as_i64().context("city_id")? as i32,
-            connect_url(node["database_url"].as_str().context("database_url")?).await?,
-        ));
-        if let Some(token) = node["stores"][0]["cashier_token"].as_str() {
-            tills.push((
-                node["url"].as_str().unwrap_or_default().to_owned(),
-                token.to_owned(),
-            ));
-        }
-    }
-    Ok(Chain {
-        central_url: cluster["central"]["url"]
-            .as_str()
-            .context("central url")?
-            .to_owned(),
-        token: cluster["central"]["admin_token"]
-            .as_str()
-            .context("admin token")?
-            .to_owned(),
-        central_db: connect_url(
-            cluster["central"]["database_url"]
-                .as_str()
-                .context("central database_url")?,
-        )
-        .await?,
-        nodes,
-        tills,
-        central_pid: pid_of("central").context("pids.json: central")?,
-        node_pids,
-        central_data: dir.join("pg").join("central"),
-    })
-}
-
-/// Central's CPU (process and instance) and the wall time over a window.
-struct Window {
-    central: Duration,
-    instance: Duration,
-    started: Instant,
-}
-
-impl Window {
-    fn open(chain: &Chain) -> Self {
-        Self {
-            central: cpu(chain.central_pid),
-            instance: instance_cpu(&chain.central_data),
-            started: Instant::now(),
-        }
-    }
-
-    /// Share of one core per node: (central process, central's instance).
-    fn per_node(&self, chain: &Chain) -> (f64, f64) {
-        let wall = self.started.elapsed().as_secs_f64();
-        let n = chain.nodes.len() as f64;
-        (
-            (cpu(chain.central_pid) - self.central).as_secs_f64() / wall / n,
-            (instance_cpu(&chain.central_data) - self.instance).as_secs_f64() / wall / n,
-        )
-    }
-}
-
-/// Client sessions on central's instance, and its `max_connections`.
-async fn sessions(chain: &Chain) -> anyhow::Result<(i64, i64)> {
-    let row = chain
-        .central_db
-        .query_one(
-            "SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),
-                    current_setting('max_connections')::bigint",
-            &[],
-        )
-        .await?;
-    Ok((row.get(0), row.get(1)))
 }
 
 /// The product the tills sell, and the stock each till's store receives first: the demo data's
@@ -420,17 +225,21 @@ async fn main() -> anyhow::Result<()> {
 
     // Idle.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let idle = Window::open(&chain);
+    let idle = Window::open(&chain)?;
     tokio::time::sleep(Duration::from_secs(10)).await;
-    let (idle_central, idle_instance) = idle.per_node(&chain);
+    let (idle_central, idle_instance) = idle.per_node(&chain)?;
     let (idle_sessions, max_connections) = sessions(&chain).await?;
-    let idle_rss = rss_mib(chain.central_pid);
-    let node_rss = |pids: &[u32]| pids.iter().map(|&p| rss_mib(p)).fold(0.0, f64::max);
-    let idle_node_rss = node_rss(&chain.node_pids);
+    let idle_rss = resident_mib(chain.central_pid)?;
+    let node_rss = |pids: &[u32]| -> anyhow::Result<f64> {
+        pids.iter()
+            .map(|&p| resident_mib(p))
+            .try_fold(0.0, |most, rss| Ok(f64::max(most, rss?)))
+    };
+    let idle_node_rss = node_rss(&chain.node_pids)?;
 
     // Busy: customer writes for every city in turn (each node receives), and sales at two tills.
     let rate = 20 * count as u32;
-    let busy = Window::open(&chain);
+    let busy = Window::open(&chain)?;
     let nodes: Vec<(i32, &Db)> = chain.nodes.iter().map(|(c, db)| (*c, db)).collect();
     let (lags, sold) = tokio::join!(
         propagation_lag(&chain.central_db, &nodes, rate, 10),
@@ -443,10 +252,10 @@ async fn main() -> anyhow::Result<()> {
         "{refused} of {} sales were refused",
         sold + refused
     );
-    let (busy_central, busy_instance) = busy.per_node(&chain);
+    let (busy_central, busy_instance) = busy.per_node(&chain)?;
     let (busy_sessions, _) = sessions(&chain).await?;
-    let busy_rss = rss_mib(chain.central_pid);
-    let busy_node_rss = node_rss(&chain.node_pids);
+    let busy_rss = resident_mib(chain.central_pid)?;
+    let busy_node_rss = node_rss(&chain.node_pids)?;
     let report = report_latency(&chain).await?;
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let (p50, p99) = (ms(percentile(&lags, 0.5)), ms(percentile(&lags, 0.99)));

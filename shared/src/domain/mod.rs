@@ -5,20 +5,24 @@
 //!
 //! A refused value answers 422 naming its field: see [`crate::extract::Body`].
 
+mod amounts;
 mod dates;
 mod lines;
 mod numbers;
+mod passwords;
 mod text;
 
+pub use amounts::{Amount, PaymentMethod, Price};
 pub use dates::Day;
 pub use lines::Lines;
 pub use numbers::{
-    Amount, CategoryId, CityId, CustomerId, LineNo, LogEntryId, PaymentMethod, Port, Price,
-    ProductId, Quantity, ReceivedQuantity, RecordId, StoreId, WholeNumber,
+    CategoryId, CityId, CustomerId, LineNo, LogEntryId, Port, ProductId, Quantity,
+    ReceivedQuantity, RecordId, StoreId, WholeNumber,
 };
+pub use passwords::{NewPassword, Password};
 pub use text::{
-    CategoryName, CityName, CustomerName, DbName, DbUser, Email, Host, Label, NewPassword,
-    Password, Phone, ProductName, Reason, Reference, Sku, StoreCode, StoreName, TimeZone, Username,
+    CategoryName, CityName, CustomerName, DbName, DbUser, Email, Host, Label, Phone, ProductName,
+    Reason, Reference, Sku, StoreCode, StoreName, TimeZone, Username,
 };
 
 pub use crate::money::Money;

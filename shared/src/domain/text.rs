@@ -44,7 +44,7 @@ const TEXT: &str = concat!(
 
 /// A password: any characters but control characters (libpq cannot carry a NUL, and none belongs in
 /// a secret typed by someone), at least one.
-const PASSWORD: &str = concat!("^[^", control!(), "]+$");
+pub(super) const PASSWORD: &str = concat!("^[^", control!(), "]+$");
 
 /// Compiles one of this module's constant patterns (each is checked by the tests below).
 fn compiled(pattern: &str) -> Regex {
@@ -53,7 +53,7 @@ fn compiled(pattern: &str) -> Regex {
 }
 
 static TEXT_RULE: LazyLock<Regex> = LazyLock::new(|| compiled(TEXT));
-static PASSWORD_RULE: LazyLock<Regex> = LazyLock::new(|| compiled(PASSWORD));
+pub(super) static PASSWORD_RULE: LazyLock<Regex> = LazyLock::new(|| compiled(PASSWORD));
 
 /// Whether `raw` may be a value of at most `max` characters whose shape is `shape` (beyond [`TEXT`]);
 /// `refusal` says what the shape is. The value kept is `raw` trimmed.
@@ -259,84 +259,10 @@ text_type!(
     TimeZone, max = 64, pattern = ZONE, refusal = "must be an IANA time zone name such as Asia/Karachi"
 );
 
-/// A password as given (never trimmed), shown to nobody: its `Debug` is redacted. [`Password`] is
-/// one a peer was given (any length); [`NewPassword`], one a head-office account chooses (12 at least).
-macro_rules! password_type {
-    ($(#[$doc:meta])* $name:ident, min = $min:expr) => {
-        $(#[$doc])*
-        #[derive(Clone, serde::Deserialize)]
-        #[serde(try_from = "String")]
-        pub struct $name(String);
-
-        impl $name {
-            pub const MIN_CHARS: usize = $min;
-            pub const MAX_CHARS: usize = 1024;
-
-            pub fn expose(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = Invalid;
-
-            fn try_from(raw: String) -> Result<Self, Invalid> {
-                if raw.is_empty() {
-                    return Err(Invalid::new("must not be empty"));
-                }
-                let chars = raw.chars().count();
-                if chars < Self::MIN_CHARS {
-                    return Err(Invalid(format!("must be at least {} characters", Self::MIN_CHARS)));
-                }
-                if chars > Self::MAX_CHARS {
-                    return Err(Invalid(format!(
-                        "must be at most {} characters",
-                        Self::MAX_CHARS
-                    )));
-                }
-                if !PASSWORD_RULE.is_match(&raw) {
-                    return Err(Invalid::new("must not contain control characters"));
-                }
-                Ok(Self(raw))
-            }
-        }
-
-        impl std::fmt::Debug for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(concat!(stringify!($name), "(***)"))
-            }
-        }
-
-        impl utoipa::PartialSchema for $name {
-            fn schema() -> RefOr<Schema> {
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
-                        utoipa::openapi::KnownFormat::Password,
-                    )))
-                    .min_length(Some(Self::MIN_CHARS))
-                    .max_length(Some(Self::MAX_CHARS))
-                    .pattern(Some(PASSWORD))
-                    .into()
-            }
-        }
-
-        impl utoipa::ToSchema for $name {}
-    };
-}
-
-password_type!(
-    /// A peer's password as given (a node's replication role).
-    Password, min = 1
-);
-password_type!(
-    /// A password a head-office account chooses: 12 characters at least.
-    NewPassword, min = 12
-);
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Password;
 
     #[test]
     fn names_are_trimmed_and_keep_quotes_and_letters() {
@@ -422,14 +348,5 @@ mod tests {
         }
         assert!(Phone::try_from("+92 300-1234567".to_owned()).is_ok());
         assert!(CityName::try_from(" \u{3000}".to_owned()).is_err());
-    }
-
-    #[test]
-    fn a_password_is_kept_as_given_and_never_shown() {
-        let password = Password::try_from(" secret ".to_owned()).unwrap();
-        assert_eq!(password.expose(), " secret ");
-        assert_eq!(format!("{password:?}"), "Password(***)");
-        assert!(Password::try_from(String::new()).is_err());
-        assert!(Password::try_from("a\u{0}b".to_owned()).is_err());
     }
 }
