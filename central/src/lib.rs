@@ -8,6 +8,7 @@ pub mod openapi;
 pub mod replicator;
 pub mod retention;
 pub mod routes;
+pub mod scheduled_prices;
 pub mod schema;
 pub mod startup;
 pub mod state;

@@ -17,7 +17,7 @@ use utoipa::OpenApi;
     ),
     modifiers(&BearerAuth),
     tags(
-        (name = "master data", description = "Cities, categories, products, stores and customers; writes replicate to the nodes"),
+        (name = "master data", description = "Cities, categories, products, promotions, stores and customers; writes replicate to the nodes"),
         (name = "cashiers", description = "Cashier credentials: issued and revoked by head office, replicated to every node"),
         (name = "nodes", description = "The store nodes: registration, enabling, resync"),
         (name = "replication", description = "The replication log: status, retries, re-queues"),

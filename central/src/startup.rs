@@ -53,6 +53,12 @@ impl Application {
                 config.idempotency_retention_hours,
             )
             .await?;
+            crate::scheduled_prices::add_fold_job(
+                &scheduler,
+                &config.replication.retry_cron,
+                pool.clone(),
+            )
+            .await?;
             Some(scheduler)
         } else {
             None

@@ -6,13 +6,26 @@ use tokio_postgres::Row;
 
 use crate::money::Money;
 
+/// A price head office set to take effect at a moment: every node sells at it from then on, by its own
+/// clock.
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+pub struct ScheduledPrice {
+    pub price: Money,
+    pub effective_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Product {
     pub id: i32,
     pub sku: String,
     pub name: String,
     pub category_id: i32,
+    /// Tax included.
     pub price: Money,
+    /// The product's own tax rate in percent; `null`: its category's.
+    pub tax_rate: Option<Money>,
+    /// A price change waiting for its moment.
+    pub scheduled_price: Option<ScheduledPrice>,
     pub active: bool,
     pub version: i64,
     pub updated_at: DateTime<Utc>,
@@ -26,6 +39,14 @@ impl From<&Row> for Product {
             name: row.get("name"),
             category_id: row.get("category_id"),
             price: row.get("price"),
+            tax_rate: row.get("tax_rate"),
+            scheduled_price: row
+                .get::<_, Option<Money>>("next_price")
+                .zip(row.get("next_price_at"))
+                .map(|(price, effective_at)| ScheduledPrice {
+                    price,
+                    effective_at,
+                }),
             active: row.get("active"),
             version: row.get("version"),
             updated_at: row.get("updated_at"),

@@ -36,8 +36,8 @@ DO $$
 DECLARE
     v_table text;
 BEGIN
-    FOREACH v_table IN ARRAY ARRAY['cities', 'categories', 'products', 'stores', 'customers', 'cashier_tokens',
-                                   'nodes', 'accounts'] LOOP
+    FOREACH v_table IN ARRAY ARRAY['cities', 'categories', 'products', 'promotions', 'stores', 'customers',
+                                   'cashier_tokens', 'nodes', 'accounts'] LOOP
         EXECUTE format('CREATE OR REPLACE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %I '
                        'FOR EACH ROW EXECUTE FUNCTION audit_change()', 'trg_' || v_table || '_audit', v_table);
     END LOOP;

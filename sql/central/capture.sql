@@ -1,8 +1,8 @@
 -- Capture: what central's writes pay for. The version bump on every update of a replicated row, and
 -- the statement triggers that write one replication_log entry per changed row and target node in the
 -- writer's transaction.
--- Called by: every INSERT, UPDATE and DELETE statement on categories, products, stores, customers, cities
--- and cashier_tokens.
+-- Called by: every INSERT, UPDATE and DELETE statement on categories, products, promotions, stores,
+-- customers, cities and cashier_tokens.
 -- Replaceable (CREATE OR REPLACE only): re-applied at start-up under an advisory lock when its text changes.
 
 -- Every replicated row carries a version bumped on each update: a node applies a row only when its
@@ -26,6 +26,38 @@ BEGIN
 END;
 $$;
 
+-- A product's scheduled price that has taken effect becomes its price at the product's next update,
+-- unless that update sets another price (the newer intent) or another schedule.
+CREATE OR REPLACE FUNCTION fold_due_price() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.next_price_at <= now() AND NEW.next_price_at IS NOT DISTINCT FROM OLD.next_price_at
+       AND NEW.next_price IS NOT DISTINCT FROM OLD.next_price THEN
+        IF NEW.price = OLD.price THEN
+            NEW.price := OLD.next_price;
+        END IF;
+        NEW.next_price := NULL;
+        NEW.next_price_at := NULL;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+-- Folds every scheduled price that has taken effect (the nodes switched at next_price_at already, by
+-- their own clocks); central's scheduler calls it every few seconds. Returns how many it folded.
+CREATE OR REPLACE FUNCTION fold_scheduled_prices() RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_count integer;
+BEGIN
+    UPDATE products SET next_price_at = next_price_at WHERE next_price_at <= now();
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END;
+$$;
+
+CREATE OR REPLACE TRIGGER trg_products_due_price BEFORE UPDATE ON products
+    FOR EACH ROW WHEN (OLD.next_price_at IS NOT NULL) EXECUTE FUNCTION fold_due_price();
 CREATE OR REPLACE TRIGGER trg_stores_epoch BEFORE UPDATE OF city_id ON stores
     FOR EACH ROW WHEN (NEW.city_id IS DISTINCT FROM OLD.city_id) EXECUTE FUNCTION start_store_epoch();
 CREATE OR REPLACE TRIGGER trg_cities_touch BEFORE UPDATE ON cities
@@ -33,6 +65,8 @@ CREATE OR REPLACE TRIGGER trg_cities_touch BEFORE UPDATE ON cities
 CREATE OR REPLACE TRIGGER trg_categories_touch BEFORE UPDATE ON categories
     FOR EACH ROW EXECUTE FUNCTION touch_row();
 CREATE OR REPLACE TRIGGER trg_products_touch BEFORE UPDATE ON products
+    FOR EACH ROW EXECUTE FUNCTION touch_row();
+CREATE OR REPLACE TRIGGER trg_promotions_touch BEFORE UPDATE ON promotions
     FOR EACH ROW EXECUTE FUNCTION touch_row();
 CREATE OR REPLACE TRIGGER trg_stores_touch BEFORE UPDATE ON stores
     FOR EACH ROW EXECUTE FUNCTION touch_row();
@@ -90,13 +124,13 @@ BEGIN
 END;
 $generate$;
 
--- Catalogue tables (products, categories), cities (their time zones) and cashier credentials (digests,
+-- Catalogue tables (products, categories, promotions), cities (their time zones) and cashier credentials (digests,
 -- so that a store's cashiers sign in wherever it sells) go to every enabled node.
 DO $generate$
 DECLARE
     v_table text;
 BEGIN
-    FOREACH v_table IN ARRAY ARRAY['products', 'categories', 'cities', 'cashier_tokens'] LOOP
+    FOREACH v_table IN ARRAY ARRAY['products', 'categories', 'promotions', 'cities', 'cashier_tokens'] LOOP
         EXECUTE format($body$
             CREATE OR REPLACE FUNCTION %I() RETURNS trigger
             LANGUAGE plpgsql AS $fn$
@@ -126,7 +160,8 @@ DO $generate$
 DECLARE
     v_table text;
 BEGIN
-    FOREACH v_table IN ARRAY ARRAY['customers', 'stores', 'products', 'categories', 'cities', 'cashier_tokens'] LOOP
+    FOREACH v_table IN ARRAY ARRAY['customers', 'stores', 'products', 'categories', 'promotions', 'cities',
+                                  'cashier_tokens'] LOOP
         EXECUTE format('CREATE OR REPLACE TRIGGER %I AFTER INSERT ON %I REFERENCING NEW TABLE AS new_rows '
                        'FOR EACH STATEMENT EXECUTE FUNCTION %I()',
                        'trg_' || v_table || '_insert', v_table, 'replicate_' || v_table);

@@ -141,6 +141,7 @@ BEGIN
                      WHEN 'cashier_tokens' THEN (SELECT to_json(ct) FROM cashier_tokens ct WHERE ct.id = w.record_id)
                      WHEN 'categories' THEN (SELECT to_json(c) FROM categories c WHERE c.id = w.record_id)
                      WHEN 'products' THEN (SELECT to_json(p) FROM products p WHERE p.id = w.record_id)
+                     WHEN 'promotions' THEN (SELECT to_json(pr) FROM promotions pr WHERE pr.id = w.record_id)
                      WHEN 'stores' THEN (SELECT to_json(st) FROM stores st WHERE st.id = w.record_id)
                      WHEN 'customers' THEN (SELECT to_json(cu) FROM customers cu WHERE cu.id = w.record_id)
                  END AS row

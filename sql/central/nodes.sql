@@ -26,7 +26,7 @@ BEGIN
     -- load nor the log. SHARE mode waits for the writers in flight and holds new ones until this commits
     -- (registration is rare, and a write waits milliseconds); then the load sees every committed row,
     -- and every later write sees the node.
-    LOCK TABLE categories, products, stores, customers IN SHARE MODE;
+    LOCK TABLE categories, products, promotions, stores, customers IN SHARE MODE;
     INSERT INTO nodes (city_id, server_name, central_login)
     VALUES (p_city_id, v_server, coalesce(p_central_login, 'pos_node_' || p_city_id));
     PERFORM queue_fragment_load(p_city_id);
@@ -35,7 +35,7 @@ END;
 $$;
 
 -- Queues a LOAD entry for every row of the node's fragment (its city's customers and stores, every
--- city, category, product and cashier credential) and for each (table, id) of p_also; returns how many. Delivery ships each row
+-- city, category, product, promotion and cashier credential) and for each (table, id) of p_also; returns how many. Delivery ships each row
 -- as it is now, in batches, while central's writes and the node's sales go on; a LOAD entry overwrites
 -- the node's row even at an equal version (a row damaged by hand), never with an older one. A row of
 -- p_also that central no longer has, or has in another city, is shipped as it is now too: deleted, or
@@ -52,6 +52,7 @@ BEGIN
           UNION SELECT 'cashier_tokens', id FROM cashier_tokens
           UNION SELECT 'categories', id FROM categories
           UNION SELECT 'products', id FROM products
+          UNION SELECT 'promotions', id FROM promotions
           UNION SELECT 'stores', id FROM stores WHERE city_id = p_city_id
           UNION SELECT 'customers', id FROM customers WHERE city_id = p_city_id
           UNION SELECT a.table_name::replicated_table, a.id
@@ -107,7 +108,7 @@ BEGIN
         node_checked := false;
     END;
     IF p_enable AND NOT v_enabled THEN
-        LOCK TABLE categories, products, stores, customers IN SHARE MODE;
+        LOCK TABLE categories, products, promotions, stores, customers IN SHARE MODE;
         UPDATE nodes SET enabled = true, updated_at = now() WHERE city_id = p_city_id;
     END IF;
     queued := queue_fragment_load(p_city_id, v_held_tables, v_held_ids);
@@ -145,7 +146,8 @@ DECLARE
     v_rows bigint;
     v_total bigint := 0;
 BEGIN
-    FOREACH v_table IN ARRAY ARRAY['cities', 'categories', 'products', 'stores', 'customers', 'cashier_tokens'] LOOP
+    FOREACH v_table IN ARRAY ARRAY['cities', 'categories', 'products', 'promotions', 'stores', 'customers',
+                                   'cashier_tokens'] LOOP
         EXECUTE format('UPDATE %I SET version = version + $1', v_table) USING p_jump;
         GET DIAGNOSTICS v_rows = ROW_COUNT;
         v_total := v_total + v_rows;

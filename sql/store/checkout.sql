@@ -68,6 +68,8 @@ DECLARE
     v_order_id bigint;
     v_store_order_id bigint;
     v_total numeric(12,2);
+    v_discount_total numeric(12,2);
+    v_tax_total numeric(12,2);
     v_paid numeric(12,2);
     v_non_cash numeric(12,2);
     v_short record;
@@ -84,8 +86,9 @@ BEGIN
         RETURN;
     END IF;
 
-    -- The store, this node's city and the sale's business day, in one look.
+    -- The store, this node's city, and the sale's local time and business day, in one look.
     SELECT s.city_id, s.order_epoch, n.city_id AS node_city,
+           coalesce(now() AT TIME ZONE c.time_zone, localtimestamp) AS local_now,
            coalesce((now() AT TIME ZONE c.time_zone)::date, current_date) AS business_date
     INTO v_store
     FROM stores s CROSS JOIN node_settings n LEFT JOIN cities c ON c.id = s.city_id
@@ -113,7 +116,8 @@ BEGIN
     -- The lines travel in an array: a temporary table would write catalog rows on every sale.
     BEGIN
         v_lines := ARRAY(
-            SELECT ROW(l.ordinality, (l.item ->> 'product_id')::integer, (l.item ->> 'quantity')::integer, NULL)::sale_line
+            SELECT ROW(l.ordinality, (l.item ->> 'product_id')::integer, (l.item ->> 'quantity')::integer,
+                       NULL, NULL, NULL, NULL, NULL)::sale_line
             FROM jsonb_array_elements(p_items) WITH ORDINALITY AS l (item, ordinality));
     EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range THEN
         PERFORM pos_invalid('items', 'product_id and quantity must be whole numbers');
@@ -121,9 +125,27 @@ BEGIN
     IF EXISTS (SELECT 1 FROM unnest(v_lines) WHERE quantity IS NULL OR quantity <= 0) THEN
         PERFORM pos_invalid('quantity', 'every quantity must be a positive whole number');
     END IF;
+    -- Each line priced as this node knows its product now: the price (a scheduled price from its moment
+    -- on, by this node's clock), the tax rate (the product's own, else its category's), and the promotion
+    -- running now in the store's local time that takes most off the line (promotions do not stack; a
+    -- discount never exceeds the line).
     v_lines := ARRAY(
-        SELECT ROW(l.line_no, l.product_id, l.quantity, p.price)::sale_line
-        FROM unnest(v_lines) l LEFT JOIN products p ON p.id = l.product_id AND p.active
+        SELECT ROW(l.line_no, l.product_id, l.quantity, pr.unit_price, p.category_id,
+                   coalesce(p.tax_rate, c.tax_rate, 0), coalesce(best.discount, 0), best.promotion_id)::sale_line
+        FROM unnest(v_lines) l
+        LEFT JOIN products p ON p.id = l.product_id AND p.active
+        LEFT JOIN categories c ON c.id = p.category_id
+        CROSS JOIN LATERAL (SELECT CASE WHEN p.next_price_at <= now() THEN p.next_price ELSE p.price END
+                            AS unit_price) pr
+        LEFT JOIN LATERAL (
+            SELECT m.id AS promotion_id,
+                   least(CASE m.kind WHEN 'percent' THEN round(l.quantity * pr.unit_price * m.value / 100, 2)
+                                     ELSE l.quantity * m.value END,
+                         l.quantity * pr.unit_price) AS discount
+            FROM promotions m
+            WHERE m.active AND (m.product_id = l.product_id OR m.category_id = p.category_id)
+              AND m.starts_at <= v_store.local_now AND v_store.local_now < m.ends_at
+            ORDER BY 2 DESC, m.id LIMIT 1) best ON true
         ORDER BY l.line_no);
     SELECT product_id INTO v_short FROM unnest(v_lines) WHERE unit_price IS NULL ORDER BY line_no LIMIT 1;
     IF FOUND THEN
@@ -149,7 +171,12 @@ BEGIN
                                         'available', v_short.available)::text;
     END IF;
 
-    SELECT sum(quantity * unit_price) INTO v_total FROM unnest(v_lines);
+    -- Prices include tax: a line's tax is the part of its total (after its discount) that its rate makes,
+    -- rounded per line, half up, to the paisa.
+    SELECT sum(quantity * unit_price - discount), sum(discount),
+           sum(round((quantity * unit_price - discount) * tax_rate / (100 + tax_rate), 2))
+    INTO v_total, v_discount_total, v_tax_total
+    FROM unnest(v_lines);
     BEGIN
         SELECT sum((p ->> 'amount')::numeric(12,2)),
                coalesce(sum((p ->> 'amount')::numeric(12,2)) FILTER (WHERE p ->> 'method' <> 'cash'), 0)
@@ -183,11 +210,16 @@ BEGIN
     RETURNING last_order_id INTO v_store_order_id;
 
     global_order_id := gen_random_uuid();
-    INSERT INTO orders (global_order_id, store_id, store_order_id, customer_id, total, change_due, business_date)
-    VALUES (global_order_id, p_store_id, v_store_order_id, p_customer_id, v_total, v_paid - v_total, v_business_date)
+    INSERT INTO orders (global_order_id, store_id, store_order_id, customer_id, total, change_due, business_date,
+                        discount_total, tax_total)
+    VALUES (global_order_id, p_store_id, v_store_order_id, p_customer_id, v_total, v_paid - v_total, v_business_date,
+            v_discount_total, v_tax_total)
     RETURNING id INTO v_order_id;
-    INSERT INTO order_items (order_id, line_no, product_id, quantity, unit_price, line_total)
-    SELECT v_order_id, line_no, product_id, quantity, unit_price, quantity * unit_price FROM unnest(v_lines);
+    INSERT INTO order_items (order_id, line_no, product_id, quantity, unit_price, line_total, discount, promotion_id,
+                             tax_rate, tax_amount)
+    SELECT v_order_id, line_no, product_id, quantity, unit_price, quantity * unit_price - discount, discount,
+           promotion_id, tax_rate, round((quantity * unit_price - discount) * tax_rate / (100 + tax_rate), 2)
+    FROM unnest(v_lines);
     INSERT INTO payments (order_id, method, amount)
     SELECT v_order_id, p ->> 'method', (p ->> 'amount')::numeric(12,2) FROM jsonb_array_elements(p_payments) p;
     UPDATE inventory i SET quantity = i.quantity - w.requested, updated_at = now()
@@ -205,11 +237,16 @@ BEGIN
         order_json := jsonb_build_object(
             'global_order_id', global_order_id, 'store_id', p_store_id, 'store_order_id', v_store_order_id,
             'customer_id', p_customer_id, 'total', v_total::text, 'change_due', (v_paid - v_total)::text,
+            'discount_total', v_discount_total::text, 'tax_total', v_tax_total::text,
             'business_date', v_business_date, 'created_at', now(),
             'items', (SELECT jsonb_agg(jsonb_build_object(
                           'line_no', l.line_no, 'product_id', l.product_id, 'sku', p.sku, 'name', p.name,
                           'quantity', l.quantity, 'unit_price', l.unit_price::text,
-                          'line_total', (l.quantity * l.unit_price)::numeric(12,2)::text) ORDER BY l.line_no)
+                          'discount', l.discount::text, 'promotion_id', l.promotion_id, 'tax_rate', l.tax_rate::text,
+                          'tax_amount', round((l.quantity * l.unit_price - l.discount) * l.tax_rate
+                                              / (100 + l.tax_rate), 2)::text,
+                          'line_total', (l.quantity * l.unit_price - l.discount)::numeric(12,2)::text)
+                          ORDER BY l.line_no)
                       FROM unnest(v_lines) l JOIN products p ON p.id = l.product_id),
             'payments', (SELECT jsonb_agg(jsonb_build_object(
                              'method', pa.value ->> 'method', 'amount', (pa.value ->> 'amount')::numeric(12,2)::text)
@@ -280,18 +317,20 @@ BEGIN
     RETURN (SELECT jsonb_build_object(
         'global_order_id', o.global_order_id, 'store_id', o.store_id, 'store_order_id', o.store_order_id,
         'customer_id', o.customer_id, 'total', o.total::text,
-        'change_due', o.change_due::text, 'business_date', o.business_date,
+        'change_due', o.change_due::text, 'discount_total', o.discount_total::text,
+        'tax_total', o.tax_total::text, 'business_date', o.business_date,
         'created_at', o.created_at,
         'items', (SELECT coalesce(jsonb_agg(jsonb_build_object(
                       'line_no', i.line_no, 'product_id', i.product_id, 'sku', p.sku, 'name', p.name,
                       'quantity', i.quantity, 'unit_price', i.unit_price::text,
-                      'line_total', i.line_total::text) ORDER BY i.line_no), '[]')
+                      'discount', i.discount::text, 'promotion_id', i.promotion_id, 'tax_rate', i.tax_rate::text,
+                      'tax_amount', i.tax_amount::text, 'line_total', i.line_total::text) ORDER BY i.line_no), '[]')
                   FROM order_items i JOIN products p ON p.id = i.product_id WHERE i.order_id = o.id),
         'payments', (SELECT coalesce(jsonb_agg(jsonb_build_object(
                          'method', pa.method, 'amount', pa.amount::text) ORDER BY pa.id), '[]')
                      FROM payments pa WHERE pa.order_id = o.id),
         'refunds', (SELECT coalesce(jsonb_agg(jsonb_build_object(
-                        'refund_id', r.refund_id, 'amount', r.amount::text,
+                        'refund_id', r.refund_id, 'amount', r.amount::text, 'tax_amount', r.tax_amount::text,
                         'method', r.method, 'created_at', r.created_at) ORDER BY r.id), '[]')
                     FROM refunds r WHERE r.order_id = o.id))
     FROM orders o WHERE o.global_order_id = p_global_order_id);

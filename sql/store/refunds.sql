@@ -12,8 +12,10 @@ DECLARE
                                                  'method', p_method, 'reason', p_reason)::text);
     v_order orders;
     v_lines refund_line[];
+    v_lines_refunded refunded_line[];
     v_refund bigint;
     v_amount numeric(12,2);
+    v_tax numeric(12,2);
     v_method text;
     v_bad record;
     v_business_date date;
@@ -61,17 +63,28 @@ BEGIN
     IF v_method NOT IN ('cash', 'card', 'wallet') THEN
         PERFORM pos_invalid('method', 'refund method must be cash, card or wallet');
     END IF;
-    SELECT sum(r.quantity * oi.unit_price) INTO v_amount
-    FROM unnest(v_lines) r JOIN order_items oi ON oi.order_id = v_order.id AND oi.line_no = r.line_no;
+    -- A line's refunds give back its total (after its discount) and its tax in shares of the units:
+    -- each refund the share of all units refunded so far less the share before it, so that the refunds
+    -- of a whole line add up to its total to the paisa.
+    v_lines_refunded := ARRAY(
+        SELECT ROW(r.line_no, r.quantity,
+                   round(oi.line_total * (b.before + r.quantity) / oi.quantity, 2)
+                   - round(oi.line_total * b.before / oi.quantity, 2),
+                   round(oi.tax_amount * (b.before + r.quantity) / oi.quantity, 2)
+                   - round(oi.tax_amount * b.before / oi.quantity, 2))::refunded_line
+        FROM unnest(v_lines) r
+        JOIN order_items oi ON oi.order_id = v_order.id AND oi.line_no = r.line_no
+        CROSS JOIN LATERAL (SELECT coalesce(sum(ri.quantity), 0) AS before FROM refund_items ri
+                            WHERE ri.order_id = v_order.id AND ri.line_no = r.line_no) b);
+    SELECT sum(amount), sum(tax_amount) INTO v_amount, v_tax FROM unnest(v_lines_refunded);
 
     refund_id := gen_random_uuid();
     v_business_date := store_business_date(p_store_id);
-    INSERT INTO refunds (refund_id, order_id, method, amount, reason, business_date)
-    VALUES (refund_id, v_order.id, v_method, v_amount, p_reason, v_business_date)
+    INSERT INTO refunds (refund_id, order_id, method, amount, tax_amount, reason, business_date)
+    VALUES (refund_id, v_order.id, v_method, v_amount, v_tax, p_reason, v_business_date)
     RETURNING id INTO v_refund;
-    INSERT INTO refund_items (refund_id, order_id, line_no, quantity, amount)
-    SELECT v_refund, v_order.id, r.line_no, r.quantity, r.quantity * oi.unit_price
-    FROM unnest(v_lines) r JOIN order_items oi ON oi.order_id = v_order.id AND oi.line_no = r.line_no;
+    INSERT INTO refund_items (refund_id, order_id, line_no, quantity, amount, tax_amount)
+    SELECT v_refund, v_order.id, r.line_no, r.quantity, r.amount, r.tax_amount FROM unnest(v_lines_refunded) r;
     -- Restock in product-id order, the order every sale locks in.
     INSERT INTO inventory AS inv (store_id, product_id, quantity)
     SELECT p_store_id, oi.product_id, sum(r.quantity)

@@ -19,6 +19,7 @@ DECLARE
     v_loaded_cities integer[];
     v_loaded_categories integer[];
     v_loaded_products integer[];
+    v_loaded_promotions integer[];
     v_loaded_stores integer[];
     v_loaded_customers integer[];
 BEGIN
@@ -30,6 +31,7 @@ BEGIN
                    'cities', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'cities' AND i ? 'row'), '[]'),
                    'categories', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'categories' AND i ? 'row'), '[]'),
                    'products', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'products' AND i ? 'row'), '[]'),
+                   'promotions', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'promotions' AND i ? 'row'), '[]'),
                    'stores', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'stores' AND i ? 'row'), '[]'),
                    'customers', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'customers' AND i ? 'row'), '[]'),
                    'deleted', coalesce(jsonb_agg(i - 'row' - 'load') FILTER (WHERE NOT i ? 'row'), '[]')),
@@ -37,9 +39,11 @@ BEGIN
                array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'cities'),
                array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'categories'),
                array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'products'),
+               array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'promotions'),
                array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'stores'),
                array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'customers')
-        INTO p_batch, v_loaded_cashier_tokens, v_loaded_cities, v_loaded_categories, v_loaded_products, v_loaded_stores, v_loaded_customers
+        INTO p_batch, v_loaded_cashier_tokens, v_loaded_cities, v_loaded_categories, v_loaded_products,
+             v_loaded_promotions, v_loaded_stores, v_loaded_customers
         FROM jsonb_array_elements(p_batch) i;
     END IF;
     INSERT INTO cashier_tokens AS t (id, store_id, token_sha256, label, revoked_at, version, created_at, updated_at)
@@ -64,24 +68,43 @@ BEGIN
     GET DIAGNOSTICS v_count = ROW_COUNT;
     v_total := v_total + v_count;
 
-    INSERT INTO categories AS t (id, name, version, created_at, updated_at)
-    SELECT r.id, r.name, r.version, r.created_at, r.updated_at
+    -- A row from a central older than this node has no tax rate: none (0) until central sends one.
+    INSERT INTO categories AS t (id, name, tax_rate, version, created_at, updated_at)
+    SELECT r.id, r.name, coalesce(r.tax_rate, 0), r.version, r.created_at, r.updated_at
     FROM jsonb_populate_recordset(NULL::categories, coalesce(p_batch -> 'categories', '[]')) r
     ON CONFLICT (id) DO UPDATE
-        SET name = EXCLUDED.name, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
+        SET name = EXCLUDED.name, tax_rate = EXCLUDED.tax_rate, version = EXCLUDED.version,
+            updated_at = EXCLUDED.updated_at
         WHERE t.version < EXCLUDED.version
            OR (t.version = EXCLUDED.version AND t.id = ANY (v_loaded_categories));
     GET DIAGNOSTICS v_count = ROW_COUNT;
     v_total := v_total + v_count;
 
-    INSERT INTO products AS t (id, sku, name, category_id, price, active, version, created_at, updated_at)
-    SELECT r.id, r.sku, r.name, r.category_id, r.price, r.active, r.version, r.created_at, r.updated_at
+    INSERT INTO products AS t (id, sku, name, category_id, price, tax_rate, next_price, next_price_at, active,
+                               version, created_at, updated_at)
+    SELECT r.id, r.sku, r.name, r.category_id, r.price, r.tax_rate, r.next_price, r.next_price_at, r.active,
+           r.version, r.created_at, r.updated_at
     FROM jsonb_populate_recordset(NULL::products, coalesce(p_batch -> 'products', '[]')) r
     ON CONFLICT (id) DO UPDATE
         SET sku = EXCLUDED.sku, name = EXCLUDED.name, category_id = EXCLUDED.category_id, price = EXCLUDED.price,
+            tax_rate = EXCLUDED.tax_rate, next_price = EXCLUDED.next_price, next_price_at = EXCLUDED.next_price_at,
             active = EXCLUDED.active, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
         WHERE t.version < EXCLUDED.version
            OR (t.version = EXCLUDED.version AND t.id = ANY (v_loaded_products));
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    v_total := v_total + v_count;
+
+    INSERT INTO promotions AS t (id, name, kind, value, product_id, category_id, starts_at, ends_at, active,
+                                 version, created_at, updated_at)
+    SELECT r.id, r.name, r.kind, r.value, r.product_id, r.category_id, r.starts_at, r.ends_at, r.active,
+           r.version, r.created_at, r.updated_at
+    FROM jsonb_populate_recordset(NULL::promotions, coalesce(p_batch -> 'promotions', '[]')) r
+    ON CONFLICT (id) DO UPDATE
+        SET name = EXCLUDED.name, kind = EXCLUDED.kind, value = EXCLUDED.value, product_id = EXCLUDED.product_id,
+            category_id = EXCLUDED.category_id, starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at,
+            active = EXCLUDED.active, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
+        WHERE t.version < EXCLUDED.version
+           OR (t.version = EXCLUDED.version AND t.id = ANY (v_loaded_promotions));
     GET DIAGNOSTICS v_count = ROW_COUNT;
     v_total := v_total + v_count;
 
@@ -114,6 +137,8 @@ BEGIN
         FROM jsonb_array_elements(coalesce(p_batch -> 'deleted', '[]')) d
     ), gone_tokens AS (
         DELETE FROM cashier_tokens WHERE id IN (SELECT id FROM gone WHERE table_name = 'cashier_tokens') RETURNING 1
+    ), gone_promotions AS (
+        DELETE FROM promotions WHERE id IN (SELECT id FROM gone WHERE table_name = 'promotions') RETURNING 1
     ), gone_categories AS (
         DELETE FROM categories WHERE id IN (SELECT id FROM gone WHERE table_name = 'categories') RETURNING 1
     ), retired_products AS (
@@ -124,7 +149,8 @@ BEGIN
         UPDATE customers SET deleted_at = coalesce(deleted_at, now())
         WHERE id IN (SELECT id FROM gone WHERE table_name = 'customers') RETURNING 1
     )
-    SELECT (SELECT count(*) FROM gone_tokens) + (SELECT count(*) FROM gone_categories)
+    SELECT (SELECT count(*) FROM gone_tokens) + (SELECT count(*) FROM gone_promotions)
+         + (SELECT count(*) FROM gone_categories)
          + (SELECT count(*) FROM retired_products)
          + (SELECT count(*) FROM retired_stores) + (SELECT count(*) FROM retired_customers)
     INTO v_count;
@@ -136,7 +162,7 @@ $$;
 SELECT grant_to_replicator('apply_replication(jsonb)');
 
 -- What this node lists as its own, for central's resync: its city's customers (not deleted) and active
--- stores, the active catalogue and the cashier credentials not revoked. Central reloads each of these
+-- stores, the active catalogue with its promotions and the cashier credentials not revoked. Central reloads each of these
 -- it no longer has for this city.
 CREATE OR REPLACE FUNCTION listed_replicas(p_city_id integer) RETURNS TABLE (table_name text, id integer)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -144,6 +170,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
     UNION ALL SELECT 'stores', s.id FROM stores s WHERE s.city_id = p_city_id AND s.active
     UNION ALL SELECT 'products', p.id FROM products p WHERE p.active
     UNION ALL SELECT 'categories', g.id FROM categories g
+    UNION ALL SELECT 'promotions', pr.id FROM promotions pr
     UNION ALL SELECT 'cashier_tokens', t.id FROM cashier_tokens t WHERE t.revoked_at IS NULL
 $$;
 

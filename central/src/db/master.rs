@@ -14,6 +14,8 @@ use tokio_postgres::Row;
 pub struct Category {
     pub id: i32,
     pub name: String,
+    /// Tax rate in percent, of every product of the category without a rate of its own.
+    pub tax_rate: Money,
     pub version: i64,
     pub updated_at: DateTime<Utc>,
 }
@@ -23,6 +25,7 @@ impl From<&Row> for Category {
         Self {
             id: row.get("id"),
             name: row.get("name"),
+            tax_rate: row.get("tax_rate"),
             version: row.get("version"),
             updated_at: row.get("updated_at"),
         }
@@ -54,8 +57,8 @@ impl From<&Row> for Store {
     }
 }
 
-const CATEGORY_COLUMNS: &str = "id, name, version, updated_at";
-const PRODUCT_COLUMNS: &str = "id, sku, name, category_id, price, active, version, updated_at";
+const CATEGORY_COLUMNS: &str = "id, name, tax_rate, version, updated_at";
+const PRODUCT_COLUMNS: &str = "id, sku, name, category_id, price, tax_rate, next_price, next_price_at, active, version, updated_at";
 const STORE_COLUMNS: &str = "id, code, name, city_id, active, version, updated_at";
 const CUSTOMER_COLUMNS: &str = "id, name, phone, email, city_id, deleted_at, version, updated_at";
 
@@ -93,15 +96,40 @@ pub async fn list_categories(
     .context("listing categories")
 }
 
-pub async fn create_category(client: &impl GenericClient, name: &str) -> anyhow::Result<Category> {
+pub async fn create_category(
+    client: &impl GenericClient,
+    name: &str,
+    tax_rate: Money,
+) -> anyhow::Result<Category> {
     query_maybe(
         client,
-        &format!("INSERT INTO categories (name) VALUES ($1) RETURNING {CATEGORY_COLUMNS}"),
-        &[&name],
+        &format!(
+            "INSERT INTO categories (name, tax_rate) VALUES ($1, $2) RETURNING {CATEGORY_COLUMNS}"
+        ),
+        &[&name, &tax_rate],
     )
     .await
     .context("creating a category")?
     .context("INSERT … RETURNING gave no row")
+}
+
+/// Partial update: `None` keeps the current value. `None` as result: no such category.
+pub async fn update_category(
+    client: &impl GenericClient,
+    id: i32,
+    name: Option<&str>,
+    tax_rate: Option<Money>,
+) -> anyhow::Result<Option<Category>> {
+    query_maybe(
+        client,
+        &format!(
+            "UPDATE categories SET name = coalesce($2, name), tax_rate = coalesce($3, tax_rate)
+             WHERE id = $1 RETURNING {CATEGORY_COLUMNS}"
+        ),
+        &[&id, &name, &tax_rate],
+    )
+    .await
+    .context("updating a category")
 }
 
 pub async fn list_products(
@@ -135,37 +163,62 @@ pub async fn create_product(
     name: &str,
     category_id: i32,
     price: Money,
+    tax_rate: Option<Money>,
 ) -> anyhow::Result<Product> {
     query_maybe(
         client,
         &format!(
-            "INSERT INTO products (sku, name, category_id, price) VALUES ($1, $2, $3, $4)
+            "INSERT INTO products (sku, name, category_id, price, tax_rate) VALUES ($1, $2, $3, $4, $5)
              RETURNING {PRODUCT_COLUMNS}"
         ),
-        &[&sku, &name, &category_id, &price],
+        &[&sku, &name, &category_id, &price, &tax_rate],
     )
     .await
     .context("creating a product")?
     .context("INSERT … RETURNING gave no row")
 }
 
-/// Partial update: `None` keeps the current value. `None` as result: no such product.
+/// A product's fields to change: `None` keeps the current value; `Some(None)` clears the product's own
+/// tax rate (its category's applies) or its scheduled price.
+#[derive(Debug, Default)]
+pub struct ProductChange<'a> {
+    pub name: Option<&'a str>,
+    pub category_id: Option<i32>,
+    pub price: Option<Money>,
+    pub tax_rate: Option<Option<Money>>,
+    pub scheduled_price: Option<Option<(Money, DateTime<Utc>)>>,
+    pub active: Option<bool>,
+}
+
+/// `None` as result: no such product.
 pub async fn update_product(
     client: &impl GenericClient,
     id: i32,
-    name: Option<&str>,
-    category_id: Option<i32>,
-    price: Option<Money>,
-    active: Option<bool>,
+    change: &ProductChange<'_>,
 ) -> anyhow::Result<Option<Product>> {
+    let scheduled = change.scheduled_price.flatten();
     query_maybe(
         client,
         &format!(
             "UPDATE products SET name = coalesce($2, name), category_id = coalesce($3, category_id),
-                    price = coalesce($4, price), active = coalesce($5, active)
+                    price = coalesce($4, price), active = coalesce($5, active),
+                    tax_rate = CASE WHEN $6 THEN $7 ELSE tax_rate END,
+                    next_price = CASE WHEN $8 THEN $9 ELSE next_price END,
+                    next_price_at = CASE WHEN $8 THEN $10 ELSE next_price_at END
              WHERE id = $1 RETURNING {PRODUCT_COLUMNS}"
         ),
-        &[&id, &name, &category_id, &price, &active],
+        &[
+            &id,
+            &change.name,
+            &change.category_id,
+            &change.price,
+            &change.active,
+            &change.tax_rate.is_some(),
+            &change.tax_rate.flatten(),
+            &change.scheduled_price.is_some(),
+            &scheduled.map(|(price, _)| price),
+            &scheduled.map(|(_, at)| at),
+        ],
     )
     .await
     .context("updating a product")
@@ -320,4 +373,16 @@ pub async fn delete_customer(client: &impl GenericClient, id: i32) -> anyhow::Re
         .await
         .context("deleting a customer")?
         == 1)
+}
+
+/// Makes every scheduled price whose moment has come the product's price; how many.
+pub async fn fold_scheduled_prices(client: &impl GenericClient) -> anyhow::Result<i32> {
+    let stmt = client
+        .prepare_cached("SELECT fold_scheduled_prices()")
+        .await?;
+    Ok(client
+        .query_one(&stmt, &[])
+        .await
+        .context("folding scheduled prices")?
+        .get(0))
 }

@@ -6,6 +6,7 @@ pub mod idempotency;
 pub mod master;
 pub mod nodes;
 pub mod orders;
+pub mod promotions;
 pub mod replication;
 pub mod reports;
 pub mod tokens;

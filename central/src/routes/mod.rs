@@ -19,6 +19,7 @@ pub mod dashboard;
 pub mod nodes;
 pub mod orders;
 pub mod products;
+pub mod promotions;
 pub mod replication;
 pub mod reports;
 pub mod stores;
@@ -117,6 +118,7 @@ pos_shared::route_modules![
     nodes,
     categories,
     products,
+    promotions,
     stores,
     tokens,
     customers,

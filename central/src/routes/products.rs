@@ -2,7 +2,8 @@
 
 use crate::auth::ManagerAccess;
 use actix_web::{HttpResponse, web};
-use pos_shared::domain::{CategoryId, Price, ProductName, Sku};
+use chrono::{DateTime, Utc};
+use pos_shared::domain::{CategoryId, Price, ProductName, Sku, TaxRate, clearable, nullable};
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::{Body, Id, Query};
 use pos_shared::idempotency::{IdempotencyKeyHeader, Idempotent};
@@ -10,7 +11,7 @@ use pos_shared::page::{Page, PageQuery};
 use serde::Deserialize;
 
 use super::{Reply, client, created_once, written};
-use crate::db::master::Product;
+use crate::db::master::{Product, ProductChange};
 use crate::db::{master, write_error};
 use crate::state::AppState;
 
@@ -20,7 +21,19 @@ pub struct NewProduct {
     pub sku: Sku,
     pub name: ProductName,
     pub category_id: CategoryId,
+    /// Tax included.
     pub price: Price,
+    /// The product's own tax rate in percent; absent or `null`: its category's.
+    #[serde(default)]
+    pub tax_rate: Option<TaxRate>,
+}
+
+/// A price to take effect at a moment still to come.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewScheduledPrice {
+    pub price: Price,
+    pub effective_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -29,6 +42,14 @@ pub struct ProductPatch {
     pub name: Option<ProductName>,
     pub category_id: Option<CategoryId>,
     pub price: Option<Price>,
+    /// `null`: the category's rate applies again.
+    #[serde(default, deserialize_with = "clearable")]
+    #[schema(value_type = Option<TaxRate>)]
+    pub tax_rate: Option<Option<TaxRate>>,
+    /// Replaces the waiting price change; `null` cancels it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<NewScheduledPrice>)]
+    pub scheduled_price: Option<Option<NewScheduledPrice>>,
     pub active: Option<bool>,
 }
 
@@ -110,6 +131,7 @@ pub async fn create_product(
             product.name.as_str(),
             product.category_id.get(),
             product.price.get(),
+            product.tax_rate.map(TaxRate::get),
         )
         .await
         .map_err(write_error)
@@ -142,17 +164,28 @@ pub async fn update_product(
     id: Id,
     Body(patch): Body<ProductPatch>,
 ) -> Reply {
+    if let Some(Some(scheduled)) = patch.scheduled_price
+        && scheduled.effective_at <= Utc::now()
+    {
+        return Err(ApiError::validation(
+            "effective_at",
+            "a scheduled price must take effect later than now",
+        ));
+    }
+    let change = ProductChange {
+        name: patch.name.as_ref().map(ProductName::as_str),
+        category_id: patch.category_id.map(CategoryId::get),
+        price: patch.price.map(Price::get),
+        tax_rate: patch.tax_rate.map(|rate| rate.map(TaxRate::get)),
+        scheduled_price: patch
+            .scheduled_price
+            .map(|s| s.map(|s| (s.price.get(), s.effective_at))),
+        active: patch.active,
+    };
     let product = written(&state, &actor, async |tx| {
-        master::update_product(
-            tx,
-            *id,
-            patch.name.as_ref().map(ProductName::as_str),
-            patch.category_id.map(CategoryId::get),
-            patch.price.map(Price::get),
-            patch.active,
-        )
-        .await
-        .map_err(write_error)
+        master::update_product(tx, *id, &change)
+            .await
+            .map_err(write_error)
     })
     .await?
     .ok_or_else(|| ApiError::not_found(format!("no product {id}")))?;
@@ -160,7 +193,7 @@ pub async fn update_product(
 }
 
 pos_shared::routes! {
-    schemas(NewProduct, ProductPatch, Product),
+    schemas(NewProduct, ProductPatch, NewScheduledPrice, Product),
     "/products" => { GET => list_products, POST => create_product },
     "/products/{id}" => { GET => get_product, PATCH => update_product },
 }

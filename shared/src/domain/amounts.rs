@@ -103,6 +103,15 @@ floored_money!(
     "must be positive"
 );
 
+floored_money!(
+    /// A tax rate or a percentage off: a decimal string from 0 to 100 with at most two places
+    /// (`"17.00"`).
+    TaxRate,
+    pattern = format!("^(?:100(?:\\.0{{1,2}})?|[0-9]{{1,2}}{FRACTION})$"),
+    |m| !m.is_negative() && m.amount() <= rust_decimal::Decimal::ONE_HUNDRED,
+    "must be a percentage from 0 to 100, with at most two decimals"
+);
+
 /// How a sale is paid.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
@@ -166,11 +175,21 @@ mod tests {
             "+1",
             "12.5",
             "\u{663}",
+            "100",
+            "100.00",
+            "100.01",
+            "101",
+            "17.5",
+            "099",
         ];
         for text in samples {
             for (pattern, accepted) in [
                 (Price::pattern(), Price::try_from(text.to_owned()).is_ok()),
                 (Amount::pattern(), Amount::try_from(text.to_owned()).is_ok()),
+                (
+                    TaxRate::pattern(),
+                    TaxRate::try_from(text.to_owned()).is_ok(),
+                ),
             ] {
                 assert_eq!(
                     Regex::new(pattern).unwrap().is_match(text),

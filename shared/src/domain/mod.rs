@@ -12,7 +12,7 @@ mod numbers;
 mod passwords;
 mod text;
 
-pub use amounts::{Amount, PaymentMethod, Price};
+pub use amounts::{Amount, PaymentMethod, Price, TaxRate};
 pub use dates::Day;
 pub use lines::Lines;
 pub use numbers::{
@@ -22,7 +22,7 @@ pub use numbers::{
 pub use passwords::{NewPassword, Password};
 pub use text::{
     CategoryName, CityName, CustomerName, DbName, DbUser, Email, Host, Label, Phone, ProductName,
-    Reason, Reference, Sku, StoreCode, StoreName, TimeZone, Username,
+    PromotionName, Reason, Reference, Sku, StoreCode, StoreName, TimeZone, Username,
 };
 
 pub use crate::money::Money;
@@ -79,4 +79,14 @@ where
     T: TryFrom<String, Error = Invalid>,
 {
     blank_as_none(deserializer).map(Some)
+}
+
+/// A field of a PATCH body that may be set to `null` (`#[serde(default, deserialize_with =
+/// "nullable")]`): absent is `None` (left as it is), `null` is `Some(None)`, anything else a `T`.
+pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }

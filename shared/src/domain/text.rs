@@ -160,6 +160,10 @@ text_type!(
     Sku, max = 64
 );
 text_type!(
+    /// A promotion's name, as receipts print it.
+    PromotionName, max = 200
+);
+text_type!(
     /// A store's code, unique across the chain (`KHI001`).
     StoreCode, max = 32
 );

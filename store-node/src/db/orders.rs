@@ -15,7 +15,16 @@ pub struct OrderLine {
     pub sku: String,
     pub name: String,
     pub quantity: i32,
+    /// The price the node sold at (tax included).
     pub unit_price: Money,
+    /// Taken off the line by `promotion_id`.
+    pub discount: Money,
+    pub promotion_id: Option<i32>,
+    /// Percent.
+    pub tax_rate: Money,
+    /// The tax the line's total includes: rounded per line, half up, to the paisa.
+    pub tax_amount: Money,
+    /// Quantity × unit price − discount.
     pub line_total: Money,
 }
 
@@ -29,6 +38,8 @@ pub struct Payment {
 pub struct OrderRefund {
     pub refund_id: Uuid,
     pub amount: Money,
+    /// The tax the amount gives back.
+    pub tax_amount: Money,
     pub method: String,
     pub created_at: DateTime<Utc>,
 }
@@ -41,6 +52,10 @@ pub struct Order {
     pub customer_id: Option<i32>,
     pub total: Money,
     pub change_due: Money,
+    /// Taken off by promotions, over every line.
+    pub discount_total: Money,
+    /// The tax the total includes.
+    pub tax_total: Money,
     pub business_date: NaiveDate,
     pub created_at: DateTime<Utc>,
     pub items: Vec<OrderLine>,
