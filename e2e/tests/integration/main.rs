@@ -18,6 +18,7 @@ mod least_privilege;
 mod master_data;
 mod openapi;
 mod outbox;
+mod pricing;
 mod replication;
 mod replication_faults;
 mod replication_psql;
