@@ -3,7 +3,7 @@
 use crate::auth::ManagerAccess;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use pos_shared::domain::{CategoryId, Price, ProductName, Sku, TaxRate, clearable, nullable};
+use pos_shared::domain::{CategoryId, Price, ProductName, Sku, TaxRate, nullable};
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::{Body, Id, Query};
 use pos_shared::idempotency::{IdempotencyKeyHeader, Idempotent};
@@ -43,7 +43,7 @@ pub struct ProductPatch {
     pub category_id: Option<CategoryId>,
     pub price: Option<Price>,
     /// `null`: the category's rate applies again.
-    #[serde(default, deserialize_with = "clearable")]
+    #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<TaxRate>)]
     pub tax_rate: Option<Option<TaxRate>>,
     /// Replaces the waiting price change; `null` cancels it.

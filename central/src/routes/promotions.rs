@@ -2,8 +2,7 @@
 //! time of a sale in the store's local time, also while central is down.
 
 use actix_web::{HttpResponse, web};
-use chrono::NaiveDateTime;
-use pos_shared::domain::{Amount, CategoryId, ProductId, PromotionName};
+use pos_shared::domain::{Amount, CategoryId, LocalTime, ProductId, PromotionName};
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::{Body, Id, Query};
 use pos_shared::idempotency::{IdempotencyKeyHeader, Idempotent};
@@ -28,12 +27,10 @@ pub struct NewPromotion {
     pub product_id: Option<ProductId>,
     /// Every product of a category, or else `product_id`.
     pub category_id: Option<CategoryId>,
-    /// In the selling store's local time, without a zone (`2026-12-24T09:00:00`).
-    #[schema(value_type = String, example = "2026-12-24T09:00:00")]
-    pub starts_at: NaiveDateTime,
+    /// In the selling store's local time, without a zone.
+    pub starts_at: LocalTime,
     /// In the selling store's local time, without a zone; after `starts_at`.
-    #[schema(value_type = String, example = "2026-12-27T00:00:00")]
-    pub ends_at: NaiveDateTime,
+    pub ends_at: LocalTime,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -42,8 +39,7 @@ pub struct PromotionPatch {
     /// `false` ends it at once on every node that has heard.
     pub active: Option<bool>,
     /// A new end, in the store's local time; after its start.
-    #[schema(value_type = Option<String>, example = "2026-12-31T00:00:00")]
-    pub ends_at: Option<NaiveDateTime>,
+    pub ends_at: Option<LocalTime>,
 }
 
 /// Every promotion, running or not.
@@ -119,8 +115,8 @@ pub async fn create_promotion(
         value: new.value.get(),
         product_id: new.product_id.map(ProductId::get),
         category_id: new.category_id.map(CategoryId::get),
-        starts_at: new.starts_at,
-        ends_at: new.ends_at,
+        starts_at: new.starts_at.get(),
+        ends_at: new.ends_at.get(),
     };
     created_once(&state, &actor, request.key.as_ref(), async |tx| {
         promotions::create(tx, &row).await.map_err(write_error)
@@ -154,7 +150,7 @@ pub async fn update_promotion(
     Body(patch): Body<PromotionPatch>,
 ) -> Reply {
     let promotion = written(&state, &actor, async |tx| {
-        promotions::update(tx, *id, patch.active, patch.ends_at)
+        promotions::update(tx, *id, patch.active, patch.ends_at.map(LocalTime::get))
             .await
             .map_err(|e| match write_error(e) {
                 // The table's CHECK (ends_at > starts_at) is the only check an update can break.

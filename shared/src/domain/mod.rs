@@ -13,7 +13,7 @@ mod passwords;
 mod text;
 
 pub use amounts::{Amount, PaymentMethod, Price, TaxRate};
-pub use dates::Day;
+pub use dates::{Day, LocalTime};
 pub use lines::Lines;
 pub use numbers::{
     CategoryId, CityId, CustomerId, LineNo, LogEntryId, Port, ProductId, Quantity,
