@@ -16,7 +16,20 @@ use crate::error::ApiError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Principal {
     Admin,
-    Cashier { store_id: i32 },
+    /// One store's till. `credential` is the one head office issued (`None`: a token of the node's own
+    /// configuration, `POS_CASHIER_TOKENS`).
+    Cashier {
+        store_id: i32,
+        credential: Option<Credential>,
+    },
+}
+
+/// A credential head office issued: its id (sales record it, receipts print its cashier and terminal)
+/// and whether it is a store manager's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credential {
+    pub id: i32,
+    pub manager: bool,
 }
 
 type TokenDigest = [u8; 32];
@@ -56,6 +69,7 @@ impl TokenRegistry {
                 digest(token.expose_secret()),
                 Principal::Cashier {
                     store_id: *store_id,
+                    credential: None,
                 },
             );
         }
@@ -76,15 +90,24 @@ impl TokenRegistry {
         })
     }
 
-    /// Replaces the issued cashier credentials: `(SHA-256 digest in hex, store)` pairs. A digest that is
-    /// not 64 hex digits is skipped; how many were taken is returned.
-    pub fn set_issued<'a>(&self, cashiers: impl IntoIterator<Item = (&'a str, i32)>) -> usize {
+    /// Replaces the issued cashier credentials: (SHA-256 digest in hex, store, credential). A digest
+    /// that is not 64 hex digits is skipped; how many were taken is returned.
+    pub fn set_issued<'a>(
+        &self,
+        cashiers: impl IntoIterator<Item = (&'a str, i32, Credential)>,
+    ) -> usize {
         let issued: HashMap<TokenDigest, Principal> = cashiers
             .into_iter()
-            .filter_map(|(hex_digest, store_id)| {
+            .filter_map(|(hex_digest, store_id, credential)| {
                 let mut digest = [0u8; 32];
                 hex::decode_to_slice(hex_digest, &mut digest).ok()?;
-                Some((digest, Principal::Cashier { store_id }))
+                Some((
+                    digest,
+                    Principal::Cashier {
+                        store_id,
+                        credential: Some(credential),
+                    },
+                ))
             })
             .collect();
         let count = issued.len();
@@ -190,6 +213,7 @@ impl FromRequest for Admin {
 #[derive(Debug, Clone, Copy)]
 pub struct Cashier {
     pub store_id: i32,
+    pub credential: Option<Credential>,
 }
 
 impl FromRequest for Cashier {
@@ -198,7 +222,13 @@ impl FromRequest for Cashier {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(match authenticate(req) {
-            Ok(Principal::Cashier { store_id }) => Ok(Cashier { store_id }),
+            Ok(Principal::Cashier {
+                store_id,
+                credential,
+            }) => Ok(Cashier {
+                store_id,
+                credential,
+            }),
             Ok(Principal::Admin) => Err(ApiError::Forbidden(
                 "this endpoint is for a store's cashiers".into(),
             )),
@@ -232,7 +262,10 @@ mod tests {
         let registry = TokenRegistry::new(Some(&admin), &cashiers);
         assert_eq!(
             registry.principal("bbbbbbbbbbbbbbbbbbbb"),
-            Some(Principal::Cashier { store_id: 2 })
+            Some(Principal::Cashier {
+                store_id: 2,
+                credential: None
+            })
         );
         assert_eq!(
             registry.principal("cccccccccccccccccccc"),
@@ -257,13 +290,23 @@ mod tests {
     fn issued_tokens_resolve_until_replaced() {
         let registry = TokenRegistry::new(None, &[]);
         let token = generate_token();
+        let manager = Credential {
+            id: 3,
+            manager: true,
+        };
         assert_eq!(
-            registry.set_issued([(token_digest_hex(&token).as_str(), 7), ("zz", 8)]),
+            registry.set_issued([
+                (token_digest_hex(&token).as_str(), 7, manager),
+                ("zz", 8, manager)
+            ]),
             1
         );
         assert_eq!(
             registry.principal(&token),
-            Some(Principal::Cashier { store_id: 7 })
+            Some(Principal::Cashier {
+                store_id: 7,
+                credential: Some(manager)
+            })
         );
         registry.set_issued([]);
         assert_eq!(

@@ -58,7 +58,7 @@ $$;
 -- answer costs no second read).
 
 CREATE OR REPLACE FUNCTION checkout(p_store_id integer, p_customer_id integer, p_items jsonb, p_payments jsonb,
-                                    p_idempotency_key uuid, p_with_order boolean,
+                                    p_idempotency_key uuid, p_with_order boolean, p_credential_id integer DEFAULT NULL,
                                     OUT global_order_id uuid, OUT replayed boolean, OUT order_json jsonb)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -211,9 +211,9 @@ BEGIN
 
     global_order_id := gen_random_uuid();
     INSERT INTO orders (global_order_id, store_id, store_order_id, customer_id, total, change_due, business_date,
-                        discount_total, tax_total)
+                        discount_total, tax_total, credential_id)
     VALUES (global_order_id, p_store_id, v_store_order_id, p_customer_id, v_total, v_paid - v_total, v_business_date,
-            v_discount_total, v_tax_total)
+            v_discount_total, v_tax_total, p_credential_id)
     RETURNING id INTO v_order_id;
     INSERT INTO order_items (order_id, line_no, product_id, quantity, unit_price, line_total, discount, promotion_id,
                              tax_rate, tax_amount)

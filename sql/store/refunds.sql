@@ -4,7 +4,7 @@
 
 -- reported to central like a sale. Concurrent refunds of one order serialise on the order's row.
 CREATE OR REPLACE FUNCTION refund_order(p_store_id integer, p_global_order_id uuid, p_items jsonb, p_method text,
-                                        p_reason text, p_idempotency_key uuid,
+                                        p_reason text, p_idempotency_key uuid, p_credential_id integer DEFAULT NULL,
                                         OUT refund_id uuid, OUT replayed boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -80,8 +80,8 @@ BEGIN
 
     refund_id := gen_random_uuid();
     v_business_date := store_business_date(p_store_id);
-    INSERT INTO refunds (refund_id, order_id, method, amount, tax_amount, reason, business_date)
-    VALUES (refund_id, v_order.id, v_method, v_amount, v_tax, p_reason, v_business_date)
+    INSERT INTO refunds (refund_id, order_id, method, amount, tax_amount, reason, business_date, credential_id)
+    VALUES (refund_id, v_order.id, v_method, v_amount, v_tax, p_reason, v_business_date, p_credential_id)
     RETURNING id INTO v_refund;
     INSERT INTO refund_items (refund_id, order_id, line_no, quantity, amount, tax_amount)
     SELECT v_refund, v_order.id, r.line_no, r.quantity, r.amount, r.tax_amount FROM unnest(v_lines_refunded) r;

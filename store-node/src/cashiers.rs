@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use deadpool_postgres::{GenericClient, Pool};
-use pos_shared::auth::TokenRegistry;
+use pos_shared::auth::{Credential, TokenRegistry};
 
 /// How often the replica is looked at for changes (one cheap aggregate).
 const CHECK_INTERVAL: Duration = Duration::from_secs(1);
@@ -28,17 +28,24 @@ async fn fingerprint(client: &impl GenericClient) -> anyhow::Result<(i64, i64)> 
 pub async fn load(client: &impl GenericClient, registry: &TokenRegistry) -> anyhow::Result<usize> {
     let stmt = client
         .prepare_cached(
-            "SELECT token_sha256, store_id FROM cashier_tokens WHERE revoked_at IS NULL",
+            "SELECT token_sha256, store_id, id, role = 'manager' FROM cashier_tokens
+             WHERE revoked_at IS NULL",
         )
         .await?;
     let rows = client
         .query(&stmt, &[])
         .await
         .context("reading the cashier credentials")?;
-    Ok(registry.set_issued(
-        rows.iter()
-            .map(|r| (r.get::<_, &str>(0), r.get::<_, i32>(1))),
-    ))
+    Ok(registry.set_issued(rows.iter().map(|r| {
+        (
+            r.get::<_, &str>(0),
+            r.get::<_, i32>(1),
+            Credential {
+                id: r.get(2),
+                manager: r.get(3),
+            },
+        )
+    })))
 }
 
 /// Loads the credentials once, then spawns the task that reloads them when they change.

@@ -7,6 +7,7 @@ pub mod daily_sales;
 pub mod db;
 pub mod openapi;
 pub mod outbox;
+pub mod receipt;
 pub mod retention;
 pub mod routes;
 pub mod schema;

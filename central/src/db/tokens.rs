@@ -12,6 +12,9 @@ pub struct CashierToken {
     pub id: i32,
     pub store_id: i32,
     pub label: Option<String>,
+    pub cashier: Option<String>,
+    pub terminal: Option<String>,
+    pub role: CredentialRole,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
@@ -22,27 +25,74 @@ impl From<&Row> for CashierToken {
             id: row.get("id"),
             store_id: row.get("store_id"),
             label: row.get("label"),
+            cashier: row.get("cashier"),
+            terminal: row.get("terminal"),
+            role: if row.get::<_, &str>("role") == "manager" {
+                CredentialRole::Manager
+            } else {
+                CredentialRole::Cashier
+            },
             created_at: row.get("created_at"),
             revoked_at: row.get("revoked_at"),
         }
     }
 }
 
-/// Records a credential for `store_id` by the token's digest.
+/// Whose a credential is: a cashier's, or a store manager's (who approves what a cashier may not do
+/// alone).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum CredentialRole {
+    #[default]
+    Cashier,
+    Manager,
+}
+
+impl CredentialRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cashier => "cashier",
+            Self::Manager => "manager",
+        }
+    }
+}
+
+/// A credential to record for a store by its token's digest.
+#[derive(Debug)]
+pub struct NewCredential<'a> {
+    pub store_id: i32,
+    pub token_sha256: &'a str,
+    pub label: Option<&'a str>,
+    pub cashier: Option<&'a str>,
+    pub terminal: Option<&'a str>,
+    pub role: CredentialRole,
+}
+
 pub async fn issue(
     client: &impl GenericClient,
-    store_id: i32,
-    token_sha256: &str,
-    label: Option<&str>,
+    credential: &NewCredential<'_>,
 ) -> anyhow::Result<CashierToken> {
     let stmt = client
         .prepare_cached(
-            "INSERT INTO cashier_tokens (store_id, token_sha256, label) VALUES ($1, $2, $3)
-             RETURNING id, store_id, label, created_at, revoked_at",
+            "INSERT INTO cashier_tokens (store_id, token_sha256, label, cashier, terminal, role)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             RETURNING id, store_id, label, cashier, terminal, role, created_at, revoked_at",
         )
         .await?;
     let row = client
-        .query_one(&stmt, &[&store_id, &token_sha256, &label])
+        .query_one(
+            &stmt,
+            &[
+                &credential.store_id,
+                &credential.token_sha256,
+                &credential.label,
+                &credential.cashier,
+                &credential.terminal,
+                &credential.role.as_str(),
+            ],
+        )
         .await
         .context("issuing a cashier credential")?;
     Ok(CashierToken::from(&row))
@@ -57,7 +107,7 @@ pub async fn list(
     // The store's own row comes first (with no credential columns): no row at all means no store.
     let stmt = client
         .prepare_cached(
-            "SELECT t.id, s.id AS store_id, t.label, t.created_at, t.revoked_at
+            "SELECT t.id, s.id AS store_id, t.label, t.cashier, t.terminal, t.role, t.created_at, t.revoked_at
              FROM stores s LEFT JOIN LATERAL
                   (SELECT * FROM cashier_tokens WHERE store_id = s.id AND id > $2::bigint ORDER BY id LIMIT $3) t
                   ON true

@@ -4,14 +4,14 @@
 
 use crate::auth::AdminAccess;
 use actix_web::{HttpResponse, web};
-use pos_shared::domain::Label;
+use pos_shared::domain::{CashierName, Label, Terminal};
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::{Body, Id, Query};
 use pos_shared::page::{Page, PageQuery};
 use serde::{Deserialize, Serialize};
 
 use super::{Reply, client, written};
-use crate::db::tokens::{self, CashierToken};
+use crate::db::tokens::{self, CashierToken, CredentialRole, NewCredential};
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -22,6 +22,17 @@ pub struct NewCashierToken {
     #[serde(default, deserialize_with = "pos_shared::domain::blank_as_none")]
     #[schema(schema_with = pos_shared::domain::blank_or::<Label>)]
     pub label: Option<Label>,
+    /// The cashier, as receipts print it (absent, `null` or blank: none).
+    #[serde(default, deserialize_with = "pos_shared::domain::blank_as_none")]
+    #[schema(schema_with = pos_shared::domain::blank_or::<CashierName>)]
+    pub cashier: Option<CashierName>,
+    /// The terminal (till) it sells at, as receipts print it (absent, `null` or blank: none).
+    #[serde(default, deserialize_with = "pos_shared::domain::blank_as_none")]
+    #[schema(schema_with = pos_shared::domain::blank_or::<Terminal>)]
+    pub terminal: Option<Terminal>,
+    /// `cashier` when absent.
+    #[serde(default)]
+    pub role: CredentialRole,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -58,17 +69,18 @@ pub async fn issue(
     store_id: Id,
     Body(credential): Body<NewCashierToken>,
 ) -> Reply {
-    let label = credential.label;
     let token = pos_shared::auth::generate_token();
+    let digest = pos_shared::auth::token_digest_hex(&token);
+    let new = NewCredential {
+        store_id: *store_id,
+        token_sha256: &digest,
+        label: credential.label.as_ref().map(Label::as_str),
+        cashier: credential.cashier.as_ref().map(CashierName::as_str),
+        terminal: credential.terminal.as_ref().map(Terminal::as_str),
+        role: credential.role,
+    };
     let credential = written(&state, &actor, async |tx| {
-        tokens::issue(
-            tx,
-            *store_id,
-            &pos_shared::auth::token_digest_hex(&token),
-            label.as_ref().map(Label::as_str),
-        )
-        .await
-        .map_err(|e| {
+        tokens::issue(tx, &new).await.map_err(|e| {
             if pos_shared::db::sqlstate(&e)
                 == Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION)
             {
@@ -143,7 +155,7 @@ pub async fn revoke(AdminAccess(actor): AdminAccess, state: web::Data<AppState>,
 }
 
 pos_shared::routes! {
-    schemas(NewCashierToken, IssuedCashierToken, crate::db::tokens::CashierToken),
+    schemas(NewCashierToken, IssuedCashierToken, CashierToken, CredentialRole),
     "/stores/{id}/cashier-tokens" => { GET => list, POST => issue },
     "/cashier-tokens/{id}" => { DELETE => revoke },
 }

@@ -58,6 +58,28 @@ async fn promotions_and_scheduled_prices_take_effect_on_a_node_with_central_stop
         .await;
     assert_eq!(scheduled["price"], "150.00", "{scheduled}");
     assert_eq!(scheduled["scheduled_price"]["price"], "120.00");
+    // Ayesha's credential at terminal T1, issued at central.
+    let issued = central
+        .post(
+            &format!("/stores/{}/cashier-tokens", chain.store),
+            json!({"cashier": "Ayesha Khan", "terminal": "T1"}),
+        )
+        .await;
+    assert_eq!(
+        (&issued["role"], &issued["terminal"]),
+        (&json!("cashier"), &json!("T1"))
+    );
+    let token = issued["token"].as_str().unwrap().to_owned();
+    eventually("the credential works at the node", WAIT, || async {
+        chain
+            .http
+            .get(format!("{}/products", chain.node_url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
     eventually(
         "tax, promotion and scheduled price reach the node",
         WAIT,
@@ -79,7 +101,7 @@ async fn promotions_and_scheduled_prices_take_effect_on_a_node_with_central_stop
 
     chain.central_pg.stop().unwrap();
     let sell = || async {
-        let response = chain.sell_at(&chain.node_url, &chain.cashier).await;
+        let response = chain.sell_at(&chain.node_url, &token).await;
         assert_eq!(response.status(), 201);
         response.json::<Value>().await.unwrap()
     };
@@ -95,6 +117,29 @@ async fn promotions_and_scheduled_prices_take_effect_on_a_node_with_central_stop
     // The node's own clock switched it: 10 % off 120.00, tax of 108.00 = 15.692…
     assert_eq!(line(&after), ["120.00", "12.00", "15.69", "108.00"]);
     assert_eq!(after["tax_total"], "15.69");
+    // The receipt names the cashier and terminal from the replicated credential, central still down.
+    let receipt = chain
+        .http
+        .get(format!(
+            "{}/orders/{}/receipt?format=text",
+            chain.node_url,
+            after["global_order_id"].as_str().unwrap()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let cashier_line = format!("{:<31}{}", "Cashier Ayesha Khan", "Terminal T1");
+    assert!(receipt.lines().any(|l| l == cashier_line), "{receipt}");
+    assert!(
+        receipt
+            .lines()
+            .any(|l| l.starts_with("  Winter tea") && l.ends_with("-12.00")),
+        "{receipt}"
+    );
     chain.central_pg.start().unwrap();
 
     eventually("both sales reach central at their prices", WAIT, || async {

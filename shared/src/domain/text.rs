@@ -160,6 +160,14 @@ text_type!(
     Sku, max = 64
 );
 text_type!(
+    /// The cashier a credential is for, as receipts print it.
+    CashierName, max = 100
+);
+text_type!(
+    /// A terminal (till) of a store, as receipts print it (`T1`).
+    Terminal, max = 32
+);
+text_type!(
     /// A promotion's name, as receipts print it.
     PromotionName, max = 200
 );

@@ -75,14 +75,22 @@ pub async fn checkout(
     items: &serde_json::Value,
     payments: &serde_json::Value,
     idempotency_key: Uuid,
+    credential_id: Option<i32>,
 ) -> anyhow::Result<(Order, bool)> {
     let stmt = client
-        .prepare_cached("SELECT order_json, replayed FROM checkout($1, $2, $3, $4, $5, true)")
+        .prepare_cached("SELECT order_json, replayed FROM checkout($1, $2, $3, $4, $5, true, $6)")
         .await?;
     let row = client
         .query_one(
             &stmt,
-            &[&store_id, &customer_id, items, payments, &idempotency_key],
+            &[
+                &store_id,
+                &customer_id,
+                items,
+                payments,
+                &idempotency_key,
+                &credential_id,
+            ],
         )
         .await
         .context("checking out a sale")?;
@@ -101,5 +109,24 @@ pub async fn get(
         .context("reading an order")?;
     row.get::<_, Option<serde_json::Value>>(0)
         .map(order)
+        .transpose()
+}
+
+/// Counts one more print of a sale of `store_id` and reads its receipt; `None` when it is not the
+/// store's.
+pub async fn print_receipt(
+    client: &impl GenericClient,
+    store_id: i32,
+    global_order_id: Uuid,
+) -> anyhow::Result<Option<crate::receipt::Receipt>> {
+    let stmt = client
+        .prepare_cached("SELECT print_receipt($1, $2)")
+        .await?;
+    let row = client
+        .query_one(&stmt, &[&store_id, &global_order_id])
+        .await
+        .context("printing a receipt")?;
+    row.get::<_, Option<serde_json::Value>>(0)
+        .map(|receipt| serde_json::from_value(receipt).context("reading print_receipt()"))
         .transpose()
 }

@@ -14,6 +14,8 @@ pub struct RefundRequest<'a> {
     pub method: Option<&'a str>,
     pub reason: Option<&'a str>,
     pub idempotency_key: Uuid,
+    /// The credential the refund is made with, when head office issued it.
+    pub credential_id: Option<i32>,
 }
 
 /// Runs `refund_order()`: `(refund_id, replayed)`.
@@ -22,7 +24,7 @@ pub async fn refund(
     request: &RefundRequest<'_>,
 ) -> anyhow::Result<(Uuid, bool)> {
     let stmt = client
-        .prepare_cached("SELECT refund_id, replayed FROM refund_order($1, $2, $3, $4, $5, $6)")
+        .prepare_cached("SELECT refund_id, replayed FROM refund_order($1, $2, $3, $4, $5, $6, $7)")
         .await?;
     let row = client
         .query_one(
@@ -34,6 +36,7 @@ pub async fn refund(
                 &request.method,
                 &request.reason,
                 &request.idempotency_key,
+                &request.credential_id,
             ],
         )
         .await

@@ -5,6 +5,7 @@ pub mod customers;
 pub mod inventory;
 pub mod orders;
 pub mod products;
+pub mod receipts;
 pub mod reports;
 
-pos_shared::route_modules![products, customers, inventory, orders, reports];
+pos_shared::route_modules![products, customers, inventory, orders, receipts, reports];

@@ -119,6 +119,7 @@ pub async fn create(
         &items,
         &payments,
         body.idempotency_key,
+        cashier.credential.map(|c| c.id),
     )
     .await
     .map_err(sale_error)?;
@@ -157,7 +158,7 @@ pub async fn get(
     let order = db::orders::get(&client, *id)
         .await?
         .filter(|order| match principal {
-            Principal::Cashier { store_id } => order.store_id == store_id,
+            Principal::Cashier { store_id, .. } => order.store_id == store_id,
             Principal::Admin => true,
         })
         .ok_or_else(|| ApiError::not_found(format!("no order {id} at this store")))?;
@@ -229,6 +230,7 @@ pub async fn refund(
         method: body.method.map(PaymentMethod::as_str),
         reason: body.reason.as_ref().map(Reason::as_str),
         idempotency_key: body.idempotency_key,
+        credential_id: cashier.credential.map(|c| c.id),
     };
     let (refund_id, replayed) = db::refunds::refund(&client, &request)
         .await

@@ -24,8 +24,8 @@ pub struct DailyQuery {
 /// The store to report on: a cashier's own (403 for another), or the one head office names.
 pub fn store_of(principal: Principal, asked: Option<i32>) -> Result<i32, ApiError> {
     match (principal, asked) {
-        (Principal::Cashier { store_id }, None) => Ok(store_id),
-        (Principal::Cashier { store_id }, Some(asked)) if asked == store_id => Ok(store_id),
+        (Principal::Cashier { store_id, .. }, None) => Ok(store_id),
+        (Principal::Cashier { store_id, .. }, Some(asked)) if asked == store_id => Ok(store_id),
         (Principal::Cashier { .. }, Some(_)) => Err(ApiError::Forbidden(
             "a cashier sees only their own store".into(),
         )),

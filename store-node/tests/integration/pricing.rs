@@ -9,7 +9,7 @@ use crate::{TestStoreNode, spawn_store_node};
 
 /// The city in a zone 14 hours ahead of UTC, so that a promotion placed by local time cannot be
 /// running by UTC's clock; category 1 taxed at 17 %, and Rusk (product 2) at its own 5 %.
-async fn taxed_node() -> TestStoreNode {
+pub async fn taxed_node() -> TestStoreNode {
     let node = spawn_store_node().await;
     node.db
         .batch_execute(
@@ -25,7 +25,7 @@ async fn taxed_node() -> TestStoreNode {
 }
 
 /// A promotion as replication delivers it, `from_hours`..`to_hours` around the store's local now.
-async fn promotion(
+pub async fn promotion(
     node: &TestStoreNode,
     id: i32,
     target: &str,
@@ -54,7 +54,7 @@ async fn promotion(
         .unwrap();
 }
 
-fn sale(lines: &[(i32, i64)], cash: &str) -> Value {
+pub fn sale(lines: &[(i32, i64)], cash: &str) -> Value {
     let items: Vec<Value> = lines
         .iter()
         .map(|(product_id, quantity)| json!({"product_id": product_id, "quantity": quantity}))
