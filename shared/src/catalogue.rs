@@ -18,6 +18,8 @@ pub struct ScheduledPrice {
 pub struct Product {
     pub id: i32,
     pub sku: String,
+    /// As the till's scanner reads it.
+    pub barcode: Option<String>,
     pub name: String,
     pub category_id: i32,
     /// Tax included.
@@ -36,6 +38,7 @@ impl From<&Row> for Product {
         Self {
             id: row.get("id"),
             sku: row.get("sku"),
+            barcode: row.get("barcode"),
             name: row.get("name"),
             category_id: row.get("category_id"),
             price: row.get("price"),

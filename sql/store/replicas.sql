@@ -84,14 +84,14 @@ BEGIN
     GET DIAGNOSTICS v_count = ROW_COUNT;
     v_total := v_total + v_count;
 
-    INSERT INTO products AS t (id, sku, name, category_id, price, tax_rate, next_price, next_price_at, active,
-                               version, created_at, updated_at)
-    SELECT r.id, r.sku, r.name, r.category_id, r.price, r.tax_rate, r.next_price, r.next_price_at, r.active,
-           r.version, r.created_at, r.updated_at
+    INSERT INTO products AS t (id, sku, barcode, name, category_id, price, tax_rate, next_price, next_price_at,
+                               active, version, created_at, updated_at)
+    SELECT r.id, r.sku, r.barcode, r.name, r.category_id, r.price, r.tax_rate, r.next_price, r.next_price_at,
+           r.active, r.version, r.created_at, r.updated_at
     FROM jsonb_populate_recordset(NULL::products, coalesce(p_batch -> 'products', '[]')) r
     ON CONFLICT (id) DO UPDATE
-        SET sku = EXCLUDED.sku, name = EXCLUDED.name, category_id = EXCLUDED.category_id, price = EXCLUDED.price,
-            tax_rate = EXCLUDED.tax_rate, next_price = EXCLUDED.next_price, next_price_at = EXCLUDED.next_price_at,
+        SET sku = EXCLUDED.sku, barcode = EXCLUDED.barcode, name = EXCLUDED.name, category_id = EXCLUDED.category_id,
+            price = EXCLUDED.price, tax_rate = EXCLUDED.tax_rate, next_price = EXCLUDED.next_price, next_price_at = EXCLUDED.next_price_at,
             active = EXCLUDED.active, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
         WHERE t.version < EXCLUDED.version
            OR (t.version = EXCLUDED.version AND t.id = ANY (v_loaded_products));

@@ -58,7 +58,8 @@ impl From<&Row> for Store {
 }
 
 const CATEGORY_COLUMNS: &str = "id, name, tax_rate, version, updated_at";
-const PRODUCT_COLUMNS: &str = "id, sku, name, category_id, price, tax_rate, next_price, next_price_at, active, version, updated_at";
+const PRODUCT_COLUMNS: &str = "id, sku, barcode, name, category_id, price, tax_rate, next_price, \
+                               next_price_at, active, version, updated_at";
 const STORE_COLUMNS: &str = "id, code, name, city_id, active, version, updated_at";
 const CUSTOMER_COLUMNS: &str = "id, name, phone, email, city_id, deleted_at, version, updated_at";
 
@@ -164,14 +165,15 @@ pub async fn create_product(
     category_id: i32,
     price: Money,
     tax_rate: Option<Money>,
+    barcode: Option<&str>,
 ) -> anyhow::Result<Product> {
     query_maybe(
         client,
         &format!(
-            "INSERT INTO products (sku, name, category_id, price, tax_rate) VALUES ($1, $2, $3, $4, $5)
-             RETURNING {PRODUCT_COLUMNS}"
+            "INSERT INTO products (sku, name, category_id, price, tax_rate, barcode)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {PRODUCT_COLUMNS}"
         ),
-        &[&sku, &name, &category_id, &price, &tax_rate],
+        &[&sku, &name, &category_id, &price, &tax_rate, &barcode],
     )
     .await
     .context("creating a product")?
@@ -186,6 +188,7 @@ pub struct ProductChange<'a> {
     pub category_id: Option<i32>,
     pub price: Option<Money>,
     pub tax_rate: Option<Option<Money>>,
+    pub barcode: Option<Option<&'a str>>,
     pub scheduled_price: Option<Option<(Money, DateTime<Utc>)>>,
     pub active: Option<bool>,
 }
@@ -204,7 +207,8 @@ pub async fn update_product(
                     price = coalesce($4, price), active = coalesce($5, active),
                     tax_rate = CASE WHEN $6 THEN $7 ELSE tax_rate END,
                     next_price = CASE WHEN $8 THEN $9 ELSE next_price END,
-                    next_price_at = CASE WHEN $8 THEN $10 ELSE next_price_at END
+                    next_price_at = CASE WHEN $8 THEN $10 ELSE next_price_at END,
+                    barcode = CASE WHEN $11 THEN $12 ELSE barcode END
              WHERE id = $1 RETURNING {PRODUCT_COLUMNS}"
         ),
         &[
@@ -218,6 +222,8 @@ pub async fn update_product(
             &change.scheduled_price.is_some(),
             &scheduled.map(|(price, _)| price),
             &scheduled.map(|(_, at)| at),
+            &change.barcode.is_some(),
+            &change.barcode.flatten(),
         ],
     )
     .await

@@ -3,7 +3,7 @@
 use crate::auth::ManagerAccess;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use pos_shared::domain::{CategoryId, Price, ProductName, Sku, TaxRate, nullable};
+use pos_shared::domain::{Barcode, CategoryId, Price, ProductName, Sku, TaxRate, nullable};
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::{Body, Id, Query};
 use pos_shared::idempotency::{IdempotencyKeyHeader, Idempotent};
@@ -26,6 +26,9 @@ pub struct NewProduct {
     /// The product's own tax rate in percent; absent or `null`: its category's.
     #[serde(default)]
     pub tax_rate: Option<TaxRate>,
+    /// As the till's scanner reads it; unique.
+    #[serde(default)]
+    pub barcode: Option<Barcode>,
 }
 
 /// A price to take effect at a moment still to come.
@@ -46,6 +49,10 @@ pub struct ProductPatch {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<TaxRate>)]
     pub tax_rate: Option<Option<TaxRate>>,
+    /// `null`: none.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Barcode>)]
+    pub barcode: Option<Option<Barcode>>,
     /// Replaces the waiting price change; `null` cancels it.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<NewScheduledPrice>)]
@@ -132,6 +139,7 @@ pub async fn create_product(
             product.category_id.get(),
             product.price.get(),
             product.tax_rate.map(TaxRate::get),
+            product.barcode.as_ref().map(Barcode::as_str),
         )
         .await
         .map_err(write_error)
@@ -177,6 +185,10 @@ pub async fn update_product(
         category_id: patch.category_id.map(CategoryId::get),
         price: patch.price.map(Price::get),
         tax_rate: patch.tax_rate.map(|rate| rate.map(TaxRate::get)),
+        barcode: patch
+            .barcode
+            .as_ref()
+            .map(|code| code.as_ref().map(Barcode::as_str)),
         scheduled_price: patch
             .scheduled_price
             .map(|s| s.map(|s| (s.price.get(), s.effective_at))),

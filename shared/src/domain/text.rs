@@ -171,6 +171,13 @@ text_type!(
     /// A promotion's name, as receipts print it.
     PromotionName, max = 200
 );
+/// 8 to 14 digits: EAN-8, UPC-A, EAN-13 or GTIN-14.
+const BARCODE: &str = concat!("^[", space!(), "]*[0-9]{8,14}[", space!(), "]*$");
+
+text_type!(
+    /// A product's barcode as a scanner reads it, unique across the chain.
+    Barcode, max = 14, pattern = BARCODE, refusal = "must be a barcode of 8 to 14 digits"
+);
 text_type!(
     /// A store's code, unique across the chain (`KHI001`).
     StoreCode, max = 32

@@ -24,6 +24,10 @@ pub struct DailyReport {
     pub refunds_count: i64,
     pub refunds: Money,
     pub net: Money,
+    /// Taken off the sales by promotions.
+    pub discounts: Money,
+    /// The tax the sales include, less the tax the refunds gave back.
+    pub net_tax: Money,
     pub by_payment_method: Vec<MethodTotals>,
 }
 
@@ -51,7 +55,12 @@ pub async fn daily(
                     (SELECT count(*) FROM refunds r JOIN orders o ON o.id = r.order_id
                       WHERE o.store_id = $1 AND r.business_date = $2) AS refunds_count,
                     (SELECT coalesce(sum(r.amount), 0) FROM refunds r JOIN orders o ON o.id = r.order_id
-                      WHERE o.store_id = $1 AND r.business_date = $2) AS refunds",
+                      WHERE o.store_id = $1 AND r.business_date = $2) AS refunds,
+                    (SELECT coalesce(sum(discount_total), 0) FROM orders
+                      WHERE store_id = $1 AND business_date = $2) AS discounts,
+                    (SELECT coalesce(sum(tax_total), 0) FROM orders WHERE store_id = $1 AND business_date = $2)
+                    - (SELECT coalesce(sum(r.tax_amount), 0) FROM refunds r JOIN orders o ON o.id = r.order_id
+                        WHERE o.store_id = $1 AND r.business_date = $2) AS net_tax",
         )
         .await?;
     let row = client
@@ -102,6 +111,8 @@ pub async fn daily(
         refunds_count: row.get("refunds_count"),
         refunds,
         net: Money::rounded(gross.amount() - refunds.amount()),
+        discounts: row.get("discounts"),
+        net_tax: row.get("net_tax"),
         by_payment_method,
     })
 }

@@ -220,6 +220,7 @@ async fn the_node_lists_only_its_own_citys_customers() {
 }
 
 mod after_sales;
+mod lookup;
 mod openapi;
 mod pricing;
 mod receipts;

@@ -217,6 +217,13 @@ async fn the_best_promotion_running_in_the_stores_local_time_applies() {
         again, order,
         "the stored order reads back as the sale answered"
     );
+    // The end of the day shows both sales' discounts (60.00 and 199.00) and the tax they include.
+    let (_, day) = node.get("/reports/daily", Some(&node.tokens[0].1)).await;
+    assert_eq!(
+        (&day["gross"], &day["discounts"], &day["net_tax"]),
+        (&json!("339.50"), &json!("259.00"), &json!("41.57")),
+        "{day}"
+    );
 }
 
 #[tokio::test]
@@ -292,5 +299,12 @@ async fn refunds_give_back_their_share_of_a_discounted_taxed_line() {
             (json!("98.50"), json!("4.69")),
             (json!("197.01"), json!("9.38"))
         ]
+    );
+    // Everything was refunded: none of the tax is left in the day's figures.
+    let (_, day) = node.get("/reports/daily", Some(&node.tokens[0].1)).await;
+    assert_eq!(
+        (&day["net"], &day["net_tax"]),
+        (&json!("0.00"), &json!("0.00")),
+        "{day}"
     );
 }

@@ -1,0 +1,67 @@
+//! Finding a product at the till: by the barcode the scanner reads, by SKU, or by part of its name,
+//! in pages; a lookup by two things at once, or by a malformed barcode, is refused.
+
+use serde_json::Value;
+
+use crate::spawn_store_node;
+
+fn ids(page: &Value) -> Vec<i64> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_till_finds_products_by_barcode_sku_and_part_of_the_name() {
+    let node = spawn_store_node().await;
+    node.db
+        .batch_execute(
+            "UPDATE products SET barcode = '8901234567890', name = 'Doodh Patti Chai' WHERE id = 1;
+             INSERT INTO products (id, sku, barcode, name, category_id, price, active, version, created_at, updated_at)
+             SELECT g, 'SKU-' || g, '89' || lpad(g::text, 11, '0'), CASE WHEN g % 2 = 0 THEN 'Masala chai ' ELSE 'Rusk ' END || g,
+                    1, 10, true, 1, now(), now()
+             FROM generate_series(3, 12) g;
+             INSERT INTO products (id, sku, name, category_id, price, active, version, created_at, updated_at)
+             VALUES (13, 'ODD', '100%_pure', 1, 1, true, 1, now(), now());",
+        )
+        .await
+        .unwrap();
+    let token = node.tokens[0].1.clone();
+    let get = |query: String| {
+        let node = &node;
+        let token = token.clone();
+        async move { node.get(&format!("/products?{query}"), Some(&token)).await }
+    };
+    let (status, found) = get("barcode=8901234567890".into()).await;
+    assert_eq!((status, ids(&found)), (200, vec![1]), "{found}");
+    assert_eq!(found["items"][0]["barcode"], "8901234567890");
+    assert_eq!(ids(&get("sku=SKU-7".into()).await.1), [7]);
+    assert_eq!(ids(&get("sku=SKU-999".into()).await.1), Vec::<i64>::new());
+    // Any case, any part; the chai of product 1 and the even ones, a page of two at a time.
+    let (_, first) = get("q=CHAI&limit=2".into()).await;
+    assert_eq!(ids(&first), [1, 4]);
+    let next = first["next"].as_i64().unwrap();
+    let (_, second) = get(format!("q=chai&limit=2&after={next}")).await;
+    assert_eq!(ids(&second), [6, 8]);
+    let (_, rest) = get(format!("q=chai&after={}", second["next"])).await;
+    assert_eq!((ids(&rest), &rest["next"]), (vec![10, 12], &Value::Null));
+    // LIKE's wildcards in the words are the characters themselves.
+    assert_eq!(ids(&get("q=%25_".into()).await.1), [13]);
+    assert_eq!(ids(&get("q=0%25".into()).await.1), [13]);
+    for refused in [
+        "barcode=123",
+        "barcode=8901234567890&sku=TEA",
+        "q=%20%20",
+        "sku=",
+    ] {
+        let (status, body) = get(refused.into()).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (422, Some("validation_failed")),
+            "{refused}: {body}"
+        );
+    }
+}
