@@ -35,6 +35,7 @@ bench: deps
 	rm -rf "$${CARGO_TARGET_DIR:-target}/bench-results"
 	cargo build --release --bins
 	cargo bench -p pos-e2e --bench checkout
+	cargo bench -p pos-e2e --bench till_lookup
 	cargo bench -p pos-e2e --bench outbox
 	cargo bench -p pos-e2e --bench replication
 	POS_BENCH_OUTAGES=60 POS_BENCH_RESYNC_CUSTOMERS=300000 cargo bench -p pos-e2e --bench catch_up

@@ -148,6 +148,7 @@ pub fn results_dir() -> PathBuf {
 /// The programs in the order their tables appear.
 pub const PROGRAMS: &[&str] = &[
     "checkout",
+    "till_lookup",
     "outbox",
     "replication",
     "catch_up",

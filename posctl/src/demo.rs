@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use chrono::Datelike;
 use serde_json::{Value, json};
 
 use crate::api::model::{Category, Product, StockLine, Store};
@@ -80,6 +81,14 @@ const CATALOGUE: &[(&str, &[Item])] = &[
     ),
 ];
 
+/// Each category's tax rate in percent (prices include it): unprocessed food is exempt.
+fn tax_rate(category: &str) -> &'static str {
+    match category {
+        "Dairy" | "Bakery" => "0",
+        _ => "17",
+    }
+}
+
 /// Customer names: apostrophes and non-ASCII letters on purpose.
 const CUSTOMERS: &[&str] = &[
     "Ayesha Khan",
@@ -108,7 +117,10 @@ pub async fn seed_catalogue(central: &Api) -> anyhow::Result<usize> {
             Some(c) => c.id,
             None => {
                 let c: Category = central
-                    .post("/categories", &json!({ "name": category }))
+                    .post(
+                        "/categories",
+                        &json!({ "name": category, "tax_rate": tax_rate(category) }),
+                    )
                     .await
                     .with_context(|| format!("creating category {category}"))?;
                 let id = c.id;
@@ -117,14 +129,31 @@ pub async fn seed_catalogue(central: &Api) -> anyhow::Result<usize> {
             }
         };
         for (sku, name, price) in *items {
-            let _: Value = central
+            // EAN-13-shaped barcodes, one per product, for scanning at the till.
+            let barcode = format!("890{:010}", created + 1);
+            let product: Product = central
                 .post(
                     "/products",
-                    &json!({"sku": sku, "name": name, "category_id": category_id, "price": price}),
+                    &json!({"sku": sku, "name": name, "category_id": category_id, "price": price,
+                            "barcode": barcode}),
                 )
                 .await
                 .with_context(|| format!("creating product {sku}"))?;
             created += 1;
+            if *category == "Snacks" && created % 5 == 1 {
+                // A promotion running all this year and the next, in every store's local time.
+                let year = chrono::Utc::now().year();
+                let _: Value = central
+                    .post(
+                        "/promotions",
+                        &json!({"name": "Snack week", "kind": "percent", "value": "10",
+                                "product_id": product.id,
+                                "starts_at": format!("{year}-01-01T00:00:00"),
+                                "ends_at": format!("{}-01-01T00:00:00", year + 2)}),
+                    )
+                    .await
+                    .context("creating the demo promotion")?;
+            }
         }
     }
     crate::step!(
