@@ -211,9 +211,11 @@ BEGIN
 
     global_order_id := gen_random_uuid();
     INSERT INTO orders (global_order_id, store_id, store_order_id, customer_id, total, change_due, business_date,
-                        discount_total, tax_total, credential_id)
+                        discount_total, tax_total, credential_id, shift_id)
     VALUES (global_order_id, p_store_id, v_store_order_id, p_customer_id, v_total, v_paid - v_total, v_business_date,
-            v_discount_total, v_tax_total, p_credential_id)
+            v_discount_total, v_tax_total, p_credential_id,
+            -- The open shift of the credential's terminal, if any (see sql/store/shifts.sql).
+            CASE WHEN p_credential_id IS NOT NULL THEN open_shift_of(p_store_id, p_credential_id) END)
     RETURNING id INTO v_order_id;
     INSERT INTO order_items (order_id, line_no, product_id, quantity, unit_price, line_total, discount, promotion_id,
                              tax_rate, tax_amount)

@@ -80,8 +80,10 @@ BEGIN
 
     refund_id := gen_random_uuid();
     v_business_date := store_business_date(p_store_id);
-    INSERT INTO refunds (refund_id, order_id, method, amount, tax_amount, reason, business_date, credential_id)
-    VALUES (refund_id, v_order.id, v_method, v_amount, v_tax, p_reason, v_business_date, p_credential_id)
+    INSERT INTO refunds (refund_id, order_id, method, amount, tax_amount, reason, business_date, credential_id,
+                         shift_id)
+    VALUES (refund_id, v_order.id, v_method, v_amount, v_tax, p_reason, v_business_date, p_credential_id,
+            CASE WHEN p_credential_id IS NOT NULL THEN open_shift_of(p_store_id, p_credential_id) END)
     RETURNING id INTO v_refund;
     INSERT INTO refund_items (refund_id, order_id, line_no, quantity, amount, tax_amount)
     SELECT v_refund, v_order.id, r.line_no, r.quantity, r.amount, r.tax_amount FROM unnest(v_lines_refunded) r;

@@ -7,3 +7,4 @@ pub mod products;
 pub mod refunds;
 pub mod reports;
 pub mod settings;
+pub mod shifts;

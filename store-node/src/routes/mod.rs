@@ -7,5 +7,8 @@ pub mod orders;
 pub mod products;
 pub mod receipts;
 pub mod reports;
+pub mod shifts;
 
-pos_shared::route_modules![products, customers, inventory, orders, receipts, reports];
+pos_shared::route_modules![
+    products, customers, inventory, orders, receipts, shifts, reports
+];

@@ -79,6 +79,12 @@ pub fn sale_error(err: anyhow::Error) -> ApiError {
             message: db.message().to_owned(),
             details: None,
         },
+        // No open shift at the terminal, or one open already (sql/store/shifts.sql).
+        "PS412" | "PS413" => ApiError::Conflict {
+            code: "conflict",
+            message: db.message().to_owned(),
+            details: None,
+        },
         "PS422" => ApiError::validation(db.column().unwrap_or("body"), db.message()),
         "PS404" => ApiError::NotFound(db.message().to_owned()),
         _ => err.into(),

@@ -225,6 +225,7 @@ mod openapi;
 mod pricing;
 mod receipts;
 mod sales;
+mod shifts;
 
 #[tokio::test]
 async fn migrations_are_idempotent() {

@@ -1,0 +1,135 @@
+-- Shifts: opening, cash in and out, the X report (at any time) and the Z report (at close).
+-- Called by: the store-node service (POST /shifts, POST /shifts/current/cash-movements,
+-- GET /shifts/current/report, POST /shifts/current/close), and checkout() and refund_order(), which
+-- file what they make under the open shift of the credential's terminal.
+-- Replaceable (CREATE OR REPLACE only): re-applied at start-up under an advisory lock when its text changes.
+
+-- Errors the service maps to HTTP answers:
+--   PS412 no shift is open at the terminal (or the credential names no terminal)
+--   PS413 a shift is open at the terminal already
+
+-- A closed shift is its Z report: it changes no more.
+CREATE OR REPLACE FUNCTION keep_closed_shift() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = 'PS413', MESSAGE = format('shift %s is closed; its Z report stands', OLD.id);
+END;
+$$;
+CREATE OR REPLACE TRIGGER trg_shifts_closed BEFORE UPDATE OR DELETE ON shifts
+    FOR EACH ROW WHEN (OLD.closed_at IS NOT NULL) EXECUTE FUNCTION keep_closed_shift();
+
+-- The open shift of the credential's terminal, held (FOR SHARE) until the caller's transaction ends, so
+-- that a close waits for the sales in flight and no sale joins a shift once it is closed. NULL when the
+-- credential names no terminal or its terminal has no open shift.
+CREATE OR REPLACE FUNCTION open_shift_of(p_store_id integer, p_credential_id integer) RETURNS bigint
+LANGUAGE sql AS $$
+    SELECT s.id FROM shifts s JOIN cashier_tokens t ON t.terminal = s.terminal
+    WHERE t.id = p_credential_id AND s.store_id = p_store_id AND s.closed_at IS NULL
+    FOR SHARE OF s
+$$;
+
+-- The open shift of the credential's terminal, or PS412.
+CREATE OR REPLACE FUNCTION current_shift(p_store_id integer, p_credential_id integer) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_shift bigint := open_shift_of(p_store_id, p_credential_id);
+BEGIN
+    IF v_shift IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'PS412', MESSAGE = 'no shift is open at this terminal';
+    END IF;
+    RETURN v_shift;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION open_shift(p_store_id integer, p_credential_id integer, p_opening_float numeric)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    v_terminal text := (SELECT terminal FROM cashier_tokens WHERE id = p_credential_id AND store_id = p_store_id);
+    v_shift bigint;
+BEGIN
+    IF v_terminal IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'PS412',
+            MESSAGE = 'this credential names no terminal: head office issues one with a terminal for shifts';
+    END IF;
+    INSERT INTO shifts (store_id, terminal, opened_by, opening_float)
+    VALUES (p_store_id, v_terminal, p_credential_id, p_opening_float)
+    ON CONFLICT (store_id, terminal) WHERE closed_at IS NULL DO NOTHING
+    RETURNING id INTO v_shift;
+    IF v_shift IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'PS413', MESSAGE = format('a shift is open at terminal %s already', v_terminal);
+    END IF;
+    RETURN v_shift;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION record_cash_movement(p_store_id integer, p_credential_id integer, p_kind text,
+                                                p_amount numeric, p_reason text) RETURNS bigint
+LANGUAGE sql AS $$
+    INSERT INTO cash_movements (shift_id, kind, amount, reason, credential_id)
+    VALUES (current_shift(p_store_id, p_credential_id), p_kind, p_amount, p_reason, p_credential_id)
+    RETURNING id
+$$;
+
+-- A shift's figures (the X report while it is open; the Z report is this at close, with the count):
+-- its sales, refunds and cash movements, totals by payment method (cash net of change), and the cash
+-- the drawer should hold: the float, plus cash taken, less cash refunded, plus cash in, less cash out.
+CREATE OR REPLACE FUNCTION shift_report(p_shift_id bigint) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    WITH s AS (SELECT * FROM shifts WHERE id = p_shift_id),
+    sales AS (SELECT count(*) AS n, coalesce(sum(total), 0) AS total, coalesce(sum(tax_total), 0) AS tax,
+                     coalesce(sum(discount_total), 0) AS discounts
+              FROM orders WHERE shift_id = p_shift_id),
+    given AS (SELECT count(*) AS n, coalesce(sum(amount), 0) AS total, coalesce(sum(tax_amount), 0) AS tax
+              FROM refunds WHERE shift_id = p_shift_id),
+    moved AS (SELECT coalesce(sum(amount) FILTER (WHERE kind = 'in'), 0) AS cash_in,
+                     coalesce(sum(amount) FILTER (WHERE kind = 'out'), 0) AS cash_out
+              FROM cash_movements WHERE shift_id = p_shift_id),
+    methods AS (
+        SELECT m.method,
+               coalesce((SELECT sum(p.amount) FROM payments p JOIN orders o ON o.id = p.order_id
+                         WHERE o.shift_id = p_shift_id AND p.method = m.method), 0)
+               - CASE WHEN m.method = 'cash'
+                      THEN coalesce((SELECT sum(o.change_due) FROM orders o WHERE o.shift_id = p_shift_id), 0)
+                      ELSE 0 END AS taken,
+               coalesce((SELECT sum(r.amount) FROM refunds r WHERE r.shift_id = p_shift_id AND r.method = m.method), 0)
+               AS refunded
+        FROM (VALUES ('cash'), ('card'), ('wallet')) AS m (method))
+    SELECT jsonb_build_object(
+        'shift_id', s.id, 'terminal', s.terminal, 'opened_at', s.opened_at, 'closed_at', s.closed_at,
+        'opening_float', s.opening_float::text,
+        'sales_count', sales.n, 'sales', sales.total::text, 'discounts', sales.discounts::text,
+        'refunds_count', given.n, 'refunds', given.total::text,
+        'tax', (sales.tax - given.tax)::text,
+        'cash_in', moved.cash_in::text, 'cash_out', moved.cash_out::text,
+        'by_payment_method', (SELECT jsonb_agg(jsonb_build_object(
+                                  'method', method, 'taken', taken::text, 'refunded', refunded::text,
+                                  'net', (taken - refunded)::text) ORDER BY method) FROM methods),
+        'expected_cash', (s.opening_float + moved.cash_in - moved.cash_out
+                          + (SELECT taken - refunded FROM methods WHERE method = 'cash'))::text)
+    FROM s, sales, given, moved
+$$;
+
+-- Closes the credential's terminal's shift with the cash counted: waits for the sales in flight
+-- (open_shift_of() holds the row), numbers the Z report (per terminal), and keeps it with the count
+-- and the variance (counted less expected).
+CREATE OR REPLACE FUNCTION close_shift(p_store_id integer, p_credential_id integer, p_counted_cash numeric)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    v_shift shifts;
+    v_z integer;
+    v_closed timestamptz := now();
+    v_report jsonb;
+BEGIN
+    SELECT * INTO v_shift FROM shifts WHERE id = current_shift(p_store_id, p_credential_id) FOR UPDATE;
+    v_z := coalesce((SELECT max(z_number) FROM shifts
+                     WHERE store_id = v_shift.store_id AND terminal = v_shift.terminal), 0) + 1;
+    v_report := shift_report(v_shift.id);
+    v_report := v_report || jsonb_build_object(
+        'closed_at', v_closed, 'z_number', v_z, 'counted_cash', p_counted_cash::numeric(12,2)::text,
+        'variance', (p_counted_cash - (v_report ->> 'expected_cash')::numeric)::numeric(12,2)::text);
+    UPDATE shifts SET closed_at = v_closed, closed_by = p_credential_id, counted_cash = p_counted_cash,
+                      z_number = v_z, z_report = v_report
+    WHERE id = v_shift.id;
+    RETURN v_report;
+END;
+$$;
