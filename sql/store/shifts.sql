@@ -116,11 +116,13 @@ CREATE OR REPLACE FUNCTION close_shift(p_store_id integer, p_credential_id integ
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     v_shift shifts;
+    -- Looked up first: in the WHERE clause below it would run once per row of shifts, or never.
+    v_id bigint := current_shift(p_store_id, p_credential_id);
     v_z integer;
     v_closed timestamptz := now();
     v_report jsonb;
 BEGIN
-    SELECT * INTO v_shift FROM shifts WHERE id = current_shift(p_store_id, p_credential_id) FOR UPDATE;
+    SELECT * INTO v_shift FROM shifts WHERE id = v_id FOR UPDATE;
     v_z := coalesce((SELECT max(z_number) FROM shifts
                      WHERE store_id = v_shift.store_id AND terminal = v_shift.terminal), 0) + 1;
     v_report := shift_report(v_shift.id);

@@ -38,8 +38,10 @@ pub struct Promotion {
     /// Every product of this category, or `null` with a product.
     pub category_id: Option<i32>,
     /// In the selling store's local time.
+    #[schema(value_type = pos_shared::domain::LocalTime)]
     pub starts_at: NaiveDateTime,
     /// In the selling store's local time (not included).
+    #[schema(value_type = pos_shared::domain::LocalTime)]
     pub ends_at: NaiveDateTime,
     pub active: bool,
     pub version: i64,

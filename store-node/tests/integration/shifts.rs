@@ -77,6 +77,19 @@ async fn x_report(node: &TestStoreNode, token: &str) -> (u16, Value) {
 async fn a_shifts_z_report_adds_up_to_its_sales_refunds_and_cash_movements() {
     let node = taxed_node().await;
     let [cashier, manager, no_terminal] = credentials(&node).await;
+    // No shift has ever been opened: closing or reporting one is a conflict, not an error.
+    assert_eq!(
+        post(
+            &node,
+            "/shifts/current/close",
+            &cashier,
+            json!({"counted_cash": "1"})
+        )
+        .await
+        .0,
+        409
+    );
+    assert_eq!(x_report(&node, &cashier).await.0, 409);
 
     assert_eq!(
         post(
