@@ -28,6 +28,20 @@ LANGUAGE sql STABLE AS $$
                     p_at::date)
 $$;
 
+-- The price a sale charges now for a product: its scheduled price from that moment on (by this node's
+-- clock), else its price; GET /products shows the same. One expression, which the planner inlines.
+CREATE OR REPLACE FUNCTION price_now(p_price numeric, p_next_price numeric, p_next_price_at timestamptz)
+RETURNS numeric LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN p_next_price_at <= now() THEN p_next_price ELSE p_price END
+$$;
+
+-- The tax a line's total includes at a rate in percent (prices include tax), rounded half up to the
+-- paisa: the one rule of every line's tax.
+CREATE OR REPLACE FUNCTION included_tax(p_total numeric, p_rate numeric) RETURNS numeric
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT round(p_total * p_rate / (100 + p_rate), 2)
+$$;
+
 -- Every terminal write is serialised on its idempotency key; returns the earlier result for a replay
 -- of the same request, refuses a different request under the same key, NULL for a new key.
 CREATE OR REPLACE FUNCTION claim_idempotency_key(p_key uuid, p_kind text, p_store_id integer, p_fingerprint text)
@@ -135,8 +149,7 @@ BEGIN
         FROM unnest(v_lines) l
         LEFT JOIN products p ON p.id = l.product_id AND p.active
         LEFT JOIN categories c ON c.id = p.category_id
-        CROSS JOIN LATERAL (SELECT CASE WHEN p.next_price_at <= now() THEN p.next_price ELSE p.price END
-                            AS unit_price) pr
+        CROSS JOIN LATERAL (SELECT price_now(p.price, p.next_price, p.next_price_at) AS unit_price) pr
         LEFT JOIN LATERAL (
             SELECT m.id AS promotion_id,
                    least(CASE m.kind WHEN 'percent' THEN round(l.quantity * pr.unit_price * m.value / 100, 2)
@@ -171,10 +184,10 @@ BEGIN
                                         'available', v_short.available)::text;
     END IF;
 
-    -- Prices include tax: a line's tax is the part of its total (after its discount) that its rate makes,
-    -- rounded per line, half up, to the paisa.
+    -- Prices include tax: a line's tax is the part of its total (after its discount) that its rate makes
+    -- (included_tax()).
     SELECT sum(quantity * unit_price - discount), sum(discount),
-           sum(round((quantity * unit_price - discount) * tax_rate / (100 + tax_rate), 2))
+           sum(included_tax(quantity * unit_price - discount, tax_rate))
     INTO v_total, v_discount_total, v_tax_total
     FROM unnest(v_lines);
     BEGIN
@@ -220,7 +233,7 @@ BEGIN
     INSERT INTO order_items (order_id, line_no, product_id, quantity, unit_price, line_total, discount, promotion_id,
                              tax_rate, tax_amount)
     SELECT v_order_id, line_no, product_id, quantity, unit_price, quantity * unit_price - discount, discount,
-           promotion_id, tax_rate, round((quantity * unit_price - discount) * tax_rate / (100 + tax_rate), 2)
+           promotion_id, tax_rate, included_tax(quantity * unit_price - discount, tax_rate)
     FROM unnest(v_lines);
     INSERT INTO payments (order_id, method, amount)
     SELECT v_order_id, p ->> 'method', (p ->> 'amount')::numeric(12,2) FROM jsonb_array_elements(p_payments) p;
@@ -245,8 +258,7 @@ BEGIN
                           'line_no', l.line_no, 'product_id', l.product_id, 'sku', p.sku, 'name', p.name,
                           'quantity', l.quantity, 'unit_price', l.unit_price::text,
                           'discount', l.discount::text, 'promotion_id', l.promotion_id, 'tax_rate', l.tax_rate::text,
-                          'tax_amount', round((l.quantity * l.unit_price - l.discount) * l.tax_rate
-                                              / (100 + l.tax_rate), 2)::text,
+                          'tax_amount', included_tax(l.quantity * l.unit_price - l.discount, l.tax_rate)::text,
                           'line_total', (l.quantity * l.unit_price - l.discount)::numeric(12,2)::text)
                           ORDER BY l.line_no)
                       FROM unnest(v_lines) l JOIN products p ON p.id = l.product_id),

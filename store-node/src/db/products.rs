@@ -20,7 +20,7 @@ pub enum Lookup<'a> {
 /// The price a sale charges now (a scheduled price once its moment has come) and the tax rate it
 /// applies (the product's own, else its category's); a schedule still to come is shown as one.
 const COLUMNS: &str = "p.id, p.sku, p.barcode, p.name, p.category_id,
-       CASE WHEN p.next_price_at <= now() THEN p.next_price ELSE p.price END AS price,
+       price_now(p.price, p.next_price, p.next_price_at) AS price,
        coalesce(p.tax_rate, c.tax_rate, 0) AS tax_rate,
        CASE WHEN p.next_price_at > now() THEN p.next_price END AS next_price,
        CASE WHEN p.next_price_at > now() THEN p.next_price_at END AS next_price_at,
