@@ -26,18 +26,21 @@ BEGIN
 END;
 $$;
 
--- A product's scheduled price that has taken effect becomes its price at the product's next update,
--- unless that update sets another price (the newer intent) or another schedule.
+-- A product's scheduled price that has taken effect (the nodes sell at it already) becomes its price at
+-- the product's next update, unless that update sets another price (the newer intent). The update may
+-- set a new schedule or cancel one; otherwise the one that took effect is cleared.
 CREATE OR REPLACE FUNCTION fold_due_price() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF OLD.next_price_at <= now() AND NEW.next_price_at IS NOT DISTINCT FROM OLD.next_price_at
-       AND NEW.next_price IS NOT DISTINCT FROM OLD.next_price THEN
+    IF OLD.next_price_at <= now() THEN
         IF NEW.price = OLD.price THEN
             NEW.price := OLD.next_price;
         END IF;
-        NEW.next_price := NULL;
-        NEW.next_price_at := NULL;
+        IF NEW.next_price_at IS NOT DISTINCT FROM OLD.next_price_at
+           AND NEW.next_price IS NOT DISTINCT FROM OLD.next_price THEN
+            NEW.next_price := NULL;
+            NEW.next_price_at := NULL;
+        END IF;
     END IF;
     RETURN NEW;
 END;

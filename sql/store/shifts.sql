@@ -18,14 +18,24 @@ $$;
 CREATE OR REPLACE TRIGGER trg_shifts_closed BEFORE UPDATE OR DELETE ON shifts
     FOR EACH ROW WHEN (OLD.closed_at IS NOT NULL) EXECUTE FUNCTION keep_closed_shift();
 
--- The open shift of the credential's terminal, held (FOR SHARE) until the caller's transaction ends, so
--- that a close waits for the sales in flight and no sale joins a shift once it is closed. NULL when the
--- credential names no terminal or its terminal has no open shift.
-CREATE OR REPLACE FUNCTION open_shift_of(p_store_id integer, p_credential_id integer) RETURNS bigint
-LANGUAGE sql AS $$
+-- The open shift of the credential's terminal, unlocked; NULL when the credential names no terminal or
+-- its terminal has no open shift.
+CREATE OR REPLACE FUNCTION terminal_shift(p_store_id integer, p_credential_id integer) RETURNS bigint
+LANGUAGE sql STABLE AS $$
     SELECT s.id FROM shifts s JOIN cashier_tokens t ON t.terminal = s.terminal
     WHERE t.id = p_credential_id AND s.store_id = p_store_id AND s.closed_at IS NULL
-    FOR SHARE OF s
+$$;
+
+-- The same, held (FOR SHARE) until the caller's transaction ends, so that a close waits for the sales in
+-- flight; a sale that waited for a close finds the shift closed (the row is checked again) and joins none.
+CREATE OR REPLACE FUNCTION open_shift_of(p_store_id integer, p_credential_id integer) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_shift bigint := terminal_shift(p_store_id, p_credential_id);
+BEGIN
+    SELECT id INTO v_shift FROM shifts WHERE id = v_shift AND closed_at IS NULL FOR SHARE;
+    RETURN v_shift;
+END;
 $$;
 
 -- The open shift of the credential's terminal, or PS412.
@@ -116,13 +126,17 @@ CREATE OR REPLACE FUNCTION close_shift(p_store_id integer, p_credential_id integ
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     v_shift shifts;
-    -- Looked up first: in the WHERE clause below it would run once per row of shifts, or never.
-    v_id bigint := current_shift(p_store_id, p_credential_id);
+    -- Unlocked, then locked FOR UPDATE at once: a share lock first would deadlock two closes of one shift
+    -- (a till's retry), each waiting to upgrade while the other holds its share.
+    v_id bigint := terminal_shift(p_store_id, p_credential_id);
     v_z integer;
     v_closed timestamptz := now();
     v_report jsonb;
 BEGIN
-    SELECT * INTO v_shift FROM shifts WHERE id = v_id FOR UPDATE;
+    SELECT * INTO v_shift FROM shifts WHERE id = v_id AND closed_at IS NULL FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'PS412', MESSAGE = 'no shift is open at this terminal';
+    END IF;
     v_z := coalesce((SELECT max(z_number) FROM shifts
                      WHERE store_id = v_shift.store_id AND terminal = v_shift.terminal), 0) + 1;
     v_report := shift_report(v_shift.id);

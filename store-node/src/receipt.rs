@@ -3,7 +3,7 @@
 
 use pos_shared::money::Money;
 use serde::{Deserialize, Serialize};
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+use unicode_width::UnicodeWidthStr;
 use uuid::Uuid;
 
 use crate::db::orders::Payment;
@@ -63,15 +63,18 @@ pub struct Receipt {
     pub change_due: Money,
 }
 
-/// `text` cut to at most `width` columns.
+/// `text` cut to at most `width` columns, as the whole string measures (a character and the selector
+/// after it may take more together than apart).
 fn fitted(text: &str, width: usize) -> String {
-    let mut used = 0;
-    text.chars()
-        .take_while(|c| {
-            used += c.width().unwrap_or(0);
-            used <= width
-        })
-        .collect()
+    let mut kept = String::new();
+    for c in text.chars() {
+        kept.push(c);
+        if kept.width() > width {
+            kept.pop();
+            break;
+        }
+    }
+    kept
 }
 
 /// `left` and `right` on one line, `right` flush with the edge; `left` is cut to leave them a space.
@@ -176,5 +179,9 @@ mod tests {
         let wide = columns(&"茶".repeat(30), "9.99");
         assert!(wide.width() <= WIDTH && wide.ends_with("9.99"), "{wide}");
         assert_eq!(centered("Saddar").width(), (WIDTH - 6) / 2 + 6);
+        // A heart with its emoji selector is two columns together, one and none apart.
+        let name = format!("{}\u{2764}\u{fe0f}", "x".repeat(41));
+        assert!(centered(&name).width() <= WIDTH);
+        assert!(columns(&name, "1.00").width() <= WIDTH);
     }
 }

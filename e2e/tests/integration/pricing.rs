@@ -310,6 +310,32 @@ async fn rates_promotions_and_schedules_no_till_could_use_are_refused_and_write_
     }
     assert_eq!(written().await, before, "nothing was written");
 
+    // A schedule that took effect (the nodes sell at 120.00) and is replaced, or cancelled, before
+    // central folds it: the product keeps 120.00, not the price before it. One transaction, so that
+    // central's fold job cannot fold it first.
+    for (replacement, next) in [
+        ("70, now() + interval '1 hour'", Some("70.00")),
+        ("NULL, NULL", None),
+    ] {
+        db.batch_execute(&format!(
+            "BEGIN;
+             UPDATE products SET price = 150, next_price = 120, next_price_at = now() - interval '1 second';
+             UPDATE products SET (next_price, next_price_at) = ({replacement});
+             COMMIT;"
+        ))
+        .await
+        .unwrap();
+        let row = db
+            .query_one("SELECT price::text, next_price::text FROM products", &[])
+            .await
+            .unwrap();
+        assert_eq!(
+            (row.get::<_, String>(0), row.get::<_, Option<String>>(1)),
+            ("120.00".to_owned(), next.map(str::to_owned)),
+            "{replacement}"
+        );
+    }
+
     // A promotion's end moved before its start is refused too; a valid one is kept.
     let made = central.post("/promotions", promotion(json!({}))).await;
     let path = format!("/promotions/{}", made["id"]);

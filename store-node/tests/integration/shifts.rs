@@ -310,4 +310,27 @@ async fn a_shifts_z_report_adds_up_to_its_sales_refunds_and_cash_movements() {
         (&json!(2), &json!("0.00")),
         "{second}"
     );
+
+    // A close sent twice at once (a till's retry) while a sale is in flight (its share of the shift's
+    // row held here): one closes the shift once the sale is done, the other then finds it closed.
+    post(&node, "/shifts", &cashier, json!({"opening_float": "0"})).await;
+    node.db
+        .batch_execute("BEGIN; SELECT id FROM shifts WHERE closed_at IS NULL FOR SHARE")
+        .await
+        .unwrap();
+    let close = json!({"counted_cash": "0"});
+    let closes = async {
+        tokio::join!(
+            post(&node, "/shifts/current/close", &cashier, close.clone()),
+            post(&node, "/shifts/current/close", &manager, close.clone())
+        )
+    };
+    let sale_ends = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        node.db.batch_execute("COMMIT").await.unwrap();
+    };
+    let ((first, again), ()) = tokio::join!(closes, sale_ends);
+    let mut statuses = [first.0, again.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409], "{} {}", first.1, again.1);
 }
