@@ -17,6 +17,8 @@ use crate::cluster::{CityState, Paths, State, StoreState};
 
 /// The label of the credentials posctl issues, as `GET /stores/{id}/cashier-tokens` shows them.
 const LABEL: &str = "posctl";
+/// The terminal its credentials sell at.
+const TERMINAL: &str = "T1";
 /// How long a command waits for the node to take up a new credential.
 const UPTAKE_TIMEOUT: Duration = Duration::from_secs(20);
 /// How often a node reloads its credentials once they change (store-node's `cashiers`).
@@ -39,7 +41,9 @@ pub async fn issue_credential(api: &Api, store_id: i32) -> anyhow::Result<(i32, 
     let issued: IssuedCredential = api
         .post(
             &format!("/stores/{store_id}/cashier-tokens"),
-            &json!({ "label": LABEL }),
+            // The store's one till of the local cluster, with a manager's rights so that every till
+            // operation (shifts with cash out among them) can be tried with it.
+            &json!({ "label": LABEL, "terminal": TERMINAL, "role": "manager" }),
         )
         .await
         .with_context(|| format!("issuing a cashier credential for store {store_id}"))?;
