@@ -10,6 +10,7 @@
 --   PS422 validation failed (COLUMN names the field)
 --   PS404 the order (or other named thing) is not this store's
 --   PS411 the store has moved to another city's node
+--   PS403 a discount above the credential's limit has no store manager's approval (sql/store/approvals.sql)
 
 CREATE OR REPLACE FUNCTION pos_invalid(p_field text, p_message text) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -65,6 +66,97 @@ BEGIN
 END;
 $$;
 
+-- Discounts by hand: each line's own ({"percent": "10"} or {"amount": "5.00"} off the line) on what its
+-- promotion left, then the sale's (p_order_discount, same shape) on what the lines' left, shared out over
+-- the lines in proportion to what is left of each (the largest takes what rounding to the paisa leaves),
+-- so that every line keeps its own tax and a refund gives back its share. The largest of them, in
+-- percent of what it applies to, is checked against the credential's limit (discount_approver()):
+-- approved_by is the manager whose approval covered it, NULL when the limit did.
+CREATE OR REPLACE FUNCTION apply_manual_discounts(p_store_id integer, p_credential_id integer, p_lines sale_line[],
+                                                  p_items jsonb, p_order_discount jsonb, p_approval_id uuid,
+                                                  OUT lines sale_line[], OUT approved_by integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_line record;
+    v_left numeric(12,2);
+    v_off numeric(12,2);
+    v_percent numeric;
+BEGIN
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(p_items || jsonb_build_array(p_order_discount)) d (item)
+               CROSS JOIN LATERAL (SELECT CASE WHEN d.item ? 'product_id' THEN d.item -> 'discount'
+                                               ELSE d.item END AS discount) x
+               WHERE x.discount IS NOT NULL AND jsonb_typeof(x.discount) <> 'null'
+                 AND CASE WHEN jsonb_typeof(x.discount) <> 'object' THEN true
+                          ELSE (x.discount ? 'percent') = (x.discount ? 'amount')
+                               OR (SELECT count(*) FROM jsonb_object_keys(x.discount)) <> 1 END) THEN
+        PERFORM pos_invalid('discount', 'a discount is {"percent": "10"} or {"amount": "5.00"}');
+    END IF;
+    BEGIN
+        -- What each line's own discount asks: percent, or amount (off the line).
+        FOR v_line IN
+            SELECT l.line_no, l.quantity * l.unit_price - l.discount AS left_total,
+                   (i.item -> 'discount' ->> 'percent')::numeric AS percent,
+                   (i.item -> 'discount' ->> 'amount')::numeric AS amount
+            FROM unnest(p_lines) l
+            JOIN jsonb_array_elements(p_items) WITH ORDINALITY AS i (item, n) ON i.n = l.line_no
+            WHERE i.item -> 'discount' ->> 'percent' IS NOT NULL OR i.item -> 'discount' ->> 'amount' IS NOT NULL
+        LOOP
+            IF v_line.percent NOT BETWEEN 0 AND 100 OR v_line.percent <> round(v_line.percent, 2)
+               OR v_line.amount < 0 OR v_line.amount <> round(v_line.amount, 2) THEN
+                PERFORM pos_invalid('discount', format('line %s: a percent from 0 to 100, or an amount not negative, '
+                                                       'with at most two decimals', v_line.line_no));
+            END IF;
+            IF v_line.amount > v_line.left_total THEN
+                PERFORM pos_invalid('discount', format('line %s: a discount of %s is more than the line''s %s',
+                                                       v_line.line_no, v_line.amount, v_line.left_total));
+            END IF;
+            v_percent := greatest(v_percent, v_line.percent,
+                                  CASE WHEN v_line.left_total > 0 THEN v_line.amount * 100 / v_line.left_total END);
+        END LOOP;
+        lines := ARRAY(
+            SELECT ROW(l.line_no, l.product_id, l.quantity, l.unit_price, l.category_id, l.tax_rate,
+                       l.discount + own.off, l.promotion_id, own.off)::sale_line
+            FROM unnest(p_lines) l
+            JOIN jsonb_array_elements(p_items) WITH ORDINALITY AS i (item, n) ON i.n = l.line_no
+            CROSS JOIN LATERAL (
+                SELECT coalesce(round((l.quantity * l.unit_price - l.discount)
+                                      * (i.item -> 'discount' ->> 'percent')::numeric / 100, 2),
+                                (i.item -> 'discount' ->> 'amount')::numeric, 0) AS off) own
+            ORDER BY l.line_no);
+        v_left := (SELECT sum(quantity * unit_price - discount) FROM unnest(lines));
+        v_off := CASE WHEN p_order_discount ? 'percent'
+                      THEN round(v_left * (p_order_discount ->> 'percent')::numeric / 100, 2)
+                      ELSE (p_order_discount ->> 'amount')::numeric END;
+        IF (p_order_discount ->> 'percent')::numeric NOT BETWEEN 0 AND 100
+           OR (p_order_discount ->> 'amount')::numeric < 0
+           OR (p_order_discount ->> 'amount')::numeric <> round((p_order_discount ->> 'amount')::numeric, 2) THEN
+            PERFORM pos_invalid('discount', 'the sale''s discount: a percent from 0 to 100, or an amount not negative, '
+                                            'with at most two decimals');
+        END IF;
+    EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range THEN
+        PERFORM pos_invalid('discount', 'a discount is {"percent": "10"} or {"amount": "5.00"}');
+    END;
+    IF v_off > v_left THEN
+        PERFORM pos_invalid('discount', format('a discount of %s is more than the sale''s %s', v_off, v_left));
+    END IF;
+    IF v_off > 0 THEN
+        v_percent := greatest(v_percent, (p_order_discount ->> 'percent')::numeric, v_off * 100 / v_left);
+        lines := ARRAY(
+            SELECT ROW(s.line_no, s.product_id, s.quantity, s.unit_price, s.category_id, s.tax_rate,
+                       s.discount + s.share, s.promotion_id, s.manual_discount + s.share)::sale_line
+            FROM (SELECT e.*, CASE WHEN e.rank = 1 THEN v_off - (sum(e.even) OVER () - e.even) ELSE e.even END AS share
+                  FROM (SELECT l.*, round(v_off * (l.quantity * l.unit_price - l.discount) / v_left, 2) AS even,
+                               row_number() OVER (ORDER BY l.quantity * l.unit_price - l.discount DESC, l.line_no)
+                               AS rank
+                        FROM unnest(lines) l) e) s
+            ORDER BY s.line_no);
+    END IF;
+    IF v_percent > 0 THEN
+        approved_by := discount_approver(p_store_id, p_credential_id, v_percent, p_approval_id);
+    END IF;
+END;
+$$;
+
 -- The one path every sale takes (the HTTP endpoint calls it; so can an operator from psql).
 -- p_items: [{"product_id": 1, "quantity": 2}], p_payments: [{"method": "cash", "amount": "500.00"}].
 -- Returns the order's global id, whether it is a replay of an earlier identical request, and with
@@ -73,11 +165,16 @@ $$;
 
 CREATE OR REPLACE FUNCTION checkout(p_store_id integer, p_customer_id integer, p_items jsonb, p_payments jsonb,
                                     p_idempotency_key uuid, p_with_order boolean, p_credential_id integer DEFAULT NULL,
+                                    p_order_discount jsonb DEFAULT NULL, p_approval_id uuid DEFAULT NULL,
                                     OUT global_order_id uuid, OUT replayed boolean, OUT order_json jsonb)
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_fingerprint text := md5(jsonb_build_object('store', p_store_id, 'customer', p_customer_id,
-                                                 'items', p_items, 'payments', p_payments)::text);
+    -- A sale's discount and approval count only when there are some, so that the keys of sales made
+    -- before they existed still match their replays.
+    v_fingerprint text := md5((jsonb_build_object('store', p_store_id, 'customer', p_customer_id,
+                                                  'items', p_items, 'payments', p_payments)
+                               || jsonb_strip_nulls(jsonb_build_object('discount', p_order_discount,
+                                                                       'approval', p_approval_id)))::text);
     v_lines sale_line[];
     v_order_id bigint;
     v_store_order_id bigint;
@@ -90,6 +187,7 @@ DECLARE
     v_business_date date;
     v_store record;
     v_node_city integer;
+    v_discount_approver integer;
 BEGIN
     global_order_id := claim_idempotency_key(p_idempotency_key, 'order', p_store_id, v_fingerprint);
     replayed := global_order_id IS NOT NULL;
@@ -131,7 +229,7 @@ BEGIN
     BEGIN
         v_lines := ARRAY(
             SELECT ROW(l.ordinality, (l.item ->> 'product_id')::integer, (l.item ->> 'quantity')::integer,
-                       NULL, NULL, NULL, NULL, NULL)::sale_line
+                       NULL, NULL, NULL, NULL, NULL, NULL)::sale_line
             FROM jsonb_array_elements(p_items) WITH ORDINALITY AS l (item, ordinality));
     EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range THEN
         PERFORM pos_invalid('items', 'product_id and quantity must be whole numbers');
@@ -145,7 +243,7 @@ BEGIN
     -- discount never exceeds the line).
     v_lines := ARRAY(
         SELECT ROW(l.line_no, l.product_id, l.quantity, pr.unit_price, p.category_id,
-                   coalesce(p.tax_rate, c.tax_rate, 0), coalesce(best.discount, 0), best.promotion_id)::sale_line
+                   coalesce(p.tax_rate, c.tax_rate, 0), coalesce(best.discount, 0), best.promotion_id, 0)::sale_line
         FROM unnest(v_lines) l
         LEFT JOIN products p ON p.id = l.product_id AND p.active
         LEFT JOIN categories c ON c.id = p.category_id
@@ -163,6 +261,11 @@ BEGIN
     SELECT product_id INTO v_short FROM unnest(v_lines) WHERE unit_price IS NULL ORDER BY line_no LIMIT 1;
     IF FOUND THEN
         PERFORM pos_invalid('product_id', format('product %s is not for sale here', v_short.product_id));
+    END IF;
+    -- Discounts by hand, only when the till sends some (see apply_manual_discounts()).
+    IF p_order_discount IS NOT NULL OR p_items @? '$[*].discount' THEN
+        SELECT d.lines, d.approved_by INTO v_lines, v_discount_approver
+        FROM apply_manual_discounts(p_store_id, p_credential_id, v_lines, p_items, p_order_discount, p_approval_id) d;
     END IF;
 
     -- Lock this store's stock rows in product-id order (every sale takes them in the same order, so two
@@ -224,16 +327,16 @@ BEGIN
 
     global_order_id := gen_random_uuid();
     INSERT INTO orders (global_order_id, store_id, store_order_id, customer_id, total, change_due, business_date,
-                        discount_total, tax_total, credential_id, shift_id)
+                        discount_total, tax_total, credential_id, discount_approved_by, shift_id)
     VALUES (global_order_id, p_store_id, v_store_order_id, p_customer_id, v_total, v_paid - v_total, v_business_date,
-            v_discount_total, v_tax_total, p_credential_id,
+            v_discount_total, v_tax_total, p_credential_id, v_discount_approver,
             -- The open shift of the credential's terminal, if any (see sql/store/shifts.sql).
             CASE WHEN p_credential_id IS NOT NULL THEN open_shift_of(p_store_id, p_credential_id) END)
     RETURNING id INTO v_order_id;
     INSERT INTO order_items (order_id, line_no, product_id, quantity, unit_price, line_total, discount, promotion_id,
-                             tax_rate, tax_amount)
+                             tax_rate, tax_amount, manual_discount)
     SELECT v_order_id, line_no, product_id, quantity, unit_price, quantity * unit_price - discount, discount,
-           promotion_id, tax_rate, included_tax(quantity * unit_price - discount, tax_rate)
+           promotion_id, tax_rate, included_tax(quantity * unit_price - discount, tax_rate), manual_discount
     FROM unnest(v_lines);
     INSERT INTO payments (order_id, method, amount)
     SELECT v_order_id, p ->> 'method', (p ->> 'amount')::numeric(12,2) FROM jsonb_array_elements(p_payments) p;
@@ -257,7 +360,8 @@ BEGIN
             'items', (SELECT jsonb_agg(jsonb_build_object(
                           'line_no', l.line_no, 'product_id', l.product_id, 'sku', p.sku, 'name', p.name,
                           'quantity', l.quantity, 'unit_price', l.unit_price::text,
-                          'discount', l.discount::text, 'promotion_id', l.promotion_id, 'tax_rate', l.tax_rate::text,
+                          'discount', l.discount::text, 'manual_discount', l.manual_discount::text,
+                          'promotion_id', l.promotion_id, 'tax_rate', l.tax_rate::text,
                           'tax_amount', included_tax(l.quantity * l.unit_price - l.discount, l.tax_rate)::text,
                           'line_total', (l.quantity * l.unit_price - l.discount)::numeric(12,2)::text)
                           ORDER BY l.line_no)
@@ -320,8 +424,6 @@ BEGIN
 END;
 $$;
 
--- A refund of lines of one of this store's sales: capped at what is not yet refunded, restocks, and is
-
 -- An order as head office sees it: central calls this over dblink as `pos_replicator`.
 CREATE OR REPLACE FUNCTION order_details(p_global_order_id uuid) RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -337,14 +439,16 @@ BEGIN
         'items', (SELECT coalesce(jsonb_agg(jsonb_build_object(
                       'line_no', i.line_no, 'product_id', i.product_id, 'sku', p.sku, 'name', p.name,
                       'quantity', i.quantity, 'unit_price', i.unit_price::text,
-                      'discount', i.discount::text, 'promotion_id', i.promotion_id, 'tax_rate', i.tax_rate::text,
+                      'discount', i.discount::text, 'manual_discount', i.manual_discount::text,
+                      'promotion_id', i.promotion_id, 'tax_rate', i.tax_rate::text,
                       'tax_amount', i.tax_amount::text, 'line_total', i.line_total::text) ORDER BY i.line_no), '[]')
                   FROM order_items i JOIN products p ON p.id = i.product_id WHERE i.order_id = o.id),
         'payments', (SELECT coalesce(jsonb_agg(jsonb_build_object(
                          'method', pa.method, 'amount', pa.amount::text) ORDER BY pa.id), '[]')
                      FROM payments pa WHERE pa.order_id = o.id),
         'refunds', (SELECT coalesce(jsonb_agg(jsonb_build_object(
-                        'refund_id', r.refund_id, 'amount', r.amount::text, 'tax_amount', r.tax_amount::text,
+                        'refund_id', r.refund_id, 'kind', r.kind, 'amount', r.amount::text,
+                        'tax_amount', r.tax_amount::text,
                         'method', r.method, 'created_at', r.created_at) ORDER BY r.id), '[]')
                     FROM refunds r WHERE r.order_id = o.id))
     FROM orders o WHERE o.global_order_id = p_global_order_id);

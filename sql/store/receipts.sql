@@ -19,6 +19,7 @@ BEGIN
     RETURN (
         SELECT jsonb_build_object(
             'print_no', v_order.receipt_prints, 'reprint', v_order.receipt_prints > 1,
+            'voided', EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = v_order.id AND r.kind = 'void'),
             'store', jsonb_build_object('code', s.code, 'name', s.name, 'city', c.name),
             'order_no', v_order.store_order_id, 'global_order_id', v_order.global_order_id,
             'sold_at', to_char(v_order.created_at AT TIME ZONE coalesce(c.time_zone, current_setting('TimeZone')),
@@ -26,7 +27,8 @@ BEGIN
             'cashier', t.cashier, 'terminal', t.terminal,
             'lines', (SELECT jsonb_agg(jsonb_build_object(
                           'name', p.name, 'sku', p.sku, 'quantity', i.quantity, 'unit_price', i.unit_price::text,
-                          'discount', i.discount::text, 'promotion', m.name, 'tax_rate', i.tax_rate::text,
+                          'discount', i.discount::text, 'manual_discount', i.manual_discount::text,
+                          'promotion', m.name, 'tax_rate', i.tax_rate::text,
                           'line_total', i.line_total::text) ORDER BY i.line_no)
                       FROM order_items i JOIN products p ON p.id = i.product_id
                       LEFT JOIN promotions m ON m.id = i.promotion_id

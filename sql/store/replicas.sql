@@ -46,15 +46,16 @@ BEGIN
              v_loaded_promotions, v_loaded_stores, v_loaded_customers
         FROM jsonb_array_elements(p_batch) i;
     END IF;
-    -- A credential from a central older than this node is a cashier's.
-    INSERT INTO cashier_tokens AS t (id, store_id, token_sha256, label, cashier, terminal, role, revoked_at, version,
-                                     created_at, updated_at)
+    -- A credential from a central older than this node is a cashier's, with no discount of its own.
+    INSERT INTO cashier_tokens AS t (id, store_id, token_sha256, label, cashier, terminal, role, discount_limit,
+                                     revoked_at, version, created_at, updated_at)
     SELECT r.id, r.store_id, r.token_sha256, r.label, r.cashier, r.terminal, coalesce(r.role, 'cashier'),
-           r.revoked_at, r.version, r.created_at, r.updated_at
+           coalesce(r.discount_limit, 0), r.revoked_at, r.version, r.created_at, r.updated_at
     FROM jsonb_populate_recordset(NULL::cashier_tokens, coalesce(p_batch -> 'cashier_tokens', '[]')) r
     ON CONFLICT (id) DO UPDATE
         SET store_id = EXCLUDED.store_id, token_sha256 = EXCLUDED.token_sha256, label = EXCLUDED.label,
             cashier = EXCLUDED.cashier, terminal = EXCLUDED.terminal, role = EXCLUDED.role,
+            discount_limit = EXCLUDED.discount_limit,
             revoked_at = EXCLUDED.revoked_at, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
         WHERE t.version < EXCLUDED.version
            OR (t.version = EXCLUDED.version AND t.id = ANY (v_loaded_cashier_tokens));

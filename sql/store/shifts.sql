@@ -81,8 +81,9 @@ LANGUAGE sql AS $$
 $$;
 
 -- A shift's figures (the X report while it is open; the Z report is this at close, with the count):
--- its sales, refunds and cash movements, totals by payment method (cash net of change), and the cash
--- the drawer should hold: the float, plus cash taken, less cash refunded, plus cash in, less cash out.
+-- its sales, refunds, voids and cash movements, totals by payment method (cash net of change; a void
+-- gives back each of its sale's payments), and the cash the drawer should hold: the float, plus cash
+-- taken, less cash refunded and voided, plus cash in, less cash out.
 CREATE OR REPLACE FUNCTION shift_report(p_shift_id bigint) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     WITH s AS (SELECT * FROM shifts WHERE id = p_shift_id),
@@ -90,7 +91,10 @@ LANGUAGE sql STABLE AS $$
                      coalesce(sum(discount_total), 0) AS discounts
               FROM orders WHERE shift_id = p_shift_id),
     given AS (SELECT count(*) AS n, coalesce(sum(amount), 0) AS total, coalesce(sum(tax_amount), 0) AS tax
-              FROM refunds WHERE shift_id = p_shift_id),
+              FROM refunds WHERE shift_id = p_shift_id AND kind = 'refund'),
+    voids AS (SELECT count(*) AS n, coalesce(sum(amount), 0) AS total, coalesce(sum(tax_amount), 0) AS tax,
+                      coalesce(array_agg(order_id), '{}') AS orders
+               FROM refunds WHERE shift_id = p_shift_id AND kind = 'void'),
     moved AS (SELECT coalesce(sum(amount) FILTER (WHERE kind = 'in'), 0) AS cash_in,
                      coalesce(sum(amount) FILTER (WHERE kind = 'out'), 0) AS cash_out
               FROM cash_movements WHERE shift_id = p_shift_id),
@@ -101,22 +105,30 @@ LANGUAGE sql STABLE AS $$
                - CASE WHEN m.method = 'cash'
                       THEN coalesce((SELECT sum(o.change_due) FROM orders o WHERE o.shift_id = p_shift_id), 0)
                       ELSE 0 END AS taken,
-               coalesce((SELECT sum(r.amount) FROM refunds r WHERE r.shift_id = p_shift_id AND r.method = m.method), 0)
-               AS refunded
-        FROM (VALUES ('cash'), ('card'), ('wallet')) AS m (method))
+               coalesce((SELECT sum(r.amount) FROM refunds r
+                         WHERE r.shift_id = p_shift_id AND r.kind = 'refund' AND r.method = m.method), 0)
+               AS refunded,
+               coalesce((SELECT sum(p.amount) FROM payments p
+                         WHERE p.order_id = ANY (voids.orders) AND p.method = m.method), 0)
+               - CASE WHEN m.method = 'cash'
+                      THEN coalesce((SELECT sum(o.change_due) FROM orders o WHERE o.id = ANY (voids.orders)), 0)
+                      ELSE 0 END AS voided
+        FROM (VALUES ('cash'), ('card'), ('wallet')) AS m (method), voids)
     SELECT jsonb_build_object(
         'shift_id', s.id, 'terminal', s.terminal, 'opened_at', s.opened_at, 'closed_at', s.closed_at,
         'opening_float', s.opening_float::text,
         'sales_count', sales.n, 'sales', sales.total::text, 'discounts', sales.discounts::text,
         'refunds_count', given.n, 'refunds', given.total::text,
-        'tax', (sales.tax - given.tax)::text,
+        'voids_count', voids.n, 'voids', voids.total::text,
+        'tax', (sales.tax - given.tax - voids.tax)::text,
         'cash_in', moved.cash_in::text, 'cash_out', moved.cash_out::text,
         'by_payment_method', (SELECT jsonb_agg(jsonb_build_object(
                                   'method', method, 'taken', taken::text, 'refunded', refunded::text,
-                                  'net', (taken - refunded)::text) ORDER BY method) FROM methods),
+                                  'voided', voided::text, 'net', (taken - refunded - voided)::text)
+                                  ORDER BY method) FROM methods),
         'expected_cash', (s.opening_float + moved.cash_in - moved.cash_out
-                          + (SELECT taken - refunded FROM methods WHERE method = 'cash'))::text)
-    FROM s, sales, given, moved
+                          + (SELECT taken - refunded - voided FROM methods WHERE method = 'cash'))::text)
+    FROM s, sales, given, voids, moved
 $$;
 
 -- Closes the credential's terminal's shift with the cash counted: waits for the sales in flight

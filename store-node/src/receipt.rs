@@ -24,8 +24,11 @@ pub struct ReceiptLine {
     pub sku: String,
     pub quantity: i32,
     pub unit_price: Money,
+    /// Taken off the line: by its promotion, and by hand (`manual_discount`).
     pub discount: Money,
-    /// The promotion that gave the discount.
+    /// Taken off by hand: the line's own discount and its share of the sale's.
+    pub manual_discount: Money,
+    /// The promotion that gave the rest of the discount.
     pub promotion: Option<String>,
     pub tax_rate: Money,
     pub line_total: Money,
@@ -43,6 +46,8 @@ pub struct Receipt {
     /// 1 for the first print; a reprint has a higher number.
     pub print_no: i32,
     pub reprint: bool,
+    /// The sale was voided: given back whole in its shift.
+    pub voided: bool,
     pub store: ReceiptStore,
     /// The store's order number.
     pub order_no: i64,
@@ -120,11 +125,14 @@ impl Receipt {
                 &format!("  {} x {}", line.quantity, line.unit_price),
                 &gross.to_string(),
             ));
-            if line.discount != Money::ZERO {
-                out.push(columns(
-                    &format!("  {}", line.promotion.as_deref().unwrap_or("Discount")),
-                    &negative(line.discount),
-                ));
+            let by_promotion = Money::rounded(line.discount.amount() - line.manual_discount.amount());
+            for (what, amount) in [
+                (line.promotion.as_deref().unwrap_or("Promotion"), by_promotion),
+                ("Discount", line.manual_discount),
+            ] {
+                if amount != Money::ZERO {
+                    out.push(columns(&format!("  {what}"), &negative(amount)));
+                }
             }
         }
         out.push(rule.clone());
@@ -148,6 +156,9 @@ impl Receipt {
         out.push(columns("Change", &self.change_due.to_string()));
         out.push(rule);
         out.push(centered(&self.global_order_id.to_string()));
+        if self.voided {
+            out.push(centered("*** VOIDED ***"));
+        }
         if self.reprint {
             out.push(centered(&format!("*** REPRINT {} ***", self.print_no)));
         }

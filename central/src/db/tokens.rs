@@ -3,6 +3,7 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+use pos_shared::money::Money;
 use pos_shared::page::PageRequest;
 use serde::Serialize;
 use tokio_postgres::Row;
@@ -15,6 +16,9 @@ pub struct CashierToken {
     pub cashier: Option<String>,
     pub terminal: Option<String>,
     pub role: CredentialRole,
+    /// The most this credential takes off a line or a sale by hand without a store manager's approval,
+    /// in percent (a manager's credential has no limit).
+    pub discount_limit: Money,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
@@ -32,6 +36,7 @@ impl From<&Row> for CashierToken {
             } else {
                 CredentialRole::Cashier
             },
+            discount_limit: row.get("discount_limit"),
             created_at: row.get("created_at"),
             revoked_at: row.get("revoked_at"),
         }
@@ -68,6 +73,7 @@ pub struct NewCredential<'a> {
     pub cashier: Option<&'a str>,
     pub terminal: Option<&'a str>,
     pub role: CredentialRole,
+    pub discount_limit: Money,
 }
 
 pub async fn issue(
@@ -76,9 +82,9 @@ pub async fn issue(
 ) -> anyhow::Result<CashierToken> {
     let stmt = client
         .prepare_cached(
-            "INSERT INTO cashier_tokens (store_id, token_sha256, label, cashier, terminal, role)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             RETURNING id, store_id, label, cashier, terminal, role, created_at, revoked_at",
+            "INSERT INTO cashier_tokens (store_id, token_sha256, label, cashier, terminal, role, discount_limit)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             RETURNING id, store_id, label, cashier, terminal, role, discount_limit, created_at, revoked_at",
         )
         .await?;
     let row = client
@@ -91,6 +97,7 @@ pub async fn issue(
                 &credential.cashier,
                 &credential.terminal,
                 &credential.role.as_str(),
+                &credential.discount_limit,
             ],
         )
         .await
@@ -107,7 +114,8 @@ pub async fn list(
     // The store's own row comes first (with no credential columns): no row at all means no store.
     let stmt = client
         .prepare_cached(
-            "SELECT t.id, s.id AS store_id, t.label, t.cashier, t.terminal, t.role, t.created_at, t.revoked_at
+            "SELECT t.id, s.id AS store_id, t.label, t.cashier, t.terminal, t.role, t.discount_limit, t.created_at,
+                    t.revoked_at
              FROM stores s LEFT JOIN LATERAL
                   (SELECT * FROM cashier_tokens WHERE store_id = s.id AND id > $2::bigint ORDER BY id LIMIT $3) t
                   ON true

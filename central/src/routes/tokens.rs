@@ -4,7 +4,8 @@
 
 use crate::auth::AdminAccess;
 use actix_web::{HttpResponse, web};
-use pos_shared::domain::{CashierName, Label, Terminal};
+use pos_shared::domain::{CashierName, Label, TaxRate, Terminal};
+use pos_shared::money::Money;
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::{Body, Id, Query};
 use pos_shared::page::{Page, PageQuery};
@@ -33,6 +34,9 @@ pub struct NewCashierToken {
     /// `cashier` when absent.
     #[serde(default)]
     pub role: CredentialRole,
+    /// The most a cashier takes off a line or a sale by hand without a store manager's approval, in
+    /// percent (`"0"` when absent: every discount by hand approved). A manager's credential has no limit.
+    pub discount_limit: Option<TaxRate>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -78,6 +82,7 @@ pub async fn issue(
         cashier: credential.cashier.as_ref().map(CashierName::as_str),
         terminal: credential.terminal.as_ref().map(Terminal::as_str),
         role: credential.role,
+        discount_limit: credential.discount_limit.map_or(Money::ZERO, TaxRate::get),
     };
     let credential = written(&state, &actor, async |tx| {
         tokens::issue(tx, &new).await.map_err(|e| {

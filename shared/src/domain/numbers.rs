@@ -170,6 +170,14 @@ id_type!(
 );
 
 bounded_integer!(
+    /// How long a store manager's approval holds, in seconds.
+    ValidForSeconds(i32),
+    1,
+    3_600,
+    "must be a whole number of seconds between 1 and 3600"
+);
+
+bounded_integer!(
     /// Units of a product arriving at a store on one line of a stock receipt.
     ReceivedQuantity(i32),
     1,

@@ -1,5 +1,6 @@
 //! One function per query; statements are prepared once per connection (`prepare_cached`).
 
+pub mod approvals;
 pub mod customers;
 pub mod inventory;
 pub mod orders;

@@ -17,8 +17,10 @@ pub struct OrderLine {
     pub quantity: i32,
     /// The price the node sold at (tax included).
     pub unit_price: Money,
-    /// Taken off the line by `promotion_id`.
+    /// Taken off the line: by `promotion_id`, and by hand (`manual_discount`).
     pub discount: Money,
+    /// Taken off by hand: the line's own discount and its share of the sale's.
+    pub manual_discount: Money,
     pub promotion_id: Option<i32>,
     /// Percent.
     pub tax_rate: Money,
@@ -37,6 +39,8 @@ pub struct Payment {
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrderRefund {
     pub refund_id: Uuid,
+    /// `refund`, or `void` (the whole sale given back in its shift).
+    pub kind: String,
     pub amount: Money,
     /// The tax the amount gives back.
     pub tax_amount: Money,
@@ -52,7 +56,7 @@ pub struct Order {
     pub customer_id: Option<i32>,
     pub total: Money,
     pub change_due: Money,
-    /// Taken off by promotions, over every line.
+    /// Taken off by promotions and by hand, over every line.
     pub discount_total: Money,
     /// The tax the total includes.
     pub tax_total: Money,
@@ -67,29 +71,40 @@ fn order(details: serde_json::Value) -> anyhow::Result<Order> {
     serde_json::from_value(details).context("reading order_details()")
 }
 
+/// A sale as `checkout()` takes it.
+pub struct Sale {
+    pub store_id: i32,
+    pub customer_id: Option<i32>,
+    pub items: serde_json::Value,
+    pub payments: serde_json::Value,
+    /// The sale's own discount by hand (`{"percent": …}` or `{"amount": …}`).
+    pub discount: Option<serde_json::Value>,
+    pub idempotency_key: Uuid,
+    /// The credential the sale is made with, when head office issued it.
+    pub credential_id: Option<i32>,
+    /// A store manager's approval of discounts above the credential's limit.
+    pub approval_id: Option<Uuid>,
+}
+
 /// Runs `checkout()`: the order, and whether it is a replay of an earlier identical request.
-pub async fn checkout(
-    client: &impl GenericClient,
-    store_id: i32,
-    customer_id: Option<i32>,
-    items: &serde_json::Value,
-    payments: &serde_json::Value,
-    idempotency_key: Uuid,
-    credential_id: Option<i32>,
-) -> anyhow::Result<(Order, bool)> {
+pub async fn checkout(client: &impl GenericClient, sale: &Sale) -> anyhow::Result<(Order, bool)> {
     let stmt = client
-        .prepare_cached("SELECT order_json, replayed FROM checkout($1, $2, $3, $4, $5, true, $6)")
+        .prepare_cached(
+            "SELECT order_json, replayed FROM checkout($1, $2, $3, $4, $5, true, $6, $7, $8)",
+        )
         .await?;
     let row = client
         .query_one(
             &stmt,
             &[
-                &store_id,
-                &customer_id,
-                items,
-                payments,
-                &idempotency_key,
-                &credential_id,
+                &sale.store_id,
+                &sale.customer_id,
+                &sale.items,
+                &sale.payments,
+                &sale.idempotency_key,
+                &sale.credential_id,
+                &sale.discount,
+                &sale.approval_id,
             ],
         )
         .await

@@ -44,6 +44,42 @@ pub async fn refund(
     Ok((row.get(0), row.get(1)))
 }
 
+/// A void of a sale of the terminal's open shift.
+pub struct VoidRequest<'a> {
+    pub store_id: i32,
+    pub global_order_id: Uuid,
+    pub reason: &'a str,
+    pub idempotency_key: Uuid,
+    pub credential_id: Option<i32>,
+    /// A store manager's void approval, for a cashier's credential.
+    pub approval_id: Option<Uuid>,
+}
+
+/// Runs `void_order()`: `(refund_id, replayed)`.
+pub async fn void(
+    client: &impl GenericClient,
+    request: &VoidRequest<'_>,
+) -> anyhow::Result<(Uuid, bool)> {
+    let stmt = client
+        .prepare_cached("SELECT refund_id, replayed FROM void_order($1, $2, $3, $4, $5, $6)")
+        .await?;
+    let row = client
+        .query_one(
+            &stmt,
+            &[
+                &request.store_id,
+                &request.global_order_id,
+                &request.reason,
+                &request.idempotency_key,
+                &request.credential_id,
+                &request.approval_id,
+            ],
+        )
+        .await
+        .context("voiding")?;
+    Ok((row.get(0), row.get(1)))
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RefundLine {
     pub line_no: i32,
@@ -56,6 +92,8 @@ pub struct RefundLine {
 pub struct Refund {
     pub refund_id: Uuid,
     pub global_order_id: Uuid,
+    /// `refund`, or `void` (the whole sale given back in its shift).
+    pub kind: String,
     pub method: String,
     pub amount: Money,
     pub reason: Option<String>,
@@ -66,7 +104,7 @@ pub struct Refund {
 pub async fn get(client: &impl GenericClient, refund_id: Uuid) -> anyhow::Result<Option<Refund>> {
     let stmt = client
         .prepare_cached(
-            "SELECT r.id, r.refund_id, o.global_order_id, r.method, r.amount, r.reason, r.created_at
+            "SELECT r.id, r.refund_id, o.global_order_id, r.kind, r.method, r.amount, r.reason, r.created_at
              FROM refunds r JOIN orders o ON o.id = r.order_id WHERE r.refund_id = $1",
         )
         .await?;
@@ -100,6 +138,7 @@ pub async fn get(client: &impl GenericClient, refund_id: Uuid) -> anyhow::Result
     Ok(Some(Refund {
         refund_id: row.get("refund_id"),
         global_order_id: row.get("global_order_id"),
+        kind: row.get("kind"),
         method: row.get("method"),
         amount: row.get("amount"),
         reason: row.get("reason"),

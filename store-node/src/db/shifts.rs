@@ -12,6 +12,8 @@ pub struct ShiftMethodTotals {
     /// Taken at the till (cash net of change given).
     pub taken: Money,
     pub refunded: Money,
+    /// Given back by voids (cash net of the change the sale gave).
+    pub voided: Money,
     pub net: Money,
 }
 
@@ -29,12 +31,15 @@ pub struct ShiftReport {
     pub discounts: Money,
     pub refunds_count: i64,
     pub refunds: Money,
-    /// The tax the sales include, less what the refunds gave back.
+    /// Sales given back whole in the shift: counted in `sales` as well.
+    pub voids_count: i64,
+    pub voids: Money,
+    /// The tax the sales include, less what the refunds and voids gave back.
     pub tax: Money,
     pub cash_in: Money,
     pub cash_out: Money,
     pub by_payment_method: Vec<ShiftMethodTotals>,
-    /// Float + cash taken − cash refunded + cash in − cash out.
+    /// Float + cash taken − cash refunded − cash voided + cash in − cash out.
     pub expected_cash: Money,
     /// The Z report's number at its terminal (closed shifts only).
     #[serde(default)]

@@ -1,6 +1,7 @@
 //! The store node's HTTP routes. Each module registers its own paths and documents them
 //! (`pos_shared::routes!`); this one puts them together.
 
+pub mod approvals;
 pub mod customers;
 pub mod inventory;
 pub mod orders;
@@ -8,7 +9,8 @@ pub mod products;
 pub mod receipts;
 pub mod reports;
 pub mod shifts;
+pub mod voids;
 
 pos_shared::route_modules![
-    products, customers, inventory, orders, receipts, shifts, reports
+    products, customers, inventory, orders, voids, approvals, receipts, shifts, reports
 ];

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use anyhow::Context;
 use pos_shared::auth::{Authenticated, Cashier, Principal};
 use pos_shared::domain::{
-    Amount, CustomerId, LineNo, Lines, PaymentMethod, ProductId, Quantity, Reason,
+    Amount, CustomerId, LineNo, Lines, PaymentMethod, Price, ProductId, Quantity, Reason, TaxRate,
 };
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::Body;
@@ -26,6 +26,11 @@ pub struct NewOrder {
     pub items: Lines<NewOrderLine>,
     #[schema(schema_with = Lines::<NewPayment, 20>::openapi_schema)]
     pub payments: Lines<NewPayment, 20>,
+    /// Off the whole sale by hand, after promotions and the lines' own discounts; shared out over the
+    /// lines in proportion.
+    pub discount: Option<ManualDiscount>,
+    /// A store manager's approval (`POST /approvals`) of discounts above the credential's limit.
+    pub approval_id: Option<Uuid>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -33,6 +38,28 @@ pub struct NewOrder {
 pub struct NewOrderLine {
     pub product_id: ProductId,
     pub quantity: Quantity,
+    /// Off this line by hand, after its promotion.
+    pub discount: Option<ManualDiscount>,
+}
+
+/// A discount given at the till: up to the credential's `discount_limit` percent of what it applies
+/// to, above it with a store manager's approval.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum ManualDiscount {
+    /// Percent off (`{"percent": "10"}`).
+    Percent(TaxRate),
+    /// An amount off (`{"amount": "5.00"}`), no more than what it applies to.
+    Amount(Price),
+}
+
+impl ManualDiscount {
+    fn as_json(self) -> serde_json::Value {
+        match self {
+            Self::Percent(percent) => json!({"percent": percent.get().to_string()}),
+            Self::Amount(amount) => json!({"amount": amount.get().to_string()}),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -48,7 +75,13 @@ fn lines_and_payments(order: &NewOrder) -> (serde_json::Value, serde_json::Value
     let items: Vec<serde_json::Value> = order
         .items
         .iter()
-        .map(|line| json!({"product_id": line.product_id.get(), "quantity": line.quantity.get()}))
+        .map(|line| {
+            let mut item = json!({"product_id": line.product_id.get(), "quantity": line.quantity.get()});
+            if let Some(discount) = line.discount {
+                item["discount"] = discount.as_json();
+            }
+            item
+        })
         .collect();
     let payments: Vec<serde_json::Value> = order
         .payments
@@ -85,6 +118,14 @@ pub fn sale_error(err: anyhow::Error) -> ApiError {
             message: db.message().to_owned(),
             details: None,
         },
+        // A sale that cannot be voided (sql/store/refunds.sql).
+        "PS414" => ApiError::Conflict {
+            code: "conflict",
+            message: db.message().to_owned(),
+            details: None,
+        },
+        // No store manager's approval that holds (sql/store/approvals.sql).
+        "PS403" => ApiError::Forbidden(db.message().to_owned()),
         "PS422" => ApiError::validation(db.column().unwrap_or("body"), db.message()),
         "PS404" => ApiError::NotFound(db.message().to_owned()),
         _ => err.into(),
@@ -104,7 +145,7 @@ pub fn sale_error(err: anyhow::Error) -> ApiError {
         (status = 200, description = "A replay of a sale already made with this idempotency key", body = Order),
         pos_shared::openapi::BadJson,
         pos_shared::openapi::Unauthorized,
-        (status = 403, description = "Not a cashier's token (this endpoint is for a store's cashiers) (`forbidden`)", body = ErrorBody),
+        (status = 403, description = "Not a cashier's token (this endpoint is for a store's cashiers), or a discount above the credential's limit without a store manager's approval that holds (none, another action's, used, expired, or below the discount) (`forbidden`)", body = ErrorBody),
         (status = 409, description = "Not enough stock (`insufficient_stock`, with the short lines in `details`), the idempotency key was used for a different sale (`idempotency_mismatch`), or the store has moved to another city's node (`store_moved`)", body = ErrorBody),
         (status = 422, description = "JSON of the wrong shape, or an invalid field: no items or payments, an unknown product or customer, payments that do not cover the total (`validation_failed`)", body = ErrorBody),
         pos_shared::openapi::ServerErrors,
@@ -117,18 +158,20 @@ pub async fn create(
     body: Body<NewOrder>,
 ) -> Result<HttpResponse, ApiError> {
     let (items, payments) = lines_and_payments(&body);
+    let sale = db::orders::Sale {
+        store_id: cashier.store_id,
+        customer_id: body.customer_id.map(CustomerId::get),
+        items,
+        payments,
+        discount: body.discount.map(ManualDiscount::as_json),
+        idempotency_key: body.idempotency_key,
+        credential_id: cashier.credential.map(|c| c.id),
+        approval_id: body.approval_id,
+    };
     let client = state.pool.get().await.context("getting a connection")?;
-    let (order, replayed) = db::orders::checkout(
-        &client,
-        cashier.store_id,
-        body.customer_id.map(CustomerId::get),
-        &items,
-        &payments,
-        body.idempotency_key,
-        cashier.credential.map(|c| c.id),
-    )
-    .await
-    .map_err(sale_error)?;
+    let (order, replayed) = db::orders::checkout(&client, &sale)
+        .await
+        .map_err(sale_error)?;
     if !replayed {
         state.outbox.wake();
     }
@@ -238,13 +281,22 @@ pub async fn refund(
         idempotency_key: body.idempotency_key,
         credential_id: cashier.credential.map(|c| c.id),
     };
-    let (refund_id, replayed) = db::refunds::refund(&client, &request)
+    let written = db::refunds::refund(&client, &request)
         .await
         .map_err(sale_error)?;
+    refund_reply(&state, &client, written).await
+}
+
+/// The answer to a refund or a void just written (201) or replayed (200): the refund as it stands.
+pub async fn refund_reply(
+    state: &AppState,
+    client: &impl deadpool_postgres::GenericClient,
+    (refund_id, replayed): (Uuid, bool),
+) -> Result<HttpResponse, ApiError> {
     if !replayed {
         state.outbox.wake();
     }
-    let refund = db::refunds::get(&client, refund_id)
+    let refund = db::refunds::get(client, refund_id)
         .await?
         .context("the refund just written is not there")?;
     let mut response = if replayed {
@@ -259,6 +311,7 @@ pos_shared::routes! {
     schemas(
         NewOrder,
         NewOrderLine,
+        ManualDiscount,
         NewPayment,
         NewRefund,
         RefundLine,
