@@ -125,9 +125,13 @@ impl Receipt {
                 &format!("  {} x {}", line.quantity, line.unit_price),
                 &gross.to_string(),
             ));
-            let by_promotion = Money::rounded(line.discount.amount() - line.manual_discount.amount());
+            let by_promotion =
+                Money::rounded(line.discount.amount() - line.manual_discount.amount());
             for (what, amount) in [
-                (line.promotion.as_deref().unwrap_or("Promotion"), by_promotion),
+                (
+                    line.promotion.as_deref().unwrap_or("Promotion"),
+                    by_promotion,
+                ),
                 ("Discount", line.manual_discount),
             ] {
                 if amount != Money::ZERO {

@@ -5,9 +5,9 @@
 use crate::auth::AdminAccess;
 use actix_web::{HttpResponse, web};
 use pos_shared::domain::{CashierName, Label, TaxRate, Terminal};
-use pos_shared::money::Money;
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::{Body, Id, Query};
+use pos_shared::money::Money;
 use pos_shared::page::{Page, PageQuery};
 use serde::{Deserialize, Serialize};
 

@@ -45,12 +45,33 @@ pub struct NewOrderLine {
 /// A discount given at the till: up to the credential's `discount_limit` percent of what it applies
 /// to, above it with a store manager's approval.
 #[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase", deny_unknown_fields)]
+#[serde(rename_all = "lowercase", try_from = "DiscountFields")]
 pub enum ManualDiscount {
     /// Percent off (`{"percent": "10"}`).
     Percent(TaxRate),
     /// An amount off (`{"amount": "5.00"}`), no more than what it applies to.
     Amount(Price),
+}
+
+/// A discount as JSON gives it, so that both or neither of its fields is a field's error (422), not
+/// malformed JSON.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DiscountFields {
+    percent: Option<TaxRate>,
+    amount: Option<Price>,
+}
+
+impl TryFrom<DiscountFields> for ManualDiscount {
+    type Error = &'static str;
+
+    fn try_from(fields: DiscountFields) -> Result<Self, Self::Error> {
+        match (fields.percent, fields.amount) {
+            (Some(percent), None) => Ok(Self::Percent(percent)),
+            (None, Some(amount)) => Ok(Self::Amount(amount)),
+            _ => Err("a discount is {\"percent\": …} or {\"amount\": …}, one of the two"),
+        }
+    }
 }
 
 impl ManualDiscount {
@@ -76,7 +97,8 @@ fn lines_and_payments(order: &NewOrder) -> (serde_json::Value, serde_json::Value
         .items
         .iter()
         .map(|line| {
-            let mut item = json!({"product_id": line.product_id.get(), "quantity": line.quantity.get()});
+            let mut item =
+                json!({"product_id": line.product_id.get(), "quantity": line.quantity.get()});
             if let Some(discount) = line.discount {
                 item["discount"] = discount.as_json();
             }

@@ -220,12 +220,14 @@ async fn the_node_lists_only_its_own_citys_customers() {
 }
 
 mod after_sales;
+mod approvals;
 mod lookup;
 mod openapi;
 mod pricing;
 mod receipts;
 mod sales;
 mod shifts;
+mod voids;
 
 #[tokio::test]
 async fn migrations_are_idempotent() {

@@ -12,7 +12,7 @@ use crate::pricing::{sale, taxed_node};
 
 /// Credentials as replication delivers them: 7 a cashier and 8 a manager at terminal T1, 9 a cashier
 /// at no terminal. Their tokens, once the node has loaded them.
-async fn credentials(node: &TestStoreNode) -> [String; 3] {
+pub async fn credentials(node: &TestStoreNode) -> [String; 3] {
     let tokens = [(); 3].map(|_| pos_shared::auth::generate_token());
     for (id, (token, (terminal, role))) in (7..).zip(tokens.iter().zip([
         (Some("T1"), "cashier"),
@@ -39,7 +39,7 @@ async fn credentials(node: &TestStoreNode) -> [String; 3] {
     tokens
 }
 
-async fn call(
+pub async fn call(
     node: &TestStoreNode,
     method: reqwest::Method,
     path: &str,
@@ -58,11 +58,11 @@ async fn call(
     (status, response.json().await.unwrap_or_default())
 }
 
-async fn post(node: &TestStoreNode, path: &str, token: &str, body: Value) -> (u16, Value) {
+pub async fn post(node: &TestStoreNode, path: &str, token: &str, body: Value) -> (u16, Value) {
     call(node, reqwest::Method::POST, path, token, Some(body)).await
 }
 
-async fn x_report(node: &TestStoreNode, token: &str) -> (u16, Value) {
+pub async fn x_report(node: &TestStoreNode, token: &str) -> (u16, Value) {
     call(
         node,
         reqwest::Method::GET,
