@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::{NaiveDateTime, Utc};
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::chain::SalesChain;
 use crate::common::{eventually, replication_config, spawn_central};
@@ -58,16 +59,20 @@ async fn promotions_and_scheduled_prices_take_effect_on_a_node_with_central_stop
         .await;
     assert_eq!(scheduled["price"], "150.00", "{scheduled}");
     assert_eq!(scheduled["scheduled_price"]["price"], "120.00");
-    // Ayesha's credential at terminal T1, issued at central.
+    // Ayesha's credential at terminal T1, issued at central, with up to 5 % off by hand.
     let issued = central
         .post(
             &format!("/stores/{}/cashier-tokens", chain.store),
-            json!({"cashier": "Ayesha Khan", "terminal": "T1"}),
+            json!({"cashier": "Ayesha Khan", "terminal": "T1", "discount_limit": "5"}),
         )
         .await;
     assert_eq!(
-        (&issued["role"], &issued["terminal"]),
-        (&json!("cashier"), &json!("T1"))
+        (
+            &issued["role"],
+            &issued["terminal"],
+            &issued["discount_limit"]
+        ),
+        (&json!("cashier"), &json!("T1"), &json!("5.00"))
     );
     let token = issued["token"].as_str().unwrap().to_owned();
     eventually("the credential works at the node", WAIT, || async {
@@ -117,6 +122,24 @@ async fn promotions_and_scheduled_prices_take_effect_on_a_node_with_central_stop
     // The node's own clock switched it: 10 % off 120.00, tax of 108.00 = 15.692…
     assert_eq!(line(&after), ["120.00", "12.00", "15.69", "108.00"]);
     assert_eq!(after["tax_total"], "15.69");
+    // The credential's discount limit came with it: 5 % by hand off what the promotion left (108.00)
+    // goes through, 6 % needs a manager's approval.
+    let by_hand = |percent: &str| {
+        chain
+            .http
+            .post(format!("{}/orders", chain.node_url))
+            .bearer_auth(&token)
+            .json(
+                &json!({"idempotency_key": Uuid::new_v4(), "customer_id": null,
+                          "items": [{"product_id": chain.product, "quantity": 1,
+                                     "discount": {"percent": percent}}],
+                          "payments": [{"method": "cash", "amount": "200.00"}]}),
+            )
+            .send()
+    };
+    assert_eq!(by_hand("6").await.unwrap().status(), 403);
+    let discounted: Value = by_hand("5").await.unwrap().json().await.unwrap();
+    assert_eq!(line(&discounted), ["120.00", "17.40", "14.91", "102.60"]);
     // The receipt names the cashier and terminal from the replicated credential, central still down.
     let receipt = chain
         .http
@@ -142,7 +165,7 @@ async fn promotions_and_scheduled_prices_take_effect_on_a_node_with_central_stop
     );
     chain.central_pg.start().unwrap();
 
-    eventually("both sales reach central at their prices", WAIT, || async {
+    eventually("the sales reach central at their prices", WAIT, || async {
         let Ok(db) = tokio::time::timeout(Duration::from_secs(3), central.db()).await else {
             return false;
         };
@@ -156,7 +179,7 @@ async fn promotions_and_scheduled_prices_take_effect_on_a_node_with_central_stop
             .iter()
             .map(|r| r.get(0))
             .collect();
-        totals == ["135.00", "108.00"]
+        totals == ["135.00", "108.00", "102.60"]
     })
     .await;
     // Central folds the change that took effect into the product's price.

@@ -84,6 +84,26 @@ async fn a_cashier_discounts_up_to_the_limit_and_above_it_with_a_managers_approv
         (&order["total"], &order["discount_total"]),
         (&json!("270.00"), &json!("30.00"))
     );
+    let receipt = node
+        .http
+        .get(format!(
+            "{}/orders/{}/receipt?format=text",
+            node.url,
+            order["global_order_id"].as_str().unwrap()
+        ))
+        .bearer_auth(&cashier)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        receipt
+            .lines()
+            .any(|l| l == format!("{:<36}-30.00", "  Discount")),
+        "{receipt}"
+    );
 
     // Above the limit: refused, nothing written.
     let before = written(&node).await;

@@ -106,6 +106,21 @@ async fn a_void_gives_a_sale_of_the_shift_back_whole_and_the_z_report_adds_up() 
     )
     .await;
     assert_eq!((status, &receipt["voided"]), (200, &json!(true)));
+    let text = node
+        .http
+        .get(format!("{}{order_path}/receipt?format=text", node.url))
+        .bearer_auth(&cashier)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l == format!("{:14}*** VOIDED ***", "")),
+        "{text}"
+    );
     let reported: Value = node
         .db
         .query_one(
