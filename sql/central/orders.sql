@@ -7,6 +7,7 @@
 -- that is, or was, in its city (store_cities). A login that is no node's fails the whole call (42501:
 -- the outbox retries it, as a setting to fix); a mapping of another city's store is refused alone
 -- (PS403: the outbox sets it aside, with this reason). A mapping that arrives twice is kept once.
+-- A return without a receipt is a refund of no sale (its global_order_id is null).
 -- A refund may arrive before its sale (the sale's entry had more back-off to wait out, or was set aside
 -- and re-queued): it is kept, and an order's refunded_amount is always the sum of the refunds central
 -- has for it, whichever came first. All or nothing per call: a node splits a batch central refuses to
@@ -47,7 +48,7 @@ BEGIN
     SELECT (m ->> 'refund_id')::uuid, (m ->> 'global_order_id')::uuid, (m ->> 'store_id')::integer,
            (m ->> 'amount')::numeric(12,2), (m ->> 'business_date')::date, (m ->> 'refund_time')::timestamptz
     FROM jsonb_array_elements(p_batch) m
-    WHERE m ->> 'kind' = 'refund'
+    WHERE m ->> 'kind' IN ('refund', 'return')
     ON CONFLICT (refund_id) DO NOTHING;
     -- Every order the batch names, sale or refund: its refunded_amount is what its refunds add up to.
     UPDATE order_mapping o SET refunded_amount = s.amount

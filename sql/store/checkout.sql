@@ -157,6 +157,47 @@ BEGIN
 END;
 $$;
 
+-- Store credit spent by a sale's payments ({"method": "store_credit", "credit_note": "CN-…", "amount"}):
+-- each note is locked and spends the payment's amount, or with no amount (an exchange's credit, which
+-- comes first) as much of what is left to pay as it holds. Returns the payments with each credit
+-- payment's amount and note; one that spends nothing is left out. Only this node's notes are known.
+CREATE OR REPLACE FUNCTION spend_store_credit(p_payments jsonb, p_total numeric) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_spent jsonb := '[]';
+    v_left numeric := p_total;
+    v_payment jsonb;
+    v_note credit_notes;
+    v_amount numeric;
+BEGIN
+    FOR v_payment IN SELECT value FROM jsonb_array_elements(p_payments) LOOP
+        IF v_payment ->> 'method' IS DISTINCT FROM 'store_credit' THEN
+            v_spent := v_spent || jsonb_build_array(v_payment);
+            CONTINUE;
+        END IF;
+        SELECT * INTO v_note FROM credit_notes WHERE code = v_payment ->> 'credit_note' FOR UPDATE;
+        IF NOT FOUND THEN
+            PERFORM pos_invalid('credit_note', format('no credit note %s at this node', v_payment ->> 'credit_note'));
+        END IF;
+        BEGIN
+            v_amount := coalesce((v_payment ->> 'amount')::numeric, least(v_note.balance, greatest(v_left, 0)));
+        EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range THEN
+            PERFORM pos_invalid('payments', 'every payment amount must be a decimal amount');
+        END;
+        IF v_amount > v_note.balance THEN
+            PERFORM pos_invalid('amount', format('credit note %s holds %s', v_note.code, v_note.balance));
+        END IF;
+        v_left := v_left - v_amount;
+        IF v_amount <> 0 THEN
+            UPDATE credit_notes SET balance = balance - v_amount WHERE id = v_note.id;
+            v_spent := v_spent || jsonb_build_array(v_payment || jsonb_build_object(
+                'amount', v_amount::text, 'credit_note_id', v_note.id));
+        END IF;
+    END LOOP;
+    RETURN v_spent;
+END;
+$$;
+
 -- The one path every sale takes (the HTTP endpoint calls it; so can an operator from psql).
 -- p_items: [{"product_id": 1, "quantity": 2}], p_payments: [{"method": "cash", "amount": "500.00"}].
 -- Returns the order's global id, whether it is a replay of an earlier identical request, and with
@@ -293,8 +334,12 @@ BEGIN
            sum(included_tax(quantity * unit_price - discount, tax_rate))
     INTO v_total, v_discount_total, v_tax_total
     FROM unnest(v_lines);
+    -- Store credit, only when a payment spends some (see spend_store_credit()).
+    IF p_payments @? '$[*] ? (@.method == "store_credit")' THEN
+        p_payments := spend_store_credit(p_payments, v_total);
+    END IF;
     BEGIN
-        SELECT sum((p ->> 'amount')::numeric(12,2)),
+        SELECT coalesce(sum((p ->> 'amount')::numeric(12,2)), 0),
                coalesce(sum((p ->> 'amount')::numeric(12,2)) FILTER (WHERE p ->> 'method' <> 'cash'), 0)
         INTO v_paid, v_non_cash
         FROM jsonb_array_elements(p_payments) p;
@@ -302,8 +347,8 @@ BEGIN
         PERFORM pos_invalid('payments', 'every payment amount must be a decimal amount');
     END;
     IF EXISTS (SELECT 1 FROM jsonb_array_elements(p_payments) p
-               WHERE p ->> 'method' IS NULL OR p ->> 'method' NOT IN ('cash', 'card', 'wallet')) THEN
-        PERFORM pos_invalid('method', 'payment method must be cash, card or wallet');
+               WHERE p ->> 'method' IS NULL OR p ->> 'method' NOT IN ('cash', 'card', 'wallet', 'store_credit')) THEN
+        PERFORM pos_invalid('method', 'payment method must be cash, card, wallet or store_credit');
     END IF;
     IF EXISTS (SELECT 1 FROM jsonb_array_elements(p_payments) p
                WHERE (p ->> 'amount')::numeric IS NULL OR (p ->> 'amount')::numeric <= 0
@@ -314,7 +359,7 @@ BEGIN
         PERFORM pos_invalid('payments', format('payments of %s do not cover the total of %s', v_paid, v_total));
     END IF;
     IF v_non_cash > v_total THEN
-        PERFORM pos_invalid('payments', 'card and wallet payments may not exceed the total');
+        PERFORM pos_invalid('payments', 'card, wallet and store credit payments may not exceed the total');
     END IF;
 
     v_business_date := v_store.business_date;
@@ -338,8 +383,9 @@ BEGIN
     SELECT v_order_id, line_no, product_id, quantity, unit_price, quantity * unit_price - discount, discount,
            promotion_id, tax_rate, included_tax(quantity * unit_price - discount, tax_rate), manual_discount
     FROM unnest(v_lines);
-    INSERT INTO payments (order_id, method, amount)
-    SELECT v_order_id, p ->> 'method', (p ->> 'amount')::numeric(12,2) FROM jsonb_array_elements(p_payments) p;
+    INSERT INTO payments (order_id, method, amount, credit_note_id)
+    SELECT v_order_id, p ->> 'method', (p ->> 'amount')::numeric(12,2), (p ->> 'credit_note_id')::bigint
+    FROM jsonb_array_elements(p_payments) p;
     UPDATE inventory i SET quantity = i.quantity - w.requested, updated_at = now()
     FROM (SELECT product_id, sum(quantity)::integer AS requested FROM unnest(v_lines) GROUP BY product_id) w
     WHERE i.store_id = p_store_id AND i.product_id = w.product_id;

@@ -126,9 +126,10 @@ BEGIN
     SELECT (SELECT count(*) FROM orders o
             WHERE o.created_at >= p_since
               AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.kind = 'order' AND e.global_order_id = o.global_order_id))
-         + (SELECT count(*) FROM refunds r JOIN orders o ON o.id = r.order_id
+         + (SELECT count(*) FROM refunds r
             WHERE r.created_at >= p_since
-              AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.kind = 'refund' AND e.payload ->> 'refund_id' = r.refund_id::text))
+              AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.kind IN ('refund', 'return')
+                                                      AND e.payload ->> 'refund_id' = r.refund_id::text))
     INTO unsendable;
 END;
 $$;

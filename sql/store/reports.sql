@@ -39,12 +39,11 @@ LANGUAGE sql STABLE AS $$
         JOIN products p ON p.id = i.product_id
         WHERE o.id IN (SELECT order_id FROM sales_to_fold)
         UNION ALL
-        SELECT o.id, o.store_id, r.business_date, oi.product_id, p.category_id, -ri.quantity, -ri.amount, false
+        -- Refunds, voids and returns without a receipt (no sale) alike.
+        SELECT r.order_id, r.store_id, r.business_date, ri.product_id, p.category_id, -ri.quantity, -ri.amount, false
         FROM refunds r
         JOIN refund_items ri ON ri.refund_id = r.id
-        JOIN orders o ON o.id = r.order_id
-        JOIN order_items oi ON oi.order_id = ri.order_id AND oi.line_no = ri.line_no
-        JOIN products p ON p.id = oi.product_id
+        JOIN products p ON p.id = ri.product_id
         WHERE r.id IN (SELECT refund_id FROM refunds_to_fold)
     )
     SELECT l.day,

@@ -81,7 +81,7 @@ LANGUAGE sql AS $$
 $$;
 
 -- A shift's figures (the X report while it is open; the Z report is this at close, with the count):
--- its sales, refunds, voids and cash movements, totals by payment method (cash net of change; a void
+-- its sales, refunds (with returns without a receipt), voids and cash movements, totals by payment method (cash net of change; a void
 -- gives back each of its sale's payments), and the cash the drawer should hold: the float, plus cash
 -- taken, less cash refunded and voided, plus cash in, less cash out.
 CREATE OR REPLACE FUNCTION shift_report(p_shift_id bigint) RETURNS jsonb
@@ -91,7 +91,7 @@ LANGUAGE sql STABLE AS $$
                      coalesce(sum(discount_total), 0) AS discounts
               FROM orders WHERE shift_id = p_shift_id),
     given AS (SELECT count(*) AS n, coalesce(sum(amount), 0) AS total, coalesce(sum(tax_amount), 0) AS tax
-              FROM refunds WHERE shift_id = p_shift_id AND kind = 'refund'),
+              FROM refunds WHERE shift_id = p_shift_id AND kind <> 'void'),
     voids AS (SELECT count(*) AS n, coalesce(sum(amount), 0) AS total, coalesce(sum(tax_amount), 0) AS tax,
                       coalesce(array_agg(order_id), '{}') AS orders
                FROM refunds WHERE shift_id = p_shift_id AND kind = 'void'),
@@ -106,14 +106,14 @@ LANGUAGE sql STABLE AS $$
                       THEN coalesce((SELECT sum(o.change_due) FROM orders o WHERE o.shift_id = p_shift_id), 0)
                       ELSE 0 END AS taken,
                coalesce((SELECT sum(r.amount) FROM refunds r
-                         WHERE r.shift_id = p_shift_id AND r.kind = 'refund' AND r.method = m.method), 0)
+                         WHERE r.shift_id = p_shift_id AND r.kind <> 'void' AND r.method = m.method), 0)
                AS refunded,
                coalesce((SELECT sum(p.amount) FROM payments p
                          WHERE p.order_id = ANY (voids.orders) AND p.method = m.method), 0)
                - CASE WHEN m.method = 'cash'
                       THEN coalesce((SELECT sum(o.change_due) FROM orders o WHERE o.id = ANY (voids.orders)), 0)
                       ELSE 0 END AS voided
-        FROM (VALUES ('cash'), ('card'), ('wallet')) AS m (method), voids)
+        FROM (VALUES ('cash'), ('card'), ('wallet'), ('store_credit')) AS m (method), voids)
     SELECT jsonb_build_object(
         'shift_id', s.id, 'terminal', s.terminal, 'opened_at', s.opened_at, 'closed_at', s.closed_at,
         'opening_float', s.opening_float::text,

@@ -21,10 +21,11 @@ pub struct DailyReport {
     pub date: NaiveDate,
     pub sales_count: i64,
     pub gross: Money,
+    /// Refunds, voids and returns without a receipt.
     pub refunds_count: i64,
     pub refunds: Money,
     pub net: Money,
-    /// Taken off the sales by promotions.
+    /// Taken off the sales by promotions and by hand.
     pub discounts: Money,
     /// The tax the sales include, less the tax the refunds gave back.
     pub net_tax: Money,
@@ -52,15 +53,15 @@ pub async fn daily(
         .prepare_cached(
             "SELECT (SELECT count(*) FROM orders WHERE store_id = $1 AND business_date = $2) AS sales_count,
                     (SELECT coalesce(sum(total), 0) FROM orders WHERE store_id = $1 AND business_date = $2) AS gross,
-                    (SELECT count(*) FROM refunds r JOIN orders o ON o.id = r.order_id
-                      WHERE o.store_id = $1 AND r.business_date = $2) AS refunds_count,
-                    (SELECT coalesce(sum(r.amount), 0) FROM refunds r JOIN orders o ON o.id = r.order_id
-                      WHERE o.store_id = $1 AND r.business_date = $2) AS refunds,
+                    (SELECT count(*) FROM refunds r
+                      WHERE r.store_id = $1 AND r.business_date = $2) AS refunds_count,
+                    (SELECT coalesce(sum(r.amount), 0) FROM refunds r
+                      WHERE r.store_id = $1 AND r.business_date = $2) AS refunds,
                     (SELECT coalesce(sum(discount_total), 0) FROM orders
                       WHERE store_id = $1 AND business_date = $2) AS discounts,
                     (SELECT coalesce(sum(tax_total), 0) FROM orders WHERE store_id = $1 AND business_date = $2)
-                    - (SELECT coalesce(sum(r.tax_amount), 0) FROM refunds r JOIN orders o ON o.id = r.order_id
-                        WHERE o.store_id = $1 AND r.business_date = $2) AS net_tax",
+                    - (SELECT coalesce(sum(r.tax_amount), 0) FROM refunds r
+                        WHERE r.store_id = $1 AND r.business_date = $2) AS net_tax",
         )
         .await?;
     let row = client
@@ -77,13 +78,13 @@ pub async fn daily(
                  UNION ALL
                  SELECT 'cash', -sum(o.change_due) FROM orders o WHERE o.store_id = $1 AND o.business_date = $2
              ), given AS (
-                 SELECT r.method, sum(r.amount) AS amount FROM refunds r JOIN orders o ON o.id = r.order_id
-                 WHERE o.store_id = $1 AND r.business_date = $2 GROUP BY r.method
+                 SELECT r.method, sum(r.amount) AS amount FROM refunds r
+                 WHERE r.store_id = $1 AND r.business_date = $2 GROUP BY r.method
              )
              SELECT m.method,
                     coalesce((SELECT sum(amount) FROM taken t WHERE t.method = m.method), 0) AS collected,
                     coalesce((SELECT sum(amount) FROM given g WHERE g.method = m.method), 0) AS refunded
-             FROM (VALUES ('cash'), ('card'), ('wallet')) AS m (method)
+             FROM (VALUES ('cash'), ('card'), ('wallet'), ('store_credit')) AS m (method)
              ORDER BY m.method",
         )
         .await?;

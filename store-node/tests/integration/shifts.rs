@@ -223,6 +223,7 @@ async fn a_shifts_z_report_adds_up_to_its_sales_refunds_and_cash_movements() {
         [
             ("card".into(), "99.50".into()),
             ("cash".into(), "150.00".into()),
+            ("store_credit".into(), "0.00".into()),
             ("wallet".into(), "0.00".into())
         ]
     );

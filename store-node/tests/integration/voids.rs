@@ -168,6 +168,7 @@ async fn a_void_gives_a_sale_of_the_shift_back_whole_and_the_z_report_adds_up() 
         [
             ["card", "99.50", "99.50", "0.00"],
             ["cash", "300.00", "300.00", "0.00"],
+            ["store_credit", "0.00", "0.00", "0.00"],
             ["wallet", "99.50", "0.00", "99.50"]
         ]
     );
