@@ -171,13 +171,14 @@ impl Receipt {
     }
 }
 
-/// `cash` as `Cash`.
+/// `cash` as `Cash`, `store_credit` as `Store credit`.
 fn title(word: &str) -> String {
     let mut chars = word.chars();
     chars
         .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
+        .map(|first| first.to_uppercase().chain(chars).collect::<String>())
         .unwrap_or_default()
+        .replace('_', " ")
 }
 
 #[cfg(test)]

@@ -116,11 +116,13 @@ floored_money!(
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
 )]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum PaymentMethod {
     Cash,
     Card,
     Wallet,
+    /// A credit note's balance (a payment names its `credit_note`).
+    StoreCredit,
 }
 
 impl PaymentMethod {
@@ -129,6 +131,7 @@ impl PaymentMethod {
             Self::Cash => "cash",
             Self::Card => "card",
             Self::Wallet => "wallet",
+            Self::StoreCredit => "store_credit",
         }
     }
 }

@@ -21,9 +21,9 @@ pub use numbers::{
 };
 pub use passwords::{NewPassword, Password};
 pub use text::{
-    Barcode, CashierName, CategoryName, CityName, CustomerName, DbName, DbUser, Email, Host, Label,
-    Phone, ProductName, PromotionName, Reason, Reference, Sku, StoreCode, StoreName, Terminal,
-    TimeZone, Username,
+    Barcode, CashierName, CategoryName, CityName, CreditNoteCode, CustomerName, DbName, DbUser,
+    Email, Host, Label, Phone, ProductName, PromotionName, Reason, Reference, Sku, StoreCode,
+    StoreName, Terminal, TimeZone, Username,
 };
 
 pub use crate::money::Money;

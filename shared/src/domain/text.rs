@@ -178,6 +178,13 @@ text_type!(
     /// A product's barcode as a scanner reads it, unique across the chain.
     Barcode, max = 14, pattern = BARCODE, refusal = "must be a barcode of 8 to 14 digits"
 );
+/// `CN-` and 16 hexadecimal digits, as a store prints a credit note's code.
+const CREDIT_NOTE: &str = concat!("^[", space!(), "]*CN-[0-9A-F]{16}[", space!(), "]*$");
+
+text_type!(
+    /// A credit note's code (store credit), as the customer keeps it (`CN-3F2A…`).
+    CreditNoteCode, max = 19, pattern = CREDIT_NOTE, refusal = "must be a credit note's code: CN- and 16 hexadecimal digits"
+);
 text_type!(
     /// A store's code, unique across the chain (`KHI001`).
     StoreCode, max = 32

@@ -1,6 +1,7 @@
 //! Approvals: a store manager approves, at the till, what a cashier may not do alone: a discount above
-//! the cashier credential's limit, or a void. The cashier's write carries the approval's id and uses it
-//! up: once, within its validity, for the action it names, at the manager's store.
+//! the cashier credential's limit, a void, a return without a receipt. The cashier's write carries the
+//! approval's id and uses it up: once, within its validity, for the action it names, at the manager's
+//! store.
 
 use actix_web::{HttpResponse, web};
 use anyhow::Context;
@@ -23,6 +24,8 @@ pub enum ApprovedAction {
     Discount,
     /// A void of a sale of the cashier's open shift.
     Void,
+    /// A return without a receipt.
+    Return,
 }
 
 impl ApprovedAction {
@@ -30,6 +33,7 @@ impl ApprovedAction {
         match self {
             Self::Discount => "discount",
             Self::Void => "void",
+            Self::Return => "return",
         }
     }
 }
@@ -61,7 +65,7 @@ pub struct NewApproval {
         pos_shared::openapi::BadJson,
         pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not a store manager's credential (`forbidden`)", body = ErrorBody),
-        (status = 422, description = "JSON of the wrong shape, or an invalid field; a ceiling on a void approval (`validation_failed`)", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape, or an invalid field; a ceiling on an approval of anything but a discount (`validation_failed`)", body = ErrorBody),
         pos_shared::openapi::ServerErrors,
     ),
 )]
@@ -71,7 +75,7 @@ pub async fn grant(
     state: web::Data<AppState>,
     Body(body): Body<NewApproval>,
 ) -> Result<HttpResponse, ApiError> {
-    if matches!(body.action, ApprovedAction::Void) && body.max_discount_percent.is_some() {
+    if !matches!(body.action, ApprovedAction::Discount) && body.max_discount_percent.is_some() {
         return Err(ApiError::validation(
             "max_discount_percent",
             "only a discount approval has a ceiling",

@@ -8,9 +8,11 @@ pub mod orders;
 pub mod products;
 pub mod receipts;
 pub mod reports;
+pub mod returns;
+pub mod sale_body;
 pub mod shifts;
 pub mod voids;
 
 pos_shared::route_modules![
-    products, customers, inventory, orders, voids, approvals, receipts, shifts, reports
+    products, customers, inventory, orders, voids, returns, approvals, receipts, shifts, reports
 ];

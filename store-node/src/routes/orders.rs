@@ -3,115 +3,20 @@
 use actix_web::{HttpResponse, web};
 use anyhow::Context;
 use pos_shared::auth::{Authenticated, Cashier, Principal};
-use pos_shared::domain::{
-    Amount, CustomerId, LineNo, Lines, PaymentMethod, Price, ProductId, Quantity, Reason, TaxRate,
-};
+use pos_shared::domain::{CustomerId, LineNo, Lines, PaymentMethod, Quantity, Reason};
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::Body;
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::sale_body::{
+    ManualDiscount, NewOrder, NewOrderLine, NewPayment, lines_json, payments_json,
+};
 use crate::db;
 use crate::db::orders::Order;
 use crate::db::refunds::Refund;
 use crate::state::AppState;
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewOrder {
-    pub idempotency_key: Uuid,
-    pub customer_id: Option<CustomerId>,
-    #[schema(schema_with = Lines::<NewOrderLine>::openapi_schema)]
-    pub items: Lines<NewOrderLine>,
-    #[schema(schema_with = Lines::<NewPayment, 20>::openapi_schema)]
-    pub payments: Lines<NewPayment, 20>,
-    /// Off the whole sale by hand, after promotions and the lines' own discounts; shared out over the
-    /// lines in proportion.
-    pub discount: Option<ManualDiscount>,
-    /// A store manager's approval (`POST /approvals`) of discounts above the credential's limit.
-    pub approval_id: Option<Uuid>,
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewOrderLine {
-    pub product_id: ProductId,
-    pub quantity: Quantity,
-    /// Off this line by hand, after its promotion.
-    pub discount: Option<ManualDiscount>,
-}
-
-/// A discount given at the till: up to the credential's `discount_limit` percent of what it applies
-/// to, above it with a store manager's approval.
-#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase", try_from = "DiscountFields")]
-pub enum ManualDiscount {
-    /// Percent off (`{"percent": "10"}`).
-    Percent(TaxRate),
-    /// An amount off (`{"amount": "5.00"}`), no more than what it applies to.
-    Amount(Price),
-}
-
-/// A discount as JSON gives it, so that both or neither of its fields is a field's error (422), not
-/// malformed JSON.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DiscountFields {
-    percent: Option<TaxRate>,
-    amount: Option<Price>,
-}
-
-impl TryFrom<DiscountFields> for ManualDiscount {
-    type Error = &'static str;
-
-    fn try_from(fields: DiscountFields) -> Result<Self, Self::Error> {
-        match (fields.percent, fields.amount) {
-            (Some(percent), None) => Ok(Self::Percent(percent)),
-            (None, Some(amount)) => Ok(Self::Amount(amount)),
-            _ => Err("a discount is {\"percent\": …} or {\"amount\": …}, one of the two"),
-        }
-    }
-}
-
-impl ManualDiscount {
-    fn as_json(self) -> serde_json::Value {
-        match self {
-            Self::Percent(percent) => json!({"percent": percent.get().to_string()}),
-            Self::Amount(amount) => json!({"amount": amount.get().to_string()}),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewPayment {
-    pub method: PaymentMethod,
-    pub amount: Amount,
-}
-
-/// The sale's lines and payments as `checkout()` takes them; the idempotency fingerprint is taken of
-/// this form.
-fn lines_and_payments(order: &NewOrder) -> (serde_json::Value, serde_json::Value) {
-    let items: Vec<serde_json::Value> = order
-        .items
-        .iter()
-        .map(|line| {
-            let mut item =
-                json!({"product_id": line.product_id.get(), "quantity": line.quantity.get()});
-            if let Some(discount) = line.discount {
-                item["discount"] = discount.as_json();
-            }
-            item
-        })
-        .collect();
-    let payments: Vec<serde_json::Value> = order
-        .payments
-        .iter()
-        .map(|p| json!({"method": p.method.as_str(), "amount": p.amount.get().to_string()}))
-        .collect();
-    (items.into(), payments.into())
-}
 
 /// Maps the sale's own SQLSTATEs (see sql/store/checkout.sql) to answers; anything else is unexpected.
 pub fn sale_error(err: anyhow::Error) -> ApiError {
@@ -179,12 +84,11 @@ pub async fn create(
     state: web::Data<AppState>,
     body: Body<NewOrder>,
 ) -> Result<HttpResponse, ApiError> {
-    let (items, payments) = lines_and_payments(&body);
     let sale = db::orders::Sale {
         store_id: cashier.store_id,
         customer_id: body.customer_id.map(CustomerId::get),
-        items,
-        payments,
+        items: lines_json(&body.items),
+        payments: payments_json(&body.payments)?,
         discount: body.discount.map(ManualDiscount::as_json),
         idempotency_key: body.idempotency_key,
         credential_id: cashier.credential.map(|c| c.id),
@@ -259,6 +163,14 @@ pub struct RefundLine {
     pub quantity: Quantity,
 }
 
+/// Lines of a sale coming back, as `refund_order()` takes them.
+pub fn refund_lines_json(items: &Lines<RefundLine>) -> serde_json::Value {
+    items
+        .iter()
+        .map(|line| json!({"line_no": line.line_no.get(), "quantity": line.quantity.get()}))
+        .collect()
+}
+
 /// Refunds lines of a sale of the cashier's store (stock goes back).
 #[utoipa::path(
     post,
@@ -287,12 +199,7 @@ pub async fn refund(
     id: web::Path<Uuid>,
     Body(body): Body<NewRefund>,
 ) -> Result<HttpResponse, ApiError> {
-    let items: Vec<serde_json::Value> = body
-        .items
-        .iter()
-        .map(|line| json!({"line_no": line.line_no.get(), "quantity": line.quantity.get()}))
-        .collect();
-    let items = serde_json::Value::from(items);
+    let items = refund_lines_json(&body.items);
     let client = state.pool.get().await.context("getting a connection")?;
     let request = db::refunds::RefundRequest {
         store_id: cashier.store_id,
