@@ -225,6 +225,7 @@ mod lookup;
 mod openapi;
 mod pricing;
 mod receipts;
+mod returns;
 mod sales;
 mod shifts;
 mod voids;
