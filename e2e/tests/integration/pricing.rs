@@ -75,16 +75,28 @@ async fn promotions_and_scheduled_prices_take_effect_on_a_node_with_central_stop
         (&json!("cashier"), &json!("T1"), &json!("5.00"))
     );
     let token = issued["token"].as_str().unwrap().to_owned();
-    eventually("the credential works at the node", WAIT, || async {
-        chain
-            .http
-            .get(format!("{}/products", chain.node_url))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-    })
-    .await;
+    // And the store manager's, who takes goods back without a receipt.
+    let manager = central
+        .post(
+            &format!("/stores/{}/cashier-tokens", chain.store),
+            json!({"cashier": "Bilal", "terminal": "T2", "role": "manager"}),
+        )
+        .await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for token in [&token, &manager] {
+        eventually("the credentials work at the node", WAIT, || async {
+            chain
+                .http
+                .get(format!("{}/products", chain.node_url))
+                .bearer_auth(token)
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+        })
+        .await;
+    }
     eventually(
         "tax, promotion and scheduled price reach the node",
         WAIT,
@@ -140,6 +152,20 @@ async fn promotions_and_scheduled_prices_take_effect_on_a_node_with_central_stop
     assert_eq!(by_hand("6").await.unwrap().status(), 403);
     let discounted: Value = by_hand("5").await.unwrap().json().await.unwrap();
     assert_eq!(line(&discounted), ["120.00", "17.40", "14.91", "102.60"]);
+    // A return without a receipt, at today's price before promotions.
+    let returned: Value = chain
+        .http
+        .post(format!("{}/returns", chain.node_url))
+        .bearer_auth(&manager)
+        .json(&json!({"idempotency_key": Uuid::new_v4(), "method": "cash", "reason": "no receipt",
+                      "items": [{"product_id": chain.product, "quantity": 1}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(returned["amount"], "120.00", "{returned}");
     // The receipt names the cashier and terminal from the replicated credential, central still down.
     let receipt = chain
         .http
@@ -165,7 +191,7 @@ async fn promotions_and_scheduled_prices_take_effect_on_a_node_with_central_stop
     );
     chain.central_pg.start().unwrap();
 
-    eventually("the sales reach central at their prices", WAIT, || async {
+    eventually("the sales and the return reach central", WAIT, || async {
         let Ok(db) = tokio::time::timeout(Duration::from_secs(3), central.db()).await else {
             return false;
         };
@@ -179,7 +205,17 @@ async fn promotions_and_scheduled_prices_take_effect_on_a_node_with_central_stop
             .iter()
             .map(|r| r.get(0))
             .collect();
-        totals == ["135.00", "108.00", "102.60"]
+        let returns: Vec<String> = db
+            .query(
+                "SELECT amount::text FROM refund_mapping WHERE global_order_id IS NULL",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        totals == ["135.00", "108.00", "102.60"] && returns == ["120.00"]
     })
     .await;
     // Central folds the change that took effect into the product's price.
