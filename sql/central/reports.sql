@@ -25,10 +25,11 @@ END;
 $$;
 
 CREATE OR REPLACE FUNCTION node_sales_summary(p_city_id integer, p_from date, p_to date, p_group text)
-RETURNS TABLE (key text, name text, orders bigint, units bigint, revenue numeric)
+RETURNS TABLE (key text, name text, orders bigint, units bigint, revenue numeric, tax numeric, discounts numeric)
 LANGUAGE sql AS $$
     SELECT r.* FROM node_rows(p_city_id, format('SELECT * FROM sales_summary(%L, %L, %L)', p_from, p_to, p_group)) j,
-           jsonb_to_record(j) AS r(key text, name text, orders bigint, units bigint, revenue numeric)
+           jsonb_to_record(j) AS r(key text, name text, orders bigint, units bigint, revenue numeric, tax numeric,
+                                   discounts numeric)
 $$;
 
 -- The service asks the nodes for their stock and outbox backlog directly; these wrappers are gone.

@@ -25,22 +25,26 @@ CREATE OR REPLACE TRIGGER trg_refunds_fold AFTER INSERT ON refunds
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION queue_sales_fold();
 
 -- The per-day totals of the sales and refunds not folded yet (queued), in daily_sales's shape: sale
--- lines on the sale's business day, refund lines (negative) on the refund's. The one definition of what a report counts:
+-- lines on the sale's business day, refund lines (negative, tax included) on the refund's. Discounts are
+-- those given on the day's sales (a refund gives none back). The one definition of what a report counts:
 -- fold_sales() stores it, sales_summary() adds it to what is stored. (No arguments, so that the
 -- planner inlines it into fold_sales()'s statement.)
 CREATE OR REPLACE FUNCTION unfolded_day_totals()
-RETURNS TABLE (business_date date, grain text, store_id integer, key integer, orders bigint, units bigint, revenue numeric)
+RETURNS TABLE (business_date date, grain text, store_id integer, key integer, orders bigint, units bigint, revenue numeric,
+               tax numeric, discounts numeric)
 LANGUAGE sql STABLE AS $$
     WITH ledger AS (
         SELECT o.id AS order_id, o.store_id, o.business_date AS day, i.product_id, p.category_id,
-               i.quantity AS units, i.line_total AS revenue, true AS is_sale
+               i.quantity AS units, i.line_total AS revenue, i.tax_amount AS tax, i.discount AS discounts,
+               true AS is_sale
         FROM orders o
         JOIN order_items i ON i.order_id = o.id
         JOIN products p ON p.id = i.product_id
         WHERE o.id IN (SELECT order_id FROM sales_to_fold)
         UNION ALL
         -- Refunds, voids and returns without a receipt (no sale) alike.
-        SELECT r.order_id, r.store_id, r.business_date, ri.product_id, p.category_id, -ri.quantity, -ri.amount, false
+        SELECT r.order_id, r.store_id, r.business_date, ri.product_id, p.category_id, -ri.quantity, -ri.amount,
+               -ri.tax_amount, 0, false
         FROM refunds r
         JOIN refund_items ri ON ri.refund_id = r.id
         JOIN products p ON p.id = ri.product_id
@@ -53,7 +57,9 @@ LANGUAGE sql STABLE AS $$
            coalesce(l.product_id, l.category_id, 0),
            count(DISTINCT l.order_id) FILTER (WHERE l.is_sale),
            sum(l.units)::bigint,
-           sum(l.revenue)
+           sum(l.revenue),
+           sum(l.tax),
+           sum(l.discounts)
     FROM ledger l
     GROUP BY GROUPING SETS ((l.day, l.store_id), (l.day, l.store_id, l.product_id), (l.day, l.store_id, l.category_id))
 $$;
@@ -62,7 +68,8 @@ $$;
 -- call for the queued part instead of its joins and sorts, which were set up on every report even when
 -- nothing was queued (a third of the node's work per report).
 CREATE OR REPLACE FUNCTION unfolded_day_totals_opaque()
-RETURNS TABLE (business_date date, grain text, store_id integer, key integer, orders bigint, units bigint, revenue numeric)
+RETURNS TABLE (business_date date, grain text, store_id integer, key integer, orders bigint, units bigint, revenue numeric,
+               tax numeric, discounts numeric)
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
     RETURN QUERY SELECT * FROM unfolded_day_totals();
@@ -93,25 +100,27 @@ BEGIN
     FOR v_day IN SELECT DISTINCT d.business_date FROM daily_sales d
                  WHERE d.grain = 'store' AND d.business_date >= v_from AND d.business_date < v_latest
                  ORDER BY 1 LOOP
-        INSERT INTO sales_running_totals (grain, business_date, keys, orders, units, revenue)
+        INSERT INTO sales_running_totals (grain, business_date, keys, orders, units, revenue, tax, discounts)
         SELECT t.grain, v_day, array_agg(t.key ORDER BY t.key), array_agg(t.orders ORDER BY t.key),
-               array_agg(t.units ORDER BY t.key), array_agg(t.revenue ORDER BY t.key)
+               array_agg(t.units ORDER BY t.key), array_agg(t.revenue ORDER BY t.key),
+               array_agg(t.tax ORDER BY t.key), array_agg(t.discounts ORDER BY t.key)
         FROM (
             SELECT x.grain, x.key, sum(x.orders)::bigint AS orders, sum(x.units)::bigint AS units,
-                   sum(x.revenue) AS revenue
+                   sum(x.revenue) AS revenue, sum(x.tax) AS tax, sum(x.discounts) AS discounts
             FROM (
                 -- The previous day's running totals…
-                SELECT g.grain, u.key, u.orders, u.units, u.revenue
+                SELECT g.grain, u.key, u.orders, u.units, u.revenue, u.tax, u.discounts
                 FROM unnest(ARRAY['store', 'product', 'category']) AS g (grain)
                 CROSS JOIN LATERAL (
-                    SELECT n.keys, n.orders, n.units, n.revenue FROM sales_running_totals n
+                    SELECT n.keys, n.orders, n.units, n.revenue, n.tax, n.discounts FROM sales_running_totals n
                     WHERE n.grain = g.grain AND n.business_date < v_day
                     ORDER BY n.business_date DESC LIMIT 1) p
-                CROSS JOIN LATERAL unnest(p.keys, p.orders, p.units, p.revenue) AS u (key, orders, units, revenue)
+                CROSS JOIN LATERAL unnest(p.keys, p.orders, p.units, p.revenue, p.tax, p.discounts)
+                    AS u (key, orders, units, revenue, tax, discounts)
                 UNION ALL
                 -- …plus this day's.
                 SELECT d.grain, CASE WHEN d.grain = 'store' THEN d.store_id ELSE d.key END,
-                       d.orders, d.units, d.revenue
+                       d.orders, d.units, d.revenue, d.tax, d.discounts
                 FROM daily_sales d
                 WHERE d.grain IN ('store', 'product', 'category') AND d.business_date = v_day
             ) x
@@ -139,11 +148,13 @@ BEGIN
     WITH folded_sales AS (DELETE FROM sales_to_fold RETURNING 1),
          folded_refunds AS (DELETE FROM refunds_to_fold RETURNING 1),
          added AS (
-             INSERT INTO daily_sales AS d (business_date, grain, store_id, key, orders, units, revenue)
+             INSERT INTO daily_sales AS d (business_date, grain, store_id, key, orders, units, revenue, tax,
+                                           discounts)
              SELECT * FROM unfolded_day_totals()
              ON CONFLICT (grain, business_date, store_id, key) DO UPDATE
              SET orders = d.orders + EXCLUDED.orders, units = d.units + EXCLUDED.units,
-                 revenue = d.revenue + EXCLUDED.revenue
+                 revenue = d.revenue + EXCLUDED.revenue, tax = d.tax + EXCLUDED.tax,
+                 discounts = d.discounts + EXCLUDED.discounts
              RETURNING d.business_date)
     SELECT (SELECT count(*) FROM folded_sales) + (SELECT count(*) FROM folded_refunds),
            (SELECT min(a.business_date) FROM added a)
@@ -165,7 +176,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
 $$;
 SELECT grant_to_replicator('node_business_date()');
 
--- Sales net of refunds between two business days, by store, city, day, product or category, plus a
+-- Sales net of refunds (revenue and tax; discounts given on the range's sales) between two business days, by store, city, day, product or category, plus a
 -- grand total (the row whose key is NULL), read in one statement (one snapshot), so a sale being folded
 -- meanwhile counts once:
 -- - by day: the per-store rows of daily_sales in the range;
@@ -180,7 +191,7 @@ SELECT grant_to_replicator('node_business_date()');
 -- of a call leaves out the parts its parameters gate off and so looks cheaper than the generic one, and
 -- the planner would then plan every call anew, which cost more than the query.
 CREATE OR REPLACE FUNCTION sales_summary(p_from date, p_to date, p_group text)
-RETURNS TABLE (key text, name text, orders bigint, units bigint, revenue numeric)
+RETURNS TABLE (key text, name text, orders bigint, units bigint, revenue numeric, tax numeric, discounts numeric)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     -- Store, city and day reports read the per-store rows.
@@ -204,42 +215,45 @@ BEGIN
                         WHEN 'day' THEN g.key
                         WHEN 'product' THEN (SELECT p.name FROM products p WHERE p.id = g.key::integer)
                         WHEN 'category' THEN (SELECT c.name FROM categories c WHERE c.id = g.key::integer) END,
-           g.orders, g.units, g.revenue
+           g.orders, g.units, g.revenue, g.tax, g.discounts
     FROM (
         SELECT t.grain,
                CASE p_group WHEN 'store' THEN t.store_id::text
                             WHEN 'city' THEN (SELECT st.city_id FROM stores st WHERE st.id = t.store_id)::text
                             WHEN 'day' THEN t.business_date::text ELSE t.key::text END AS key,
-               sum(t.orders)::bigint AS orders, sum(t.units)::bigint AS units, sum(t.revenue) AS revenue
+               sum(t.orders)::bigint AS orders, sum(t.units)::bigint AS units, sum(t.revenue) AS revenue,
+               sum(t.tax) AS tax, sum(t.discounts) AS discounts
         FROM (
-            SELECT d.business_date, d.grain, d.store_id, d.key, d.orders, d.units, d.revenue
+            SELECT d.business_date, d.grain, d.store_id, d.key, d.orders, d.units, d.revenue, d.tax, d.discounts
             FROM daily_sales d
             WHERE v_by_day AND d.grain = 'store' AND d.business_date BETWEEN p_from AND p_to
             UNION ALL
             SELECT NULL::date, g.grain, CASE WHEN g.grain = 'store' THEN u.key END,
                    CASE WHEN g.grain = 'store' THEN 0 ELSE u.key END,
-                   u.orders * b.sign, u.units * b.sign, u.revenue * b.sign
+                   u.orders * b.sign, u.units * b.sign, u.revenue * b.sign, u.tax * b.sign, u.discounts * b.sign
             FROM (VALUES (1, p_to), (-1, p_from - 1)) AS b (sign, upto)
             CROSS JOIN (SELECT DISTINCT x.grain FROM unnest(ARRAY[v_grain, 'store']) AS x (grain) WHERE NOT v_by_day) g
             CROSS JOIN LATERAL (
-                SELECT n.keys, n.orders, n.units, n.revenue FROM sales_running_totals n
+                SELECT n.keys, n.orders, n.units, n.revenue, n.tax, n.discounts FROM sales_running_totals n
                 WHERE n.grain = g.grain AND n.business_date <= b.upto
                 ORDER BY n.business_date DESC LIMIT 1) s
-            CROSS JOIN LATERAL unnest(s.keys, s.orders, s.units, s.revenue) AS u (key, orders, units, revenue)
+            CROSS JOIN LATERAL unnest(s.keys, s.orders, s.units, s.revenue, s.tax, s.discounts)
+                AS u (key, orders, units, revenue, tax, discounts)
             UNION ALL
-            SELECT NULL::date, d.grain, d.store_id, d.key, d.orders * b.sign, d.units * b.sign, d.revenue * b.sign
+            SELECT NULL::date, d.grain, d.store_id, d.key, d.orders * b.sign, d.units * b.sign, d.revenue * b.sign,
+                   d.tax * b.sign, d.discounts * b.sign
             FROM (VALUES (1, p_to), (-1, p_from - 1)) AS b (sign, upto)
             JOIN daily_sales d ON d.grain IN (v_grain, 'store') AND d.business_date = v_latest
             WHERE NOT v_by_day AND b.upto >= v_latest
             UNION ALL
-            SELECT q.business_date, q.grain, q.store_id, q.key, q.orders, q.units, q.revenue
+            SELECT q.business_date, q.grain, q.store_id, q.key, q.orders, q.units, q.revenue, q.tax, q.discounts
             FROM unfolded_day_totals_opaque() q
             WHERE v_queued AND q.grain IN (v_grain, 'store') AND q.business_date BETWEEN p_from AND p_to
         ) t
         GROUP BY GROUPING SETS ((t.grain, 2), (t.grain))
     ) g
     WHERE ((g.grain = v_grain AND g.key IS NOT NULL) OR (g.grain = 'store' AND g.key IS NULL))
-      AND (g.orders, g.units, g.revenue) <> (0, 0, 0);
+      AND (g.orders, g.units, g.revenue, g.tax, g.discounts) <> (0, 0, 0, 0, 0);
 END;
 $$;
 

@@ -14,6 +14,8 @@ pub struct SalesRow {
     pub orders: i64,
     pub units: i64,
     pub revenue: Decimal,
+    pub tax: Decimal,
+    pub discounts: Decimal,
 }
 
 pub async fn node_sales(
@@ -25,7 +27,7 @@ pub async fn node_sales(
     // A missing day is the node's own today, in its city's zone.
     let stmt = client
         .prepare_cached(
-            "SELECT key, name, orders, units, revenue
+            "SELECT key, name, orders, units, revenue, tax, discounts
              FROM sales_summary(coalesce($1, node_business_date()), coalesce($2, node_business_date()), $3)",
         )
         .await?;
@@ -41,6 +43,8 @@ pub async fn node_sales(
             orders: r.get::<_, Option<i64>>("orders").unwrap_or(0),
             units: r.get::<_, Option<i64>>("units").unwrap_or(0),
             revenue: r.get::<_, Option<Decimal>>("revenue").unwrap_or_default(),
+            tax: r.get::<_, Option<Decimal>>("tax").unwrap_or_default(),
+            discounts: r.get::<_, Option<Decimal>>("discounts").unwrap_or_default(),
         })
         .collect())
 }

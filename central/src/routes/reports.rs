@@ -40,7 +40,12 @@ pub struct SalesQuery {
 pub struct SalesFigures {
     pub orders: i64,
     pub units: i64,
+    /// Net of refunds; prices include tax.
     pub revenue: Money,
+    /// The tax the revenue includes, net of what refunds gave back.
+    pub tax: Money,
+    /// Taken off the sales by promotions and by hand.
+    pub discounts: Money,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -69,6 +74,8 @@ struct Accumulator {
     orders: i64,
     units: i64,
     revenue: Decimal,
+    tax: Decimal,
+    discounts: Decimal,
 }
 
 impl Accumulator {
@@ -76,6 +83,8 @@ impl Accumulator {
         self.orders += row.orders;
         self.units += row.units;
         self.revenue += row.revenue;
+        self.tax += row.tax;
+        self.discounts += row.discounts;
         if self.name.is_none() {
             self.name.clone_from(&row.name);
         }
@@ -86,6 +95,8 @@ impl Accumulator {
             orders: self.orders,
             units: self.units,
             revenue: Money::rounded(self.revenue),
+            tax: Money::rounded(self.tax),
+            discounts: Money::rounded(self.discounts),
         }
     }
 }

@@ -119,6 +119,13 @@ async fn the_dashboard_in_a_real_browser_shows_what_the_api_reports() {
         test_id(&dom, "total-orders").map(str::to_owned),
         Some(report["total"]["orders"].to_string())
     );
+    for figure in ["tax", "discounts"] {
+        assert_eq!(
+            test_id(&dom, &format!("total-{figure}")),
+            report["total"][figure].as_str(),
+            "{figure}"
+        );
+    }
     let bars: Vec<(String, String)> = dom
         .split("data-chart=\"store\"")
         .skip(1)

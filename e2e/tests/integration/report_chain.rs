@@ -30,15 +30,22 @@ pub async fn sell(node: &TestNode, store: i64, items: Value, cash: &str) -> Uuid
 
 /// What a node itself says its net revenue is.
 pub async fn node_net_revenue(node: &TestNode) -> Decimal {
-    node.db()
+    node_net(node).await.0
+}
+
+/// The node's sales less its refunds: (revenue, the tax it includes).
+pub async fn node_net(node: &TestNode) -> (Decimal, Decimal) {
+    let row = node
+        .db()
         .await
         .query_one(
-            "SELECT (SELECT coalesce(sum(total), 0) FROM orders) - (SELECT coalesce(sum(amount), 0) FROM refunds)",
+            "SELECT (SELECT coalesce(sum(total), 0) FROM orders) - (SELECT coalesce(sum(amount), 0) FROM refunds),
+                    (SELECT coalesce(sum(tax_total), 0) FROM orders) - (SELECT coalesce(sum(tax_amount), 0) FROM refunds)",
             &[],
         )
         .await
-        .unwrap()
-        .get(0)
+        .unwrap();
+    (row.get(0), row.get(1))
 }
 
 pub struct Chain {
@@ -54,7 +61,10 @@ pub async fn chain_with_sales(lahore: TestNode) -> Chain {
     let lhr = central.create_city("Lahore").await;
     central.register_node(khi, &karachi).await;
     central.register_node(lhr, &lahore).await;
-    let tea = central.post("/categories", json!({"name": "Tea"})).await["id"].clone();
+    let tea = central
+        .post("/categories", json!({"name": "Tea", "tax_rate": "17"}))
+        .await["id"]
+        .clone();
     let snacks = central.post("/categories", json!({"name": "Snacks"})).await["id"].clone();
     let chai = central
         .post(

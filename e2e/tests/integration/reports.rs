@@ -6,7 +6,9 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use crate::common::{TestCentral, TestNode};
-use crate::report_chain::{chain_with_sales, late_day, money, node_net_revenue, range, sell};
+use crate::report_chain::{
+    chain_with_sales, late_day, money, node_net, node_net_revenue, range, sell,
+};
 
 #[tokio::test]
 async fn sales_reports_add_up_for_every_grouping_and_mark_a_missing_node() {
@@ -20,6 +22,8 @@ async fn sales_reports_add_up_for_every_grouping_and_mark_a_missing_node() {
         "998.00",
         "Karachi 300 + 349 - 99.50 refunded, Lahore 298.50 + 150"
     );
+    let tax = node_net(&chain.karachi).await.1 + node_net(&chain.lahore).await.1;
+    assert!(tax > Decimal::ZERO, "tea is taxed at 17 %");
 
     for group in ["store", "city", "day", "product", "category"] {
         let (status, report) = central
@@ -39,6 +43,14 @@ async fn sales_reports_add_up_for_every_grouping_and_mark_a_missing_node() {
             .map(|r| money(&r["revenue"]))
             .sum();
         assert_eq!(sum, expected, "{group}: rows add up to the total");
+        assert_eq!(money(&report["total"]["tax"]), tax, "{group}: {report}");
+        let tax_sum: Decimal = report["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| money(&r["tax"]))
+            .sum();
+        assert_eq!(tax_sum, tax, "{group}: the rows' tax adds up to the total");
         assert_eq!(report["total"]["orders"], 4, "{group}");
         assert_eq!(report["total"]["units"], 8, "{group}: 9 sold, 1 refunded");
     }

@@ -172,7 +172,8 @@ pub async fn show(
     let _ = write!(
         body,
         r#"<div class="card totals"><div>Revenue<b data-testid="total-revenue">{}</b></div>
-<div>Orders<b data-testid="total-orders">{}</b></div><div>Units<b data-testid="total-units">{}</b></div></div>
+<div>Orders<b data-testid="total-orders">{}</b></div><div>Units<b data-testid="total-units">{}</b></div>
+<div>Tax<b data-testid="total-tax">{}</b></div><div>Discounts<b data-testid="total-discounts">{}</b></div></div>
 <h2>Revenue per day</h2><div class="card">{}</div>
 <div class="grid"><div><h2>Sales by city</h2><div class="card">{}</div></div>
 <div><h2>Sales by store</h2><div class="card">{}</div></div>
@@ -181,6 +182,8 @@ pub async fn show(
         total.revenue,
         total.orders,
         total.units,
+        total.tax,
+        total.discounts,
         trend_chart(&days, &from, &to),
         bar_chart("city", &rows(&by_city), "No sales in this range."),
         bar_chart("store", &rows(&by_store), "No sales in this range."),
