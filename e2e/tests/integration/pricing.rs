@@ -157,8 +157,10 @@ async fn promotions_and_scheduled_prices_take_effect_on_a_node_with_central_stop
         .http
         .post(format!("{}/returns", chain.node_url))
         .bearer_auth(&manager)
-        .json(&json!({"idempotency_key": Uuid::new_v4(), "method": "cash", "reason": "no receipt",
-                      "items": [{"product_id": chain.product, "quantity": 1}]}))
+        .json(
+            &json!({"idempotency_key": Uuid::new_v4(), "method": "cash", "reason": "no receipt",
+                      "items": [{"product_id": chain.product, "quantity": 1}]}),
+        )
         .send()
         .await
         .unwrap()

@@ -1,6 +1,7 @@
 //! Voids: a sale given back whole within the shift it was made in (a manager, or a cashier with a
 //! manager's void approval), restocked, each payment given back, counted apart in the X and Z reports,
-//! which still add up; a sale of another shift, or one voided already, is refunded instead.
+//! which add up to the shift's sales, refunds, voids and cash movements; a sale of another shift, or one
+//! voided already, is refunded instead.
 
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -92,6 +93,21 @@ async fn a_void_gives_a_sale_of_the_shift_back_whole_and_the_z_report_adds_up() 
     // A manager voids without approval.
     let (path, body) = void_of(&card_sale, None);
     assert_eq!(post(&node, &path, &manager, body).await.0, 201);
+    // The wallet sale is refunded in cash instead, and 200.00 goes into the drawer.
+    let refund = json!({"idempotency_key": Uuid::new_v4(), "method": "cash",
+                        "items": [{"line_no": 1, "quantity": 1}]});
+    let wallet_refunds = format!(
+        "/orders/{}/refunds",
+        wallet_sale["global_order_id"].as_str().unwrap()
+    );
+    assert_eq!(post(&node, &wallet_refunds, &cashier, refund).await.0, 201);
+    let cash_in = json!({"kind": "in", "amount": "200", "reason": "change for the drawer"});
+    assert_eq!(
+        post(&node, "/shifts/current/cash-movements", &cashier, cash_in)
+            .await
+            .0,
+        201
+    );
 
     // The order shows it; the receipt says it; central hears of it as a refund of the whole sale.
     let order_path = format!("/orders/{}", cash_sale["global_order_id"].as_str().unwrap());
@@ -132,8 +148,8 @@ async fn a_void_gives_a_sale_of_the_shift_back_whole_and_the_z_report_adds_up() 
         .get(0);
     assert_eq!(reported["amount"], json!(300.00));
 
-    // Sales 300.00 + 99.50 + 99.50; voids 300.00 and 99.50: left, the wallet's 99.50 and its 4.74 tax.
-    // The drawer: float 1000 + cash 300 − 300 voided = 1000.
+    // Sales 300.00 + 99.50 + 99.50; voids 300.00 and 99.50; the wallet's 99.50 refunded: no tax left.
+    // The drawer: float 1000 + cash 300 − 300 voided − 99.50 refunded + 200 in = 1100.50.
     let figures = |r: &Value| {
         [
             "sales_count",
@@ -141,6 +157,8 @@ async fn a_void_gives_a_sale_of_the_shift_back_whole_and_the_z_report_adds_up() 
             "voids_count",
             "voids",
             "refunds_count",
+            "refunds",
+            "cash_in",
             "tax",
             "expected_cash",
         ]
@@ -151,9 +169,11 @@ async fn a_void_gives_a_sale_of_the_shift_back_whole_and_the_z_report_adds_up() 
         "\"499.00\"",
         "2",
         "\"399.50\"",
-        "0",
-        "\"4.74\"",
-        "\"1000.00\"",
+        "1",
+        "\"99.50\"",
+        "\"200.00\"",
+        "\"0.00\"",
+        "\"1100.50\"",
     ];
     let (_, x) = x_report(&node, &cashier).await;
     assert_eq!(figures(&x), expected.map(String::from), "{x}");
@@ -167,7 +187,7 @@ async fn a_void_gives_a_sale_of_the_shift_back_whole_and_the_z_report_adds_up() 
         methods,
         [
             ["card", "99.50", "99.50", "0.00"],
-            ["cash", "300.00", "300.00", "0.00"],
+            ["cash", "300.00", "300.00", "-99.50"],
             ["store_credit", "0.00", "0.00", "0.00"],
             ["wallet", "99.50", "0.00", "99.50"]
         ]
@@ -176,7 +196,7 @@ async fn a_void_gives_a_sale_of_the_shift_back_whole_and_the_z_report_adds_up() 
         &node,
         "/shifts/current/close",
         &cashier,
-        json!({"counted_cash": "1000"}),
+        json!({"counted_cash": "1100.50"}),
     )
     .await;
     assert_eq!(status, 200, "{z}");
