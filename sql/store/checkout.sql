@@ -36,11 +36,19 @@ RETURNS numeric LANGUAGE sql STABLE AS $$
     SELECT CASE WHEN p_next_price_at <= now() THEN p_next_price ELSE p_price END
 $$;
 
--- The tax a line's total includes at a rate in percent (prices include tax), rounded half up to the
--- paisa: the one rule of every line's tax.
-CREATE OR REPLACE FUNCTION included_tax(p_total numeric, p_rate numeric) RETURNS numeric
+-- The tax of a line at a rate in percent, rounded half up to the paisa, the one rule of every line's
+-- tax: the part of its net amount (after its discounts) that the rate makes where the city's prices
+-- include tax (cities.prices_include_tax), the rate of it where tax is added at the till.
+CREATE OR REPLACE FUNCTION line_tax(p_net numeric, p_rate numeric, p_prices_include_tax boolean) RETURNS numeric
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT round(p_total * p_rate / (100 + p_rate), 2)
+    SELECT CASE WHEN p_prices_include_tax THEN round(p_net * p_rate / (100 + p_rate), 2)
+                ELSE round(p_net * p_rate / 100, 2) END
+$$;
+
+-- What a line costs the customer: its net amount, and its tax where that is added at the till.
+CREATE OR REPLACE FUNCTION line_amount(p_net numeric, p_rate numeric, p_prices_include_tax boolean) RETURNS numeric
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT p_net + CASE WHEN p_prices_include_tax THEN 0 ELSE round(p_net * p_rate / 100, 2) END
 $$;
 
 -- Every terminal write is serialised on its idempotency key; returns the earlier result for a replay
@@ -242,7 +250,8 @@ BEGIN
     -- The store, this node's city, and the sale's local time and business day, in one look.
     SELECT s.city_id, s.order_epoch, n.city_id AS node_city,
            coalesce(now() AT TIME ZONE c.time_zone, localtimestamp) AS local_now,
-           coalesce((now() AT TIME ZONE c.time_zone)::date, current_date) AS business_date
+           coalesce((now() AT TIME ZONE c.time_zone)::date, current_date) AS business_date,
+           coalesce(c.prices_include_tax, true) AS prices_include_tax
     INTO v_store
     FROM stores s CROSS JOIN node_settings n LEFT JOIN cities c ON c.id = s.city_id
     WHERE s.id = p_store_id AND s.active;
@@ -328,10 +337,9 @@ BEGIN
                                         'available', v_short.available)::text;
     END IF;
 
-    -- Prices include tax: a line's tax is the part of its total (after its discount) that its rate makes
-    -- (included_tax()).
-    SELECT sum(quantity * unit_price - discount), sum(discount),
-           sum(included_tax(quantity * unit_price - discount, tax_rate))
+    -- Each line's tax and what it costs, its tax included in its price or added to it (line_tax()).
+    SELECT sum(line_amount(quantity * unit_price - discount, tax_rate, v_store.prices_include_tax)), sum(discount),
+           sum(line_tax(quantity * unit_price - discount, tax_rate, v_store.prices_include_tax))
     INTO v_total, v_discount_total, v_tax_total
     FROM unnest(v_lines);
     -- Store credit, only when a payment spends some (see spend_store_credit()).
@@ -372,16 +380,17 @@ BEGIN
 
     global_order_id := gen_random_uuid();
     INSERT INTO orders (global_order_id, store_id, store_order_id, customer_id, total, change_due, business_date,
-                        discount_total, tax_total, credential_id, discount_approved_by, shift_id)
+                        discount_total, tax_total, prices_include_tax, credential_id, discount_approved_by, shift_id)
     VALUES (global_order_id, p_store_id, v_store_order_id, p_customer_id, v_total, v_paid - v_total, v_business_date,
-            v_discount_total, v_tax_total, p_credential_id, v_discount_approver,
+            v_discount_total, v_tax_total, v_store.prices_include_tax, p_credential_id, v_discount_approver,
             -- The open shift of the credential's terminal, if any (see sql/store/shifts.sql).
             CASE WHEN p_credential_id IS NOT NULL THEN open_shift_of(p_store_id, p_credential_id) END)
     RETURNING id INTO v_order_id;
     INSERT INTO order_items (order_id, line_no, product_id, quantity, unit_price, line_total, discount, promotion_id,
                              tax_rate, tax_amount, manual_discount)
-    SELECT v_order_id, line_no, product_id, quantity, unit_price, quantity * unit_price - discount, discount,
-           promotion_id, tax_rate, included_tax(quantity * unit_price - discount, tax_rate), manual_discount
+    SELECT v_order_id, line_no, product_id, quantity, unit_price,
+           line_amount(quantity * unit_price - discount, tax_rate, v_store.prices_include_tax), discount, promotion_id,
+           tax_rate, line_tax(quantity * unit_price - discount, tax_rate, v_store.prices_include_tax), manual_discount
     FROM unnest(v_lines);
     INSERT INTO payments (order_id, method, amount, credit_note_id)
     SELECT v_order_id, p ->> 'method', (p ->> 'amount')::numeric(12,2), (p ->> 'credit_note_id')::bigint
@@ -402,14 +411,17 @@ BEGIN
             'global_order_id', global_order_id, 'store_id', p_store_id, 'store_order_id', v_store_order_id,
             'customer_id', p_customer_id, 'total', v_total::text, 'change_due', (v_paid - v_total)::text,
             'discount_total', v_discount_total::text, 'tax_total', v_tax_total::text,
+            'prices_include_tax', v_store.prices_include_tax,
             'business_date', v_business_date, 'created_at', now(),
             'items', (SELECT jsonb_agg(jsonb_build_object(
                           'line_no', l.line_no, 'product_id', l.product_id, 'sku', p.sku, 'name', p.name,
                           'quantity', l.quantity, 'unit_price', l.unit_price::text,
                           'discount', l.discount::text, 'manual_discount', l.manual_discount::text,
                           'promotion_id', l.promotion_id, 'tax_rate', l.tax_rate::text,
-                          'tax_amount', included_tax(l.quantity * l.unit_price - l.discount, l.tax_rate)::text,
-                          'line_total', (l.quantity * l.unit_price - l.discount)::numeric(12,2)::text)
+                          'tax_amount', line_tax(l.quantity * l.unit_price - l.discount, l.tax_rate,
+                                                 v_store.prices_include_tax)::text,
+                          'line_total', line_amount(l.quantity * l.unit_price - l.discount, l.tax_rate,
+                                                    v_store.prices_include_tax)::numeric(12,2)::text)
                           ORDER BY l.line_no)
                       FROM unnest(v_lines) l JOIN products p ON p.id = l.product_id),
             'payments', (SELECT jsonb_agg(jsonb_build_object(
@@ -480,7 +492,8 @@ BEGIN
         'global_order_id', o.global_order_id, 'store_id', o.store_id, 'store_order_id', o.store_order_id,
         'customer_id', o.customer_id, 'total', o.total::text,
         'change_due', o.change_due::text, 'discount_total', o.discount_total::text,
-        'tax_total', o.tax_total::text, 'business_date', o.business_date,
+        'tax_total', o.tax_total::text, 'prices_include_tax', o.prices_include_tax,
+        'business_date', o.business_date,
         'created_at', o.created_at,
         'items', (SELECT coalesce(jsonb_agg(jsonb_build_object(
                       'line_no', i.line_no, 'product_id', i.product_id, 'sku', p.sku, 'name', p.name,

@@ -4,7 +4,8 @@
 -- Replaceable (CREATE OR REPLACE only): re-applied at start-up under an advisory lock when its text changes.
 
 -- Counts one more print of the store's sale and returns its receipt: NULL when the sale is not this
--- store's. Times are the store's local time; taxes are summed by rate (prices include them).
+-- store's. Times are the store's local time; taxes are summed by rate (included in the prices, or added
+-- to them, as the sale was made).
 CREATE OR REPLACE FUNCTION print_receipt(p_store_id integer, p_global_order_id uuid) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -33,7 +34,9 @@ BEGIN
                       FROM order_items i JOIN products p ON p.id = i.product_id
                       LEFT JOIN promotions m ON m.id = i.promotion_id
                       WHERE i.order_id = v_order.id),
-            'subtotal', (v_order.total + v_order.discount_total)::text,
+            -- Before discounts, and before tax where it is added at the till.
+            'subtotal', (SELECT sum(i.quantity * i.unit_price) FROM order_items i WHERE i.order_id = v_order.id)::text,
+            'prices_include_tax', v_order.prices_include_tax,
             'discount_total', v_order.discount_total::text, 'total', v_order.total::text,
             'taxes', (SELECT coalesce(jsonb_agg(jsonb_build_object('rate', x.rate::text, 'tax', x.tax::text)
                                                 ORDER BY x.rate DESC), '[]')

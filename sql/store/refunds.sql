@@ -188,7 +188,7 @@ $$;
 
 -- Goods back at the store with no sale to point to (a return without a receipt): a store manager's
 -- credential, or a cashier's with a manager's return approval. Each product is taken back at the price a
--- sale charges for it now (price_now(), before promotions) with the tax it includes at today's rate,
+-- sale charges for it now (price_now(), before promotions) with its tax at today's rate (line_tax()),
 -- restocked, and given back by p_method (cash, card, wallet or store_credit: a credit note). Reported to
 -- central as a return (no sale).
 CREATE OR REPLACE FUNCTION return_without_receipt(p_store_id integer, p_items jsonb, p_method text, p_reason text,
@@ -201,6 +201,8 @@ DECLARE
     v_lines refunded_line[];
     v_missing record;
     v_approval approvals;
+    v_prices_include_tax boolean := (SELECT coalesce(c.prices_include_tax, true)
+                                     FROM stores s LEFT JOIN cities c ON c.id = s.city_id WHERE s.id = p_store_id);
 BEGIN
     refund_id := claim_idempotency_key(p_idempotency_key, 'return', p_store_id, v_fingerprint);
     replayed := refund_id IS NOT NULL;
@@ -218,15 +220,15 @@ BEGIN
     END IF;
     BEGIN
         v_lines := ARRAY(
-            SELECT ROW(i.n, q.quantity, q.quantity * price_now(p.price, p.next_price, p.next_price_at),
-                       included_tax(q.quantity * price_now(p.price, p.next_price, p.next_price_at),
-                                    coalesce(p.tax_rate, c.tax_rate, 0)),
-                       q.product_id)::refunded_line
+            SELECT ROW(i.n, q.quantity, line_amount(n.net, n.rate, v_prices_include_tax),
+                       line_tax(n.net, n.rate, v_prices_include_tax), q.product_id)::refunded_line
             FROM jsonb_array_elements(p_items) WITH ORDINALITY AS i (item, n)
             CROSS JOIN LATERAL (SELECT (i.item ->> 'product_id')::integer AS product_id,
                                        (i.item ->> 'quantity')::integer AS quantity) q
             LEFT JOIN products p ON p.id = q.product_id
             LEFT JOIN categories c ON c.id = p.category_id
+            CROSS JOIN LATERAL (SELECT q.quantity * price_now(p.price, p.next_price, p.next_price_at) AS net,
+                                       coalesce(p.tax_rate, c.tax_rate, 0) AS rate) n
             ORDER BY i.n);
     EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range THEN
         PERFORM pos_invalid('items', 'product_id and quantity must be whole numbers');

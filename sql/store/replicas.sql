@@ -62,11 +62,13 @@ BEGIN
     GET DIAGNOSTICS v_count = ROW_COUNT;
     v_total := v_total + v_count;
 
-    INSERT INTO cities AS t (id, name, time_zone, version, created_at, updated_at)
-    SELECT r.id, r.name, r.time_zone, r.version, r.created_at, r.updated_at
+    -- A city from a central older than this node prices with tax included.
+    INSERT INTO cities AS t (id, name, time_zone, prices_include_tax, version, created_at, updated_at)
+    SELECT r.id, r.name, r.time_zone, coalesce(r.prices_include_tax, true), r.version, r.created_at, r.updated_at
     FROM jsonb_populate_recordset(NULL::cities, coalesce(p_batch -> 'cities', '[]')) r
     ON CONFLICT (id) DO UPDATE
-        SET name = EXCLUDED.name, time_zone = EXCLUDED.time_zone, version = EXCLUDED.version,
+        SET name = EXCLUDED.name, time_zone = EXCLUDED.time_zone, prices_include_tax = EXCLUDED.prices_include_tax,
+            version = EXCLUDED.version,
             updated_at = EXCLUDED.updated_at
         WHERE t.version < EXCLUDED.version
            OR (t.version = EXCLUDED.version AND t.id = ANY (v_loaded_cities));

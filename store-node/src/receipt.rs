@@ -57,11 +57,13 @@ pub struct Receipt {
     pub cashier: Option<String>,
     pub terminal: Option<String>,
     pub lines: Vec<ReceiptLine>,
-    /// Before discounts.
+    /// Before discounts (and before tax where it is added to the prices).
     pub subtotal: Money,
     pub discount_total: Money,
     pub total: Money,
-    /// By rate, highest first (prices include tax).
+    /// Whether the prices included the tax, or it was added to them.
+    pub prices_include_tax: bool,
+    /// By rate, highest first.
     pub taxes: Vec<ReceiptTax>,
     pub tax_total: Money,
     pub payments: Vec<Payment>,
@@ -144,12 +146,20 @@ impl Receipt {
         if self.discount_total != Money::ZERO {
             out.push(columns("Discounts", &negative(self.discount_total)));
         }
-        out.push(columns("TOTAL", &self.total.to_string()));
-        for tax in &self.taxes {
-            out.push(columns(
-                &format!("  incl. tax {}%", tax.rate),
-                &tax.tax.to_string(),
-            ));
+        let taxes = self.taxes.iter().map(|tax| {
+            let what = if self.prices_include_tax {
+                format!("  incl. tax {}%", tax.rate)
+            } else {
+                format!("Tax {}%", tax.rate)
+            };
+            columns(&what, &tax.tax.to_string())
+        });
+        if self.prices_include_tax {
+            out.push(columns("TOTAL", &self.total.to_string()));
+            out.extend(taxes);
+        } else {
+            out.extend(taxes);
+            out.push(columns("TOTAL", &self.total.to_string()));
         }
         for payment in &self.payments {
             out.push(columns(

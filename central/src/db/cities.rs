@@ -11,6 +11,8 @@ pub struct City {
     pub name: String,
     /// IANA time zone: the city's stores' business days are in it.
     pub time_zone: String,
+    /// Shelf prices include tax (`true`), or tax is added to them at the till.
+    pub prices_include_tax: bool,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -22,6 +24,7 @@ impl From<&Row> for City {
             id: row.get("id"),
             name: row.get("name"),
             time_zone: row.get("time_zone"),
+            prices_include_tax: row.get("prices_include_tax"),
             version: row.get("version"),
             created_at: row.get("created_at"),
             updated_at: row.get("updated_at"),
@@ -32,7 +35,7 @@ impl From<&Row> for City {
 pub async fn list(client: &impl GenericClient, page: PageRequest) -> anyhow::Result<Vec<City>> {
     let stmt = client
         .prepare_cached(
-            "SELECT id, name, time_zone, version, created_at, updated_at FROM cities
+            "SELECT id, name, time_zone, prices_include_tax, version, created_at, updated_at FROM cities
              WHERE id > $1::bigint ORDER BY id LIMIT $2",
         )
         .await?;
@@ -66,15 +69,16 @@ pub async fn create(
     client: &impl GenericClient,
     name: &str,
     time_zone: &str,
+    prices_include_tax: bool,
 ) -> anyhow::Result<City> {
     let stmt = client
         .prepare_cached(
-            "INSERT INTO cities (name, time_zone) VALUES ($1, $2)
-             RETURNING id, name, time_zone, version, created_at, updated_at",
+            "INSERT INTO cities (name, time_zone, prices_include_tax) VALUES ($1, $2, $3)
+             RETURNING id, name, time_zone, prices_include_tax, version, created_at, updated_at",
         )
         .await?;
     let row = client
-        .query_one(&stmt, &[&name, &time_zone])
+        .query_one(&stmt, &[&name, &time_zone, &prices_include_tax])
         .await
         .context("creating a city")?;
     Ok(City::from(&row))
@@ -86,16 +90,18 @@ pub async fn update(
     id: i32,
     name: Option<&str>,
     time_zone: Option<&str>,
+    prices_include_tax: Option<bool>,
 ) -> anyhow::Result<Option<City>> {
     let stmt = client
         .prepare_cached(
-            "UPDATE cities SET name = coalesce($2, name), time_zone = coalesce($3, time_zone)
+            "UPDATE cities SET name = coalesce($2, name), time_zone = coalesce($3, time_zone),
+                               prices_include_tax = coalesce($4, prices_include_tax)
              WHERE id = $1
-             RETURNING id, name, time_zone, version, created_at, updated_at",
+             RETURNING id, name, time_zone, prices_include_tax, version, created_at, updated_at",
         )
         .await?;
     let row = client
-        .query_opt(&stmt, &[&id, &name, &time_zone])
+        .query_opt(&stmt, &[&id, &name, &time_zone, &prices_include_tax])
         .await
         .context("updating a city")?;
     Ok(row.as_ref().map(City::from))

@@ -20,6 +20,8 @@ pub struct NewCity {
     pub name: CityName,
     /// IANA time zone name, such as `Asia/Karachi`: the city's stores' business days are in it.
     pub time_zone: TimeZone,
+    /// Shelf prices include tax (absent: `true`, the chain's default), or tax is added at the till.
+    pub prices_include_tax: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -28,6 +30,8 @@ pub struct CityPatch {
     pub name: Option<CityName>,
     /// A new zone applies to sales from then on; sales already made keep their business day.
     pub time_zone: Option<TimeZone>,
+    /// Applies to sales from then on.
+    pub prices_include_tax: Option<bool>,
 }
 
 /// A failed city write: a name taken is 409, a zone PostgreSQL does not know 422.
@@ -101,14 +105,19 @@ pub async fn create(
     let city = request.body;
     let name = city.name.as_str();
     created_once(&state, &actor, request.key.as_ref(), async |tx| {
-        db::cities::create(tx, name, city.time_zone.as_str())
-            .await
-            .map_err(|e| city_write_error(e, Some(name)))
+        db::cities::create(
+            tx,
+            name,
+            city.time_zone.as_str(),
+            city.prices_include_tax.unwrap_or(true),
+        )
+        .await
+        .map_err(|e| city_write_error(e, Some(name)))
     })
     .await
 }
 
-/// Renames a city or changes its time zone (replicated to every node).
+/// Renames a city, or changes its time zone or whether its prices include tax (replicated to every node).
 #[utoipa::path(
     patch,
     path = "/cities/{id}",
@@ -138,7 +147,7 @@ pub async fn update(
     let name = patch.name.as_ref().map(CityName::as_str);
     let zone = patch.time_zone.as_ref().map(TimeZone::as_str);
     let city = written(&state, &actor, async |tx| {
-        db::cities::update(tx, *id, name, zone)
+        db::cities::update(tx, *id, name, zone, patch.prices_include_tax)
             .await
             .map_err(|e| city_write_error(e, name))
     })

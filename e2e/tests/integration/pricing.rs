@@ -418,3 +418,55 @@ async fn rates_promotions_and_schedules_no_till_could_use_are_refused_and_write_
         (Some(false), Some("2026-12-27T00:00:00"))
     );
 }
+
+/// A city whose shelf prices exclude tax (set at central, replicated with the city): its node adds the
+/// tax at the till, per line, and head office's mapping holds what the customer paid.
+#[tokio::test]
+async fn where_a_citys_prices_exclude_tax_its_node_adds_it() {
+    let chain = SalesChain::start().await;
+    let central = &chain.central;
+    let (status, city) = central
+        .send(
+            reqwest::Method::PATCH,
+            "/cities/1",
+            &json!({"prices_include_tax": false}),
+        )
+        .await;
+    assert_eq!(
+        (status, &city["prices_include_tax"]),
+        (200, &json!(false)),
+        "{city}"
+    );
+    let product_path = format!("/products/{}", chain.product);
+    central
+        .patch(&product_path, json!({"tax_rate": "10"}))
+        .await;
+    eventually("the setting and the rate reach the node", WAIT, || async {
+        let node = chain.node.db().await;
+        node.query_one(
+            "SELECT (SELECT NOT prices_include_tax FROM cities WHERE id = 1)
+                AND (SELECT tax_rate = 10 FROM products)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get::<_, Option<bool>>(0)
+            == Some(true)
+    })
+    .await;
+    let response = chain.sell_at(&chain.node_url, &chain.cashier).await;
+    assert_eq!(response.status(), 201);
+    let sold: Value = response.json().await.unwrap();
+    // 150.00 and 10 % on top.
+    assert_eq!(line(&sold), ["150.00", "0.00", "15.00", "165.00"]);
+    eventually("central holds what the customer paid", WAIT, || async {
+        let (_, order) = central
+            .get(&format!(
+                "/orders/{}",
+                sold["global_order_id"].as_str().unwrap()
+            ))
+            .await;
+        order["mapping"]["total_amount"] == "165.00"
+    })
+    .await;
+}

@@ -60,6 +60,9 @@ pub struct Order {
     pub discount_total: Money,
     /// The tax the total includes.
     pub tax_total: Money,
+    /// Whether the prices included the tax (the city's setting when the sale was made), or it was added
+    /// to them: then a line's total is its net amount and its tax.
+    pub prices_include_tax: bool,
     pub business_date: NaiveDate,
     pub created_at: DateTime<Utc>,
     pub items: Vec<OrderLine>,

@@ -1,10 +1,11 @@
 //! How the node prices a sale by itself: tax included per line and rounded half up, the best promotion
 //! running in the store's local time, a scheduled price from its moment on, and refunds that give back
-//! their share of a discounted, taxed line.
+//! their share of a discounted, taxed line; where a city's prices exclude tax, the tax added per line.
 
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::shifts::{credentials, post};
 use crate::{TestStoreNode, spawn_store_node};
 
 /// The city in a zone 14 hours ahead of UTC, so that a promotion placed by local time cannot be
@@ -307,4 +308,79 @@ async fn refunds_give_back_their_share_of_a_discounted_taxed_line() {
         (&json!("0.00"), &json!("0.00")),
         "{day}"
     );
+}
+
+#[tokio::test]
+async fn where_the_citys_prices_exclude_tax_the_till_adds_it_per_line() {
+    let node = taxed_node().await;
+    let [_, manager, _] = credentials(&node).await;
+    node.db
+        .execute("UPDATE cities SET prices_include_tax = false", &[])
+        .await
+        .unwrap();
+    // 2 × 150.00 at 17 %: 51.00 added; 99.50 at 5 %: 4.975, half up 4.98 added.
+    let (status, order) = node.post_order(&sale(&[(1, 2), (2, 1)], "500")).await;
+    assert_eq!(status, 201, "{order}");
+    let taxes_and_totals: Vec<(String, String)> = lines(&order)
+        .into_iter()
+        .map(|(_, _, _, _, tax, total)| (tax, total))
+        .collect();
+    assert_eq!(
+        taxes_and_totals,
+        [
+            ("51.00".to_owned(), "351.00".to_owned()),
+            ("4.98".to_owned(), "104.48".to_owned())
+        ]
+    );
+    assert_eq!(
+        (
+            &order["total"],
+            &order["tax_total"],
+            &order["prices_include_tax"]
+        ),
+        (&json!("455.48"), &json!("55.98"), &json!(false))
+    );
+    // The receipt adds the tax before the total.
+    let id = order["global_order_id"].as_str().unwrap();
+    let receipt = node
+        .http
+        .get(format!("{}/orders/{id}/receipt?format=text", node.url))
+        .bearer_auth(&node.tokens[0].1)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let row = |left: &str, right: &str| format!("{left:<0$}{right}", 42 - right.len());
+    let printed: Vec<&str> = receipt.lines().collect();
+    let at = printed
+        .iter()
+        .position(|l| l.starts_with("Subtotal"))
+        .unwrap();
+    assert_eq!(
+        printed[at..at + 4],
+        [
+            row("Subtotal", "399.50"),
+            row("Tax 17.00%", "51.00"),
+            row("Tax 5.00%", "4.98"),
+            row("TOTAL", "455.48")
+        ],
+        "{receipt}"
+    );
+    // A refund gives back what the customer paid, tax and all; so does a return without a receipt.
+    let refund =
+        json!({"idempotency_key": Uuid::new_v4(), "items": [{"line_no": 1, "quantity": 1}]});
+    let (status, refunded) = post(
+        &node,
+        &format!("/orders/{id}/refunds"),
+        &node.tokens[0].1,
+        refund,
+    )
+    .await;
+    assert_eq!((status, &refunded["amount"]), (201, &json!("175.50")));
+    let returned = json!({"idempotency_key": Uuid::new_v4(), "method": "cash", "reason": "no receipt",
+                          "items": [{"product_id": 2, "quantity": 1}]});
+    let (status, returned) = post(&node, "/returns", &manager, returned).await;
+    assert_eq!((status, &returned["amount"]), (201, &json!("104.48")));
 }
