@@ -1,6 +1,6 @@
 -- Reports: per-day totals folded from the sales, running totals, and the questions head office asks.
 -- Called by: the store-node service (fold_sales() every second, GET /reports/daily) and central's report
--- fan-out as pos_replicator (sales_summary(), stock_below(), sync_backlog()).
+-- fan-out as pos_replicator (sales_summary(), sync_backlog(); stock_below() is in stock.sql).
 -- Replaceable (CREATE OR REPLACE only): re-applied at start-up under an advisory lock when its text changes.
 
 -- Head office's reports, called by the central service as `pos_replicator` on sessions it keeps open. In
@@ -257,20 +257,6 @@ BEGIN
 END;
 $$;
 
--- Stock lines under a threshold, lowest first.
-CREATE OR REPLACE FUNCTION stock_below(p_below integer)
-RETURNS TABLE (store_id integer, store_code text, product_id integer, sku text, product_name text, quantity integer)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-BEGIN
-    RETURN QUERY
-    SELECT i.store_id, s.code, i.product_id, p.sku, p.name, i.quantity
-    FROM inventory i JOIN stores s ON s.id = i.store_id JOIN products p ON p.id = i.product_id
-    WHERE i.quantity < p_below
-    ORDER BY i.quantity, i.store_id, i.product_id
-    LIMIT 1000;
-END;
-$$;
-
 -- The node's outbox backlog: how far central's view of this node's sales is behind, and why. The one
 -- definition: the node's GET /sync/status and head office's dashboard both read it. Each part through
 -- an index (the queue's, the dead entries', the primary key from the newest end), so that it costs the
@@ -294,7 +280,6 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
 $$;
 
 SELECT grant_to_replicator('sales_summary(date, date, text)');
-SELECT grant_to_replicator('stock_below(integer)');
 SELECT grant_to_replicator('sync_backlog()');
 
 -- Running totals for a node upgraded from a release without them, or behind for any other reason

@@ -58,6 +58,8 @@ pub struct StockRow {
     pub sku: String,
     pub product_name: String,
     pub quantity: i32,
+    /// The store's reorder level of the product, when it has one.
+    pub reorder_level: Option<i32>,
 }
 
 pub async fn node_stock_below(
@@ -67,7 +69,7 @@ pub async fn node_stock_below(
 ) -> anyhow::Result<Vec<StockRow>> {
     let stmt = client
         .prepare_cached(
-            "SELECT store_id, store_code, product_id, sku, product_name, quantity FROM stock_below($1)",
+            "SELECT store_id, store_code, product_id, sku, product_name, quantity, reorder_level FROM stock_below($1)",
         )
         .await?;
     let rows = client
@@ -84,6 +86,7 @@ pub async fn node_stock_below(
             sku: r.get("sku"),
             product_name: r.get("product_name"),
             quantity: r.get("quantity"),
+            reorder_level: r.get("reorder_level"),
         })
         .collect())
 }

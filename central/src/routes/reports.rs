@@ -239,7 +239,7 @@ pub struct InventoryReport {
     pub partial: bool,
 }
 
-/// Stock lines under `below` across every store, lowest first.
+/// Stock lines under `below`, or at or below their store's reorder level, across every store, lowest first.
 #[utoipa::path(
     get,
     path = "/reports/inventory",

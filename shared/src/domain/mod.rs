@@ -17,7 +17,7 @@ pub use dates::{Day, LocalTime};
 pub use lines::Lines;
 pub use numbers::{
     CategoryId, CityId, CustomerId, LineNo, LogEntryId, Port, ProductId, Quantity,
-    ReceivedQuantity, RecordId, StoreId, ValidForSeconds, WholeNumber,
+    ReceivedQuantity, RecordId, StockChange, StoreId, UnitCount, ValidForSeconds, WholeNumber,
 };
 pub use passwords::{NewPassword, Password};
 pub use text::{

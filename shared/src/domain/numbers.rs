@@ -170,6 +170,22 @@ id_type!(
 );
 
 bounded_integer!(
+    /// Units a stock adjustment adds (or, negative, takes off) on one line.
+    StockChange(i32),
+    -1_000_000,
+    1_000_000,
+    "must be a whole number of units between -1000000 and 1000000"
+);
+
+bounded_integer!(
+    /// Units on a shelf: as counted, or a reorder level.
+    UnitCount(i32),
+    0,
+    1_000_000,
+    "must be a whole number of units between 0 and 1000000"
+);
+
+bounded_integer!(
     /// How long a store manager's approval holds, in seconds.
     ValidForSeconds(i32),
     1,

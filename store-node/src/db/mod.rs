@@ -9,3 +9,4 @@ pub mod refunds;
 pub mod reports;
 pub mod settings;
 pub mod shifts;
+pub mod stock;

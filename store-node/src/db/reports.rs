@@ -30,6 +30,16 @@ pub struct DailyReport {
     /// The tax the sales include, less the tax the refunds gave back.
     pub net_tax: Money,
     pub by_payment_method: Vec<MethodTotals>,
+    /// Stock adjusted that day, by reason (`damage`, `theft`, `correction`, `count`).
+    pub stock_adjustments: Vec<AdjustmentTotals>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AdjustmentTotals {
+    pub reason: String,
+    pub adjustments: i64,
+    /// Units added less units taken off.
+    pub net_units: i64,
 }
 
 /// The store's business day now (in its city's time zone).
@@ -104,6 +114,24 @@ pub async fn daily(
             }
         })
         .collect();
+    let adjusted = client
+        .prepare_cached(
+            "SELECT a.reason, count(DISTINCT a.id) AS adjustments, coalesce(sum(i.change), 0)::bigint AS net_units
+             FROM stock_adjustments a LEFT JOIN stock_adjustment_items i ON i.adjustment_id = a.id
+             WHERE a.store_id = $1 AND a.business_date = $2 GROUP BY a.reason ORDER BY a.reason",
+        )
+        .await?;
+    let stock_adjustments = client
+        .query(&adjusted, &[&store_id, &date])
+        .await
+        .context("daily stock adjustments")?
+        .iter()
+        .map(|r| AdjustmentTotals {
+            reason: r.get("reason"),
+            adjustments: r.get("adjustments"),
+            net_units: r.get("net_units"),
+        })
+        .collect();
     Ok(DailyReport {
         store_id,
         date,
@@ -115,6 +143,7 @@ pub async fn daily(
         discounts: row.get("discounts"),
         net_tax: row.get("net_tax"),
         by_payment_method,
+        stock_adjustments,
     })
 }
 

@@ -11,8 +11,9 @@ pub mod reports;
 pub mod returns;
 pub mod sale_body;
 pub mod shifts;
+pub mod stock;
 pub mod voids;
 
 pos_shared::route_modules![
-    products, customers, inventory, orders, voids, returns, approvals, receipts, shifts, reports
+    products, customers, inventory, stock, orders, voids, returns, approvals, receipts, shifts, reports
 ];

@@ -45,8 +45,9 @@ pub fn sale_error(err: anyhow::Error) -> ApiError {
             message: db.message().to_owned(),
             details: None,
         },
-        // A sale that cannot be voided (sql/store/refunds.sql).
-        "PS414" => ApiError::Conflict {
+        // A sale that cannot be voided (sql/store/refunds.sql), a count applied or open already
+        // (sql/store/stock.sql).
+        "PS414" | "PS416" => ApiError::Conflict {
             code: "conflict",
             message: db.message().to_owned(),
             details: None,

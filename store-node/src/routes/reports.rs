@@ -131,6 +131,7 @@ pos_shared::routes! {
     schemas(
         crate::db::reports::DailyReport,
         crate::db::reports::MethodTotals,
+        crate::db::reports::AdjustmentTotals,
         pos_shared::outbox::OutboxBacklog,
         SyncStatusView,
     ),

@@ -205,7 +205,8 @@ pub(super) fn outbox_panel(
     body
 }
 
-/// Stock lines under [`LOW_STOCK_BELOW`] at every node that answered, lowest first.
+/// Stock lines under [`LOW_STOCK_BELOW`], or at or below their reorder level, at every node that answered,
+/// lowest first.
 pub(super) fn low_stock_table(
     answers: &[(NodeAnswer, Option<Vec<db::reports::StockRow>>)],
 ) -> String {
@@ -219,12 +220,12 @@ pub(super) fn low_stock_table(
         .flatten()
         .collect();
     lines.sort_by_key(|r| (r.quantity, r.city_id, r.store_id, r.product_id));
-    let mut html = format!("<h2>Low stock (under {LOW_STOCK_BELOW})</h2>");
+    let mut html = format!("<h2>Low stock (under {LOW_STOCK_BELOW}, or at the reorder level)</h2>");
     if lines.is_empty() {
         html.push_str(r#"<p class="muted">No stock line is low.</p>"#);
         return html;
     }
-    let mut table = Table::new(&["City", "Store", "SKU", "Product", "Quantity"]);
+    let mut table = Table::new(&["City", "Store", "SKU", "Product", "Quantity", "Reorder at"]);
     for line in lines.iter().take(DEAD_LISTED as usize) {
         table.row(
             &format!(r#"data-low-stock="{}-{}""#, line.store_id, line.product_id),
@@ -234,6 +235,11 @@ pub(super) fn low_stock_table(
                 ("", escape(&line.sku)),
                 ("", escape(&line.product_name)),
                 (r#"data-testid="low-quantity""#, line.quantity.to_string()),
+                (
+                    "",
+                    line.reorder_level
+                        .map_or_else(|| "-".to_owned(), |level| level.to_string()),
+                ),
             ],
         );
     }
