@@ -101,7 +101,8 @@ BEGIN
     BEGIN
         v_changes := ARRAY(
             SELECT ROW((i ->> 'product_id')::integer, sum((i ->> p_field)::integer))::stock_change
-            FROM jsonb_array_elements(p_items) i GROUP BY 1 ORDER BY 1);
+            FROM jsonb_array_elements(p_items) i
+            GROUP BY (i ->> 'product_id')::integer ORDER BY (i ->> 'product_id')::integer);
     EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range THEN
         PERFORM pos_invalid('items', format('product_id and %s must be whole numbers', p_field));
     END;

@@ -148,6 +148,30 @@ async fn the_inventory_report_lists_low_stock_lowest_first() {
     assert_eq!(quantities, [97, 97, 99, 99], "{report}");
     assert_eq!(report["partial"], false);
     assert_eq!(chain.central.get("/reports/inventory?below=0").await.0, 422);
+    // A line at or below its store's reorder level is low whatever the threshold.
+    chain
+        .lahore
+        .db()
+        .await
+        .execute(
+            "UPDATE inventory SET reorder_level = 99 WHERE quantity = 99",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (_, report) = chain.central.get("/reports/inventory?below=1").await;
+    let levels: Vec<(i64, i64)> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["quantity"].as_i64().unwrap(),
+                r["reorder_level"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(levels, [(99, 99)], "{report}");
 }
 
 /// Every node's sales and refunds folded into its per-day totals, as its service does every second.

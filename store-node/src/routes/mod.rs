@@ -15,5 +15,6 @@ pub mod stock;
 pub mod voids;
 
 pos_shared::route_modules![
-    products, customers, inventory, stock, orders, voids, returns, approvals, receipts, shifts, reports
+    products, customers, inventory, stock, orders, voids, returns, approvals, receipts, shifts,
+    reports
 ];

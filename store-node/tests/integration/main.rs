@@ -228,6 +228,7 @@ mod receipts;
 mod returns;
 mod sales;
 mod shifts;
+mod stock;
 mod voids;
 
 #[tokio::test]
