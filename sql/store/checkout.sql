@@ -149,16 +149,25 @@ BEGIN
     END IF;
     IF v_off > 0 THEN
         v_percent := greatest(v_percent, (p_order_discount ->> 'percent')::numeric, v_off * 100 / v_left);
+        -- Each line's exact share cut to the paisa, then the paisas that leaves one each to the lines whose
+        -- shares were cut most (largest remainder): every share stays between 0 and its line.
         lines := ARRAY(
             SELECT ROW(s.line_no, s.product_id, s.quantity, s.unit_price, s.category_id, s.tax_rate,
                        s.discount + s.share, s.promotion_id, s.manual_discount + s.share)::sale_line
-            FROM (SELECT e.*, CASE WHEN e.rank = 1 THEN v_off - (sum(e.even) OVER () - e.even) ELSE e.even END AS share
-                  FROM (SELECT l.*, round(v_off * (l.quantity * l.unit_price - l.discount) / v_left, 2) AS even,
-                               row_number() OVER (ORDER BY l.quantity * l.unit_price - l.discount DESC, l.line_no)
-                               AS rank
-                        FROM unnest(lines) l) e) s
+            FROM (SELECT e.*,
+                         e.cut + CASE WHEN row_number() OVER (ORDER BY e.exact - e.cut DESC, e.left_total DESC, e.line_no)
+                                           <= (v_off - sum(e.cut) OVER ()) * 100
+                                      THEN 0.01 ELSE 0 END AS share
+                  FROM (SELECT l.*, x.left_total, v_off * x.left_total / v_left AS exact,
+                               trunc(v_off * x.left_total / v_left, 2) AS cut
+                        FROM unnest(lines) l
+                        CROSS JOIN LATERAL (SELECT l.quantity * l.unit_price - l.discount AS left_total) x) e) s
             ORDER BY s.line_no);
     END IF;
+    -- Discounts together count too: a cashier's several discounts may not add up past the limit.
+    v_percent := greatest(v_percent,
+                          (SELECT sum(manual_discount) * 100 / nullif(sum(quantity * unit_price - discount + manual_discount), 0)
+                           FROM unnest(lines)));
     IF v_percent > 0 THEN
         approved_by := discount_approver(p_store_id, p_credential_id, v_percent, p_approval_id);
     END IF;
@@ -178,6 +187,11 @@ DECLARE
     v_note credit_notes;
     v_amount numeric;
 BEGIN
+    -- Every note named, locked at once in id order: two sales naming the same notes in another order
+    -- would otherwise each wait for the other.
+    PERFORM 1 FROM credit_notes
+    WHERE code IN (SELECT p ->> 'credit_note' FROM jsonb_array_elements(p_payments) p)
+    ORDER BY id FOR UPDATE;
     FOR v_payment IN SELECT value FROM jsonb_array_elements(p_payments) LOOP
         IF v_payment ->> 'method' IS DISTINCT FROM 'store_credit' THEN
             v_spent := v_spent || jsonb_build_array(v_payment);

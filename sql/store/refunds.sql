@@ -175,12 +175,15 @@ BEGIN
             MESSAGE = format('sale %s is voided or refunded already: refund what is left instead', p_global_order_id);
     END IF;
     v_approval := approver(p_store_id, p_credential_id, 'void', p_approval_id, 'a void');
-    UPDATE credit_notes n SET balance = n.balance + p.amount
-    FROM payments p WHERE p.order_id = v_order.id AND p.credit_note_id = n.id;
     refund_id := write_refund(v_order,
                               ARRAY(SELECT ROW(line_no, quantity)::refund_line FROM order_items WHERE order_id = v_order.id),
                               main_payment_method(v_order.id), p_reason, p_credential_id, v_shift, 'void',
                               v_approval.granted_by);
+    -- What the sale spent of each credit note goes back onto it (after the stock, as a sale locks them).
+    UPDATE credit_notes n SET balance = n.balance + p.spent
+    FROM (SELECT credit_note_id, sum(amount) AS spent FROM payments
+          WHERE order_id = v_order.id AND credit_note_id IS NOT NULL GROUP BY credit_note_id) p
+    WHERE n.id = p.credit_note_id;
     INSERT INTO idempotency_keys (idempotency_key, kind, store_id, fingerprint, result_id)
     VALUES (p_idempotency_key, 'void', p_store_id, v_fingerprint, refund_id);
 END;
@@ -209,8 +212,13 @@ BEGIN
     IF replayed THEN
         RETURN;
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM stores WHERE id = p_store_id) THEN
-        PERFORM pos_invalid('store_id', format('store %s is not at this node', p_store_id));
+    IF NOT EXISTS (SELECT 1 FROM stores WHERE id = p_store_id AND active) THEN
+        PERFORM pos_invalid('store_id', format('store %s does not sell at this node', p_store_id));
+    END IF;
+    -- A store moved to another city takes goods back at that city's node, as it sells there.
+    IF EXISTS (SELECT 1 FROM stores s JOIN node_settings n ON s.city_id <> n.city_id WHERE s.id = p_store_id) THEN
+        RAISE EXCEPTION USING ERRCODE = 'PS411',
+            MESSAGE = format('store %s has moved to another city: its returns go to that city''s node', p_store_id);
     END IF;
     IF jsonb_typeof(p_items) IS DISTINCT FROM 'array' OR jsonb_array_length(p_items) = 0 THEN
         PERFORM pos_invalid('items', 'a return needs at least one item');
@@ -241,6 +249,9 @@ BEGIN
         END IF;
         PERFORM pos_invalid('product_id', format('item %s: no such product', v_missing.line_no));
     END IF;
+    IF (SELECT sum(amount) FROM unnest(v_lines)) >= 10000000000 THEN
+        PERFORM pos_invalid('items', 'a return of 10,000,000,000.00 or more is not taken at a till');
+    END IF;
     v_approval := approver(p_store_id, p_credential_id, 'return', p_approval_id, 'a return without a receipt');
     refund_id := record_refund(p_store_id, NULL, v_lines, p_method, p_reason, p_credential_id,
                                CASE WHEN p_credential_id IS NOT NULL THEN open_shift_of(p_store_id, p_credential_id) END,
@@ -253,7 +264,7 @@ $$;
 -- An exchange, in one transaction: lines of a sale come back to store credit (refund_order()), and a new
 -- sale is paid with that credit first, then with p_payments for the rest (checkout()); what the credit
 -- does not spend stays on its note. Returns the refund, the new sale (as order_details() shows it) and the
--- credit note. A replay answers the same.
+-- credit note with what the sale left on it, as they were then (a replay answers the same).
 CREATE OR REPLACE FUNCTION exchange_order(p_store_id integer, p_global_order_id uuid, p_items jsonb,
                                           p_customer_id integer, p_sale_items jsonb, p_payments jsonb,
                                           p_idempotency_key uuid, p_credential_id integer,
@@ -276,6 +287,22 @@ BEGIN
         IF jsonb_typeof(p_payments) IS DISTINCT FROM 'array' THEN
             PERFORM pos_invalid('payments', 'payments must be a list (empty when the credit covers the sale)');
         END IF;
+        -- The stock of what comes back and of what is sold, locked at once in product-id order (the order
+        -- every sale locks in): the refund restocks before the sale takes, and would otherwise lock out of
+        -- that order.
+        BEGIN
+            PERFORM 1 FROM inventory
+            WHERE store_id = p_store_id
+              AND product_id IN (SELECT oi.product_id FROM orders o JOIN order_items oi ON oi.order_id = o.id
+                                 WHERE o.global_order_id = p_global_order_id
+                                   AND oi.line_no IN (SELECT (i ->> 'line_no')::integer
+                                                      FROM jsonb_array_elements(p_items) i)
+                                 UNION ALL
+                                 SELECT (i ->> 'product_id')::integer FROM jsonb_array_elements(p_sale_items) i)
+            ORDER BY product_id FOR UPDATE;
+        EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range OR invalid_parameter_value THEN
+            PERFORM pos_invalid('items', 'line_no, product_id and quantity must be whole numbers');
+        END;
         -- The refund and the sale each claim a key of their own, made from the exchange's.
         v_refund_id := (refund_order(p_store_id, p_global_order_id, p_items, 'store_credit', 'exchange',
                                      md5(p_idempotency_key::text || ':refund')::uuid, p_credential_id)).refund_id;
@@ -286,19 +313,17 @@ BEGIN
                                 md5(p_idempotency_key::text || ':sale')::uuid, false, p_credential_id,
                                 p_order_discount, p_approval_id)).global_order_id;
         v_exchange_id := gen_random_uuid();
-        INSERT INTO exchanges (exchange_id, refund_id, order_id, credit_note_id)
-        SELECT v_exchange_id, r.id, o.id, v_note.id
-        FROM refunds r, orders o WHERE r.refund_id = v_refund_id AND o.global_order_id = v_order_id;
+        INSERT INTO exchanges (exchange_id, refund_id, order_id, credit_note_id, answer)
+        SELECT v_exchange_id, r.id, o.id, n.id,
+               jsonb_build_object('exchange_id', v_exchange_id, 'refund_id', r.refund_id, 'returned', r.amount::text,
+                                  'order', order_details(o.global_order_id),
+                                  'credit_note', jsonb_build_object('code', n.code, 'amount', n.amount::text,
+                                                                    'balance', n.balance::text))
+        FROM refunds r, orders o, credit_notes n
+        WHERE r.refund_id = v_refund_id AND o.global_order_id = v_order_id AND n.id = v_note.id;
         INSERT INTO idempotency_keys (idempotency_key, kind, store_id, fingerprint, result_id)
         VALUES (p_idempotency_key, 'exchange', p_store_id, v_fingerprint, v_exchange_id);
     END IF;
-    SELECT jsonb_build_object('exchange_id', e.exchange_id, 'refund_id', r.refund_id, 'returned', r.amount::text,
-                              'order', order_details(o.global_order_id),
-                              'credit_note', jsonb_build_object('code', n.code, 'amount', n.amount::text,
-                                                                'balance', n.balance::text))
-    INTO exchange
-    FROM exchanges e JOIN refunds r ON r.id = e.refund_id JOIN orders o ON o.id = e.order_id
-    JOIN credit_notes n ON n.id = e.credit_note_id
-    WHERE e.exchange_id = v_exchange_id;
+    exchange := (SELECT answer FROM exchanges WHERE exchange_id = v_exchange_id);
 END;
 $$;

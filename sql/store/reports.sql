@@ -26,7 +26,7 @@ CREATE OR REPLACE TRIGGER trg_refunds_fold AFTER INSERT ON refunds
 
 -- The per-day totals of the sales and refunds not folded yet (queued), in daily_sales's shape: sale
 -- lines on the sale's business day, refund lines (negative, tax included) on the refund's. Discounts are
--- those given on the day's sales (a refund gives none back). The one definition of what a report counts:
+-- those given on the day's sales (a refund gives none back; a void takes its sale's back). The one definition of what a report counts:
 -- fold_sales() stores it, sales_summary() adds it to what is stored. (No arguments, so that the
 -- planner inlines it into fold_sales()'s statement.)
 CREATE OR REPLACE FUNCTION unfolded_day_totals()
@@ -36,18 +36,20 @@ LANGUAGE sql STABLE AS $$
     WITH ledger AS (
         SELECT o.id AS order_id, o.store_id, o.business_date AS day, i.product_id, p.category_id,
                i.quantity AS units, i.line_total AS revenue, i.tax_amount AS tax, i.discount AS discounts,
-               true AS is_sale
+               1 AS sale
         FROM orders o
         JOIN order_items i ON i.order_id = o.id
         JOIN products p ON p.id = i.product_id
         WHERE o.id IN (SELECT order_id FROM sales_to_fold)
         UNION ALL
-        -- Refunds, voids and returns without a receipt (no sale) alike.
+        -- Refunds, voids and returns without a receipt (no sale) alike; a void takes its sale out of the
+        -- orders and the discounts too, as if it had not been made.
         SELECT r.order_id, r.store_id, r.business_date, ri.product_id, p.category_id, -ri.quantity, -ri.amount,
-               -ri.tax_amount, 0, false
+               -ri.tax_amount, -coalesce(oi.discount, 0), CASE WHEN r.kind = 'void' THEN -1 ELSE 0 END
         FROM refunds r
         JOIN refund_items ri ON ri.refund_id = r.id
         JOIN products p ON p.id = ri.product_id
+        LEFT JOIN order_items oi ON r.kind = 'void' AND oi.order_id = ri.order_id AND oi.line_no = ri.line_no
         WHERE r.id IN (SELECT refund_id FROM refunds_to_fold)
     )
     SELECT l.day,
@@ -55,7 +57,7 @@ LANGUAGE sql STABLE AS $$
                 ELSE 'store' END,
            l.store_id,
            coalesce(l.product_id, l.category_id, 0),
-           count(DISTINCT l.order_id) FILTER (WHERE l.is_sale),
+           count(DISTINCT l.order_id) FILTER (WHERE l.sale = 1) - count(DISTINCT l.order_id) FILTER (WHERE l.sale = -1),
            sum(l.units)::bigint,
            sum(l.revenue),
            sum(l.tax),

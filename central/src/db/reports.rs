@@ -27,8 +27,9 @@ pub async fn node_sales(
     // A missing day is the node's own today, in its city's zone.
     let stmt = client
         .prepare_cached(
-            "SELECT key, name, orders, units, revenue, tax, discounts
-             FROM sales_summary(coalesce($1, node_business_date()), coalesce($2, node_business_date()), $3)",
+            // Every column the node has: a node older than central answers no tax or discounts
+            // (counted as none), so central may be upgraded first.
+            "SELECT * FROM sales_summary(coalesce($1, node_business_date()), coalesce($2, node_business_date()), $3)",
         )
         .await?;
     let rows = client
@@ -43,8 +44,16 @@ pub async fn node_sales(
             orders: r.get::<_, Option<i64>>("orders").unwrap_or(0),
             units: r.get::<_, Option<i64>>("units").unwrap_or(0),
             revenue: r.get::<_, Option<Decimal>>("revenue").unwrap_or_default(),
-            tax: r.get::<_, Option<Decimal>>("tax").unwrap_or_default(),
-            discounts: r.get::<_, Option<Decimal>>("discounts").unwrap_or_default(),
+            tax: r
+                .try_get::<_, Option<Decimal>>("tax")
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
+            discounts: r
+                .try_get::<_, Option<Decimal>>("discounts")
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
         })
         .collect())
 }

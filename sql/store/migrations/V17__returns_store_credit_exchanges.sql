@@ -37,13 +37,15 @@ ALTER TABLE payments
     ADD COLUMN credit_note_id bigint REFERENCES credit_notes (id),
     ADD CONSTRAINT payments_credit_note CHECK ((method = 'store_credit') = (credit_note_id IS NOT NULL));
 
--- An exchange: a refund to store credit and a sale paid with it first, made in one transaction.
+-- An exchange: a refund to store credit and a sale paid with it first, made in one transaction; its
+-- answer is kept, so that a replay answers the same.
 CREATE TABLE exchanges (
     id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     exchange_id    uuid        NOT NULL UNIQUE,
     refund_id      bigint      NOT NULL REFERENCES refunds (id),
     order_id       bigint      NOT NULL REFERENCES orders (id),
     credit_note_id bigint      NOT NULL REFERENCES credit_notes (id),
+    answer         jsonb       NOT NULL,
     created_at     timestamptz NOT NULL DEFAULT now()
 );
 

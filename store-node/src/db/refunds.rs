@@ -99,8 +99,8 @@ pub struct Refund {
     pub amount: Money,
     pub reason: Option<String>,
     pub created_at: DateTime<Utc>,
-    /// The store credit a refund to `store_credit` gave.
-    pub credit_note: Option<CreditNote>,
+    /// The store credit a refund to `store_credit` gave (what it holds now: `GET /credit-notes/{code}`).
+    pub credit_note: Option<IssuedCreditNote>,
     /// A return's lines are numbered in the order they were given.
     pub items: Vec<RefundLine>,
 }
@@ -109,7 +109,7 @@ pub async fn get(client: &impl GenericClient, refund_id: Uuid) -> anyhow::Result
     let stmt = client
         .prepare_cached(
             "SELECT r.id, r.refund_id, o.global_order_id, r.kind, r.method, r.amount, r.reason, r.created_at,
-                    n.code, n.amount AS credit_amount, n.balance AS credit_balance
+                    n.code, n.amount AS credit_amount
              FROM refunds r LEFT JOIN orders o ON o.id = r.order_id LEFT JOIN credit_notes n ON n.refund_id = r.id
              WHERE r.refund_id = $1",
         )
@@ -147,11 +147,12 @@ pub async fn get(client: &impl GenericClient, refund_id: Uuid) -> anyhow::Result
         amount: row.get("amount"),
         reason: row.get("reason"),
         created_at: row.get("created_at"),
-        credit_note: row.get::<_, Option<String>>("code").map(|code| CreditNote {
-            code,
-            amount: row.get("credit_amount"),
-            balance: row.get("credit_balance"),
-        }),
+        credit_note: row
+            .get::<_, Option<String>>("code")
+            .map(|code| IssuedCreditNote {
+                code,
+                amount: row.get("credit_amount"),
+            }),
         items,
     }))
 }
@@ -205,6 +206,13 @@ pub struct CreditNote {
     pub amount: Money,
     /// What it holds now.
     pub balance: Money,
+}
+
+/// A credit note as its refund gave it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct IssuedCreditNote {
+    pub code: String,
+    pub amount: Money,
 }
 
 /// The credit note with `code`; `None` when this node has none.

@@ -89,7 +89,14 @@ pub async fn daily(
                  SELECT 'cash', -sum(o.change_due) FROM orders o WHERE o.store_id = $1 AND o.business_date = $2
              ), given AS (
                  SELECT r.method, sum(r.amount) AS amount FROM refunds r
-                 WHERE r.store_id = $1 AND r.business_date = $2 GROUP BY r.method
+                 WHERE r.store_id = $1 AND r.business_date = $2 AND r.kind <> 'void' GROUP BY r.method
+                 -- A void gives back each payment of its sale (cash net of the change it gave).
+                 UNION ALL
+                 SELECT p.method, sum(p.amount) FROM refunds r JOIN payments p ON p.order_id = r.order_id
+                 WHERE r.store_id = $1 AND r.business_date = $2 AND r.kind = 'void' GROUP BY p.method
+                 UNION ALL
+                 SELECT 'cash', -sum(o.change_due) FROM refunds r JOIN orders o ON o.id = r.order_id
+                 WHERE r.store_id = $1 AND r.business_date = $2 AND r.kind = 'void'
              )
              SELECT m.method,
                     coalesce((SELECT sum(amount) FROM taken t WHERE t.method = m.method), 0) AS collected,

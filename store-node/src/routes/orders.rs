@@ -55,6 +55,9 @@ pub fn sale_error(err: anyhow::Error) -> ApiError {
         // No store manager's approval that holds (sql/store/approvals.sql).
         "PS403" => ApiError::Forbidden(db.message().to_owned()),
         "PS422" => ApiError::validation(db.column().unwrap_or("body"), db.message()),
+        // Two writes that each waited for the other: one gave way and wrote nothing; the till sends it
+        // again with the same idempotency key.
+        "40P01" | "40001" => ApiError::Unavailable(err),
         "PS404" => ApiError::NotFound(db.message().to_owned()),
         _ => err.into(),
     }

@@ -203,6 +203,7 @@ pos_shared::routes! {
         NewExchange,
         ExchangeSale,
         crate::db::refunds::CreditNote,
+        crate::db::refunds::IssuedCreditNote,
         crate::db::refunds::Exchange,
     ),
     "/returns" => { POST => return_goods },

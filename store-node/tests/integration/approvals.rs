@@ -207,6 +207,18 @@ async fn a_cashier_discounts_up_to_the_limit_and_above_it_with_a_managers_approv
         "expired",
     );
     assert_eq!(written(&node).await, before);
+    // Within the limit each, 10 % off the line and 10 % off the sale take 19 % together: over it.
+    refused(
+        &post(
+            &node,
+            "/orders",
+            &cashier,
+            discounted_sale(two_teas("10"), Some(json!({"percent": "10"})), None),
+        )
+        .await,
+        403,
+        "needs a store manager's approval",
+    );
     // A manager's own discount needs no approval.
     let (status, _) = post(
         &node,
@@ -281,6 +293,24 @@ async fn a_sales_discount_is_shared_out_over_its_lines_each_keeping_its_tax() {
         (201, &json!("130.50")),
         "{refund}"
     );
+
+    // A cent off four equal lines: each line's share is cut to the paisa (nothing), and the two paisas
+    // left go one each to the first two lines; no share is negative.
+    let (status, order) = post(
+        &node,
+        "/orders",
+        &manager,
+        discounted_sale(
+            json!([{"product_id": 2, "quantity": 1}, {"product_id": 2, "quantity": 1},
+                   {"product_id": 2, "quantity": 1}, {"product_id": 2, "quantity": 1}]),
+            Some(json!({"amount": "0.02"})),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{order}");
+    let shares: Vec<&str> = lines(&order).iter().map(|l| l[0]).collect();
+    assert_eq!(shares, ["0.01", "0.01", "0.00", "0.00"]);
 
     // Bad discounts: 422, nothing written.
     let before = written(&node).await;
