@@ -22,8 +22,8 @@ pub use numbers::{
 pub use passwords::{NewPassword, Password};
 pub use text::{
     Barcode, CashierName, CategoryName, CityName, CreditNoteCode, CustomerName, DbName, DbUser,
-    Email, Host, Label, Phone, ProductName, PromotionName, Reason, Reference, Sku, StoreCode,
-    StoreName, Terminal, TimeZone, Username,
+    Email, Host, Label, Phone, PhonePrefix, ProductName, PromotionName, Reason, Reference, Sku,
+    StoreCode, StoreName, Terminal, TimeZone, Username,
 };
 
 pub use crate::money::Money;

@@ -228,6 +228,27 @@ text_type!(
     Phone, max = 32, pattern = PHONE, refusal = "must be a phone number (6 to 20 digits)"
 );
 
+/// The start of a phone number: 3 to 20 digits, with the spaces, dashes and `+` a number is written with.
+const PHONE_PREFIX: &str = concat!(
+    "^[",
+    space!(),
+    r"]*\+?[ -]*(?:[0-9][ -]*){3,20}[",
+    space!(),
+    "]*$"
+);
+
+text_type!(
+    /// The first digits of a phone number, as a cashier types them.
+    PhonePrefix, max = 32, pattern = PHONE_PREFIX, refusal = "must be the start of a phone number (3 to 20 digits)"
+);
+
+impl PhonePrefix {
+    /// Its digits alone.
+    pub fn digits(&self) -> String {
+        self.0.chars().filter(char::is_ascii_digit).collect()
+    }
+}
+
 /// `local@domain.tld`: no `@`, space or control character in either part, a dot in the domain.
 const EMAIL: &str = concat!(
     "^[",

@@ -10,3 +10,14 @@ pub mod reports;
 pub mod settings;
 pub mod shifts;
 pub mod stock;
+
+/// A `LIKE` pattern for `words` anywhere in a text, LIKE's own wildcards in them matched as themselves.
+pub fn like_part(words: &str) -> String {
+    format!(
+        "%{}%",
+        words
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    )
+}

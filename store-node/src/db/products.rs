@@ -37,17 +37,7 @@ pub async fn find(
         Lookup::All => ("$3::text IS NULL", None),
         Lookup::Barcode(code) => ("p.barcode = $3", Some(code.to_owned())),
         Lookup::Sku(sku) => ("p.sku = $3", Some(sku.to_owned())),
-        // LIKE's own wildcards in the words are matched as themselves.
-        Lookup::Name(words) => (
-            "p.name ILIKE $3",
-            Some(format!(
-                "%{}%",
-                words
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            )),
-        ),
+        Lookup::Name(words) => ("p.name ILIKE $3", Some(super::like_part(words))),
     };
     let stmt = client
         .prepare_cached(&format!(

@@ -65,3 +65,51 @@ async fn the_till_finds_products_by_barcode_sku_and_part_of_the_name() {
         );
     }
 }
+
+/// Finding a customer at the till: by the first digits of the number however it was written, or by part
+/// of the name, only this city's, in pages; two lookups at once, or too few digits, are refused.
+#[tokio::test]
+async fn the_till_finds_customers_by_the_start_of_the_number_or_part_of_the_name() {
+    let node = spawn_store_node().await;
+    node.db
+        .batch_execute(
+            "UPDATE customers SET phone = '+92 300-1234567' WHERE id = 1;
+             INSERT INTO customers (id, name, phone, city_id, version, created_at, updated_at)
+             VALUES (3, 'Ali Raza', '0300 7654321', 1, 1, now(), now()),
+                    (4, 'Alia Bhatti', '0321-5550000', 1, 1, now(), now()),
+                    (5, 'Ali of elsewhere', '0300 1111111', 2, 1, now(), now()),
+                    (6, '50%_off Ali', '0300 2222222', 1, 1, now(), now());
+             UPDATE customers SET deleted_at = now() WHERE id = 6;",
+        )
+        .await
+        .unwrap();
+    let token = node.tokens[0].1.clone();
+    let get = |query: &str| {
+        let node = &node;
+        let token = token.clone();
+        let query = query.to_owned();
+        async move { node.get(&format!("/customers?{query}"), Some(&token)).await }
+    };
+    for (query, expected) in [
+        // The digits, whatever the number was written with; not another city's, nor one deleted.
+        ("phone_prefix=0300", vec![3]),
+        ("phone_prefix=92%20300", vec![1]),
+        ("phone_prefix=%2B92-300-12", vec![1]),
+        ("phone_prefix=032", vec![4]),
+        ("q=ali", vec![3, 4]),
+        ("q=ALI%20R", vec![3]),
+        ("q=%25_off", vec![]),
+        ("q=ali&limit=1", vec![3]),
+        ("q=ali&after=3", vec![4]),
+    ] {
+        let (status, found) = get(query).await;
+        assert_eq!((status, ids(&found)), (200, expected), "{query}: {found}");
+    }
+    for query in [
+        "phone_prefix=03",
+        "phone_prefix=03a0",
+        "q=ali&phone_prefix=0300",
+    ] {
+        assert_eq!(get(query).await.0, 422, "{query}");
+    }
+}
