@@ -16,37 +16,36 @@ pub enum Lookup<'a> {
     Name(&'a str),
 }
 
-/// This city's live customers, all or looked up: one statement per kind of lookup, each with its own
-/// index (the number, the digits of the number, the name's trigrams), all paged by id. Rows of customers
-/// who moved away stay in the table for the orders that refer to them but are not listed.
+/// This city's live customers, all or looked up (`find_customers()`, planned for what is looked up:
+/// each kind by its own index), paged by id. Rows of customers who moved away stay in the table for the
+/// orders that refer to them but are not listed.
 pub async fn list(
     client: &impl GenericClient,
     city_id: i32,
     lookup: Lookup<'_>,
     page: PageRequest,
 ) -> anyhow::Result<Vec<Customer>> {
-    let (filter, value) = match lookup {
-        Lookup::All => ("$4::text IS NULL", None),
-        Lookup::Phone(phone) => ("phone = $4", Some(phone.to_owned())),
-        // A range of the digits, which an index of them answers whatever the value (a LIKE pattern
-        // given as a parameter would not use it once the plan is made for any value).
-        Lookup::PhoneDigits(digits) => (
-            "phone_digits(phone) ~>=~ $4 AND phone_digits(phone) ~<~ ($4 || ':')",
-            Some(digits.to_owned()),
-        ),
-        Lookup::Name(words) => ("name ILIKE $4", Some(crate::db::like_part(words))),
-    };
+    let (mut phone, mut digits, mut name) = (None, None, None);
+    match lookup {
+        Lookup::All => {}
+        Lookup::Phone(number) => phone = Some(number.to_owned()),
+        Lookup::PhoneDigits(first) => digits = Some(first.to_owned()),
+        Lookup::Name(words) => name = Some(crate::db::like_part(words)),
+    }
     let stmt = client
-        .prepare_cached(&format!(
-            "SELECT id, name, phone, email, city_id, deleted_at, version, updated_at FROM customers
-             WHERE city_id = $1 AND deleted_at IS NULL AND ({filter}) AND id > $2::bigint
-             ORDER BY id LIMIT $3"
-        ))
+        .prepare_cached("SELECT * FROM find_customers($1, $2, $3, $4, $5, $6)")
         .await?;
     let rows = client
         .query(
             &stmt,
-            &[&city_id, &page.after_ascending(), &page.fetch(), &value],
+            &[
+                &city_id,
+                &phone,
+                &digits,
+                &name,
+                &page.after_ascending(),
+                &page.fetch(),
+            ],
         )
         .await
         .context("listing customers")?;

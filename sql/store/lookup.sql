@@ -1,0 +1,26 @@
+-- Lookups at the till that must be planned for the value looked up.
+-- Called by: the store-node service (GET /customers), or an operator from psql.
+-- Replaceable (CREATE OR REPLACE only): re-applied at start-up under an advisory lock when its text changes.
+
+-- The city's live customers, all or by one of: the exact number (p_phone), the first digits of it
+-- (p_digits), part of the name (p_name, a LIKE pattern); after id p_after, p_limit of them by id. Each call
+-- is planned for its values (force_custom_plan): a prefix few customers share reads its index, one many
+-- share reads by id until the page is full; a plan made once for any value (what a prepared statement
+-- ends with) reads by id whatever the value, which for a rare prefix means the whole table.
+CREATE OR REPLACE FUNCTION find_customers(p_city_id integer, p_phone text, p_digits text, p_name text,
+                                          p_after bigint, p_limit bigint)
+RETURNS TABLE (id integer, name text, phone text, email text, city_id integer, deleted_at timestamptz,
+               version bigint, updated_at timestamptz)
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan AS $$
+BEGIN
+    RETURN QUERY
+    SELECT c.id, c.name, c.phone, c.email, c.city_id, c.deleted_at, c.version, c.updated_at
+    FROM customers c
+    WHERE c.city_id = p_city_id AND c.deleted_at IS NULL
+      AND (p_phone IS NULL OR c.phone = p_phone)
+      AND (p_digits IS NULL OR c.phone_digits LIKE p_digits || '%')
+      AND (p_name IS NULL OR c.name ILIKE p_name)
+      AND c.id > p_after
+    ORDER BY c.id LIMIT p_limit;
+END;
+$$;
