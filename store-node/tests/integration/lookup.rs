@@ -112,4 +112,18 @@ async fn the_till_finds_customers_by_the_start_of_the_number_or_part_of_the_name
     ] {
         assert_eq!(get(query).await.0, 422, "{query}");
     }
+    // A prefix thousands share is read by id rather than from its index; one a hundred share, from its
+    // index: the same answers, in pages, only this city's.
+    node.db
+        .batch_execute(
+            "INSERT INTO customers (id, name, phone, city_id, version, created_at, updated_at)
+             SELECT g, 'Many ' || g, '0399 ' || g, CASE WHEN g % 3 = 0 THEN 2 ELSE 1 END, 1, now(), now()
+             FROM generate_series(100, 3099) g",
+        )
+        .await
+        .unwrap();
+    let (_, first) = get("phone_prefix=0399&limit=3").await;
+    assert_eq!(ids(&first), [100, 101, 103], "{first}");
+    let (_, later) = get("phone_prefix=0399-3&after=3000&limit=3").await;
+    assert_eq!(ids(&later), [3001, 3002, 3004], "{later}");
 }
