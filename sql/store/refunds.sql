@@ -70,6 +70,21 @@ LANGUAGE sql AS $$
         p_method, p_reason, p_credential_id, p_shift_id, p_kind, p_approved_by)
 $$;
 
+-- The store's sale, locked for the refund or void of it (they serialise on it); PS404 when it is not
+-- the store's.
+CREATE OR REPLACE FUNCTION lock_store_order(p_store_id integer, p_global_order_id uuid) RETURNS orders
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_order orders;
+BEGIN
+    SELECT * INTO v_order FROM orders WHERE global_order_id = p_global_order_id AND store_id = p_store_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'PS404', MESSAGE = format('no order %s at this store', p_global_order_id);
+    END IF;
+    RETURN v_order;
+END;
+$$;
+
 -- A refund of lines of one of this store's sales: capped at what is not yet refunded, restocks, and is
 -- reported to central like a sale. Concurrent refunds of one order serialise on the order's row.
 CREATE OR REPLACE FUNCTION refund_order(p_store_id integer, p_global_order_id uuid, p_items jsonb, p_method text,
@@ -89,10 +104,7 @@ BEGIN
     IF replayed THEN
         RETURN;
     END IF;
-    SELECT * INTO v_order FROM orders WHERE global_order_id = p_global_order_id AND store_id = p_store_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'PS404', MESSAGE = format('no order %s at this store', p_global_order_id);
-    END IF;
+    v_order := lock_store_order(p_store_id, p_global_order_id);
     IF jsonb_typeof(p_items) IS DISTINCT FROM 'array' OR jsonb_array_length(p_items) = 0 THEN
         PERFORM pos_invalid('items', 'a refund needs at least one line');
     END IF;
@@ -161,10 +173,7 @@ BEGIN
     IF replayed THEN
         RETURN;
     END IF;
-    SELECT * INTO v_order FROM orders WHERE global_order_id = p_global_order_id AND store_id = p_store_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'PS404', MESSAGE = format('no order %s at this store', p_global_order_id);
-    END IF;
+    v_order := lock_store_order(p_store_id, p_global_order_id);
     v_shift := current_shift(p_store_id, p_credential_id);
     IF v_order.shift_id IS DISTINCT FROM v_shift THEN
         RAISE EXCEPTION USING ERRCODE = 'PS414',
