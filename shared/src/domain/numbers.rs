@@ -170,14 +170,6 @@ id_type!(
 );
 
 bounded_integer!(
-    /// Units a stock adjustment adds (or, negative, takes off) on one line.
-    StockChange(i32),
-    -1_000_000,
-    1_000_000,
-    "must be a whole number of units between -1000000 and 1000000"
-);
-
-bounded_integer!(
     /// Units on a shelf: as counted, or a reorder level.
     UnitCount(i32),
     0,
@@ -256,3 +248,55 @@ mod tests {
         );
     }
 }
+
+/// Units a stock adjustment adds, or (negative) takes off, on one line: not zero, at most a million
+/// either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "WholeNumber", into = "i64")]
+pub struct StockChange(i32);
+
+impl StockChange {
+    pub const LIMIT: i32 = 1_000_000;
+
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
+
+impl TryFrom<WholeNumber> for StockChange {
+    type Error = Invalid;
+
+    fn try_from(raw: WholeNumber) -> Result<Self, Invalid> {
+        i32::try_from(raw.0)
+            .ok()
+            .filter(|units| *units != 0 && units.abs() <= Self::LIMIT)
+            .map(Self)
+            .ok_or_else(|| {
+                Invalid::new("must be a whole number of units from -1000000 to 1000000, not 0")
+            })
+    }
+}
+
+impl From<StockChange> for i64 {
+    fn from(value: StockChange) -> i64 {
+        i64::from(value.0)
+    }
+}
+
+impl utoipa::PartialSchema for StockChange {
+    fn schema() -> RefOr<Schema> {
+        let range = |min: i32, max: i32| {
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+                .minimum(Some(f64::from(min)))
+                .maximum(Some(f64::from(max)))
+        };
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(range(-Self::LIMIT, -1))
+            .item(range(1, Self::LIMIT))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for StockChange {}
