@@ -17,8 +17,9 @@ use crate::cluster::{CityState, Paths, State, StoreState};
 
 /// The label of the credentials posctl issues, as `GET /stores/{id}/cashier-tokens` shows them.
 const LABEL: &str = "posctl";
-/// The terminal its credentials sell at.
+/// The terminal its credentials sell at, and who sells there (as receipts print it).
 const TERMINAL: &str = "T1";
+const CASHIER: &str = "Store manager";
 /// How long a command waits for the node to take up a new credential.
 const UPTAKE_TIMEOUT: Duration = Duration::from_secs(20);
 /// How often a node reloads its credentials once they change (store-node's `cashiers`).
@@ -43,7 +44,7 @@ pub async fn issue_credential(api: &Api, store_id: i32) -> anyhow::Result<(i32, 
             &format!("/stores/{store_id}/cashier-tokens"),
             // The store's one till of the local cluster, with a manager's rights so that every till
             // operation (shifts with cash out among them) can be tried with it.
-            &json!({ "label": LABEL, "terminal": TERMINAL, "role": "manager" }),
+            &json!({ "label": LABEL, "cashier": CASHIER, "terminal": TERMINAL, "role": "manager" }),
         )
         .await
         .with_context(|| format!("issuing a cashier credential for store {store_id}"))?;

@@ -16,13 +16,13 @@ DECLARE
     v_pattern text := p_digits || '%';
 BEGIN
     IF p_digits IS NOT NULL THEN
-        -- A prefix is read one of two ways, chosen by counting (along its index in order, 2,000 at most)
+        -- A prefix is read one of two ways, chosen by counting (along its index in order, 1,000 at most)
         -- how many share it, not by the planner's estimate, which near a hundredth of the customers chose
         -- the slower way often enough to take p99 past 30 ms: fewer, and they are all read from the
         -- index and put in order; more, and a page of them is dense enough in id order to be found by
         -- reading by id (the expression keeps the planner off the prefix's index).
         IF NOT EXISTS (SELECT 1 FROM customers c WHERE c.deleted_at IS NULL AND c.phone_digits LIKE v_pattern
-                       ORDER BY c.phone_digits USING ~<~ OFFSET 1999 LIMIT 1) THEN
+                       ORDER BY c.phone_digits USING ~<~ OFFSET 999 LIMIT 1) THEN
             RETURN QUERY
             WITH sharing AS MATERIALIZED (
                 SELECT c.id FROM customers c WHERE c.deleted_at IS NULL AND c.phone_digits LIKE v_pattern)

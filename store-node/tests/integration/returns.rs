@@ -282,3 +282,76 @@ async fn an_exchange_refunds_to_store_credit_and_sells_in_one_transaction() {
     .await;
     assert_eq!(status, 422);
 }
+
+/// Tills at once: sales spending one credit note never take it below zero (each fits or is refused), and
+/// exchanges beside sales of the same products never deadlock (no answer is a 5xx).
+#[tokio::test]
+async fn one_note_spent_at_once_and_exchanges_beside_sales_neither_overspend_nor_fail() {
+    let node = taxed_node().await;
+    let [_, manager, _] = credentials(&node).await;
+    node.db
+        .execute(
+            "UPDATE inventory SET quantity = 100 WHERE store_id = 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (_, credit) = post(
+        &node,
+        "/returns",
+        &manager,
+        goods_back(
+            json!([{"product_id": 2, "quantity": 2}]),
+            "store_credit",
+            None,
+        ),
+    )
+    .await;
+    let code = credit["credit_note"]["code"].clone();
+    // Ten sales at once, each paying 30.00 of the 199.00 with the note and the rest in cash.
+    let spend = || {
+        let mut sale = paid_with_credit(&code, "30.00");
+        sale["payments"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"method": "cash", "amount": "120.00"}));
+        post(&node, "/orders", &manager, sale)
+    };
+    let answers = futures_util::future::join_all((0..10).map(|_| spend())).await;
+    let mut statuses: Vec<u16> = answers.iter().map(|(status, _)| *status).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 201, 201, 201, 201, 201, 422, 422, 422, 422]);
+    let note_path = format!("/credit-notes/{}", code.as_str().unwrap());
+    let (_, note) = call(&node, reqwest::Method::GET, &note_path, &manager, None).await;
+    assert_eq!(note["balance"], json!("19.00"));
+
+    // Rusks back for tea, while other tills sell tea and rusks together.
+    let mut originals = Vec::new();
+    for _ in 0..4 {
+        let (_, sold) = post(&node, "/orders", &manager, sale(&[(2, 1)], "100")).await;
+        originals.push(sold["global_order_id"].as_str().unwrap().to_owned());
+    }
+    let paths: Vec<String> = originals
+        .iter()
+        .map(|id| format!("/orders/{id}/exchanges"))
+        .collect();
+    let exchanges = paths.iter().map(|path| {
+        post(
+            &node,
+            path,
+            &manager,
+            json!({"idempotency_key": Uuid::new_v4(), "items": [{"line_no": 1, "quantity": 1}],
+                   "sale": {"customer_id": null, "items": [{"product_id": 1, "quantity": 1}],
+                            "payments": [{"method": "cash", "amount": "60.00"}]}}),
+        )
+    });
+    let sales = (0..4).map(|_| post(&node, "/orders", &manager, sale(&[(1, 1), (2, 1)], "300")));
+    let (exchanged, sold) = futures_util::future::join(
+        futures_util::future::join_all(exchanges),
+        futures_util::future::join_all(sales),
+    )
+    .await;
+    for (status, body) in exchanged.iter().chain(&sold) {
+        assert_eq!(*status, 201, "{body}");
+    }
+}
