@@ -1,5 +1,5 @@
--- Lookups at the till that must be planned for the value looked up.
--- Called by: the store-node service (GET /customers), or an operator from psql.
+-- Lookups at the till, each planned for the value looked up.
+-- Called by: the store-node service (GET /products, GET /customers), or an operator from psql.
 -- Replaceable (CREATE OR REPLACE only): re-applied at start-up under an advisory lock when its text changes.
 
 -- The city's live customers, all or by one of: the exact number (p_phone), the first digits of it
@@ -48,5 +48,31 @@ BEGIN
       AND (p_name IS NULL OR c.name ILIKE p_name)
       AND c.id > p_after
     ORDER BY c.id LIMIT p_limit;
+END;
+$$;
+
+-- The catalogue as the till sees it: the price a sale charges now (a scheduled price once its moment has
+-- come) and the tax rate it applies (the product's own, else its category's), a schedule still to come
+-- shown as one; all, or by one of the barcode, the SKU or part of the name (p_name, a LIKE pattern), after
+-- id p_after, p_limit of them by id. Planned for its values, as find_customers() is: a plan made once for
+-- any value read a name few products share by id through the whole catalogue.
+CREATE OR REPLACE FUNCTION find_products(p_barcode text, p_sku text, p_name text, p_after bigint, p_limit bigint)
+RETURNS TABLE (id integer, sku text, barcode text, name text, category_id integer, price numeric,
+               tax_rate numeric, next_price numeric, next_price_at timestamptz, active boolean, version bigint,
+               updated_at timestamptz)
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan AS $$
+BEGIN
+    RETURN QUERY
+    SELECT p.id, p.sku, p.barcode, p.name, p.category_id, price_now(p.price, p.next_price, p.next_price_at),
+           coalesce(p.tax_rate, c.tax_rate, 0),
+           CASE WHEN p.next_price_at > now() THEN p.next_price END,
+           CASE WHEN p.next_price_at > now() THEN p.next_price_at END,
+           p.active, p.version, p.updated_at
+    FROM products p LEFT JOIN categories c ON c.id = p.category_id
+    WHERE (p_barcode IS NULL OR p.barcode = p_barcode)
+      AND (p_sku IS NULL OR p.sku = p_sku)
+      AND (p_name IS NULL OR p.name ILIKE p_name)
+      AND p.id > p_after
+    ORDER BY p.id LIMIT p_limit;
 END;
 $$;
