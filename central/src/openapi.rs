@@ -22,6 +22,7 @@ use utoipa::OpenApi;
         (name = "nodes", description = "The store nodes: registration, enabling, resync"),
         (name = "replication", description = "The replication log: status, retries, re-queues"),
         (name = "orders", description = "The chain's sales by global order id"),
+        (name = "transfers", description = "Stock moved between stores: every transfer's state, as the nodes of its stores report it"),
         (name = "reports", description = "Reports across every store, by parallel fan-out to the nodes"),
         (name = "dashboard", description = "The server-rendered head office dashboard and its session"),
         (name = "accounts", description = "Head office's named accounts (admin, manager, viewer), their sessions, and the audit trail"),

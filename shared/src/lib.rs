@@ -19,6 +19,7 @@ pub mod pgctl;
 pub mod service;
 pub mod telemetry;
 pub mod tls;
+pub mod transfers;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;

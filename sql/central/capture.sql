@@ -157,6 +157,26 @@ BEGIN
 END;
 $generate$;
 
+-- Transfers go to the nodes of both their stores (one node when both are in one city): the destination's
+-- hears of the shipment and of a cancel asked, the source's of the answer. Their cities never change.
+CREATE OR REPLACE FUNCTION replicate_transfers() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
+        SELECT 'transfers', o.id, n.city_id, 'DELETE'
+        FROM old_rows o JOIN nodes n ON n.city_id IN (o.from_city_id, o.to_city_id)
+        WHERE n.enabled;
+    ELSE
+        INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
+        SELECT 'transfers', r.id, n.city_id, TG_OP::replication_operation
+        FROM new_rows r JOIN nodes n ON n.city_id IN (r.from_city_id, r.to_city_id)
+        WHERE n.enabled;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
 -- The three capture triggers of each replicated table: trg_TABLE_insert, trg_TABLE_update and
 -- trg_TABLE_delete.
 DO $generate$
@@ -164,7 +184,7 @@ DECLARE
     v_table text;
 BEGIN
     FOREACH v_table IN ARRAY ARRAY['customers', 'stores', 'products', 'categories', 'promotions', 'cities',
-                                  'cashier_tokens'] LOOP
+                                  'cashier_tokens', 'transfers'] LOOP
         EXECUTE format('CREATE OR REPLACE TRIGGER %I AFTER INSERT ON %I REFERENCING NEW TABLE AS new_rows '
                        'FOR EACH STATEMENT EXECUTE FUNCTION %I()',
                        'trg_' || v_table || '_insert', v_table, 'replicate_' || v_table);
@@ -178,4 +198,6 @@ BEGIN
 END;
 $generate$;
 CREATE OR REPLACE TRIGGER trg_cashier_tokens_touch BEFORE UPDATE ON cashier_tokens
+    FOR EACH ROW EXECUTE FUNCTION touch_row();
+CREATE OR REPLACE TRIGGER trg_transfers_touch BEFORE UPDATE ON transfers
     FOR EACH ROW EXECUTE FUNCTION touch_row();

@@ -144,6 +144,7 @@ BEGIN
                      WHEN 'promotions' THEN (SELECT to_json(pr) FROM promotions pr WHERE pr.id = w.record_id)
                      WHEN 'stores' THEN (SELECT to_json(st) FROM stores st WHERE st.id = w.record_id)
                      WHEN 'customers' THEN (SELECT to_json(cu) FROM customers cu WHERE cu.id = w.record_id)
+                     WHEN 'transfers' THEN (SELECT to_json(tr) FROM transfers tr WHERE tr.id = w.record_id)
                  END AS row
           FROM (SELECT u.table_name, u.record_id, bool_or(u.load) AS load
                 FROM unnest(v_tables, v_records, v_loads) AS u (table_name, record_id, load)

@@ -35,7 +35,7 @@ END;
 $$;
 
 -- Queues a LOAD entry for every row of the node's fragment (its city's customers and stores, every
--- city, category, product, promotion and cashier credential) and for each (table, id) of p_also; returns how many. Delivery ships each row
+-- city, category, product, promotion and cashier credential, the open transfers of its stores) and for each (table, id) of p_also; returns how many. Delivery ships each row
 -- as it is now, in batches, while central's writes and the node's sales go on; a LOAD entry overwrites
 -- the node's row even at an equal version (a row damaged by hand), never with an older one. A row of
 -- p_also that central no longer has, or has in another city, is shipped as it is now too: deleted, or
@@ -55,6 +55,8 @@ BEGIN
           UNION SELECT 'promotions', id FROM promotions
           UNION SELECT 'stores', id FROM stores WHERE city_id = p_city_id
           UNION SELECT 'customers', id FROM customers WHERE city_id = p_city_id
+          UNION SELECT 'transfers', id FROM transfers
+                WHERE p_city_id IN (from_city_id, to_city_id) AND status IN ('in_transit', 'cancel_requested')
           UNION SELECT a.table_name::replicated_table, a.id
                 FROM unnest(p_also_tables, p_also_ids) AS a (table_name, id)) f;
     GET DIAGNOSTICS v_count = ROW_COUNT;
@@ -147,7 +149,7 @@ DECLARE
     v_total bigint := 0;
 BEGIN
     FOREACH v_table IN ARRAY ARRAY['cities', 'categories', 'products', 'promotions', 'stores', 'customers',
-                                   'cashier_tokens'] LOOP
+                                   'cashier_tokens', 'transfers'] LOOP
         EXECUTE format('UPDATE %I SET version = version + $1', v_table) USING p_jump;
         GET DIAGNOSTICS v_rows = ROW_COUNT;
         v_total := v_total + v_rows;

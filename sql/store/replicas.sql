@@ -22,6 +22,7 @@ DECLARE
     v_loaded_promotions integer[];
     v_loaded_stores integer[];
     v_loaded_customers integer[];
+    v_loaded_transfers uuid[];
 BEGIN
     IF jsonb_typeof(p_batch) = 'array' THEN
         -- Rows of a resync or an initial load (central's LOAD entries, marked "load") are written even
@@ -34,6 +35,7 @@ BEGIN
                    'promotions', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'promotions' AND i ? 'row'), '[]'),
                    'stores', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'stores' AND i ? 'row'), '[]'),
                    'customers', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'customers' AND i ? 'row'), '[]'),
+                   'transfers', coalesce(jsonb_agg(i -> 'row') FILTER (WHERE i ->> 'table' = 'transfers' AND i ? 'row'), '[]'),
                    'deleted', coalesce(jsonb_agg(i - 'row' - 'load') FILTER (WHERE NOT i ? 'row'), '[]')),
                array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'cashier_tokens'),
                array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'cities'),
@@ -41,9 +43,10 @@ BEGIN
                array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'products'),
                array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'promotions'),
                array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'stores'),
-               array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'customers')
+               array_agg((i -> 'row' ->> 'id')::integer) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'customers'),
+               array_agg((i -> 'row' ->> 'transfer_id')::uuid) FILTER (WHERE i ? 'load' AND i ->> 'table' = 'transfers')
         INTO p_batch, v_loaded_cashier_tokens, v_loaded_cities, v_loaded_categories, v_loaded_products,
-             v_loaded_promotions, v_loaded_stores, v_loaded_customers
+             v_loaded_promotions, v_loaded_stores, v_loaded_customers, v_loaded_transfers
         FROM jsonb_array_elements(p_batch) i;
     END IF;
     -- A credential from a central older than this node is a cashier's, with no discount of its own.
@@ -136,6 +139,10 @@ BEGIN
            OR (t.version = EXCLUDED.version AND t.id = ANY (v_loaded_customers));
     GET DIAGNOSTICS v_count = ROW_COUNT;
     v_total := v_total + v_count;
+
+    -- Transfers of this node's stores: a step taken elsewhere, with what it means here (transfers.sql).
+    -- After the stores, so that a store announced in the same batch is here already.
+    v_total := v_total + apply_transfer_rows(p_batch -> 'transfers', v_loaded_transfers);
 
     -- Rows gone from central. Rows this node's history refers to are kept (products made inactive,
     -- customers marked deleted) so that old orders stay valid.

@@ -7,17 +7,12 @@
 -- Errors the service maps to HTTP answers, besides checkout()'s:
 --   PS416 the count is applied already, or a count is open at the store already (409 conflict)
 
--- Changes the store's stock of each product by its change, locking the rows in product-id order (the
--- order every sale locks in), and keeps the adjustment. A change that would take a line below zero is
--- refused (PS409) or, with p_floor (a count applied after more was sold than counted), stops at zero.
--- Returns the adjustment's id.
-CREATE OR REPLACE FUNCTION write_adjustment(p_store_id integer, p_changes stock_change[], p_reason text,
-                                            p_note text, p_credential_id integer, p_count_id bigint,
-                                            p_floor boolean) RETURNS uuid
+-- Locks the store's stock of each product in product-id order (the order every sale locks in), creating
+-- the lines it lacks at zero. With p_check, a change that would take a line below zero is refused (PS409,
+-- the first short line in DETAIL).
+CREATE OR REPLACE FUNCTION lock_stock(p_store_id integer, p_changes stock_change[], p_check boolean) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_adjustment bigint;
-    v_adjustment_id uuid := gen_random_uuid();
     v_short record;
 BEGIN
     INSERT INTO inventory (store_id, product_id, quantity)
@@ -26,7 +21,7 @@ BEGIN
     PERFORM 1 FROM inventory
     WHERE store_id = p_store_id AND product_id IN (SELECT product_id FROM unnest(p_changes))
     ORDER BY product_id FOR UPDATE;
-    IF NOT p_floor THEN
+    IF p_check THEN
         SELECT c.product_id, -c.change AS requested, i.quantity AS available INTO v_short
         FROM unnest(p_changes) c JOIN inventory i ON i.store_id = p_store_id AND i.product_id = c.product_id
         WHERE i.quantity + c.change < 0 ORDER BY c.product_id LIMIT 1;
@@ -38,6 +33,21 @@ BEGIN
                                             'available', v_short.available)::text;
         END IF;
     END IF;
+END;
+$$;
+
+-- Changes the store's stock of each product by its change (lock_stock()), and keeps the adjustment. A
+-- change that would take a line below zero is refused (PS409) or, with p_floor (a count applied after
+-- more was sold than counted), stops at zero. Returns the adjustment's id.
+CREATE OR REPLACE FUNCTION write_adjustment(p_store_id integer, p_changes stock_change[], p_reason text,
+                                            p_note text, p_credential_id integer, p_count_id bigint,
+                                            p_floor boolean) RETURNS uuid
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_adjustment bigint;
+    v_adjustment_id uuid := gen_random_uuid();
+BEGIN
+    PERFORM lock_stock(p_store_id, p_changes, NOT p_floor);
     INSERT INTO stock_adjustments (adjustment_id, store_id, reason, note, count_id, credential_id, business_date)
     VALUES (v_adjustment_id, p_store_id, p_reason, p_note, p_count_id, p_credential_id,
             store_business_date(p_store_id))

@@ -18,6 +18,7 @@ use utoipa::OpenApi;
     tags(
         (name = "catalogue", description = "Products with this node's prices, and this city's customers"),
         (name = "inventory", description = "Stock of the city's stores"),
+        (name = "transfers", description = "Stock shipped between stores, in this city or another: shipped, received, cancelled"),
         (name = "sales", description = "Sales, refunds and receipts at the till"),
         (name = "shifts", description = "Shifts at a terminal: float, cash in and out, X and Z reports"),
         (name = "reports", description = "End of day, and the backlog of sales not yet reported to central"),

@@ -10,6 +10,7 @@ pub mod promotions;
 pub mod replication;
 pub mod reports;
 pub mod tokens;
+pub mod transfers;
 
 use pos_shared::error::ApiError;
 use tokio_postgres::error::SqlState;

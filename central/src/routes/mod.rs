@@ -24,6 +24,7 @@ pub mod replication;
 pub mod reports;
 pub mod stores;
 pub mod tokens;
+pub mod transfers;
 
 pub type Reply = Result<HttpResponse, ApiError>;
 
@@ -124,6 +125,7 @@ pos_shared::route_modules![
     customers,
     replication,
     orders,
+    transfers,
     reports,
     dashboard,
 ];

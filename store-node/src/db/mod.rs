@@ -10,6 +10,7 @@ pub mod reports;
 pub mod settings;
 pub mod shifts;
 pub mod stock;
+pub mod transfers;
 
 /// A `LIKE` pattern for `words` anywhere in a text, LIKE's own wildcards in them matched as themselves.
 pub fn like_part(words: &str) -> String {

@@ -12,9 +12,10 @@ pub mod returns;
 pub mod sale_body;
 pub mod shifts;
 pub mod stock;
+pub mod transfers;
 pub mod voids;
 
 pos_shared::route_modules![
-    products, customers, inventory, stock, orders, voids, returns, approvals, receipts, shifts,
-    reports
+    products, customers, inventory, stock, transfers, orders, voids, returns, approvals, receipts,
+    shifts, reports
 ];

@@ -46,8 +46,8 @@ pub fn sale_error(err: anyhow::Error) -> ApiError {
             details: None,
         },
         // A sale that cannot be voided (sql/store/refunds.sql), a count applied or open already
-        // (sql/store/stock.sql).
-        "PS414" | "PS416" => ApiError::Conflict {
+        // (sql/store/stock.sql), a transfer past the step asked (sql/store/transfers.sql).
+        "PS414" | "PS416" | "PS417" => ApiError::Conflict {
             code: "conflict",
             message: db.message().to_owned(),
             details: None,

@@ -18,7 +18,7 @@ use crate::state::AppState;
 
 /// The manager's credential id: adjustments, starting and applying counts and reorder levels are a
 /// store manager's.
-fn manager(cashier: &Cashier, what: &str) -> Result<i32, ApiError> {
+pub(crate) fn manager(cashier: &Cashier, what: &str) -> Result<i32, ApiError> {
     cashier
         .credential
         .filter(|c| c.manager)

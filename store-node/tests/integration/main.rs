@@ -229,6 +229,7 @@ mod returns;
 mod sales;
 mod shifts;
 mod stock;
+mod transfers;
 mod voids;
 
 #[tokio::test]

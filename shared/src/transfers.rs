@@ -1,0 +1,57 @@
+//! The shape of a stock transfer between stores, as the nodes of its stores and central serve it. The
+//! JSON is built in SQL (`transfer_json()` at a node, `transfer_view()` at central) and read back
+//! through these types, so that the API document names every field.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// `in_transit` (shipped, the stock off the source), `cancel_requested` (the source asked for it back
+/// and waits for the destination's node), `received` or `cancelled` (final: the stock is at the
+/// destination, or back at the source).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferStatus {
+    InTransit,
+    CancelRequested,
+    Received,
+    Cancelled,
+}
+
+impl TransferStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InTransit => "in_transit",
+            Self::CancelRequested => "cancel_requested",
+            Self::Received => "received",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TransferLine {
+    pub product_id: i32,
+    /// Units shipped.
+    pub quantity: i32,
+    /// Units that arrived; `null` until the destination receives the shipment.
+    pub received: Option<i32>,
+    /// Why fewer arrived than were shipped.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Transfer {
+    pub transfer_id: Uuid,
+    pub from_store_id: i32,
+    pub to_store_id: i32,
+    pub status: TransferStatus,
+    pub note: Option<String>,
+    /// Why it was cancelled, when the source did not ask for it (head office refused the destination).
+    pub cancel_reason: Option<String>,
+    pub shipped_at: DateTime<Utc>,
+    pub cancel_requested_at: Option<DateTime<Utc>>,
+    pub received_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub lines: Vec<TransferLine>,
+}

@@ -1,0 +1,325 @@
+-- Stock transfers between stores, in one city or across cities, with no transaction spanning two nodes.
+-- Called by: the store-node service (POST /transfers, /transfers/{id}/receive, /transfers/{id}/cancel,
+-- GET /transfers…), central's replicator through apply_replication() (apply_transfer_rows()), or an
+-- operator from psql.
+-- Replaceable (CREATE OR REPLACE only): re-applied at start-up under an advisory lock when its text changes.
+--
+-- Each step is one local transaction at the node that owns it, and travels as an outbox entry:
+--   shipped           the source's node takes the stock off (never more than it has);
+--   received          the destination's node adds what arrived, each short line with its reason;
+--   cancel_requested  the source's node asks for it back (the stores are on two nodes);
+--   cancelled         the destination's node grants that (it has not received it), or the source's node
+--                     cancels at once when both stores are its own, or central refuses the shipment (a
+--                     destination it does not know); the source's node then puts the stock back.
+-- The destination's node decides between a receipt and a cancel: it alone can see both, in order, under
+-- the transfer's row lock. So a shipment is received or cancelled, never both, and whichever it is
+-- happens once. Central keeps every transfer's state (the furthest step it has heard of) and relays each
+-- change to the nodes of both stores through replication.
+--
+-- Errors the service maps to HTTP answers, besides checkout()'s:
+--   PS404 no such transfer from or to the store
+--   PS417 the transfer is not in a state for this (received or cancelled already, a cancel asked already)
+
+-- The transfer as the API shows it.
+CREATE OR REPLACE FUNCTION transfer_json(p_transfer_id uuid) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+               'transfer_id', t.transfer_id, 'from_store_id', t.from_store_id, 'to_store_id', t.to_store_id,
+               'status', t.status, 'note', t.note, 'cancel_reason', t.cancel_reason,
+               'shipped_at', t.shipped_at, 'cancel_requested_at', t.cancel_requested_at,
+               'received_at', t.received_at, 'cancelled_at', t.cancelled_at,
+               'lines', (SELECT jsonb_agg(jsonb_build_object('product_id', l.product_id, 'quantity', l.quantity,
+                                                             'received', l.received, 'reason', l.reason)
+                                          ORDER BY l.product_id)
+                         FROM transfer_lines l WHERE l.transfer_id = t.transfer_id))
+    FROM transfers t WHERE t.transfer_id = p_transfer_id
+$$;
+
+-- The transfer's state goes up to central, reported by p_store_id (the store whose step it is).
+CREATE OR REPLACE FUNCTION queue_transfer_event(p_transfer_id uuid, p_store_id integer) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO outbox (kind, payload)
+    VALUES ('transfer', transfer_json(p_transfer_id) || jsonb_build_object('store_id', p_store_id))
+$$;
+
+-- Whether the store sells at this node (its city is this node's).
+CREATE OR REPLACE FUNCTION store_is_here(p_store_id integer) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (SELECT 1 FROM stores s JOIN node_settings n ON n.city_id = s.city_id WHERE s.id = p_store_id)
+$$;
+
+-- Ships p_items ([{"product_id", "quantity"}]) from p_store_id to p_to_store_id: the stock leaves the
+-- source now, in product-id order like a sale, and never more than it has (PS409).
+CREATE OR REPLACE FUNCTION ship_transfer(p_store_id integer, p_to_store_id integer, p_items jsonb, p_note text,
+                                         p_idempotency_key uuid, p_credential_id integer,
+                                         OUT transfer_id uuid, OUT replayed boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_fingerprint text := md5(jsonb_build_object('store', p_store_id, 'to', p_to_store_id, 'items', p_items,
+                                                 'note', p_note)::text);
+    v_changes stock_change[];
+BEGIN
+    transfer_id := claim_idempotency_key(p_idempotency_key, 'transfer', p_store_id, v_fingerprint);
+    replayed := transfer_id IS NOT NULL;
+    IF replayed THEN
+        RETURN;
+    END IF;
+    IF p_to_store_id IS NULL OR p_to_store_id = p_store_id THEN
+        PERFORM pos_invalid('to_store_id', 'a transfer goes to another store');
+    END IF;
+    IF EXISTS (SELECT 1 FROM stores s WHERE s.id = p_to_store_id AND NOT s.active) THEN
+        PERFORM pos_invalid('to_store_id', format('store %s is closed', p_to_store_id));
+    END IF;
+    v_changes := stock_changes(p_store_id, p_items, 'quantity');
+    IF NOT store_is_here(p_store_id) THEN
+        RAISE EXCEPTION USING ERRCODE = 'PS411',
+            MESSAGE = format('store %s has moved to another city: its stock is at that city''s node', p_store_id);
+    END IF;
+    IF EXISTS (SELECT 1 FROM unnest(v_changes) WHERE change <= 0) THEN
+        PERFORM pos_invalid('quantity', 'every line ships at least one unit');
+    END IF;
+    PERFORM lock_stock(p_store_id, ARRAY(SELECT ROW(c.product_id, -c.change)::stock_change FROM unnest(v_changes) c),
+                       true);
+    transfer_id := gen_random_uuid();
+    INSERT INTO transfers (transfer_id, from_store_id, to_store_id, status, note, shipped_by, shipped_at)
+    VALUES (transfer_id, p_store_id, p_to_store_id, 'in_transit', p_note, p_credential_id, now());
+    INSERT INTO transfer_lines (transfer_id, product_id, quantity)
+    SELECT transfer_id, c.product_id, c.change FROM unnest(v_changes) c;
+    UPDATE inventory i SET quantity = i.quantity - c.change, updated_at = now()
+    FROM unnest(v_changes) c
+    WHERE i.store_id = p_store_id AND i.product_id = c.product_id;
+    PERFORM queue_transfer_event(transfer_id, p_store_id);
+    INSERT INTO idempotency_keys (idempotency_key, kind, store_id, fingerprint, result_id)
+    VALUES (p_idempotency_key, 'transfer', p_store_id, v_fingerprint, transfer_id);
+END;
+$$;
+
+-- The transfer, locked, if p_store_id is its source (p_as = 'from') or destination ('to'); PS404 otherwise.
+CREATE OR REPLACE FUNCTION lock_transfer(p_transfer_id uuid, p_store_id integer, p_as text) RETURNS transfers
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_transfer transfers;
+BEGIN
+    SELECT * INTO v_transfer FROM transfers t
+    WHERE t.transfer_id = p_transfer_id
+      AND CASE p_as WHEN 'from' THEN t.from_store_id ELSE t.to_store_id END = p_store_id
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'PS404',
+            MESSAGE = format('no transfer %s %s store %s', p_transfer_id,
+                             CASE p_as WHEN 'from' THEN 'from' ELSE 'to' END, p_store_id);
+    END IF;
+    RETURN v_transfer;
+END;
+$$;
+
+-- Receives the transfer at its destination: every line in full, except those p_items names
+-- ([{"product_id", "quantity", "reason"}]: what arrived of it, with a reason when it is less).
+CREATE OR REPLACE FUNCTION receive_transfer(p_store_id integer, p_transfer_id uuid, p_items jsonb,
+                                            p_idempotency_key uuid, p_credential_id integer,
+                                            OUT replayed boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_fingerprint text := md5(jsonb_build_object('store', p_store_id, 'transfer', p_transfer_id,
+                                                 'items', p_items)::text);
+    v_transfer transfers;
+    v_bad record;
+BEGIN
+    replayed := claim_idempotency_key(p_idempotency_key, 'transfer_receipt', p_store_id, v_fingerprint) IS NOT NULL;
+    IF replayed THEN
+        RETURN;
+    END IF;
+    v_transfer := lock_transfer(p_transfer_id, p_store_id, 'to');
+    IF v_transfer.status <> 'in_transit' THEN
+        RAISE EXCEPTION USING ERRCODE = 'PS417',
+            MESSAGE = format('transfer %s is %s: it cannot be received', p_transfer_id,
+                             replace(v_transfer.status, '_', ' '));
+    END IF;
+    IF jsonb_typeof(coalesce(p_items, '[]')) <> 'array' THEN
+        PERFORM pos_invalid('items', 'items is a list');
+    END IF;
+    BEGIN
+        SELECT i.product_id, i.quantity, i.reason, l.quantity AS shipped
+        INTO v_bad
+        FROM jsonb_to_recordset(coalesce(p_items, '[]')) AS i (product_id integer, quantity integer, reason text)
+        LEFT JOIN transfer_lines l ON l.transfer_id = p_transfer_id AND l.product_id = i.product_id
+        ORDER BY (l.product_id IS NULL OR i.quantity IS NULL OR i.quantity NOT BETWEEN 0 AND l.quantity
+                  OR (i.quantity < l.quantity AND nullif(btrim(i.reason), '') IS NULL)) DESC
+        LIMIT 1;
+    EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range OR invalid_parameter_value THEN
+        PERFORM pos_invalid('items', 'product_id and quantity must be whole numbers');
+    END;
+    IF FOUND THEN
+        IF v_bad.product_id IS NULL OR v_bad.shipped IS NULL THEN
+            PERFORM pos_invalid('product_id', format('product %s is not in this transfer', v_bad.product_id));
+        ELSIF v_bad.quantity IS NULL OR v_bad.quantity < 0 THEN
+            PERFORM pos_invalid('quantity', 'a quantity received is zero or more');
+        ELSIF v_bad.quantity > v_bad.shipped THEN
+            PERFORM pos_invalid('quantity', format('%s of product %s were shipped: %s cannot be received',
+                                                   v_bad.shipped, v_bad.product_id, v_bad.quantity));
+        ELSIF v_bad.quantity < v_bad.shipped AND nullif(btrim(v_bad.reason), '') IS NULL THEN
+            PERFORM pos_invalid('reason', format('%s of product %s were shipped and %s arrived: say why',
+                                                 v_bad.shipped, v_bad.product_id, v_bad.quantity));
+        END IF;
+    END IF;
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(p_items, '[]')) i
+               GROUP BY i ->> 'product_id' HAVING count(*) > 1) THEN
+        PERFORM pos_invalid('product_id', 'each product is named once');
+    END IF;
+    UPDATE transfer_lines l
+    SET received = coalesce(i.quantity, l.quantity),
+        reason = CASE WHEN coalesce(i.quantity, l.quantity) < l.quantity THEN btrim(i.reason) END
+    FROM (SELECT x.product_id, g.quantity, g.reason
+          FROM transfer_lines x
+          LEFT JOIN jsonb_to_recordset(coalesce(p_items, '[]')) AS g (product_id integer, quantity integer, reason text)
+              ON g.product_id = x.product_id
+          WHERE x.transfer_id = p_transfer_id) i
+    WHERE l.transfer_id = p_transfer_id AND l.product_id = i.product_id;
+    PERFORM lock_stock(p_store_id, ARRAY(SELECT ROW(l.product_id, l.received)::stock_change FROM transfer_lines l
+                                         WHERE l.transfer_id = p_transfer_id ORDER BY l.product_id),
+                       false);
+    UPDATE inventory i SET quantity = i.quantity + l.received, updated_at = now()
+    FROM transfer_lines l
+    WHERE l.transfer_id = p_transfer_id AND l.received > 0 AND i.store_id = p_store_id AND i.product_id = l.product_id;
+    UPDATE transfers SET status = 'received', received_at = now(), received_by = p_credential_id
+    WHERE transfer_id = p_transfer_id;
+    PERFORM queue_transfer_event(p_transfer_id, p_store_id);
+    INSERT INTO idempotency_keys (idempotency_key, kind, store_id, fingerprint, result_id)
+    VALUES (p_idempotency_key, 'transfer_receipt', p_store_id, v_fingerprint, p_transfer_id);
+END;
+$$;
+
+-- The shipment back on the source's shelf (the transfer is locked, and not yet cancelled).
+CREATE OR REPLACE FUNCTION restock_transfer(p_transfer transfers) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM lock_stock(p_transfer.from_store_id,
+                       ARRAY(SELECT ROW(l.product_id, l.quantity)::stock_change FROM transfer_lines l
+                             WHERE l.transfer_id = p_transfer.transfer_id ORDER BY l.product_id),
+                       false);
+    UPDATE inventory i SET quantity = i.quantity + l.quantity, updated_at = now()
+    FROM transfer_lines l
+    WHERE l.transfer_id = p_transfer.transfer_id AND i.store_id = p_transfer.from_store_id
+      AND i.product_id = l.product_id;
+END;
+$$;
+
+-- Cancels a transfer at its source. Both stores at this node: at once, the stock back on the shelf.
+-- Otherwise the cancel is asked of the destination's node through central (cancel_requested): it
+-- grants it unless it has received the shipment, and the stock comes back when the answer does.
+CREATE OR REPLACE FUNCTION cancel_transfer(p_store_id integer, p_transfer_id uuid, p_idempotency_key uuid,
+                                           p_credential_id integer, OUT replayed boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_fingerprint text := md5(jsonb_build_object('store', p_store_id, 'transfer', p_transfer_id)::text);
+    v_transfer transfers;
+BEGIN
+    replayed := claim_idempotency_key(p_idempotency_key, 'transfer_cancel', p_store_id, v_fingerprint) IS NOT NULL;
+    IF replayed THEN
+        RETURN;
+    END IF;
+    v_transfer := lock_transfer(p_transfer_id, p_store_id, 'from');
+    IF v_transfer.status <> 'in_transit' THEN
+        RAISE EXCEPTION USING ERRCODE = 'PS417',
+            MESSAGE = format('transfer %s is %s: it cannot be cancelled', p_transfer_id,
+                             replace(v_transfer.status, '_', ' '));
+    END IF;
+    IF store_is_here(v_transfer.to_store_id) THEN
+        PERFORM restock_transfer(v_transfer);
+        UPDATE transfers SET status = 'cancelled', cancelled_at = now(), cancel_requested_at = now()
+        WHERE transfer_id = p_transfer_id;
+    ELSE
+        UPDATE transfers SET status = 'cancel_requested', cancel_requested_at = now()
+        WHERE transfer_id = p_transfer_id;
+    END IF;
+    PERFORM queue_transfer_event(p_transfer_id, p_store_id);
+    INSERT INTO idempotency_keys (idempotency_key, kind, store_id, fingerprint, result_id)
+    VALUES (p_idempotency_key, 'transfer_cancel', p_store_id, v_fingerprint, p_transfer_id);
+END;
+$$;
+
+-- Central's transfers, as replication delivers them (rows of central's transfers table, with their
+-- lines as a list). Applied one by one in transfer-id order, each under its row lock, and only when
+-- newer than what this node has applied (or equal, for p_loaded: a resync). What each means here:
+--   at the destination: a shipment announced (in_transit), or the source's cancel asked
+--   (cancel_requested), granted unless the shipment was received here already;
+--   at the source: the destination's answer: received (with what arrived), or cancelled (the stock
+--   comes back; also when central refused the destination).
+-- A transfer this node already holds in a final state changes no more.
+CREATE OR REPLACE FUNCTION apply_transfer_rows(p_rows jsonb, p_loaded uuid[]) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+    v_local transfers;
+    v_count integer := 0;
+    v_node_city integer := (SELECT city_id FROM node_settings);
+BEGIN
+    FOR r IN
+        SELECT t.*, x.lines, x.version
+        FROM jsonb_populate_recordset(NULL::transfers, coalesce(p_rows, '[]')) t
+        JOIN jsonb_to_recordset(coalesce(p_rows, '[]'))
+            AS x (transfer_id uuid, lines jsonb, from_city_id integer, to_city_id integer, version bigint)
+            ON x.transfer_id = t.transfer_id
+        ORDER BY t.transfer_id
+    LOOP
+        SELECT * INTO v_local FROM transfers WHERE transfer_id = r.transfer_id FOR UPDATE;
+        IF FOUND AND (v_local.central_version > r.version
+                      OR (v_local.central_version = r.version AND NOT r.transfer_id = ANY (coalesce(p_loaded, '{}')))) THEN
+            CONTINUE;
+        END IF;
+        v_count := v_count + 1;
+        IF NOT FOUND THEN
+            -- Announced to this node: a shipment on its way here, or (a node restored from a backup that
+            -- lost it) a record of the transfer as central has it.
+            INSERT INTO transfers (transfer_id, from_store_id, to_store_id, status, note, cancel_reason, shipped_at,
+                                   cancel_requested_at, received_at, cancelled_at, central_version)
+            VALUES (r.transfer_id, r.from_store_id, r.to_store_id,
+                    CASE r.status WHEN 'cancel_requested' THEN 'in_transit' ELSE r.status END, r.note,
+                    r.cancel_reason, r.shipped_at, r.cancel_requested_at, r.received_at, r.cancelled_at, r.version)
+            RETURNING * INTO v_local;
+            INSERT INTO transfer_lines (transfer_id, product_id, quantity, received, reason)
+            SELECT r.transfer_id, l.product_id, l.quantity, l.received, l.reason
+            FROM jsonb_to_recordset(r.lines) AS l (product_id integer, quantity integer, received integer, reason text);
+        ELSE
+            UPDATE transfers SET central_version = r.version WHERE transfer_id = r.transfer_id;
+        END IF;
+        IF v_local.status IN ('received', 'cancelled') THEN
+            CONTINUE;
+        END IF;
+        IF r.status = 'cancel_requested' AND store_is_here(r.to_store_id) AND v_local.status = 'in_transit' THEN
+            UPDATE transfers SET status = 'cancelled', cancelled_at = now(), cancel_requested_at = r.cancel_requested_at,
+                                 cancel_reason = 'cancelled by the source store before it arrived'
+            WHERE transfer_id = r.transfer_id;
+            PERFORM queue_transfer_event(r.transfer_id, r.to_store_id);
+        ELSIF r.status = 'cancelled' THEN
+            IF store_is_here(r.from_store_id) THEN
+                PERFORM restock_transfer(v_local);
+            END IF;
+            UPDATE transfers SET status = 'cancelled', cancelled_at = r.cancelled_at, cancel_reason = r.cancel_reason
+            WHERE transfer_id = r.transfer_id;
+        ELSIF r.status = 'received' THEN
+            UPDATE transfers SET status = 'received', received_at = r.received_at WHERE transfer_id = r.transfer_id;
+            UPDATE transfer_lines t SET received = l.received, reason = l.reason
+            FROM jsonb_to_recordset(r.lines) AS l (product_id integer, received integer, reason text)
+            WHERE t.transfer_id = r.transfer_id AND t.product_id = l.product_id;
+        END IF;
+    END LOOP;
+    RETURN v_count;
+END;
+$$;
+
+-- The store's transfers, newest first: p_direction 'in' (to it), 'out' (from it) or NULL (both), of
+-- p_status or any; at most p_limit with an id below p_before (a page: see GET /transfers).
+CREATE OR REPLACE FUNCTION store_transfers(p_store_id integer, p_direction text, p_status text, p_before bigint,
+                                           p_limit bigint)
+RETURNS TABLE (id bigint, transfer jsonb)
+LANGUAGE sql STABLE AS $$
+    SELECT t.id, transfer_json(t.transfer_id)
+    FROM transfers t
+    WHERE ((p_direction IS DISTINCT FROM 'in' AND t.from_store_id = p_store_id)
+           OR (p_direction IS DISTINCT FROM 'out' AND t.to_store_id = p_store_id))
+      AND (p_status IS NULL OR t.status = p_status)
+      AND t.id < p_before
+    ORDER BY t.id DESC
+    LIMIT p_limit
+$$;
