@@ -34,8 +34,8 @@ pub async fn list(
             "SELECT t.id::bigint, transfer_view(t) FROM transfers t
              WHERE ($1::text IS NULL OR t.status = $1)
                AND ($2::integer IS NULL OR $2 IN (t.from_store_id, t.to_store_id))
-               AND t.id < $3
-             ORDER BY t.id DESC LIMIT $4",
+               AND t.id < $3::bigint
+             ORDER BY t.id DESC LIMIT $4::bigint",
         )
         .await?;
     client

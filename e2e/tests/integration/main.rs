@@ -28,4 +28,5 @@ mod reports;
 mod resync;
 mod store_moves;
 mod time_zones;
+mod transfers;
 mod transport;

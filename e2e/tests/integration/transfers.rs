@@ -1,0 +1,321 @@
+//! Stock transfers across two cities' nodes: each step is a local transaction at the node that owns it,
+//! carried by the outboxes and central's replication, with no transaction spanning two nodes. Shown
+//! with the destination's PostgreSQL stopped during the shipment, with central's stopped, with a
+//! cancel that comes back as stock, with a destination head office does not know, and with the
+//! source's service killed (`kill -9`) in the middle of a stream of shipments.
+
+use std::time::Duration;
+
+use pos_shared::testkit::TestInstance;
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::chain::{SalesChain, start_node_service};
+use crate::common::{TestNode, eventually};
+
+const WAIT: Duration = Duration::from_secs(40);
+
+/// Karachi's chain (store KHI001 with 100 Chai) and Lahore's node on an instance of its own, with store
+/// LHE001; a manager's credential at KHI001 and a cashier's at LHE001, issued by head office.
+struct TwoCities {
+    chain: SalesChain,
+    lahore_pg: &'static TestInstance,
+    lahore_node: TestNode,
+    lahore_url: String,
+    lahore_store: i64,
+    manager: String,
+    lahore_cashier: String,
+}
+
+impl TwoCities {
+    async fn start() -> Self {
+        let chain = SalesChain::start().await;
+        let central = &chain.central;
+        let lahore_pg: &'static TestInstance =
+            Box::leak(Box::new(TestInstance::start_dedicated().await.unwrap()));
+        let lahore_node = TestNode::on(lahore_pg).await;
+        let lahore = central.create_city("Lahore").await;
+        central.register_node(lahore, &lahore_node).await;
+        let lahore_store = central
+            .post(
+                "/stores",
+                json!({"code": "LHE001", "name": "Anarkali", "city_id": lahore}),
+            )
+            .await["id"]
+            .as_i64()
+            .unwrap();
+        let lahore_url =
+            start_node_service(central, chain.central_pg, &lahore_node, lahore, Vec::new()).await;
+        let token = |store: i64, role: &str| {
+            let role = role.to_owned();
+            async move {
+                central
+                    .post(
+                        &format!("/stores/{store}/cashier-tokens"),
+                        json!({"cashier": "Sana", "role": role}),
+                    )
+                    .await["token"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            }
+        };
+        let manager = token(i64::from(chain.store), "manager").await;
+        let lahore_cashier = token(lahore_store, "cashier").await;
+        let cities = Self {
+            chain,
+            lahore_pg,
+            lahore_node,
+            lahore_url,
+            lahore_store,
+            manager,
+            lahore_cashier,
+        };
+        eventually("the credentials reach both nodes", WAIT, || async {
+            cities.karachi(Method::GET, "/transfers", None).await.0 == 200
+                && cities.lahore(Method::GET, "/transfers", None).await.0 == 200
+        })
+        .await;
+        cities
+    }
+
+    async fn call(
+        url: &str,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let mut request = http
+            .request(method, format!("{url}{path}"))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                (status, response.json().await.unwrap_or_default())
+            }
+            Err(_) => (0, Value::Null),
+        }
+    }
+
+    /// At Karachi's node, as KHI001's manager.
+    async fn karachi(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        Self::call(&self.chain.node_url, &self.manager, method, path, body).await
+    }
+
+    /// At Lahore's node, as LHE001's cashier.
+    async fn lahore(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        Self::call(&self.lahore_url, &self.lahore_cashier, method, path, body).await
+    }
+
+    /// Ships `quantity` Chai from KHI001 to `to_store`: the transfer's id.
+    async fn ship(&self, to_store: i64, quantity: i32) -> String {
+        let (status, shipped) = self
+            .karachi(
+                Method::POST,
+                "/transfers",
+                Some(
+                    json!({"idempotency_key": Uuid::new_v4(), "to_store_id": to_store,
+                            "items": [{"product_id": self.chain.product, "quantity": quantity}]}),
+                ),
+            )
+            .await;
+        assert_eq!(status, 201, "{shipped}");
+        shipped["transfer_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Central's view of the transfer, once it has one.
+    async fn at_central(&self, id: &str) -> Value {
+        let (status, view) = self.chain.central.get(&format!("/transfers/{id}")).await;
+        if status == 200 { view } else { Value::Null }
+    }
+
+    async fn stock(node: &TestNode, store: i64, product: i64) -> i64 {
+        node.db()
+            .await
+            .query_opt(
+                "SELECT quantity::bigint FROM inventory WHERE store_id = $1 AND product_id = $2",
+                &[
+                    &i32::try_from(store).unwrap(),
+                    &i32::try_from(product).unwrap(),
+                ],
+            )
+            .await
+            .unwrap()
+            .map_or(0, |r| r.get(0))
+    }
+
+    async fn karachi_stock(&self) -> i64 {
+        Self::stock(
+            &self.chain.node,
+            i64::from(self.chain.store),
+            self.chain.product,
+        )
+        .await
+    }
+
+    async fn lahore_stock(&self) -> i64 {
+        Self::stock(&self.lahore_node, self.lahore_store, self.chain.product).await
+    }
+}
+
+#[tokio::test]
+async fn a_transfer_across_cities_goes_through_with_the_destination_and_central_down_and_a_cancel_comes_back()
+ {
+    let cities = TwoCities::start().await;
+    let central = &cities.chain.central;
+
+    // Lahore's node is down while Karachi ships: the shipment leaves Karachi's stock at once, and central
+    // holds it in transit.
+    cities.lahore_pg.stop().unwrap();
+    let first = cities.ship(cities.lahore_store, 5).await;
+    assert_eq!(cities.karachi_stock().await, 95);
+    eventually("central hears of the shipment", WAIT, || async {
+        cities.at_central(&first).await["status"] == "in_transit"
+    })
+    .await;
+    assert_eq!(cities.at_central(&first).await["to_store_code"], "LHE001");
+
+    // Central is down too while Karachi ships again: still a local transaction.
+    cities.chain.central_pg.stop().unwrap();
+    let second = cities.ship(cities.lahore_store, 3).await;
+    assert_eq!(cities.karachi_stock().await, 92);
+    cities.chain.central_pg.start().unwrap();
+    cities.lahore_pg.start().unwrap();
+    eventually("both shipments reach Lahore's node", WAIT, || async {
+        let (status, incoming) = cities
+            .lahore(
+                Method::GET,
+                "/transfers?direction=in&status=in_transit",
+                None,
+            )
+            .await;
+        status == 200 && incoming["items"].as_array().is_some_and(|i| i.len() == 2)
+    })
+    .await;
+
+    // Lahore receives the first with one short; Karachi cancels the second, and gets its stock back
+    // once Lahore's node has granted it.
+    let receipt = json!({"idempotency_key": Uuid::new_v4(),
+                         "items": [{"product_id": cities.chain.product, "quantity": 4,
+                                    "reason": "one crushed"}]});
+    let (status, received) = cities
+        .lahore(
+            Method::POST,
+            &format!("/transfers/{first}/receive"),
+            Some(receipt),
+        )
+        .await;
+    assert_eq!(
+        (status, received["status"].as_str()),
+        (200, Some("received")),
+        "{received}"
+    );
+    assert_eq!(cities.lahore_stock().await, 4);
+    let (status, asked) = cities
+        .karachi(
+            Method::POST,
+            &format!("/transfers/{second}/cancel"),
+            Some(json!({"idempotency_key": Uuid::new_v4()})),
+        )
+        .await;
+    assert_eq!(
+        (status, asked["status"].as_str()),
+        (200, Some("cancel_requested")),
+        "{asked}"
+    );
+    assert_eq!(
+        cities.karachi_stock().await,
+        92,
+        "no stock back before the destination grants it"
+    );
+    eventually(
+        "the cancel comes back to Karachi as stock",
+        WAIT,
+        || async {
+            cities
+                .karachi(Method::GET, &format!("/transfers/{second}"), None)
+                .await
+                .1["status"]
+                == "cancelled"
+        },
+    )
+    .await;
+    assert_eq!(cities.karachi_stock().await, 95);
+    let (status, _) = cities
+        .lahore(
+            Method::POST,
+            &format!("/transfers/{second}/receive"),
+            Some(json!({"idempotency_key": Uuid::new_v4()})),
+        )
+        .await;
+    assert_eq!(status, 409, "a cancelled shipment is not received");
+
+    // Central shows both as they ended, with the difference; Karachi sees what arrived of the first.
+    eventually("central has both transfers' ends", WAIT, || async {
+        cities.at_central(&first).await["status"] == "received"
+            && cities.at_central(&second).await["status"] == "cancelled"
+    })
+    .await;
+    let first_view = cities.at_central(&first).await;
+    assert_eq!(first_view["units_short"], 1);
+    assert_eq!(first_view["lines"][0]["reason"], "one crushed");
+    eventually("Karachi hears what arrived", WAIT, || async {
+        let (_, view) = cities
+            .karachi(Method::GET, &format!("/transfers/{first}"), None)
+            .await;
+        view["status"] == "received" && view["lines"][0]["received"] == 4
+    })
+    .await;
+    let (status, listed) = central.get("/transfers?status=received").await;
+    assert_eq!(
+        (status, listed["items"].as_array().map(Vec::len)),
+        (200, Some(1))
+    );
+
+    // A shipment to a store head office does not know is refused there, and its stock comes back.
+    let astray = cities.ship(9999, 2).await;
+    assert_eq!(cities.karachi_stock().await, 93);
+    eventually(
+        "the refused shipment comes back to Karachi",
+        WAIT,
+        || async {
+            cities
+                .karachi(Method::GET, &format!("/transfers/{astray}"), None)
+                .await
+                .1["status"]
+                == "cancelled"
+        },
+    )
+    .await;
+    assert_eq!(cities.karachi_stock().await, 95);
+    let (_, view) = cities
+        .karachi(Method::GET, &format!("/transfers/{astray}"), None)
+        .await;
+    assert!(
+        view["cancel_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("9999")),
+        "{view}"
+    );
+    // Nothing was set aside anywhere: every step was delivered.
+    let dead: i64 = central
+        .db()
+        .await
+        .query_one(
+            "SELECT count(*) FROM replication_log WHERE status = 'Dead'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(dead, 0);
+}
