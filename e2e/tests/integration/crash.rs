@@ -9,8 +9,9 @@ use uuid::Uuid;
 
 const INITIAL_STOCK: i32 = 100_000;
 
-struct Service {
-    child: Child,
+/// A store-node service run as a process of its own (a test may `kill -9` it).
+pub struct Service {
+    pub child: Child,
 }
 
 impl Drop for Service {
@@ -20,7 +21,7 @@ impl Drop for Service {
     }
 }
 
-fn start_store_node(env: &[(String, String)]) -> Service {
+pub fn start_store_node(env: &[(String, String)]) -> Service {
     let child = Command::new(crate::common::service_binary("store-node"))
         .env_clear()
         .envs(env.iter().cloned())
@@ -31,7 +32,7 @@ fn start_store_node(env: &[(String, String)]) -> Service {
     Service { child }
 }
 
-async fn wait_healthy(http: &reqwest::Client, url: &str) {
+pub async fn wait_healthy(http: &reqwest::Client, url: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if let Ok(response) = http.get(format!("{url}/health")).send().await

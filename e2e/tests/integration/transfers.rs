@@ -319,3 +319,213 @@ async fn a_transfer_across_cities_goes_through_with_the_destination_and_central_
         .get(0);
     assert_eq!(dead, 0);
 }
+
+/// `kill -9` of the source's service in the middle of a stream of shipments (a second service on
+/// Karachi's node, as a real process): after a restart the tills send again what got no answer, with
+/// the same keys. Every shipment exists once, with its stock taken once; central and Lahore's node
+/// end with exactly those shipments, and Lahore receives each once.
+#[tokio::test]
+async fn shipments_survive_a_kill_9_of_the_source_service_exactly_once() {
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    use crate::crash::{start_store_node, wait_healthy};
+
+    let cities = TwoCities::start().await;
+    let chain = &cities.chain;
+    let (status, _) = TwoCities::call(
+        &chain.node_url,
+        &chain.cashier,
+        Method::POST,
+        "/inventory/receipts",
+        Some(json!({"idempotency_key": Uuid::new_v4(),
+                    "items": [{"product_id": chain.product, "quantity": 9_900}]})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let start = cities.karachi_stock().await;
+    assert_eq!(start, 10_000);
+
+    let port = pos_shared::testkit::free_port().unwrap();
+    let expose = |s: &secrecy::SecretString| secrecy::ExposeSecret::expose_secret(s).to_owned();
+    let env: Vec<(String, String)> = [
+        ("POS_HTTP_PORT", port.to_string()),
+        (
+            "POS_DATABASE_URL",
+            expose(&chain.node.instance.app_url(&chain.node.db_name)),
+        ),
+        (
+            "POS_MIGRATION_DATABASE_URL",
+            expose(&chain.node.instance.owner_url(&chain.node.db_name)),
+        ),
+        ("POS_CITY_ID", "1".to_owned()),
+        ("POS_LOG", "warn".to_owned()),
+        (
+            "POS_CENTRAL_DATABASE_URL",
+            expose(
+                &chain
+                    .central_pg
+                    .node_login_url(1, &chain.central.db_name)
+                    .await
+                    .unwrap(),
+            ),
+        ),
+        ("POS_OUTBOX_RETRY_CRON", "*/1 * * * * *".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let url = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let mut service = start_store_node(&env);
+    wait_healthy(&http, &url).await;
+
+    // Each till's shipments: the key, and the transfer id if an answer came.
+    let sent = Arc::new(Mutex::new(Vec::<(Uuid, Option<String>)>::new()));
+    let shipment = |key: Uuid| {
+        json!({"idempotency_key": key, "to_store_id": cities.lahore_store,
+               "items": [{"product_id": chain.product, "quantity": 1}]})
+    };
+    let tills = (0..4).map(|_| {
+        let sent = sent.clone();
+        let (url, manager) = (url.clone(), cities.manager.clone());
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline {
+                let key = Uuid::new_v4();
+                let (status, answer) = TwoCities::call(
+                    &url,
+                    &manager,
+                    Method::POST,
+                    "/transfers",
+                    Some(shipment(key)),
+                )
+                .await;
+                let id =
+                    (status == 201).then(|| answer["transfer_id"].as_str().unwrap().to_owned());
+                if id.is_none() {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                sent.lock().unwrap().push((key, id));
+            }
+        }
+    });
+    let killer = async {
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        service.child.kill().unwrap(); // SIGKILL: no shutdown, no cleanup
+        service.child.wait().unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        service = start_store_node(&env);
+        wait_healthy(&http, &url).await;
+    };
+    tokio::join!(futures_util::future::join_all(tills), killer);
+
+    // The tills send again every shipment that got no answer, with its key.
+    let mut shipped = Vec::new();
+    let mut resent = 0;
+    let sent = sent.lock().unwrap().clone();
+    for (key, id) in sent {
+        let id = match id {
+            Some(id) => id,
+            None => {
+                resent += 1;
+                let (status, answer) = TwoCities::call(
+                    &url,
+                    &cities.manager,
+                    Method::POST,
+                    "/transfers",
+                    Some(shipment(key)),
+                )
+                .await;
+                assert!(matches!(status, 200 | 201), "{status} {answer}");
+                answer["transfer_id"].as_str().unwrap().to_owned()
+            }
+        };
+        shipped.push(id);
+    }
+    assert!(
+        shipped.len() > 20 && resent > 0,
+        "{} shipments, {resent} sent again",
+        shipped.len()
+    );
+    let karachi_db = cities.chain.node.db().await;
+    let count = |sql: &'static str| {
+        let karachi_db = &karachi_db;
+        async move {
+            karachi_db
+                .query_one(sql, &[])
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+        }
+    };
+    eprintln!("{} shipments, {resent} sent again after the kill", shipped.len());
+    let n = i64::try_from(shipped.len()).unwrap();
+    assert_eq!(
+        count("SELECT count(*) FROM transfers").await,
+        n,
+        "each shipment once"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM transfers t WHERE NOT EXISTS (SELECT 1 FROM transfer_lines l WHERE l.transfer_id = t.transfer_id)").await,
+        0,
+        "no shipment without its line"
+    );
+    assert_eq!(
+        cities.karachi_stock().await,
+        start - n,
+        "each shipment's stock taken once"
+    );
+
+    // Central and Lahore's node end with exactly those shipments; Lahore receives each once.
+    let central_count = || async {
+        cities
+            .chain
+            .central
+            .db()
+            .await
+            .query_one(
+                "SELECT count(*), count(*) FILTER (WHERE status = 'received') FROM transfers",
+                &[],
+            )
+            .await
+            .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)))
+            .unwrap_or((-1, -1))
+    };
+    eventually("every shipment reaches central once", WAIT, || async {
+        central_count().await == (n, 0)
+    })
+    .await;
+    eventually("every shipment reaches Lahore's node", WAIT, || async {
+        let lahore = cities.lahore_node.db().await;
+        lahore
+            .query_one(
+                "SELECT count(*) FROM transfers WHERE status = 'in_transit'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+            == n
+    })
+    .await;
+    for id in &shipped {
+        let (status, answer) = cities
+            .lahore(
+                Method::POST,
+                &format!("/transfers/{id}/receive"),
+                Some(json!({"idempotency_key": Uuid::new_v4()})),
+            )
+            .await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    assert_eq!(cities.lahore_stock().await, n);
+    eventually("central has every one received", WAIT, || async {
+        central_count().await == (n, n)
+    })
+    .await;
+    drop(service);
+}
