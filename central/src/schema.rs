@@ -7,7 +7,7 @@ mod embedded {
 }
 
 /// The replaceable files, one per concern, applied in this order after `common/functions.sql`.
-pub const FUNCTIONS: &[ReplaceableSql] = pos_shared::replaceable_sql!("central": "capture", "delivery", "nodes", "orders", "transfers", "reports", "audit");
+pub const FUNCTIONS: &[ReplaceableSql] = pos_shared::replaceable_sql!("central": "capture", "delivery", "nodes", "orders", "transfers", "customers", "reports", "audit");
 
 /// Brings central's database up to date (idempotent), connected as the schema's owner; then lets
 /// `runtime_role` (the service's own login, when it is another) use it.

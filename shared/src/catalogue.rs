@@ -1,9 +1,10 @@
 //! The shapes of a replicated product and customer, as both central and the nodes serve them.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
+use crate::domain::{CityId, CustomerName, Email, Phone};
 use crate::money::Money;
 
 /// A price head office set to take effect at a moment: every node sells at it from then on, by its own
@@ -83,4 +84,36 @@ impl From<&Row> for Customer {
             updated_at: row.get("updated_at"),
         }
     }
+}
+
+/// A customer to sign up: at head office (any city) or at a store's till (the node's own city).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCustomer {
+    pub name: CustomerName,
+    /// Absent, `null` or blank: none.
+    #[serde(default, deserialize_with = "crate::domain::blank_as_none")]
+    #[schema(schema_with = crate::domain::blank_or::<Phone>)]
+    pub phone: Option<Phone>,
+    /// Absent, `null` or blank: none.
+    #[serde(default, deserialize_with = "crate::domain::blank_as_none")]
+    #[schema(schema_with = crate::domain::blank_or::<Email>)]
+    pub email: Option<Email>,
+    pub city_id: CityId,
+}
+
+/// The fields of a customer to change (a till does not move a customer to another city).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerPatch {
+    pub name: Option<CustomerName>,
+    /// `null` or blank clears it.
+    #[serde(default, deserialize_with = "crate::domain::clearable")]
+    #[schema(schema_with = crate::domain::blank_or::<Phone>)]
+    pub phone: Option<Option<Phone>>,
+    /// `null` or blank clears it.
+    #[serde(default, deserialize_with = "crate::domain::clearable")]
+    #[schema(schema_with = crate::domain::blank_or::<Email>)]
+    pub email: Option<Option<Email>>,
+    pub city_id: Option<CityId>,
 }

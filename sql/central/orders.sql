@@ -8,7 +8,8 @@
 -- the outbox retries it, as a setting to fix); a mapping of another city's store is refused alone
 -- (PS403: the outbox sets it aside, with this reason). A mapping that arrives twice is kept once.
 -- A return without a receipt is a refund of no sale (its global_order_id is null). A transfer's step
--- is reported by the node of the store whose step it is (transfers.sql).
+-- is reported by the node of the store whose step it is (transfers.sql); a customer signed up or edited
+-- at a till, by the node of the customer's city (customers.sql).
 -- A refund may arrive before its sale (the sale's entry had more back-off to wait out, or was set aside
 -- and re-queued): it is kept, and an order's refunded_amount is always the sum of the refunds central
 -- has for it, whichever came first. All or nothing per call: a node splits a batch central refuses to
@@ -46,6 +47,7 @@ BEGIN
     ON CONFLICT (global_order_id) DO NOTHING;
     GET DIAGNOSTICS v_count = ROW_COUNT;
     PERFORM apply_transfer_steps(p_batch);
+    PERFORM apply_customer_steps(p_batch, v_city);
     INSERT INTO refund_mapping (refund_id, global_order_id, store_id, amount, business_date, refund_time)
     SELECT (m ->> 'refund_id')::uuid, (m ->> 'global_order_id')::uuid, (m ->> 'store_id')::integer,
            (m ->> 'amount')::numeric(12,2), (m ->> 'business_date')::date, (m ->> 'refund_time')::timestamptz

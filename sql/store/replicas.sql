@@ -129,12 +129,14 @@ BEGIN
     GET DIAGNOSTICS v_count = ROW_COUNT;
     v_total := v_total + v_count;
 
-    INSERT INTO customers AS t (id, name, phone, email, city_id, deleted_at, version, created_at, updated_at)
-    SELECT r.id, r.name, r.phone, r.email, r.city_id, r.deleted_at, r.version, r.created_at, r.updated_at
+    INSERT INTO customers AS t (id, name, phone, email, city_id, deleted_at, merged_into, version, created_at,
+                                updated_at)
+    SELECT r.id, r.name, r.phone, r.email, r.city_id, r.deleted_at, r.merged_into, r.version, r.created_at, r.updated_at
     FROM jsonb_populate_recordset(NULL::customers, coalesce(p_batch -> 'customers', '[]')) r
     ON CONFLICT (id) DO UPDATE
         SET name = EXCLUDED.name, phone = EXCLUDED.phone, email = EXCLUDED.email, city_id = EXCLUDED.city_id,
-            deleted_at = EXCLUDED.deleted_at, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
+            deleted_at = EXCLUDED.deleted_at, merged_into = EXCLUDED.merged_into, version = EXCLUDED.version,
+            updated_at = EXCLUDED.updated_at
         WHERE t.version < EXCLUDED.version
            OR (t.version = EXCLUDED.version AND t.id = ANY (v_loaded_customers));
     GET DIAGNOSTICS v_count = ROW_COUNT;

@@ -2,7 +2,7 @@
 
 use crate::auth::ManagerAccess;
 use actix_web::{HttpResponse, web};
-use pos_shared::domain::{CityId, CustomerName, Email, Phone, blank_as_none, blank_or, clearable};
+use pos_shared::domain::{CityId, CustomerName, Email, Phone};
 use pos_shared::error::{ApiError, ErrorBody};
 use pos_shared::extract::{Body, Id, Query};
 use pos_shared::idempotency::{IdempotencyKeyHeader, Idempotent};
@@ -13,36 +13,7 @@ use super::{Reply, client, created_once, written};
 use crate::db::master::Customer;
 use crate::db::{master, write_error};
 use crate::state::AppState;
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewCustomer {
-    pub name: CustomerName,
-    /// Absent, `null` or blank: none.
-    #[serde(default, deserialize_with = "blank_as_none")]
-    #[schema(schema_with = blank_or::<Phone>)]
-    pub phone: Option<Phone>,
-    /// Absent, `null` or blank: none.
-    #[serde(default, deserialize_with = "blank_as_none")]
-    #[schema(schema_with = blank_or::<Email>)]
-    pub email: Option<Email>,
-    pub city_id: CityId,
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CustomerPatch {
-    pub name: Option<CustomerName>,
-    /// `null` or blank clears it.
-    #[serde(default, deserialize_with = "clearable")]
-    #[schema(schema_with = blank_or::<Phone>)]
-    pub phone: Option<Option<Phone>>,
-    /// `null` or blank clears it.
-    #[serde(default, deserialize_with = "clearable")]
-    #[schema(schema_with = blank_or::<Email>)]
-    pub email: Option<Option<Email>>,
-    pub city_id: Option<CityId>,
-}
+use pos_shared::catalogue::{CustomerPatch, NewCustomer};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -462,7 +462,10 @@ async fn shipments_survive_a_kill_9_of_the_source_service_exactly_once() {
                 .get::<_, i64>(0)
         }
     };
-    eprintln!("{} shipments, {resent} sent again after the kill", shipped.len());
+    eprintln!(
+        "{} shipments, {resent} sent again after the kill",
+        shipped.len()
+    );
     let n = i64::try_from(shipped.len()).unwrap();
     assert_eq!(
         count("SELECT count(*) FROM transfers").await,

@@ -69,3 +69,46 @@ pub async fn get(
         .context("reading a customer")?;
     Ok(row.as_ref().map(Customer::from))
 }
+
+/// Signs a customer up at the store (`sign_up_customer()`); the new customer's id.
+pub async fn sign_up(
+    client: &impl GenericClient,
+    store_id: i32,
+    customer: &pos_shared::catalogue::NewCustomer,
+) -> anyhow::Result<i32> {
+    let stmt = client
+        .prepare_cached("SELECT sign_up_customer($1, $2, $3, $4, $5)")
+        .await?;
+    let row = client
+        .query_one(
+            &stmt,
+            &[
+                &store_id,
+                &customer.name.as_str(),
+                &customer.phone.as_ref().map(|p| p.as_str()),
+                &customer.email.as_ref().map(|e| e.as_str()),
+                &customer.city_id.get(),
+            ],
+        )
+        .await
+        .context("signing a customer up")?;
+    Ok(row.get(0))
+}
+
+/// Edits a customer at the store (`edit_customer()`, `fields` as {"name"?, "phone"?, "email"?}); false
+/// when this city has no such live customer.
+pub async fn edit(
+    client: &impl GenericClient,
+    store_id: i32,
+    id: i32,
+    fields: &serde_json::Value,
+) -> anyhow::Result<bool> {
+    let stmt = client
+        .prepare_cached("SELECT edit_customer($1, $2, $3)")
+        .await?;
+    let row = client
+        .query_one(&stmt, &[&store_id, &id, fields])
+        .await
+        .context("editing a customer")?;
+    Ok(row.get(0))
+}

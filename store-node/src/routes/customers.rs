@@ -1,12 +1,14 @@
 use actix_web::{HttpResponse, web};
 use anyhow::Context;
-use pos_shared::auth::Authenticated;
+use pos_shared::auth::{Authenticated, Cashier};
+use pos_shared::catalogue::{CustomerPatch, NewCustomer};
 use pos_shared::domain::{CustomerName, Phone, PhonePrefix};
 use pos_shared::error::{ApiError, ErrorBody};
-use pos_shared::extract::{Id, Query};
+use pos_shared::extract::{Body, Id, Query};
 use pos_shared::page::{Page, PageQuery};
 use serde::Deserialize;
 
+use super::orders::sale_error;
 use crate::db;
 use crate::db::customers::{Customer, Lookup};
 use crate::state::AppState;
@@ -93,8 +95,103 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(customer))
 }
 
+/// Signs a customer of this city up at the till (the same body as head office's), also while central is
+/// down: the customer is written here at once under an id of this node's own block, and goes up to head
+/// office, which keeps one live customer per number (README: "Customers signed up at the till").
+#[utoipa::path(
+    post,
+    path = "/customers",
+    operation_id = "sign_up_customer",
+    tag = "catalogue",
+    security(("bearer" = [])),
+    request_body = NewCustomer,
+    responses(
+        (status = 201, description = "The customer", body = Customer),
+        pos_shared::openapi::BadJson,
+        pos_shared::openapi::Unauthorized,
+        (status = 403, description = "Not a cashier's token (`forbidden`)", body = ErrorBody),
+        (status = 409, description = "The number is a customer's of this city already (`conflict`, with their `customer_id` in `details`)", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape, an invalid field, or a city other than this node's (`validation_failed`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
+    ),
+)]
+#[tracing::instrument(skip_all, fields(store_id = cashier.store_id))]
+pub async fn sign_up(
+    cashier: Cashier,
+    state: web::Data<AppState>,
+    Body(customer): Body<NewCustomer>,
+) -> Result<HttpResponse, ApiError> {
+    let client = state.pool.get().await.context("getting a connection")?;
+    let id = db::customers::sign_up(&client, cashier.store_id, &customer)
+        .await
+        .map_err(sale_error)?;
+    let customer = db::customers::get(&client, state.config.city_id, id)
+        .await?
+        .context("the customer just signed up")?;
+    Ok(HttpResponse::Created().json(customer))
+}
+
+/// Changes a customer's name, number or email at the till (`null` clears the number or the email). Head
+/// office resolves it with its own edits field by field: the later edit of each field wins.
+#[utoipa::path(
+    patch,
+    path = "/customers/{id}",
+    operation_id = "edit_customer",
+    tag = "catalogue",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The customer's id")),
+    request_body = CustomerPatch,
+    responses(
+        (status = 200, description = "The customer as they are now at this node", body = Customer),
+        pos_shared::openapi::BadJson,
+        pos_shared::openapi::Unauthorized,
+        (status = 403, description = "Not a cashier's token (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such customer in this city, or the id is not a number (`not_found`)", body = ErrorBody),
+        (status = 409, description = "The number is another customer's of this city (`conflict`, with their `customer_id` in `details`)", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape, an invalid field, or a city (a customer moves city at head office) (`validation_failed`)", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
+    ),
+)]
+#[tracing::instrument(skip_all, fields(store_id = cashier.store_id))]
+pub async fn edit(
+    cashier: Cashier,
+    state: web::Data<AppState>,
+    id: Id,
+    Body(patch): Body<CustomerPatch>,
+) -> Result<HttpResponse, ApiError> {
+    if patch.city_id.is_some() {
+        return Err(ApiError::validation(
+            "city_id",
+            "a customer moves to another city at head office",
+        ));
+    }
+    let mut fields = serde_json::Map::new();
+    if let Some(name) = &patch.name {
+        fields.insert("name".into(), name.as_str().into());
+    }
+    if let Some(phone) = &patch.phone {
+        fields.insert("phone".into(), phone.as_ref().map(|p| p.as_str()).into());
+    }
+    if let Some(email) = &patch.email {
+        fields.insert("email".into(), email.as_ref().map(|e| e.as_str()).into());
+    }
+    let client = state.pool.get().await.context("getting a connection")?;
+    let found = db::customers::edit(&client, cashier.store_id, *id, &fields.into())
+        .await
+        .map_err(sale_error)?;
+    if !found {
+        return Err(ApiError::not_found(format!(
+            "no customer {id} in this city"
+        )));
+    }
+    let customer = db::customers::get(&client, state.config.city_id, *id)
+        .await?
+        .context("the customer just edited")?;
+    Ok(HttpResponse::Ok().json(customer))
+}
+
 pos_shared::routes! {
-    schemas(crate::db::customers::Customer),
-    "/customers" => { GET => list },
-    "/customers/{id}" => { GET => get },
+    schemas(crate::db::customers::Customer, NewCustomer, CustomerPatch),
+    "/customers" => { GET => list, POST => sign_up },
+    "/customers/{id}" => { GET => get, PATCH => edit },
 }

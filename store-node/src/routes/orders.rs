@@ -52,6 +52,12 @@ pub fn sale_error(err: anyhow::Error) -> ApiError {
             message: db.message().to_owned(),
             details: None,
         },
+        // A number that is another customer's already (sql/store/customers.sql).
+        "PS418" => ApiError::Conflict {
+            code: "conflict",
+            message: db.message().to_owned(),
+            details: db.detail().and_then(|d| serde_json::from_str(d).ok()),
+        },
         // No store manager's approval that holds (sql/store/approvals.sql).
         "PS403" => ApiError::Forbidden(db.message().to_owned()),
         "PS422" => ApiError::validation(db.column().unwrap_or("body"), db.message()),

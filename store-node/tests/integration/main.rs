@@ -228,6 +228,7 @@ mod receipts;
 mod returns;
 mod sales;
 mod shifts;
+mod signups;
 mod stock;
 mod transfers;
 mod voids;
