@@ -26,6 +26,7 @@ mod replication_queue;
 mod report_chain;
 mod reports;
 mod resync;
+mod signups;
 mod store_moves;
 mod time_zones;
 mod transfers;
