@@ -55,6 +55,7 @@ DECLARE
     v_id integer;
     v_current customers;
     v_stamps jsonb;
+    v_attempt integer;
     v_count integer := 0;
 BEGIN
     FOR e IN SELECT b.m FROM jsonb_array_elements(p_batch) WITH ORDINALITY AS b (m, n)
@@ -71,14 +72,24 @@ BEGIN
                 RAISE EXCEPTION USING ERRCODE = 'PS403',
                     MESSAGE = format('customer %s is not of the block of ids of the node of city %s', v_id, p_city_id);
             END IF;
-            v_id := NULL;
-            INSERT INTO customers (id, name, phone, email, city_id, created_at, field_edited_at, deleted_at, merged_into)
-            SELECT (e ->> 'id')::integer, e ->> 'name', e ->> 'phone', e ->> 'email', p_city_id,
-                   (e ->> 'created_at')::timestamptz,
-                   jsonb_build_object('name', e ->> 'created_at', 'phone', e ->> 'created_at', 'email', e ->> 'created_at')
-                       || (e -> 'edited'),
-                   CASE WHEN h.id IS NOT NULL THEN now() END, h.id
-            FROM (SELECT phone_holder(e ->> 'phone', NULL) AS id) h;
+            -- A sign-up of the same number committed meanwhile (at another node) makes the insert fail on
+            -- the number; it is looked up again, and this one merged into it.
+            FOR v_attempt IN 1..2 LOOP
+                BEGIN
+                    INSERT INTO customers (id, name, phone, email, city_id, created_at, field_edited_at, deleted_at,
+                                           merged_into)
+                    SELECT v_id, e ->> 'name', e ->> 'phone', e ->> 'email', p_city_id, (e ->> 'created_at')::timestamptz,
+                           jsonb_build_object('name', e ->> 'created_at', 'phone', e ->> 'created_at',
+                                              'email', e ->> 'created_at') || (e -> 'edited'),
+                           CASE WHEN h.id IS NOT NULL THEN now() END, h.id
+                    FROM (SELECT phone_holder(e ->> 'phone', NULL) AS id) h;
+                    EXIT;
+                EXCEPTION WHEN unique_violation THEN
+                    IF v_attempt = 2 THEN
+                        RAISE;
+                    END IF;
+                END;
+            END LOOP;
             v_count := v_count + 1;
             CONTINUE;
         END IF;

@@ -26,7 +26,7 @@ BEGIN
     -- load nor the log. SHARE mode waits for the writers in flight and holds new ones until this commits
     -- (registration is rare, and a write waits milliseconds); then the load sees every committed row,
     -- and every later write sees the node.
-    LOCK TABLE categories, products, promotions, stores, customers IN SHARE MODE;
+    LOCK TABLE categories, products, promotions, stores, customers, transfers IN SHARE MODE;
     INSERT INTO nodes (city_id, server_name, central_login)
     VALUES (p_city_id, v_server, coalesce(p_central_login, 'pos_node_' || p_city_id));
     PERFORM queue_fragment_load(p_city_id);
@@ -35,7 +35,8 @@ END;
 $$;
 
 -- Queues a LOAD entry for every row of the node's fragment (its city's customers and stores, every
--- city, category, product, promotion and cashier credential, the open transfers of its stores) and for each (table, id) of p_also; returns how many. Delivery ships each row
+-- city, category, product, promotion and cashier credential, its stores' transfers still open or ended in
+-- the last 30 days: a node restored from a backup learns how those it lost ended) and for each (table, id) of p_also; returns how many. Delivery ships each row
 -- as it is now, in batches, while central's writes and the node's sales go on; a LOAD entry overwrites
 -- the node's row even at an equal version (a row damaged by hand), never with an older one. A row of
 -- p_also that central no longer has, or has in another city, is shipped as it is now too: deleted, or
@@ -56,7 +57,8 @@ BEGIN
           UNION SELECT 'stores', id FROM stores WHERE city_id = p_city_id
           UNION SELECT 'customers', id FROM customers WHERE city_id = p_city_id
           UNION SELECT 'transfers', id FROM transfers
-                WHERE p_city_id IN (from_city_id, to_city_id) AND status IN ('in_transit', 'cancel_requested')
+                WHERE p_city_id IN (from_city_id, to_city_id)
+                  AND (status IN ('in_transit', 'cancel_requested') OR updated_at > now() - interval '30 days')
           UNION SELECT a.table_name::replicated_table, a.id
                 FROM unnest(p_also_tables, p_also_ids) AS a (table_name, id)) f;
     GET DIAGNOSTICS v_count = ROW_COUNT;
@@ -110,7 +112,7 @@ BEGIN
         node_checked := false;
     END;
     IF p_enable AND NOT v_enabled THEN
-        LOCK TABLE categories, products, promotions, stores, customers IN SHARE MODE;
+        LOCK TABLE categories, products, promotions, stores, customers, transfers IN SHARE MODE;
         UPDATE nodes SET enabled = true, updated_at = now() WHERE city_id = p_city_id;
     END IF;
     queued := queue_fragment_load(p_city_id, v_held_tables, v_held_ids);

@@ -27,9 +27,21 @@ DECLARE
     v_refusal text;
     v_count integer := 0;
 BEGIN
+    -- In transfer-id order (each transfer's steps in the batch's order), so that two batches touching the
+    -- same transfers lock them in one order.
     FOR e IN SELECT b.m FROM jsonb_array_elements(p_batch) WITH ORDINALITY AS b (m, n)
-             WHERE b.m ->> 'kind' = 'transfer' ORDER BY b.n LOOP
+             WHERE b.m ->> 'kind' = 'transfer' ORDER BY b.m ->> 'transfer_id', b.n LOOP
         v_status := e ->> 'status';
+        -- Each step is reported by the node of the store whose step it is: a shipment and a cancel asked by
+        -- the source's, a receipt by the destination's, a cancel by either (granted, or made at once).
+        IF ((e ->> 'store_id') IS DISTINCT FROM (CASE v_status WHEN 'received' THEN e ->> 'to_store_id'
+                                                               WHEN 'cancelled' THEN e ->> 'store_id'
+                                                               ELSE e ->> 'from_store_id' END)
+            OR (e ->> 'store_id') NOT IN (e ->> 'from_store_id', e ->> 'to_store_id')) THEN
+            RAISE EXCEPTION USING ERRCODE = 'PS403',
+                MESSAGE = format('store %s may not report transfer %s as %s', e ->> 'store_id', e ->> 'transfer_id',
+                                 v_status);
+        END IF;
         SELECT s.city_id INTO v_to_city FROM stores s WHERE s.id = (e ->> 'to_store_id')::integer AND s.active;
         v_refusal := CASE
             WHEN transfer_step(v_status) = 2 THEN NULL
@@ -52,9 +64,14 @@ BEGIN
         END IF;
         SELECT * INTO v_current FROM transfers WHERE transfer_id = (e ->> 'transfer_id')::uuid FOR UPDATE;
         IF NOT FOUND THEN
-            RAISE EXCEPTION USING ERRCODE = 'PS422',
+            RAISE EXCEPTION USING ERRCODE = 'PS403',
                 MESSAGE = format('transfer %s comes from store %s, which head office does not know',
                                  e ->> 'transfer_id', e ->> 'from_store_id');
+        END IF;
+        IF v_current.from_store_id::text <> e ->> 'from_store_id' OR v_current.to_store_id::text <> e ->> 'to_store_id' THEN
+            RAISE EXCEPTION USING ERRCODE = 'PS403',
+                MESSAGE = format('transfer %s goes from store %s to %s, not as reported', v_current.transfer_id,
+                                 v_current.from_store_id, v_current.to_store_id);
         END IF;
         IF transfer_step(v_status) > transfer_step(v_current.status) THEN
             UPDATE transfers

@@ -13,7 +13,10 @@
 --                     destination it does not know); the source's node then puts the stock back.
 -- The destination's node decides between a receipt and a cancel: it alone can see both, in order, under
 -- the transfer's row lock. So a shipment is received or cancelled, never both, and whichever it is
--- happens once. Central keeps every transfer's state (the furthest step it has heard of) and relays each
+-- happens once. Each node's part is fixed when it first holds the transfer (transfers.role): a store that
+-- moves to another city afterwards does not move it. Its tills are refused there (PS411) and the node
+-- that held the part goes on deciding, so a shipment to a store that moved meanwhile is cancelled at its
+-- source and shipped again. Central keeps every transfer's state (the furthest step it has heard of) and relays each
 -- change to the nodes of both stores through replication.
 --
 -- Errors the service maps to HTTP answers, besides checkout()'s:
@@ -81,8 +84,9 @@ BEGIN
     PERFORM lock_stock(p_store_id, ARRAY(SELECT ROW(c.product_id, -c.change)::stock_change FROM unnest(v_changes) c),
                        true);
     transfer_id := gen_random_uuid();
-    INSERT INTO transfers (transfer_id, from_store_id, to_store_id, status, note, shipped_by, shipped_at)
-    VALUES (transfer_id, p_store_id, p_to_store_id, 'in_transit', p_note, p_credential_id, now());
+    INSERT INTO transfers (transfer_id, from_store_id, to_store_id, status, role, note, shipped_by, shipped_at)
+    VALUES (transfer_id, p_store_id, p_to_store_id, 'in_transit',
+            CASE WHEN store_is_here(p_to_store_id) THEN 'both' ELSE 'source' END, p_note, p_credential_id, now());
     INSERT INTO transfer_lines (transfer_id, product_id, quantity)
     SELECT transfer_id, c.product_id, c.change FROM unnest(v_changes) c;
     UPDATE inventory i SET quantity = i.quantity - c.change, updated_at = now()
@@ -94,15 +98,21 @@ BEGIN
 END;
 $$;
 
--- The transfer, locked, if p_store_id is its source (p_as = 'from') or destination ('to'); PS404 otherwise.
+-- The transfer, locked, if p_store_id is its source (p_as = 'from') or destination ('to') and this node
+-- holds that part of it; PS404 otherwise, PS411 when the store has moved to another city's node.
 CREATE OR REPLACE FUNCTION lock_transfer(p_transfer_id uuid, p_store_id integer, p_as text) RETURNS transfers
 LANGUAGE plpgsql AS $$
 DECLARE
     v_transfer transfers;
 BEGIN
+    IF NOT store_is_here(p_store_id) THEN
+        RAISE EXCEPTION USING ERRCODE = 'PS411',
+            MESSAGE = format('store %s has moved to another city: its transfers are at the node it left', p_store_id);
+    END IF;
     SELECT * INTO v_transfer FROM transfers t
     WHERE t.transfer_id = p_transfer_id
       AND CASE p_as WHEN 'from' THEN t.from_store_id ELSE t.to_store_id END = p_store_id
+      AND t.role IN ('both', CASE p_as WHEN 'from' THEN 'source' ELSE 'destination' END)
     FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'PS404',
@@ -175,12 +185,7 @@ BEGIN
               ON g.product_id = x.product_id
           WHERE x.transfer_id = p_transfer_id) i
     WHERE l.transfer_id = p_transfer_id AND l.product_id = i.product_id;
-    PERFORM lock_stock(p_store_id, ARRAY(SELECT ROW(l.product_id, l.received)::stock_change FROM transfer_lines l
-                                         WHERE l.transfer_id = p_transfer_id ORDER BY l.product_id),
-                       false);
-    UPDATE inventory i SET quantity = i.quantity + l.received, updated_at = now()
-    FROM transfer_lines l
-    WHERE l.transfer_id = p_transfer_id AND l.received > 0 AND i.store_id = p_store_id AND i.product_id = l.product_id;
+    PERFORM put_transfer_stock(ARRAY[p_transfer_id], true);
     UPDATE transfers SET status = 'received', received_at = now(), received_by = p_credential_id
     WHERE transfer_id = p_transfer_id;
     PERFORM queue_transfer_event(p_transfer_id, p_store_id);
@@ -189,18 +194,34 @@ BEGIN
 END;
 $$;
 
--- The shipment back on the source's shelf (the transfer is locked, and not yet cancelled).
-CREATE OR REPLACE FUNCTION restock_transfer(p_transfer transfers) RETURNS void
+-- Stock of the transfers p_transfer_ids per store and product: what was shipped, at the source, or
+-- (p_at_destination) what arrived, at the destination.
+CREATE OR REPLACE FUNCTION transfer_stock(p_transfer_ids uuid[], p_at_destination boolean)
+RETURNS TABLE (store_id integer, product_id integer, quantity integer)
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN p_at_destination THEN t.to_store_id ELSE t.from_store_id END, l.product_id,
+           sum(CASE WHEN p_at_destination THEN l.received ELSE l.quantity END)::integer
+    FROM transfers t JOIN transfer_lines l ON l.transfer_id = t.transfer_id
+    WHERE t.transfer_id = ANY (p_transfer_ids)
+    GROUP BY 1, 2
+$$;
+
+-- That stock (transfer_stock()) onto the shelves, each store's locked in product-id order like a sale's.
+-- The transfers are locked by the caller.
+CREATE OR REPLACE FUNCTION put_transfer_stock(p_transfer_ids uuid[], p_at_destination boolean) RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    v_store integer;
 BEGIN
-    PERFORM lock_stock(p_transfer.from_store_id,
-                       ARRAY(SELECT ROW(l.product_id, l.quantity)::stock_change FROM transfer_lines l
-                             WHERE l.transfer_id = p_transfer.transfer_id ORDER BY l.product_id),
-                       false);
-    UPDATE inventory i SET quantity = i.quantity + l.quantity, updated_at = now()
-    FROM transfer_lines l
-    WHERE l.transfer_id = p_transfer.transfer_id AND i.store_id = p_transfer.from_store_id
-      AND i.product_id = l.product_id;
+    FOR v_store IN SELECT DISTINCT b.store_id FROM transfer_stock(p_transfer_ids, p_at_destination) b ORDER BY 1 LOOP
+        PERFORM lock_stock(v_store, ARRAY(SELECT ROW(b.product_id, b.quantity)::stock_change
+                                          FROM transfer_stock(p_transfer_ids, p_at_destination) b
+                                          WHERE b.store_id = v_store ORDER BY b.product_id),
+                           false);
+    END LOOP;
+    UPDATE inventory i SET quantity = i.quantity + b.quantity, updated_at = now()
+    FROM transfer_stock(p_transfer_ids, p_at_destination) b
+    WHERE i.store_id = b.store_id AND i.product_id = b.product_id AND b.quantity > 0;
 END;
 $$;
 
@@ -224,8 +245,8 @@ BEGIN
             MESSAGE = format('transfer %s is %s: it cannot be cancelled', p_transfer_id,
                              replace(v_transfer.status, '_', ' '));
     END IF;
-    IF store_is_here(v_transfer.to_store_id) THEN
-        PERFORM restock_transfer(v_transfer);
+    IF v_transfer.role = 'both' THEN
+        PERFORM put_transfer_stock(ARRAY[v_transfer.transfer_id], false);
         UPDATE transfers SET status = 'cancelled', cancelled_at = now(), cancel_requested_at = now()
         WHERE transfer_id = p_transfer_id;
     ELSE
@@ -239,71 +260,89 @@ END;
 $$;
 
 -- Central's transfers, as replication delivers them (rows of central's transfers table, with their
--- lines as a list). Applied one by one in transfer-id order, each under its row lock, and only when
--- newer than what this node has applied (or equal, for p_loaded: a resync). What each means here:
---   at the destination: a shipment announced (in_transit), or the source's cancel asked
---   (cancel_requested), granted unless the shipment was received here already;
---   at the source: the destination's answer: received (with what arrived), or cancelled (the stock
---   comes back; also when central refused the destination).
--- A transfer this node already holds in a final state changes no more.
+-- lines as a list). Applied in transfer-id order, each only when newer than what this node has applied
+-- (or equal, for p_loaded: a resync). What each means here, by this node's part (transfers.role):
+--   destination: a shipment announced (in_transit), or the source's cancel asked (cancel_requested),
+--   granted unless the shipment was received here already; a cancel central made (a node restored from a
+--   backup learns it so);
+--   source: the destination's answer: received (with what arrived), or cancelled (the stock comes back;
+--   also when central refused the destination);
+--   a transfer this node did not hold: the destination's part if its store is here, else a record.
+-- A transfer this node holds in a final state changes no more. Every transfer row is locked first, then
+-- the stock to put back at once, so that a till receiving one of them, or a sale, never waits in a cycle.
 CREATE OR REPLACE FUNCTION apply_transfer_rows(p_rows jsonb, p_loaded uuid[]) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
     r record;
-    v_local transfers;
+    v_restock uuid[] := '{}';
+    v_arrived uuid[] := '{}';
     v_count integer := 0;
-    v_node_city integer := (SELECT city_id FROM node_settings);
 BEGIN
+    PERFORM 1 FROM transfers t
+    WHERE t.transfer_id IN (SELECT (x ->> 'transfer_id')::uuid FROM jsonb_array_elements(coalesce(p_rows, '[]')) x)
+    ORDER BY t.transfer_id FOR UPDATE;
     FOR r IN
-        SELECT t.*, x.lines, x.version
+        SELECT t.*, x.lines, x.version, l.status AS local_status, l.role AS local_role, l.central_version
         FROM jsonb_populate_recordset(NULL::transfers, coalesce(p_rows, '[]')) t
-        JOIN jsonb_to_recordset(coalesce(p_rows, '[]'))
-            AS x (transfer_id uuid, lines jsonb, from_city_id integer, to_city_id integer, version bigint)
+        JOIN jsonb_to_recordset(coalesce(p_rows, '[]')) AS x (transfer_id uuid, lines jsonb, version bigint)
             ON x.transfer_id = t.transfer_id
+        LEFT JOIN transfers l ON l.transfer_id = t.transfer_id
         ORDER BY t.transfer_id
     LOOP
-        SELECT * INTO v_local FROM transfers WHERE transfer_id = r.transfer_id FOR UPDATE;
-        IF FOUND AND (v_local.central_version > r.version
-                      OR (v_local.central_version = r.version AND NOT r.transfer_id = ANY (coalesce(p_loaded, '{}')))) THEN
+        IF r.local_status IS NOT NULL
+           AND (r.central_version > r.version
+                OR (r.central_version = r.version AND NOT r.transfer_id = ANY (coalesce(p_loaded, '{}')))) THEN
             CONTINUE;
         END IF;
         v_count := v_count + 1;
-        IF NOT FOUND THEN
-            -- Announced to this node: a shipment on its way here, or (a node restored from a backup that
-            -- lost it) a record of the transfer as central has it.
-            INSERT INTO transfers (transfer_id, from_store_id, to_store_id, status, note, cancel_reason, shipped_at,
-                                   cancel_requested_at, received_at, cancelled_at, central_version)
-            VALUES (r.transfer_id, r.from_store_id, r.to_store_id,
-                    CASE r.status WHEN 'cancel_requested' THEN 'in_transit' ELSE r.status END, r.note,
-                    r.cancel_reason, r.shipped_at, r.cancel_requested_at, r.received_at, r.cancelled_at, r.version)
-            RETURNING * INTO v_local;
+        IF r.local_status IS NULL THEN
+            r.local_role := CASE WHEN store_is_here(r.to_store_id) THEN 'destination' ELSE 'record' END;
+            r.local_status := CASE WHEN r.local_role = 'destination' AND r.status = 'cancel_requested' THEN 'in_transit'
+                                   ELSE r.status END;
+            INSERT INTO transfers (transfer_id, from_store_id, to_store_id, status, role, note, cancel_reason,
+                                   shipped_at, cancel_requested_at, received_at, cancelled_at, central_version)
+            VALUES (r.transfer_id, r.from_store_id, r.to_store_id, r.local_status, r.local_role, r.note,
+                    r.cancel_reason, r.shipped_at, r.cancel_requested_at, r.received_at, r.cancelled_at, r.version);
             INSERT INTO transfer_lines (transfer_id, product_id, quantity, received, reason)
-            SELECT r.transfer_id, l.product_id, l.quantity, l.received, l.reason
+            SELECT r.transfer_id, l.product_id, l.quantity,
+                   CASE WHEN r.local_status = 'received' THEN l.received END,
+                   CASE WHEN r.local_status = 'received' THEN l.reason END
             FROM jsonb_to_recordset(r.lines) AS l (product_id integer, quantity integer, received integer, reason text);
         ELSE
             UPDATE transfers SET central_version = r.version WHERE transfer_id = r.transfer_id;
         END IF;
-        IF v_local.status IN ('received', 'cancelled') THEN
+        IF r.local_status IN ('received', 'cancelled') THEN
             CONTINUE;
         END IF;
-        IF r.status = 'cancel_requested' AND store_is_here(r.to_store_id) AND v_local.status = 'in_transit' THEN
+        IF r.status = 'cancel_requested' AND r.local_role = 'destination' THEN
             UPDATE transfers SET status = 'cancelled', cancelled_at = now(), cancel_requested_at = r.cancel_requested_at,
                                  cancel_reason = 'cancelled by the source store before it arrived'
             WHERE transfer_id = r.transfer_id;
             PERFORM queue_transfer_event(r.transfer_id, r.to_store_id);
         ELSIF r.status = 'cancelled' THEN
-            IF store_is_here(r.from_store_id) THEN
-                PERFORM restock_transfer(v_local);
+            IF r.local_role = 'source' THEN
+                v_restock := v_restock || r.transfer_id;
             END IF;
             UPDATE transfers SET status = 'cancelled', cancelled_at = r.cancelled_at, cancel_reason = r.cancel_reason
             WHERE transfer_id = r.transfer_id;
         ELSIF r.status = 'received' THEN
+            -- At the destination: a receipt this node made and lost (restored from a backup taken before
+            -- it); the goods are on its shelf, so their stock is put back there.
+            IF r.local_role = 'destination' THEN
+                v_arrived := v_arrived || r.transfer_id;
+            END IF;
             UPDATE transfers SET status = 'received', received_at = r.received_at WHERE transfer_id = r.transfer_id;
             UPDATE transfer_lines t SET received = l.received, reason = l.reason
             FROM jsonb_to_recordset(r.lines) AS l (product_id integer, received integer, reason text)
             WHERE t.transfer_id = r.transfer_id AND t.product_id = l.product_id;
         END IF;
     END LOOP;
+    IF cardinality(v_restock) > 0 THEN
+        PERFORM put_transfer_stock(v_restock, false);
+    END IF;
+    IF cardinality(v_arrived) > 0 THEN
+        PERFORM put_transfer_stock(v_arrived, true);
+    END IF;
     RETURN v_count;
 END;
 $$;

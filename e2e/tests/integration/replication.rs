@@ -34,11 +34,15 @@ pub async fn two_cities(
     }
 }
 
+/// A customer of `city_id` named `name`, with a number of their own (central keeps one customer per
+/// number).
 pub async fn customer(central: &TestCentral, name: &str, city_id: i32) -> Value {
+    static NEXT_NUMBER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1_000_000);
+    let number = NEXT_NUMBER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     central
         .post(
             "/customers",
-            json!({"name": name, "phone": "+92 300 1234567", "city_id": city_id}),
+            json!({"name": name, "phone": format!("+92 300 {number}"), "city_id": city_id}),
         )
         .await
 }

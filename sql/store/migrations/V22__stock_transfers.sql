@@ -9,6 +9,11 @@ CREATE TABLE transfers (
     to_store_id         integer     NOT NULL CHECK (to_store_id <> from_store_id),
     status              text        NOT NULL
         CHECK (status IN ('in_transit', 'cancel_requested', 'received', 'cancelled')),
+    -- What this node does with it, fixed when it first holds it: 'both' (it shipped it to a store of its
+    -- own, and decides everything), 'source' (it shipped it: it puts the stock back when the transfer is
+    -- cancelled), 'destination' (central announced it: it receives it, or grants a cancel), 'record'
+    -- (neither: a transfer this node lost and central sent again, kept to be shown).
+    role                text        NOT NULL CHECK (role IN ('both', 'source', 'destination', 'record')),
     note                text,
     -- Why central or the destination cancelled it, when it was not the source's own request.
     cancel_reason       text,
