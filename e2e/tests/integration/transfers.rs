@@ -532,3 +532,98 @@ async fn shipments_survive_a_kill_9_of_the_source_service_exactly_once() {
     .await;
     drop(service);
 }
+
+/// A destination store that moves to the source's city while a shipment is on its way: neither node
+/// receives it (the old one refuses the moved store's till, the new one holds only the source's part),
+/// and a cancel at the source is still granted by the old destination node, so the stock comes back once.
+#[tokio::test]
+async fn a_shipment_to_a_store_that_moves_city_is_received_nowhere_twice_and_its_cancel_comes_back()
+{
+    let cities = TwoCities::start().await;
+    let id = cities.ship(cities.lahore_store, 2).await;
+    assert_eq!(cities.karachi_stock().await, 98);
+    eventually("the shipment reaches Lahore's node", WAIT, || async {
+        cities
+            .lahore(Method::GET, &format!("/transfers/{id}"), None)
+            .await
+            .0
+            == 200
+    })
+    .await;
+
+    cities
+        .chain
+        .central
+        .patch(
+            &format!("/stores/{}", cities.lahore_store),
+            json!({"city_id": 1}),
+        )
+        .await;
+    let receive = |url: String| {
+        let cities = &cities;
+        let path = format!("/transfers/{id}/receive");
+        async move {
+            TwoCities::call(
+                &url,
+                &cities.lahore_cashier,
+                Method::POST,
+                &path,
+                Some(json!({"idempotency_key": Uuid::new_v4()})),
+            )
+            .await
+        }
+    };
+    let moved = |node: &'static str| {
+        let cities = &cities;
+        async move {
+            let db = match node {
+                "Lahore" => cities.lahore_node.db().await,
+                _ => cities.chain.node.db().await,
+            };
+            db.query_opt(
+                "SELECT 1 FROM stores WHERE id = $1 AND city_id = 1",
+                &[&i32::try_from(cities.lahore_store).unwrap()],
+            )
+            .await
+            .unwrap()
+            .is_some()
+        }
+    };
+    eventually("both nodes hear of the move", WAIT, || async {
+        moved("Lahore").await && moved("Karachi").await
+    })
+    .await;
+    let (status, answer) = receive(cities.lahore_url.clone()).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (409, Some("store_moved")),
+        "the store's till at the node it left: {answer}"
+    );
+    let (status, answer) = receive(cities.chain.node_url.clone()).await;
+    assert_eq!(
+        status, 404,
+        "Karachi's node shipped it and does not receive it: {answer}"
+    );
+
+    let (status, asked) = cities
+        .karachi(
+            Method::POST,
+            &format!("/transfers/{id}/cancel"),
+            Some(json!({"idempotency_key": Uuid::new_v4()})),
+        )
+        .await;
+    assert_eq!(
+        (status, asked["status"].as_str()),
+        (200, Some("cancel_requested")),
+        "{asked}"
+    );
+    eventually("the cancel comes back as stock", WAIT, || async {
+        cities.karachi_stock().await == 100
+    })
+    .await;
+    assert_eq!(cities.lahore_stock().await, 0);
+    eventually("central has it cancelled", WAIT, || async {
+        cities.at_central(&id).await["status"] == "cancelled"
+    })
+    .await;
+}
