@@ -47,7 +47,8 @@ pub struct Transfer {
     pub to_store_id: i32,
     pub status: TransferStatus,
     pub note: Option<String>,
-    /// Why it was cancelled, when the source did not ask for it (head office refused the destination).
+    /// Why it was cancelled: granted by the destination's node at the source's request, or refused by
+    /// head office (a destination it does not know, or whose city has no node).
     pub cancel_reason: Option<String>,
     pub shipped_at: DateTime<Utc>,
     pub cancel_requested_at: Option<DateTime<Utc>>,

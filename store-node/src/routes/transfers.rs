@@ -45,8 +45,9 @@ pub struct ShippedItem {
 #[serde(deny_unknown_fields)]
 pub struct TransferReceipt {
     pub idempotency_key: Uuid,
-    /// The lines that arrived other than in full; every line not named arrived in full.
+    /// The lines that arrived other than in full (at most 500); every line not named arrived in full.
     #[serde(default)]
+    #[schema(max_items = 500)]
     pub items: Vec<ReceivedItem>,
 }
 
@@ -167,6 +168,9 @@ pub async fn receive(
     transfer_id: web::Path<Uuid>,
     Body(body): Body<TransferReceipt>,
 ) -> Result<HttpResponse, ApiError> {
+    if body.items.len() > 500 {
+        return Err(ApiError::validation("items", "at most 500 lines"));
+    }
     let items: serde_json::Value = body
         .items
         .iter()
