@@ -7,6 +7,9 @@ use secrecy::SecretString;
 pub struct Config {
     pub common: CommonConfig,
     pub admin_token: SecretString,
+    /// `POS_ADMIN_TOKEN_FILE`, when the token is read from it: read again every 2 s, so that head office's
+    /// token is rotated by rewriting it, with no restart.
+    pub admin_token_file: Option<std::path::PathBuf>,
     pub replication: ReplicationConfig,
     /// How long an Idempotency-Key of a master-data create is kept (its first answer replayed).
     pub idempotency_retention_hours: i32,
@@ -76,6 +79,7 @@ impl pos_shared::service::ServiceConfig for Config {
         Ok(Self {
             common: CommonConfig::load(source, 8080, "pos_central")?,
             admin_token: source.required_secret("POS_ADMIN_TOKEN")?,
+            admin_token_file: source.secret_file("POS_ADMIN_TOKEN"),
             replication: ReplicationConfig {
                 retry_cron: source
                     .get_or("POS_REPLICATION_RETRY_CRON", "*/5 * * * * *".to_owned())?,

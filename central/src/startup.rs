@@ -65,6 +65,13 @@ impl Application {
         };
 
         let tokens = TokenRegistry::new(Some(&config.admin_token), &[]);
+        let mut background = background;
+        if let Some(file) = &config.admin_token_file {
+            background.push(pos_shared::auth::watch_admin_token_file(
+                file.clone(),
+                tokens.clone(),
+            ));
+        }
         let state = AppState {
             pool: pool.clone(),
             config: config.clone(),

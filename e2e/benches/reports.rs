@@ -40,6 +40,7 @@ async fn main() -> anyhow::Result<()> {
             16,
         ),
         admin_token: SecretString::from(token.clone()),
+        admin_token_file: None,
         idempotency_retention_hours: 720,
         accounts: Default::default(),
         replication: ReplicationConfig {

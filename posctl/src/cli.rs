@@ -88,6 +88,9 @@ pub struct StoreAddArgs {
 pub enum TokenCommand {
     /// Issue a new cashier credential for the store (in DIR/cluster.json) and revoke every other one.
     Rotate(TokenRotateArgs),
+    /// Give head office a new admin token (in DIR/cluster.json) and refuse the old one, with no restart:
+    /// the services read it from DIR/admin_token every 2 s.
+    RotateAdmin(DirArgs),
 }
 
 #[derive(Debug, Args)]
@@ -213,6 +216,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .map(|()| ExitCode::SUCCESS)
         }
         Command::Token(TokenCommand::Rotate(args)) => stores::rotate(&args.dir, &args.store)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Token(TokenCommand::RotateAdmin(args)) => stores::rotate_admin(&args.dir)
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Backup(args) => backup::backup(&args.dir, &args.to)

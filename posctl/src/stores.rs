@@ -116,6 +116,85 @@ pub async fn rotate(dir: &Path, code: &str) -> anyhow::Result<()> {
     wait_for_uptake(&paths, &state.cities[city_index], store_id).await
 }
 
+/// Rotates head office's token with no restart: the services' token file holds the new token and the
+/// old one until every running service takes the new one, then the new one alone; the old one is
+/// refused once central has read that.
+pub async fn rotate_admin(dir: &Path) -> anyhow::Result<()> {
+    let (paths, mut state) = crate::ops::load_existing(dir)?;
+    let old = state.admin_token.clone();
+    let new = pos_shared::auth::generate_token();
+    let file = paths.admin_token_file();
+    crate::cluster::write_private(&file, format!("{new},{old}").as_bytes())?;
+    let mut services = vec![("central".to_owned(), state.central.http_url(), "/nodes")];
+    services.extend(
+        state
+            .cities
+            .iter()
+            .map(|c| (c.name.clone(), c.instance.http_url(), "/products?limit=1")),
+    );
+    for (name, url, path) in &services {
+        if crate::api::health(url).await.is_none() {
+            println!("{name} does not answer; it reads the new token when it starts");
+            continue;
+        }
+        let took = wait_for_status(url, &new, path, true).await?;
+        println!("{name} accepts the new token ({} ms)", took.as_millis());
+    }
+    // Saved before the old token goes: the new one is never lost, whatever happens next.
+    state.admin_token = new.clone();
+    crate::ops::save_cluster(&state, &paths)?;
+    crate::cluster::write_private(&file, new.as_bytes())?;
+    if crate::api::health(&state.central.http_url())
+        .await
+        .is_some()
+    {
+        let took = wait_for_status(&state.central.http_url(), &old, "/nodes", false).await?;
+        println!("central refuses the old token ({} ms)", took.as_millis());
+    }
+    println!(
+        "head office's new token is in {}",
+        paths.cluster_file().display()
+    );
+    Ok(())
+}
+
+/// Waits until `GET path` at `url` with `token` is let in (`admitted`) or refused (401); how long that took.
+async fn wait_for_status(
+    url: &str,
+    token: &str,
+    path: &str,
+    admitted: bool,
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .context("building an HTTP client")?;
+    loop {
+        let status = http
+            .get(format!("{url}{path}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .map(|r| r.status());
+        let done = match status {
+            Ok(status) if admitted => status.is_success(),
+            Ok(status) => status == reqwest::StatusCode::UNAUTHORIZED,
+            Err(_) => false,
+        };
+        if done {
+            return Ok(started.elapsed());
+        }
+        anyhow::ensure!(
+            started.elapsed() < UPTAKE_TIMEOUT,
+            "{url} did not {} the token within {} s",
+            if admitted { "take" } else { "refuse" },
+            UPTAKE_TIMEOUT.as_secs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn central(state: &State) -> anyhow::Result<Api> {
     Api::new(&state.central.http_url(), &state.admin_token)
 }

@@ -140,6 +140,47 @@ async fn foreground_up_status_store_and_token_and_down_from_elsewhere() {
     let demo_store = token_of(&cluster, "LHR001");
     assert_eq!(products_status(&http, &node_url, &demo_store).await, 200);
 
+    // Head office's token, rotated with no restart: the new one works everywhere when the command
+    // returns, the old one is refused by then.
+    let admin_status = |token: String, url: String, path: &'static str| {
+        let http = http.clone();
+        async move {
+            http.get(format!("{url}{path}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let central_url = doc["central"]["url"].as_str().unwrap().to_owned();
+    let old_admin = doc["central"]["admin_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        admin_status(old_admin.clone(), central_url.clone(), "/nodes").await,
+        200
+    );
+    let rotated = posctl(&["token", "rotate-admin", "--dir", &dir]);
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    let new_admin = cluster_file(&cluster)["central"]["admin_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new_admin, old_admin);
+    assert_eq!(
+        admin_status(new_admin.clone(), central_url.clone(), "/nodes").await,
+        200
+    );
+    assert_eq!(
+        admin_status(new_admin, node_url.clone(), "/products?limit=1").await,
+        200
+    );
+    assert_eq!(admin_status(old_admin, central_url, "/nodes").await, 401);
+
     // `down` from another terminal: the foreground `up` stops the cluster and exits 0.
     assert!(posctl(&["down", "--dir", &dir]).status.success());
     let exit = up.wait().unwrap();

@@ -48,22 +48,26 @@ pub fn token_digest_hex(token: &str) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct TokenRegistry {
     tokens: Arc<HashMap<TokenDigest, Principal>>,
+    admin: Arc<RwLock<Vec<TokenDigest>>>,
     issued: Arc<RwLock<HashMap<TokenDigest, Principal>>>,
 }
 
+/// The digests of `POS_ADMIN_TOKEN`: one token, or while it is rotated the new one and the old one
+/// separated by a comma (both are accepted until the old one is dropped from the setting).
+fn admin_digests(admin: &SecretString) -> Vec<TokenDigest> {
+    admin
+        .expose_secret()
+        .split(',')
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .map(digest)
+        .collect()
+}
+
 impl TokenRegistry {
-    /// `admin` is `POS_ADMIN_TOKEN`: one token, or while it is rotated the new one and the old one
-    /// separated by a comma (both are accepted until the old one is dropped from the setting).
+    /// `admin` is `POS_ADMIN_TOKEN` (see [`admin_digests`]); `cashiers` the node's own `POS_CASHIER_TOKENS`.
     pub fn new(admin: Option<&SecretString>, cashiers: &[(i32, SecretString)]) -> Self {
         let mut tokens = HashMap::new();
-        for token in admin
-            .iter()
-            .flat_map(|admin| admin.expose_secret().split(','))
-            .map(str::trim)
-            .filter(|token| !token.is_empty())
-        {
-            tokens.insert(digest(token), Principal::Admin);
-        }
         for (store_id, token) in cashiers {
             tokens.insert(
                 digest(token.expose_secret()),
@@ -75,12 +79,26 @@ impl TokenRegistry {
         }
         Self {
             tokens: Arc::new(tokens),
+            admin: Arc::new(RwLock::new(admin.map(admin_digests).unwrap_or_default())),
             issued: Arc::default(),
         }
     }
 
+    /// Replaces head office's tokens (a rotation read from `POS_ADMIN_TOKEN_FILE`).
+    pub fn set_admin(&self, admin: &SecretString) {
+        *self.admin.write().unwrap_or_else(PoisonError::into_inner) = admin_digests(admin);
+    }
+
     pub fn principal(&self, token: &str) -> Option<Principal> {
         let digest = digest(token);
+        if self
+            .admin
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&digest)
+        {
+            return Some(Principal::Admin);
+        }
         self.tokens.get(&digest).copied().or_else(|| {
             self.issued
                 .read()
@@ -114,6 +132,48 @@ impl TokenRegistry {
         *self.issued.write().unwrap_or_else(PoisonError::into_inner) = issued;
         count
     }
+}
+
+/// How often `POS_ADMIN_TOKEN_FILE` is read again for a rotation.
+pub const ADMIN_TOKEN_RELOAD: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Reads `path` (`POS_ADMIN_TOKEN_FILE`) every [`ADMIN_TOKEN_RELOAD`] and puts what it holds into
+/// `registry` when it changes: head office's token is rotated by rewriting the file (`NEW,OLD` while
+/// clients move, then `NEW`), with no restart. A file that cannot be read, or holds no token, leaves
+/// the tokens as they are and is said once as a warning.
+pub fn watch_admin_token_file(
+    path: std::path::PathBuf,
+    registry: TokenRegistry,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut last = None::<String>;
+        let mut warned = false;
+        loop {
+            tokio::time::sleep(ADMIN_TOKEN_RELOAD).await;
+            match tokio::fs::read_to_string(&path).await {
+                Ok(text) if !text.trim().is_empty() => {
+                    let text = text.trim().to_owned();
+                    if last.as_ref() != Some(&text) {
+                        if last.is_some() {
+                            tracing::warn!(file = %path.display(), "head office's token was rotated");
+                        }
+                        registry.set_admin(&SecretString::from(text.clone()));
+                        last = Some(text);
+                    }
+                    warned = false;
+                }
+                result => {
+                    if !warned {
+                        let why = result
+                            .err()
+                            .map_or_else(|| "it is empty".to_owned(), |e| e.to_string());
+                        tracing::warn!(file = %path.display(), why, "head office's token file cannot be read; the tokens stay as they are");
+                        warned = true;
+                    }
+                }
+            }
+        }
+    })
 }
 
 /// The one token an endpoint of its own may ask for (`POS_METRICS_TOKEN` for `/metrics`), compared

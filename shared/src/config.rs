@@ -109,6 +109,12 @@ impl ConfigSource {
         Ok(self.raw(key).map(|v| SecretString::from(v.to_owned())))
     }
 
+    /// The file `{key}_FILE` names, when the secret is read from one (a service may read it again).
+    pub fn secret_file(&self, key: &str) -> Option<std::path::PathBuf> {
+        self.raw(&format!("{key}_FILE"))
+            .map(std::path::PathBuf::from)
+    }
+
     /// A secret that must be set.
     pub fn required_secret(&self, key: &str) -> anyhow::Result<SecretString> {
         self.secret(key)?

@@ -13,6 +13,8 @@ pub struct Config {
     pub cashier_tokens: Vec<(i32, SecretString)>,
     /// Head office's token, for the read endpoints it may call here (optional).
     pub admin_token: Option<SecretString>,
+    /// `POS_ADMIN_TOKEN_FILE`, when the token is read from it: read again every 2 s (a rotation).
+    pub admin_token_file: Option<std::path::PathBuf>,
     /// Central's database as the node's outbox sees it (the `pos_replicator` role there).
     pub central_database_url: Option<SecretString>,
     /// Cron expression (with seconds) of the outbox retry job.
@@ -42,6 +44,7 @@ impl pos_shared::service::ServiceConfig for Config {
             })?,
             cashier_tokens,
             admin_token: source.secret("POS_ADMIN_TOKEN")?,
+            admin_token_file: source.secret_file("POS_ADMIN_TOKEN"),
             central_database_url: source.secret("POS_CENTRAL_DATABASE_URL")?,
             outbox_retry_cron: source
                 .get_or("POS_OUTBOX_RETRY_CRON", "*/5 * * * * *".to_owned())?,

@@ -32,6 +32,12 @@ impl Application {
             crate::daily_sales::spawn_folder(pool.clone()),
             crate::cashiers::start(pool.clone(), tokens.clone()).await?,
         ];
+        if let Some(file) = &config.admin_token_file {
+            background.push(pos_shared::auth::watch_admin_token_file(
+                file.clone(),
+                tokens.clone(),
+            ));
+        }
         if config.common.scheduler_enabled {
             background.push(crate::retention::spawn_purger(
                 pool.clone(),

@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::common::{
-    TestCentral, replication_config, spawn_central, spawn_central_with, start_central,
+    TestCentral, eventually, replication_config, spawn_central, spawn_central_with, start_central,
 };
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -391,4 +391,58 @@ async fn the_admin_token_is_rotated_with_an_overlap() {
         call(&rotated, &old, Method::GET, "/nodes", None).await.0,
         401
     );
+}
+
+/// Read from `POS_ADMIN_TOKEN_FILE`, the admin token is rotated with no restart: the file rewritten with
+/// `NEW,OLD` lets both in within seconds, then `NEW` alone shuts the old one out.
+#[tokio::test]
+async fn the_admin_token_is_rotated_by_rewriting_its_file_with_no_restart() {
+    let instance = crate::common::central_database().await;
+    let (db_instance, db_name) = instance;
+    let (mut config, old) = crate::common::central_config(
+        db_instance.app_url(&db_name),
+        Some(db_instance.owner_url(&db_name)),
+        replication_config(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("admin_token");
+    std::fs::write(&file, format!("{old}\n")).unwrap();
+    config.admin_token_file = Some(file.clone());
+    let app = central::startup::Application::build(config).await.unwrap();
+    let central = TestCentral {
+        url: format!("http://127.0.0.1:{}", app.port()),
+        admin_token: old.clone(),
+        http: reqwest::Client::new(),
+        instance: db_instance,
+        db_name,
+    };
+    tokio::spawn(app.run_until_stopped());
+    let status = |token: String| {
+        let central = &central;
+        async move { call(central, &token, Method::GET, "/nodes", None).await.0 }
+    };
+    assert_eq!(status(old.clone()).await, 200);
+    let new = pos_shared::auth::generate_token();
+    assert_eq!(status(new.clone()).await, 401);
+
+    std::fs::write(&file, format!("{new},{old}\n")).unwrap();
+    eventually(
+        "the new token is taken",
+        Duration::from_secs(10),
+        || async { status(new.clone()).await == 200 },
+    )
+    .await;
+    assert_eq!(
+        status(old.clone()).await,
+        200,
+        "the old one still works while clients move"
+    );
+    std::fs::write(&file, &new).unwrap();
+    eventually(
+        "the old token is refused",
+        Duration::from_secs(10),
+        || async { status(old.clone()).await == 401 },
+    )
+    .await;
+    assert_eq!(status(new.clone()).await, 200);
 }

@@ -240,6 +240,7 @@ pub async fn start_node_service_reporting_as(
         city_id: city,
         cashier_tokens,
         admin_token: None,
+        admin_token_file: None,
         central_database_url: Some(
             central_pg
                 .node_login_url(login_city, &central.db_name)

@@ -147,6 +147,7 @@ pub fn central_config(
             metrics_token: None,
         },
         admin_token: SecretString::from(admin_token.clone()),
+        admin_token_file: None,
         replication,
         idempotency_retention_hours: 720,
         accounts: AccountsConfig::default(),

@@ -360,6 +360,7 @@ async fn the_node_link_to_central_takes_the_sslmode_of_its_url() {
             city_id: 1,
             cashier_tokens: Vec::new(),
             admin_token: None,
+            admin_token_file: None,
             central_database_url: Some(SecretString::from(format!("{central_url}{query}"))),
             outbox_retry_cron: "*/1 * * * * *".into(),
             outbox_retention_hours: 168,

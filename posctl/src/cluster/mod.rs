@@ -60,6 +60,12 @@ impl Paths {
         self.dir.join("cluster.json")
     }
 
+    /// Head office's token, as the services read it (`POS_ADMIN_TOKEN_FILE`, read again every 2 s):
+    /// `posctl token rotate-admin` rewrites it.
+    pub fn admin_token_file(&self) -> PathBuf {
+        self.dir.join("admin_token")
+    }
+
     pub fn pids_file(&self) -> PathBuf {
         self.dir.join("pids.json")
     }

@@ -24,13 +24,27 @@ fn common_env(instance: &InstanceState, paths: &Paths) -> anyhow::Result<Vec<(St
     Ok(env)
 }
 
+/// `POS_ADMIN_TOKEN_FILE`, the file holding head office's token (written from the state unless it holds
+/// it already, with the token a rotation is moving to: see `posctl token rotate-admin`).
+fn admin_token_setting(state: &State, paths: &Paths) -> anyhow::Result<(String, String)> {
+    let file = paths.admin_token_file();
+    let held = std::fs::read_to_string(&file).unwrap_or_default();
+    if !held
+        .split(',')
+        .any(|token| token.trim() == state.admin_token)
+    {
+        cluster::write_private(&file, state.admin_token.as_bytes())?;
+    }
+    Ok(("POS_ADMIN_TOKEN_FILE".into(), file.display().to_string()))
+}
+
 pub(super) fn central_spec(
     state: &State,
     paths: &Paths,
     binaries: &Binaries,
 ) -> anyhow::Result<ServiceSpec> {
     let mut env = common_env(&state.central, paths)?;
-    env.push(("POS_ADMIN_TOKEN".into(), state.admin_token.clone()));
+    env.push(admin_token_setting(state, paths)?);
     Ok(ServiceSpec {
         name: cluster::CENTRAL.to_owned(),
         binary: binaries.central.clone(),
@@ -50,7 +64,7 @@ pub(super) fn node_spec(
         .with_context(|| format!("{} has no id at central", city.name))?;
     let mut env = common_env(&city.instance, paths)?;
     env.push(("POS_CITY_ID".into(), city_id.to_string()));
-    env.push(("POS_ADMIN_TOKEN".into(), state.admin_token.clone()));
+    env.push(admin_token_setting(state, paths)?);
     // Its own login at central: it may report only its own city's sales.
     env.push((
         "POS_CENTRAL_DATABASE_URL".into(),

@@ -82,6 +82,7 @@ pub async fn spawn_store_node() -> TestStoreNode {
             .map(|(s, t)| (*s, SecretString::from(t.clone())))
             .collect(),
         admin_token: Some(SecretString::from(admin_token.clone())),
+        admin_token_file: None,
         central_database_url: None,
         outbox_retry_cron: "*/1 * * * * *".into(),
         outbox_retention_hours: 168,
