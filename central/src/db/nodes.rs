@@ -227,3 +227,47 @@ pub async fn set_enabled(
         node_checked: row.get(1),
     }))
 }
+
+/// What a node put back in its outbox for central (`resend_outbox_since()` at the node).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Resend {
+    pub city_id: i32,
+    /// Delivered entries queued again.
+    pub requeued: i32,
+    /// Sales and refunds made since then that have no entry left to send (purged by the node's
+    /// retention): central cannot get them back from this node.
+    pub unsendable: i64,
+}
+
+/// Asks the node, on a session on its own database, to send central again what it delivered since
+/// `since` (after central was restored from a backup taken then).
+pub async fn resend_from_node(
+    node: &impl GenericClient,
+    city_id: i32,
+    since: DateTime<Utc>,
+) -> anyhow::Result<Resend> {
+    let stmt = node
+        .prepare_cached("SELECT requeued, unsendable FROM resend_outbox_since($1)")
+        .await?;
+    let row = node
+        .query_one(&stmt, &[&since])
+        .await
+        .context("asking a node to send again")?;
+    Ok(Resend {
+        city_id,
+        requeued: row.get(0),
+        unsendable: row.get(1),
+    })
+}
+
+/// Whether a node is registered for the city.
+pub async fn is_registered(client: &impl GenericClient, city_id: i32) -> anyhow::Result<bool> {
+    let stmt = client
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM nodes WHERE city_id = $1)")
+        .await?;
+    Ok(client
+        .query_one(&stmt, &[&city_id])
+        .await
+        .context("looking a node up")?
+        .get(0))
+}

@@ -173,6 +173,59 @@ pub async fn resync(_: AdminAccess, state: web::Data<AppState>, city_id: Id) -> 
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct ResendRequest {
+    /// Everything the node delivered from this moment on is sent again: the start of the backup central
+    /// was restored from, less a few minutes for the machines' clocks.
+    pub since: chrono::DateTime<chrono::Utc>,
+}
+
+/// After central is restored from a backup: asks the node to send again what its outbox delivered since
+/// `since` (sales, refunds, transfer steps, customers signed up at the till). Central keeps each once, so
+/// what it still had is not doubled. The node answers at once; the entries go up with its outbox.
+#[utoipa::path(
+    post,
+    path = "/nodes/{city_id}/resend",
+    operation_id = "resend_from_node",
+    tag = "nodes",
+    security(("bearer" = [])),
+    params(("city_id" = i32, Path, description = "The node's city", minimum = 1)),
+    request_body = ResendRequest,
+    responses(
+        (status = 202, description = "Queued at the node: how many entries, and how many sales and refunds since then the node can no longer send", body = nodes::Resend),
+        pos_shared::openapi::BadJson,
+        pos_shared::openapi::Unauthorized,
+        pos_shared::openapi::NotAdmin,
+        (status = 404, description = "No node is registered for the city (`not_found`)", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape, or `since` not a time (`validation_failed`)", body = ErrorBody),
+        (status = 503, description = "The node did not answer (`unavailable`): try again when it is back", body = ErrorBody),
+        pos_shared::openapi::ServerErrors,
+    ),
+)]
+#[tracing::instrument(skip_all)]
+pub async fn resend(
+    _: AdminAccess,
+    state: web::Data<AppState>,
+    city_id: Id,
+    Body(request): Body<ResendRequest>,
+) -> Reply {
+    if !nodes::is_registered(&client(&state).await?, *city_id).await? {
+        return Err(ApiError::not_found(format!(
+            "no node is registered for city {city_id}"
+        )));
+    }
+    let since = request.since;
+    let resend = state
+        .node_sessions
+        .ask_node(*city_id, |session, city| async move {
+            nodes::resend_from_node(&session, city, since).await
+        })
+        .await
+        .map_err(|why| ApiError::Unavailable(anyhow::anyhow!("the node did not answer: {why}")))?;
+    Ok(HttpResponse::Accepted().json(resend))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NodePatch {
     /// A disabled node gets nothing (its open entries wait); enabling it resyncs it.
     pub enabled: bool,
@@ -230,8 +283,9 @@ pub async fn update(
 }
 
 pos_shared::routes! {
-    schemas(NewNode, RegisteredNode, NodePatch, NodeUpdated, crate::db::nodes::Resync, crate::db::nodes::Node),
+    schemas(NewNode, RegisteredNode, NodePatch, NodeUpdated, ResendRequest, crate::db::nodes::Resync, crate::db::nodes::Resend, crate::db::nodes::Node),
     "/nodes" => { GET => list_nodes, POST => register_node },
     "/nodes/{city_id}" => { PATCH => update },
     "/nodes/{city_id}/resync" => { POST => resync },
+    "/nodes/{city_id}/resend" => { POST => resend },
 }

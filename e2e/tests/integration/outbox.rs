@@ -148,3 +148,76 @@ async fn a_refund_that_arrives_before_its_sale_is_counted() {
     })
     .await;
 }
+
+/// Central restored from a backup lost a sale the node had delivered: head office asks the node to send
+/// again what it delivered since then (`POST /nodes/{city_id}/resend`), and the sale is back, once.
+#[tokio::test]
+async fn head_office_asks_a_node_to_send_again_what_a_restored_central_lost() {
+    let chain = SalesChain::start().await;
+    let lost = chain.sell().await;
+    let kept = chain.sell().await;
+    eventually("both sales reach central", WAIT, || chain.mappings(2)).await;
+    let since = chrono::Utc::now() - chrono::Duration::minutes(10);
+    // What a restore from a backup taken before the first sale looks like at central.
+    chain
+        .central
+        .db()
+        .await
+        .execute(
+            "DELETE FROM order_mapping WHERE global_order_id = $1",
+            &[&lost],
+        )
+        .await
+        .unwrap();
+    assert!(chain.mappings(1).await);
+
+    let (status, resent) = chain
+        .central
+        .send(
+            reqwest::Method::POST,
+            "/nodes/1/resend",
+            &json!({"since": since}),
+        )
+        .await;
+    assert_eq!(status, 202, "{resent}");
+    assert_eq!(
+        (resent["requeued"].as_i64(), resent["unsendable"].as_i64()),
+        (Some(2), Some(0))
+    );
+    eventually(
+        "the lost sale is back, and the kept one is not doubled",
+        WAIT,
+        || chain.mappings(2),
+    )
+    .await;
+    let db = chain.central.db().await;
+    for id in [lost, kept] {
+        let found: i64 = db
+            .query_one(
+                "SELECT count(*) FROM order_mapping WHERE global_order_id = $1",
+                &[&id],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(found, 1);
+    }
+    let (status, _) = chain
+        .central
+        .send(
+            reqwest::Method::POST,
+            "/nodes/99/resend",
+            &json!({"since": since}),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = chain
+        .central
+        .send(
+            reqwest::Method::POST,
+            "/nodes/1/resend",
+            &json!({"since": "yesterday"}),
+        )
+        .await;
+    assert_eq!(status, 422);
+}
