@@ -168,7 +168,7 @@ async fn resync(
     let loaded = central
         .execute(
             "INSERT INTO customers (name, phone, city_id)
-             SELECT 'Resync customer ' || g, '+92 300 ' || lpad(g::text, 7, '0'), $1
+             SELECT 'Resync customer ' || g, '+92 3' || lpad($1::text, 2, '0') || ' ' || lpad(g::text, 7, '0'), $1
              FROM generate_series(1, $2::int) g",
             &[&city, &count],
         )
@@ -296,7 +296,7 @@ async fn main() -> anyhow::Result<()> {
         node_db: &cluster.lahore_db,
         city: cluster.lahore_city,
         first_product,
-        customers: open("INSERT INTO customers (name, phone, city_id) VALUES ('Outage customer', '+92 300 0000000', $1)")
+        customers: open("INSERT INTO customers (name, phone, city_id) VALUES ('Outage customer', NULL, $1)")
             .await?,
         prices: open("UPDATE products SET price = price + 0.01 WHERE id = $1").await?,
     };

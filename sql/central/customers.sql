@@ -14,27 +14,25 @@
 --   another live customer stays as it was. Either way central's row, with a new version, goes back to the
 --   node by replication, so both sides end equal.
 
--- Central's own writes stamp the fields they change (an update that sets field_edited_at itself, as
--- apply_customer_steps() does, stamps its own).
+-- Central's own updates stamp the fields they change (an update that sets field_edited_at itself, as
+-- apply_customer_steps() does, stamps its own). A field never stamped was last written when the customer
+-- was created; inserts pay nothing for this.
 CREATE OR REPLACE FUNCTION stamp_customer_edits() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        IF NEW.field_edited_at = '{}' THEN
-            NEW.field_edited_at := jsonb_build_object('name', now(), 'phone', now(), 'email', now());
-        END IF;
-    ELSIF NEW.field_edited_at IS NOT DISTINCT FROM OLD.field_edited_at THEN
-        NEW.field_edited_at := OLD.field_edited_at
-            || CASE WHEN NEW.name IS DISTINCT FROM OLD.name THEN jsonb_build_object('name', now()) ELSE '{}' END
-            || CASE WHEN NEW.phone IS DISTINCT FROM OLD.phone THEN jsonb_build_object('phone', now()) ELSE '{}' END
-            || CASE WHEN NEW.email IS DISTINCT FROM OLD.email THEN jsonb_build_object('email', now()) ELSE '{}' END;
-    END IF;
+    NEW.field_edited_at := OLD.field_edited_at
+        || CASE WHEN NEW.name IS DISTINCT FROM OLD.name THEN jsonb_build_object('name', now()) ELSE '{}' END
+        || CASE WHEN NEW.phone IS DISTINCT FROM OLD.phone THEN jsonb_build_object('phone', now()) ELSE '{}' END
+        || CASE WHEN NEW.email IS DISTINCT FROM OLD.email THEN jsonb_build_object('email', now()) ELSE '{}' END;
     RETURN NEW;
 END;
 $$;
 
-CREATE OR REPLACE TRIGGER trg_customers_stamp_edits BEFORE INSERT OR UPDATE ON customers
-    FOR EACH ROW EXECUTE FUNCTION stamp_customer_edits();
+CREATE OR REPLACE TRIGGER trg_customers_stamp_edits BEFORE UPDATE ON customers
+    FOR EACH ROW
+    WHEN ((NEW.name, NEW.phone, NEW.email) IS DISTINCT FROM (OLD.name, OLD.phone, OLD.email)
+          AND NEW.field_edited_at IS NOT DISTINCT FROM OLD.field_edited_at)
+    EXECUTE FUNCTION stamp_customer_edits();
 
 -- The live customer other than p_except holding the number's digits, if any.
 CREATE OR REPLACE FUNCTION phone_holder(p_phone text, p_except integer) RETURNS integer
