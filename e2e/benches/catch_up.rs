@@ -296,8 +296,10 @@ async fn main() -> anyhow::Result<()> {
         node_db: &cluster.lahore_db,
         city: cluster.lahore_city,
         first_product,
-        customers: open("INSERT INTO customers (name, phone, city_id) VALUES ('Outage customer', NULL, $1)")
-            .await?,
+        customers: open(
+            "INSERT INTO customers (name, phone, city_id) VALUES ('Outage customer', NULL, $1)",
+        )
+        .await?,
         prices: open("UPDATE products SET price = price + 0.01 WHERE id = $1").await?,
     };
 

@@ -24,6 +24,8 @@ struct Chain {
     admin: String,
     central_db: String,
     node_url: String,
+    node_db: String,
+    store: i32,
     cashier: String,
     product: i64,
 }
@@ -45,6 +47,8 @@ impl Chain {
             admin: doc["central"]["admin_token"].as_str().unwrap().to_owned(),
             central_db: doc["central"]["database_url"].as_str().unwrap().to_owned(),
             node_url: doc["nodes"][0]["url"].as_str().unwrap().to_owned(),
+            node_db: doc["nodes"][0]["database_url"].as_str().unwrap().to_owned(),
+            store: i32::try_from(doc["nodes"][0]["stores"][0]["id"].as_i64().unwrap()).unwrap(),
             cashier: doc["nodes"][0]["stores"][0]["cashier_token"]
                 .as_str()
                 .unwrap()
@@ -131,6 +135,35 @@ impl Chain {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The node's stock of the product at `store`.
+    async fn node_stock(&self, store: i32) -> i64 {
+        let (db, connection) = tokio_postgres::connect(&self.node_db, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        db.query_opt(
+            "SELECT quantity::bigint FROM inventory WHERE store_id = $1 AND product_id = $2",
+            &[&store, &i32::try_from(self.product).unwrap()],
+        )
+        .await
+        .unwrap()
+        .map_or(0, |r| r.get(0))
+    }
+
+    /// `POST path` at `url` with `token`: the status and the answer.
+    async fn post(&self, url: &str, path: &str, token: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{url}{path}"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or_default())
     }
 
     async fn outbox_dead(&self) -> i64 {
@@ -222,11 +255,106 @@ async fn backup_loss_restore_and_reconcile_for_central_and_for_a_node() {
         "--to",
         node_backup.to_str().unwrap(),
     ]);
+    let stock_at_backup = chain.node_stock(chain.store).await;
     chain.sell().await;
     let last = chain.sell().await;
     chain.wait_central_sales(5).await;
+    // After the backup too: a second store, and 3 units shipped to it from the first and received there.
+    assert!(
+        posctl(&["store", "add", "Lahore", "LHR002", "--dir", &dir])
+            .status
+            .success()
+    );
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(cluster.dir.join("cluster.json")).unwrap())
+            .unwrap();
+    let second = &doc["nodes"][0]["stores"][1];
+    let (second_store, second_token) = (
+        i32::try_from(second["id"].as_i64().unwrap()).unwrap(),
+        second["cashier_token"].as_str().unwrap().to_owned(),
+    );
+    let (status, issued) = chain
+        .post(
+            &chain.central_url,
+            &format!("/stores/{}/cashier-tokens", chain.store),
+            &chain.admin,
+            json!({"cashier": "Manager", "role": "manager"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{issued}");
+    let manager = issued["token"].as_str().unwrap().to_owned();
+    let shipment = json!({"idempotency_key": uuid::Uuid::new_v4(), "to_store_id": second_store,
+                          "items": [{"product_id": chain.product, "quantity": 3}]});
+    let started = Instant::now();
+    let shipped = loop {
+        let (status, shipped) = chain
+            .post(&chain.node_url, "/transfers", &manager, shipment.clone())
+            .await;
+        if status == 201 {
+            break shipped;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the manager's credential never worked: {shipped}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let receive = format!(
+        "/transfers/{}/receive",
+        shipped["transfer_id"].as_str().unwrap()
+    );
+    let (status, received) = chain
+        .post(
+            &chain.node_url,
+            &receive,
+            &second_token,
+            json!({"idempotency_key": uuid::Uuid::new_v4()}),
+        )
+        .await;
+    assert_eq!(status, 200, "{received}");
+    assert_eq!(chain.node_stock(second_store).await, 3);
+    let at_central = format!(
+        "{}/transfers/{}",
+        chain.central_url,
+        shipped["transfer_id"].as_str().unwrap()
+    );
+    let started = Instant::now();
+    let central_status = || async {
+        let response = chain
+            .http
+            .get(&at_central)
+            .bearer_auth(&chain.admin)
+            .send()
+            .await
+            .unwrap();
+        response.json::<Value>().await.unwrap_or_default()["status"].clone()
+    };
+    while central_status().await != "received" {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "central never heard of the receipt"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let node_restore_took = down_and_restore(&dir, &node_backup, "Lahore");
     let node_up_took = timed(&up);
+    // The resync brings the transfer back from central, and the node redoes its stock moves: the
+    // shipment off the first store (a correction it keeps), what arrived onto the second.
+    let started = Instant::now();
+    while (
+        chain.node_stock(chain.store).await,
+        chain.node_stock(second_store).await,
+    ) != (stock_at_backup - 3, 3)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the transfer's stock moves were not redone: {} and {}, wanted {} and 3",
+            chain.node_stock(chain.store).await,
+            chain.node_stock(second_store).await,
+            stock_at_backup - 3
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let started = Instant::now();
     let next = chain.sell().await;
     assert_eq!(next, last + 1, "the next number follows central's last");

@@ -60,7 +60,9 @@ BEGIN
                 WHERE p_city_id IN (from_city_id, to_city_id)
                   AND (status IN ('in_transit', 'cancel_requested') OR updated_at > now() - interval '30 days')
           UNION SELECT a.table_name::replicated_table, a.id
-                FROM unnest(p_also_tables, p_also_ids) AS a (table_name, id)) f;
+                FROM unnest(p_also_tables, p_also_ids) AS a (table_name, id)) f
+    -- Transfers last, in batches after their stores': a node learns which of its stores a transfer's are.
+    ORDER BY f.table_name = 'transfers';
     GET DIAGNOSTICS v_count = ROW_COUNT;
     PERFORM pg_notify('pos_replication', p_city_id::text);
     RETURN v_count;

@@ -276,6 +276,8 @@ DECLARE
     r record;
     v_restock uuid[] := '{}';
     v_arrived uuid[] := '{}';
+    v_shipped_again uuid[] := '{}';
+    v_store integer;
     v_count integer := 0;
 BEGIN
     PERFORM 1 FROM transfers t
@@ -296,9 +298,22 @@ BEGIN
         END IF;
         v_count := v_count + 1;
         IF r.local_status IS NULL THEN
-            r.local_role := CASE WHEN store_is_here(r.to_store_id) THEN 'destination' ELSE 'record' END;
+            -- A transfer of this node's stores that it does not hold: one announced to it, or one it lost
+            -- (restored from a backup taken before): its stock moves here are redone from central's
+            -- record, the shipment off the source again (unless it was cancelled) and what arrived onto
+            -- the destination's shelf (when it was received).
+            r.local_role := CASE WHEN store_is_here(r.from_store_id) AND store_is_here(r.to_store_id) THEN 'both'
+                                 WHEN store_is_here(r.to_store_id) THEN 'destination'
+                                 WHEN store_is_here(r.from_store_id) THEN 'source'
+                                 ELSE 'record' END;
             r.local_status := CASE WHEN r.local_role = 'destination' AND r.status = 'cancel_requested' THEN 'in_transit'
                                    ELSE r.status END;
+            IF r.local_role IN ('both', 'source') AND r.status <> 'cancelled' THEN
+                v_shipped_again := v_shipped_again || r.transfer_id;
+            END IF;
+            IF r.local_role IN ('both', 'destination') AND r.status = 'received' THEN
+                v_arrived := v_arrived || r.transfer_id;
+            END IF;
             INSERT INTO transfers (transfer_id, from_store_id, to_store_id, status, role, note, cancel_reason,
                                    shipped_at, cancel_requested_at, received_at, cancelled_at, central_version)
             VALUES (r.transfer_id, r.from_store_id, r.to_store_id, r.local_status, r.local_role, r.note,
@@ -340,6 +355,16 @@ BEGIN
     IF cardinality(v_restock) > 0 THEN
         PERFORM put_transfer_stock(v_restock, false);
     END IF;
+    -- Shipments this node lost come off their sources again, as a correction each store keeps (never below
+    -- zero: what was sold of it meanwhile is gone already).
+    FOR v_store IN SELECT DISTINCT b.store_id FROM transfer_stock(v_shipped_again, false) b ORDER BY 1 LOOP
+        PERFORM write_adjustment(v_store,
+                                 ARRAY(SELECT ROW(b.product_id, -b.quantity)::stock_change
+                                       FROM transfer_stock(v_shipped_again, false) b
+                                       WHERE b.store_id = v_store ORDER BY b.product_id),
+                                 'correction', 'transfers shipped before this node was restored from a backup',
+                                 NULL, NULL, true);
+    END LOOP;
     IF cardinality(v_arrived) > 0 THEN
         PERFORM put_transfer_stock(v_arrived, true);
     END IF;

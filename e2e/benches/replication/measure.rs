@@ -31,7 +31,9 @@ impl Writers {
         for _ in 0..count {
             let client = connect(instance, db).await?;
             let insert = client
-                .prepare("INSERT INTO customers (name, phone, city_id) VALUES ('Throughput', NULL, $1)")
+                .prepare(
+                    "INSERT INTO customers (name, phone, city_id) VALUES ('Throughput', NULL, $1)",
+                )
                 .await?;
             sessions.push((client, insert));
         }
