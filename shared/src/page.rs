@@ -88,6 +88,15 @@ impl PageRequest {
         self.limit + 1
     }
 
+    /// The page of `rows` read with their keys beside them, (key, item).
+    pub fn page_keyed<T>(&self, rows: Vec<(i64, T)>) -> Page<T> {
+        let page = self.page(rows, |(key, _)| *key);
+        Page {
+            items: page.items.into_iter().map(|(_, item)| item).collect(),
+            next: page.next,
+        }
+    }
+
     /// The page of `rows` (read with [`Self::fetch`], in key order); `key` gives an item's key.
     pub fn page<T>(&self, mut rows: Vec<T>, key: impl Fn(&T) -> i64) -> Page<T> {
         let limit = usize::try_from(self.limit).unwrap_or(usize::MAX);

@@ -56,3 +56,12 @@ pub struct Transfer {
     pub cancelled_at: Option<DateTime<Utc>>,
     pub lines: Vec<TransferLine>,
 }
+
+/// A row of (key, transfer as JSON built in SQL), as `T`: a page's item with its key.
+pub fn keyed_from_row<T: serde::de::DeserializeOwned>(
+    row: &tokio_postgres::Row,
+) -> anyhow::Result<(i64, T)> {
+    let transfer = serde_json::from_value(row.get(1))
+        .map_err(|e| anyhow::anyhow!("reading a transfer built in SQL: {e}"))?;
+    Ok((row.get(0), transfer))
+}

@@ -99,8 +99,10 @@ END;
 $$;
 
 -- The transfer, locked, if p_store_id is its source (p_as = 'from') or destination ('to') and this node
--- holds that part of it; PS404 otherwise, PS411 when the store has moved to another city's node.
-CREATE OR REPLACE FUNCTION lock_transfer(p_transfer_id uuid, p_store_id integer, p_as text) RETURNS transfers
+-- holds that part of it (PS404 otherwise, PS411 when the store has moved to another city's node), and
+-- still on its way (PS417 otherwise: it cannot be p_step, 'received' or 'cancelled').
+CREATE OR REPLACE FUNCTION lock_transfer(p_transfer_id uuid, p_store_id integer, p_as text, p_step text)
+RETURNS transfers
 LANGUAGE plpgsql AS $$
 DECLARE
     v_transfer transfers;
@@ -119,6 +121,11 @@ BEGIN
             MESSAGE = format('no transfer %s %s store %s', p_transfer_id,
                              CASE p_as WHEN 'from' THEN 'from' ELSE 'to' END, p_store_id);
     END IF;
+    IF v_transfer.status <> 'in_transit' THEN
+        RAISE EXCEPTION USING ERRCODE = 'PS417',
+            MESSAGE = format('transfer %s is %s: it cannot be %s', p_transfer_id,
+                             replace(v_transfer.status, '_', ' '), p_step);
+    END IF;
     RETURN v_transfer;
 END;
 $$;
@@ -132,19 +139,13 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_fingerprint text := md5(jsonb_build_object('store', p_store_id, 'transfer', p_transfer_id,
                                                  'items', p_items)::text);
-    v_transfer transfers;
     v_bad record;
 BEGIN
     replayed := claim_idempotency_key(p_idempotency_key, 'transfer_receipt', p_store_id, v_fingerprint) IS NOT NULL;
     IF replayed THEN
         RETURN;
     END IF;
-    v_transfer := lock_transfer(p_transfer_id, p_store_id, 'to');
-    IF v_transfer.status <> 'in_transit' THEN
-        RAISE EXCEPTION USING ERRCODE = 'PS417',
-            MESSAGE = format('transfer %s is %s: it cannot be received', p_transfer_id,
-                             replace(v_transfer.status, '_', ' '));
-    END IF;
+    PERFORM lock_transfer(p_transfer_id, p_store_id, 'to', 'received');
     IF jsonb_typeof(coalesce(p_items, '[]')) <> 'array' THEN
         PERFORM pos_invalid('items', 'items is a list');
     END IF;
@@ -239,12 +240,7 @@ BEGIN
     IF replayed THEN
         RETURN;
     END IF;
-    v_transfer := lock_transfer(p_transfer_id, p_store_id, 'from');
-    IF v_transfer.status <> 'in_transit' THEN
-        RAISE EXCEPTION USING ERRCODE = 'PS417',
-            MESSAGE = format('transfer %s is %s: it cannot be cancelled', p_transfer_id,
-                             replace(v_transfer.status, '_', ' '));
-    END IF;
+    v_transfer := lock_transfer(p_transfer_id, p_store_id, 'from', 'cancelled');
     IF v_transfer.role = 'both' THEN
         PERFORM put_transfer_stock(ARRAY[v_transfer.transfer_id], false);
         UPDATE transfers SET status = 'cancelled', cancelled_at = now(), cancel_requested_at = now()

@@ -45,12 +45,8 @@ pub async fn list(
         )
         .await
         .context("listing transfers")?
-        .into_iter()
-        .map(|row| {
-            serde_json::from_value(row.get(1))
-                .context("reading a transfer built in SQL")
-                .map(|view| (row.get(0), view))
-        })
+        .iter()
+        .map(pos_shared::transfers::keyed_from_row)
         .collect()
 }
 

@@ -56,11 +56,7 @@ pub async fn list(
         page,
     )
     .await?;
-    let page = page.page(rows, |(id, _)| *id);
-    Ok(HttpResponse::Ok().json(Page {
-        items: page.items.into_iter().map(|(_, t)| t).collect::<Vec<_>>(),
-        next: page.next,
-    }))
+    Ok(HttpResponse::Ok().json(page.page_keyed(rows)))
 }
 
 /// One transfer by its id.

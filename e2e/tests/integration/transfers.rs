@@ -116,6 +116,13 @@ impl TwoCities {
         Self::call(&self.lahore_url, &self.lahore_cashier, method, path, body).await
     }
 
+    /// The transfer as Karachi's node has it.
+    async fn karachi_view(&self, id: &str) -> Value {
+        self.karachi(Method::GET, &format!("/transfers/{id}"), None)
+            .await
+            .1
+    }
+
     /// Ships `quantity` Chai from KHI001 to `to_store`: the transfer's id.
     async fn ship(&self, to_store: i64, quantity: i32) -> String {
         let (status, shipped) = self
@@ -240,13 +247,7 @@ async fn a_transfer_across_cities_goes_through_with_the_destination_and_central_
     eventually(
         "the cancel comes back to Karachi as stock",
         WAIT,
-        || async {
-            cities
-                .karachi(Method::GET, &format!("/transfers/{second}"), None)
-                .await
-                .1["status"]
-                == "cancelled"
-        },
+        || async { cities.karachi_view(&second).await["status"] == "cancelled" },
     )
     .await;
     assert_eq!(cities.karachi_stock().await, 95);
@@ -269,9 +270,7 @@ async fn a_transfer_across_cities_goes_through_with_the_destination_and_central_
     assert_eq!(first_view["units_short"], 1);
     assert_eq!(first_view["lines"][0]["reason"], "one crushed");
     eventually("Karachi hears what arrived", WAIT, || async {
-        let (_, view) = cities
-            .karachi(Method::GET, &format!("/transfers/{first}"), None)
-            .await;
+        let view = cities.karachi_view(&first).await;
         view["status"] == "received" && view["lines"][0]["received"] == 4
     })
     .await;
@@ -287,19 +286,11 @@ async fn a_transfer_across_cities_goes_through_with_the_destination_and_central_
     eventually(
         "the refused shipment comes back to Karachi",
         WAIT,
-        || async {
-            cities
-                .karachi(Method::GET, &format!("/transfers/{astray}"), None)
-                .await
-                .1["status"]
-                == "cancelled"
-        },
+        || async { cities.karachi_view(&astray).await["status"] == "cancelled" },
     )
     .await;
     assert_eq!(cities.karachi_stock().await, 95);
-    let (_, view) = cities
-        .karachi(Method::GET, &format!("/transfers/{astray}"), None)
-        .await;
+    let view = cities.karachi_view(&astray).await;
     assert!(
         view["cancel_reason"]
             .as_str()

@@ -104,16 +104,8 @@ pub async fn list(
         )
         .await
         .context("listing transfers")?
-        .into_iter()
-        .map(|row| {
-            serde_json::from_value(row.get(1))
-                .context("reading a transfer built in SQL")
-                .map(|transfer| (row.get::<_, i64>(0), transfer))
-        })
+        .iter()
+        .map(pos_shared::transfers::keyed_from_row)
         .collect::<anyhow::Result<Vec<(i64, Transfer)>>>()?;
-    let page = page.page(rows, |(id, _)| *id);
-    Ok(Page {
-        items: page.items.into_iter().map(|(_, t)| t).collect(),
-        next: page.next,
-    })
+    Ok(page.page_keyed(rows))
 }
