@@ -9,40 +9,97 @@ use uuid::Uuid;
 
 const INITIAL_STOCK: i32 = 100_000;
 
-/// A store-node service run as a process of its own (a test may `kill -9` it).
-pub struct Service {
-    pub child: Child,
+/// A store-node service run as a process of its own on `node`'s database, reporting to central under
+/// `central_login`, so that a test may `kill -9` it and start it again on the same port.
+pub struct NodeProcess {
+    child: Child,
+    env: Vec<(String, String)>,
+    pub url: String,
+    http: reqwest::Client,
 }
 
-impl Drop for Service {
+impl Drop for NodeProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-pub fn start_store_node(env: &[(String, String)]) -> Service {
-    let child = Command::new(crate::common::service_binary("store-node"))
-        .env_clear()
-        .envs(env.iter().cloned())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("store-node starts");
-    Service { child }
-}
-
-pub async fn wait_healthy(http: &reqwest::Client, url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(response) = http.get(format!("{url}/health")).send().await
-            && response.status() == 200
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+impl NodeProcess {
+    /// Starts it (node of city 1, with `cashier_tokens` as `POS_CASHIER_TOKENS` when given) and waits
+    /// until it answers.
+    pub async fn start(
+        node: &crate::common::TestNode,
+        central_login: &secrecy::SecretString,
+        cashier_tokens: Option<String>,
+    ) -> Self {
+        let expose = |s: &secrecy::SecretString| secrecy::ExposeSecret::expose_secret(s).to_owned();
+        let port = free_port().unwrap();
+        let mut env = vec![
+            ("POS_HTTP_PORT".to_owned(), port.to_string()),
+            (
+                "POS_DATABASE_URL".to_owned(),
+                expose(&node.instance.app_url(&node.db_name)),
+            ),
+            (
+                "POS_MIGRATION_DATABASE_URL".to_owned(),
+                expose(&node.instance.owner_url(&node.db_name)),
+            ),
+            ("POS_CITY_ID".to_owned(), "1".to_owned()),
+            ("POS_LOG".to_owned(), "warn".to_owned()),
+            ("POS_CENTRAL_DATABASE_URL".to_owned(), expose(central_login)),
+            (
+                "POS_OUTBOX_RETRY_CRON".to_owned(),
+                "*/1 * * * * *".to_owned(),
+            ),
+        ];
+        env.extend(cashier_tokens.map(|tokens| ("POS_CASHIER_TOKENS".to_owned(), tokens)));
+        let mut process = Self {
+            child: Self::spawn(&env),
+            env,
+            url: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap(),
+        };
+        process.wait_healthy().await;
+        process
     }
-    panic!("store-node did not become healthy");
+
+    fn spawn(env: &[(String, String)]) -> Child {
+        Command::new(crate::common::service_binary("store-node"))
+            .env_clear()
+            .envs(env.iter().cloned())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("store-node starts")
+    }
+
+    async fn wait_healthy(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(response) = self.http.get(format!("{}/health", self.url)).send().await
+                && response.status() == 200
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("store-node did not become healthy");
+    }
+
+    /// After `after`: SIGKILL (no shutdown, no cleanup), then a new process on the same settings, once
+    /// it answers.
+    pub async fn kill_9_and_restart(&mut self, after: Duration) {
+        tokio::time::sleep(after).await;
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.child = Self::spawn(&self.env);
+        self.wait_healthy().await;
+    }
 }
 
 /// `kill -9` of the store-node process in the middle of a stream of sales: after a restart no sale is
@@ -69,10 +126,7 @@ async fn a_killed_store_node_leaves_no_partial_sale_and_its_outbox_drains() {
         .await
         .unwrap();
     let test_node = crate::common::TestNode::new(1).await;
-    let (node_url, node) = (
-        test_node.instance.app_url(&test_node.db_name),
-        test_node.db().await,
-    );
+    let node = test_node.db().await;
     node.batch_execute(&format!(
         "INSERT INTO stores (id, code, name, city_id, active, version, created_at, updated_at)
          VALUES (1, 'KHI001', 'Saddar', 1, true, 1, now(), now());
@@ -83,39 +137,10 @@ async fn a_killed_store_node_leaves_no_partial_sale_and_its_outbox_drains() {
     .await
     .unwrap();
 
-    let port = free_port().unwrap();
     let token = pos_shared::auth::generate_token();
-    let env: Vec<(String, String)> = [
-        ("POS_HTTP_PORT", port.to_string()),
-        (
-            "POS_DATABASE_URL",
-            secrecy::ExposeSecret::expose_secret(&node_url).to_owned(),
-        ),
-        (
-            "POS_MIGRATION_DATABASE_URL",
-            secrecy::ExposeSecret::expose_secret(&test_node.instance.owner_url(&test_node.db_name))
-                .to_owned(),
-        ),
-        ("POS_CITY_ID", "1".to_owned()),
-        ("POS_CASHIER_TOKENS", format!("1={token}")),
-        ("POS_LOG", "warn".to_owned()),
-        (
-            "POS_CENTRAL_DATABASE_URL",
-            secrecy::ExposeSecret::expose_secret(&central_login).to_owned(),
-        ),
-        ("POS_OUTBOX_RETRY_CRON", "*/1 * * * * *".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let url = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
-
-    let mut service = start_store_node(&env);
-    wait_healthy(&http, &url).await;
+    let mut service =
+        NodeProcess::start(&test_node, &central_login, Some(format!("1={token}"))).await;
+    let (url, http) = (service.url.clone(), service.http.clone());
     let acknowledged = Arc::new(std::sync::Mutex::new(Vec::<Uuid>::new()));
     let attempts = Arc::new(AtomicUsize::new(0));
     let load = (0..4).map(|worker| {
@@ -144,14 +169,7 @@ async fn a_killed_store_node_leaves_no_partial_sale_and_its_outbox_drains() {
         })
     });
     let load = futures_util::future::join_all(load);
-    let killer = async {
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        service.child.kill().unwrap(); // SIGKILL: no shutdown, no cleanup
-        service.child.wait().unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        service = start_store_node(&env);
-        wait_healthy(&http, &url).await;
-    };
+    let killer = service.kill_9_and_restart(Duration::from_millis(1500));
     tokio::join!(load, killer);
     let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(

@@ -116,6 +116,16 @@ impl TwoCities {
         Self::call(&self.lahore_url, &self.lahore_cashier, method, path, body).await
     }
 
+    /// KHI001's manager cancels the transfer: the status and the answer.
+    async fn cancel(&self, id: &str) -> (u16, Value) {
+        self.karachi(
+            Method::POST,
+            &format!("/transfers/{id}/cancel"),
+            Some(json!({"idempotency_key": Uuid::new_v4()})),
+        )
+        .await
+    }
+
     /// The transfer as Karachi's node has it.
     async fn karachi_view(&self, id: &str) -> Value {
         self.karachi(Method::GET, &format!("/transfers/{id}"), None)
@@ -227,13 +237,7 @@ async fn a_transfer_across_cities_goes_through_with_the_destination_and_central_
         "{received}"
     );
     assert_eq!(cities.lahore_stock().await, 4);
-    let (status, asked) = cities
-        .karachi(
-            Method::POST,
-            &format!("/transfers/{second}/cancel"),
-            Some(json!({"idempotency_key": Uuid::new_v4()})),
-        )
-        .await;
+    let (status, asked) = cities.cancel(&second).await;
     assert_eq!(
         (status, asked["status"].as_str()),
         (200, Some("cancel_requested")),
@@ -320,7 +324,7 @@ async fn shipments_survive_a_kill_9_of_the_source_service_exactly_once() {
     use std::sync::{Arc, Mutex};
     use std::time::Instant;
 
-    use crate::crash::{start_store_node, wait_healthy};
+    use crate::crash::NodeProcess;
 
     let cities = TwoCities::start().await;
     let chain = &cities.chain;
@@ -337,42 +341,13 @@ async fn shipments_survive_a_kill_9_of_the_source_service_exactly_once() {
     let start = cities.karachi_stock().await;
     assert_eq!(start, 10_000);
 
-    let port = pos_shared::testkit::free_port().unwrap();
-    let expose = |s: &secrecy::SecretString| secrecy::ExposeSecret::expose_secret(s).to_owned();
-    let env: Vec<(String, String)> = [
-        ("POS_HTTP_PORT", port.to_string()),
-        (
-            "POS_DATABASE_URL",
-            expose(&chain.node.instance.app_url(&chain.node.db_name)),
-        ),
-        (
-            "POS_MIGRATION_DATABASE_URL",
-            expose(&chain.node.instance.owner_url(&chain.node.db_name)),
-        ),
-        ("POS_CITY_ID", "1".to_owned()),
-        ("POS_LOG", "warn".to_owned()),
-        (
-            "POS_CENTRAL_DATABASE_URL",
-            expose(
-                &chain
-                    .central_pg
-                    .node_login_url(1, &chain.central.db_name)
-                    .await
-                    .unwrap(),
-            ),
-        ),
-        ("POS_OUTBOX_RETRY_CRON", "*/1 * * * * *".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let url = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
+    let central_login = chain
+        .central_pg
+        .node_login_url(1, &chain.central.db_name)
+        .await
         .unwrap();
-    let mut service = start_store_node(&env);
-    wait_healthy(&http, &url).await;
+    let mut service = NodeProcess::start(&chain.node, &central_login, None).await;
+    let url = service.url.clone();
 
     // Each till's shipments: the key, and the transfer id if an answer came.
     let sent = Arc::new(Mutex::new(Vec::<(Uuid, Option<String>)>::new()));
@@ -404,14 +379,7 @@ async fn shipments_survive_a_kill_9_of_the_source_service_exactly_once() {
             }
         }
     });
-    let killer = async {
-        tokio::time::sleep(Duration::from_millis(1200)).await;
-        service.child.kill().unwrap(); // SIGKILL: no shutdown, no cleanup
-        service.child.wait().unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        service = start_store_node(&env);
-        wait_healthy(&http, &url).await;
-    };
+    let killer = service.kill_9_and_restart(Duration::from_millis(1200));
     tokio::join!(futures_util::future::join_all(tills), killer);
 
     // The tills send again every shipment that got no answer, with its key.
@@ -596,13 +564,7 @@ async fn a_shipment_to_a_store_that_moves_city_is_received_nowhere_twice_and_its
         "Karachi's node shipped it and does not receive it: {answer}"
     );
 
-    let (status, asked) = cities
-        .karachi(
-            Method::POST,
-            &format!("/transfers/{id}/cancel"),
-            Some(json!({"idempotency_key": Uuid::new_v4()})),
-        )
-        .await;
+    let (status, asked) = cities.cancel(&id).await;
     assert_eq!(
         (status, asked["status"].as_str()),
         (200, Some("cancel_requested")),
