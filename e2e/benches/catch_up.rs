@@ -168,7 +168,7 @@ async fn resync(
     let loaded = central
         .execute(
             "INSERT INTO customers (name, phone, city_id)
-             SELECT 'Resync customer ' || g, '+92 3' || lpad($1::text, 2, '0') || ' ' || lpad(g::text, 7, '0'), $1
+             SELECT 'Resync customer ' || g, '+92 3' || lpad($1::integer::text, 2, '0') || ' ' || lpad(g::text, 7, '0'), $1
              FROM generate_series(1, $2::int) g",
             &[&city, &count],
         )
