@@ -48,7 +48,8 @@ pub struct Transfer {
     pub status: TransferStatus,
     pub note: Option<String>,
     /// Why it was cancelled: granted by the destination's node at the source's request, or refused by
-    /// head office (a destination it does not know, or whose city has no node).
+    /// head office (a destination it does not know, or whose city has no node); or, on a received
+    /// transfer, why the source's cancel was not granted (it came after the receipt).
     pub cancel_reason: Option<String>,
     pub shipped_at: DateTime<Utc>,
     pub cancel_requested_at: Option<DateTime<Utc>>,

@@ -342,7 +342,12 @@ BEGIN
             IF r.local_role = 'destination' THEN
                 v_arrived := v_arrived || r.transfer_id;
             END IF;
-            UPDATE transfers SET status = 'received', received_at = r.received_at WHERE transfer_id = r.transfer_id;
+            -- A cancel asked here that came too late says so.
+            UPDATE transfers
+            SET status = 'received', received_at = r.received_at,
+                cancel_reason = CASE WHEN r.local_status = 'cancel_requested'
+                                     THEN 'the cancel came too late: the destination had received it' END
+            WHERE transfer_id = r.transfer_id;
             UPDATE transfer_lines t SET received = l.received, reason = l.reason
             FROM jsonb_to_recordset(r.lines) AS l (product_id integer, received integer, reason text)
             WHERE t.transfer_id = r.transfer_id AND t.product_id = l.product_id;

@@ -177,6 +177,22 @@ async fn a_customer_signed_up_while_central_is_down_reaches_it_and_a_second_of_t
         false,
         "the first stays"
     );
+    // Lahore's till is told where the customer went.
+    let gone = chain
+        .http
+        .get(format!("{lahore_url}/customers/{second}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+    let gone: Value = gone.json().await.unwrap();
+    assert!(
+        gone["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&format!("merged into customer {id}"))),
+        "{gone}"
+    );
 }
 
 #[tokio::test]

@@ -580,3 +580,56 @@ async fn a_shipment_to_a_store_that_moves_city_is_received_nowhere_twice_and_its
     })
     .await;
 }
+
+/// The source cancels a shipment the destination has received already, before it hears of the receipt
+/// (central is down in between): the destination decides, so the shipment stays received, the source's
+/// stock does not come back, and the source's transfer says why its cancel was not granted.
+#[tokio::test]
+async fn a_cancel_that_comes_after_the_receipt_is_not_granted_and_says_so() {
+    let cities = TwoCities::start().await;
+    let id = cities.ship(cities.lahore_store, 4).await;
+    eventually("the shipment reaches Lahore's node", WAIT, || async {
+        cities
+            .lahore(Method::GET, &format!("/transfers/{id}"), None)
+            .await
+            .0
+            == 200
+    })
+    .await;
+    cities.chain.central_pg.stop().unwrap();
+    let (status, _) = cities
+        .lahore(
+            Method::POST,
+            &format!("/transfers/{id}/receive"),
+            Some(json!({"idempotency_key": Uuid::new_v4()})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, asked) = cities.cancel(&id).await;
+    assert_eq!(
+        (status, asked["status"].as_str()),
+        (200, Some("cancel_requested")),
+        "{asked}"
+    );
+    cities.chain.central_pg.start().unwrap();
+    eventually("Karachi hears the shipment was received", WAIT, || async {
+        cities.karachi_view(&id).await["status"] == "received"
+    })
+    .await;
+    let view = cities.karachi_view(&id).await;
+    assert!(
+        view["cancel_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("too late")),
+        "{view}"
+    );
+    assert_eq!(view["lines"][0]["received"], 4);
+    assert_eq!(
+        (cities.karachi_stock().await, cities.lahore_stock().await),
+        (96, 4)
+    );
+    eventually("central has it received", WAIT, || async {
+        cities.at_central(&id).await["status"] == "received"
+    })
+    .await;
+}

@@ -112,3 +112,19 @@ pub async fn edit(
         .context("editing a customer")?;
     Ok(row.get(0))
 }
+
+/// The customer this city's customer `id` was merged into at central (its number was another's), if so.
+pub async fn merged_into(
+    client: &impl GenericClient,
+    city_id: i32,
+    id: i32,
+) -> anyhow::Result<Option<i32>> {
+    let stmt = client
+        .prepare_cached("SELECT merged_into FROM customers WHERE id = $1 AND city_id = $2")
+        .await?;
+    Ok(client
+        .query_opt(&stmt, &[&id, &city_id])
+        .await
+        .context("reading a customer's merge")?
+        .and_then(|row| row.get(0)))
+}

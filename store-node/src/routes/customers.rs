@@ -79,7 +79,7 @@ pub async fn list(
     responses(
         (status = 200, description = "The customer", body = Customer),
         pos_shared::openapi::Unauthorized,
-        (status = 404, description = "No such customer in this city, or the id is not a number (`not_found`)", body = ErrorBody),
+        (status = 404, description = "No such customer in this city, or the id is not a number, or (the message says so, naming the customer kept) a customer head office merged into another who had the number first (`not_found`)", body = ErrorBody),
         pos_shared::openapi::ServerErrors,
     ),
 )]
@@ -89,9 +89,16 @@ pub async fn get(
     id: Id,
 ) -> Result<HttpResponse, ApiError> {
     let client = state.pool.get().await.context("getting a connection")?;
-    let customer = db::customers::get(&client, state.config.city_id, *id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no customer {id} in this city")))?;
+    let Some(customer) = db::customers::get(&client, state.config.city_id, *id).await? else {
+        return Err(ApiError::not_found(
+            match db::customers::merged_into(&client, state.config.city_id, *id).await? {
+                Some(kept) => format!(
+                    "customer {id} was merged into customer {kept}, who had the number first (head office keeps one customer per number)"
+                ),
+                None => format!("no customer {id} in this city"),
+            },
+        ));
+    };
     Ok(HttpResponse::Ok().json(customer))
 }
 
