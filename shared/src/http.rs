@@ -22,8 +22,15 @@ pub fn form_config() -> web::FormConfig {
 }
 
 pub fn path_config() -> web::PathConfig {
-    web::PathConfig::default()
-        .error_handler(|err, _req| ApiError::NotFound(format!("no such resource ({err})")).into())
+    web::PathConfig::default().error_handler(|err, _req| {
+        // The parser's own words (a crate's error text) stay in the log.
+        tracing::debug!(error = %err, "a path parameter of the wrong kind");
+        ApiError::NotFound(
+            "no such resource: a part of the path is not an id of its kind (a number, or a UUID)"
+                .into(),
+        )
+        .into()
+    })
 }
 
 /// A known path asked with a method it does not serve: 405 in the API's shape, with `Allow`.

@@ -130,6 +130,14 @@ async fn a_transfer_between_two_stores_of_the_node_is_shipped_received_short_and
         post(&node, &receive, &manager, keyed(json!([]))).await.0,
         404
     );
+    // An id that is not a UUID: 404 in the API's words, not the parser's.
+    let (status, answer) = post(&node, "/transfers/123/receive", &clifton, keyed(json!([]))).await;
+    assert_eq!(status, 404);
+    let message = answer["message"].as_str().unwrap();
+    assert!(
+        !message.contains("deserialize") && !message.contains("parsing"),
+        "{message}"
+    );
 
     // Receipts that do not add up are refused, and change nothing.
     for (items, field) in [
