@@ -66,7 +66,7 @@ BEGIN
         END IF;
         SELECT * INTO v_current FROM customers WHERE id = v_id FOR UPDATE;
         IF NOT FOUND THEN
-            IF v_id NOT BETWEEN 1000000000 + p_city_id * 10000000 + 1 AND 1000000000 + p_city_id * 10000000 + 9999999 THEN
+            IF NOT coalesce(v_id <@ customer_signup_ids(p_city_id), false) THEN
                 RAISE EXCEPTION USING ERRCODE = 'PS403',
                     MESSAGE = format('customer %s is not of the block of ids of the node of city %s', v_id, p_city_id);
             END IF;

@@ -259,3 +259,14 @@ BEGIN
                                               p_first + v_half);
 END;
 $$;
+
+-- The ids a city's node gives the customers it signs up at its tills (sql/store/customers.sql), which
+-- central never gives (its own ids stop below 1,000,000,000) and checks a node's sign-ups against
+-- (sql/central/customers.sql): 1,000,000,000 + city × 10,000,000 + 1 to 9,999,999. NULL for a city
+-- past 113, whose block would pass the integer's limit.
+CREATE OR REPLACE FUNCTION customer_signup_ids(p_city_id integer) RETURNS int4range
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN p_city_id BETWEEN 1 AND 113
+                THEN int4range(1000000000 + p_city_id * 10000000 + 1, 1000000000 + p_city_id * 10000000 + 9999999, '[]')
+           END
+$$;

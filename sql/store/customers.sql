@@ -47,17 +47,17 @@ CREATE OR REPLACE FUNCTION sign_up_customer(p_store_id integer, p_name text, p_p
 LANGUAGE plpgsql AS $$
 DECLARE
     v_city integer := (SELECT city_id FROM node_settings);
+    v_ids int4range := customer_signup_ids(v_city);
     v_id integer;
 BEGIN
     IF p_city_id IS DISTINCT FROM v_city THEN
         PERFORM pos_invalid('city_id', format('this node signs up customers of its own city (%s)', v_city));
     END IF;
-    IF v_city > 114 THEN
-        -- The blocks of ids (migration V23) end at the integer's limit.
+    IF v_ids IS NULL THEN
         PERFORM pos_invalid('city_id', format('city %s has no block of customer ids: sign customers up at head office', v_city));
     END IF;
     PERFORM refuse_taken_phone(p_phone, NULL);
-    v_id := 1000000000 + v_city * 10000000 + nextval('customer_signup_seq');
+    v_id := lower(v_ids) - 1 + nextval('customer_signup_seq');
     INSERT INTO customers (id, name, phone, email, city_id, version, created_at, updated_at)
     VALUES (v_id, p_name, p_phone, p_email, v_city, 0, now(), now());
     PERFORM queue_customer_event(v_id, p_store_id, ARRAY['name', 'phone', 'email']);

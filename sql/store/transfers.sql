@@ -51,6 +51,19 @@ LANGUAGE sql STABLE AS $$
     SELECT EXISTS (SELECT 1 FROM stores s JOIN node_settings n ON n.city_id = s.city_id WHERE s.id = p_store_id)
 $$;
 
+-- PS411 unless p_store_id sells at this node (a store that moved city has its stock and its transfers at
+-- the node it left).
+CREATE OR REPLACE FUNCTION refuse_moved_store(p_store_id integer) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT store_is_here(p_store_id) THEN
+        RAISE EXCEPTION USING ERRCODE = 'PS411',
+            MESSAGE = format('store %s has moved to another city: its stock and transfers are at the node it left',
+                             p_store_id);
+    END IF;
+END;
+$$;
+
 -- Ships p_items ([{"product_id", "quantity"}]) from p_store_id to p_to_store_id: the stock leaves the
 -- source now, in product-id order like a sale, and never more than it has (PS409).
 CREATE OR REPLACE FUNCTION ship_transfer(p_store_id integer, p_to_store_id integer, p_items jsonb, p_note text,
@@ -74,10 +87,7 @@ BEGIN
         PERFORM pos_invalid('to_store_id', format('store %s is closed', p_to_store_id));
     END IF;
     v_changes := stock_changes(p_store_id, p_items, 'quantity');
-    IF NOT store_is_here(p_store_id) THEN
-        RAISE EXCEPTION USING ERRCODE = 'PS411',
-            MESSAGE = format('store %s has moved to another city: its stock is at that city''s node', p_store_id);
-    END IF;
+    PERFORM refuse_moved_store(p_store_id);
     IF EXISTS (SELECT 1 FROM unnest(v_changes) WHERE change <= 0) THEN
         PERFORM pos_invalid('quantity', 'every line ships at least one unit');
     END IF;
@@ -107,10 +117,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_transfer transfers;
 BEGIN
-    IF NOT store_is_here(p_store_id) THEN
-        RAISE EXCEPTION USING ERRCODE = 'PS411',
-            MESSAGE = format('store %s has moved to another city: its transfers are at the node it left', p_store_id);
-    END IF;
+    PERFORM refuse_moved_store(p_store_id);
     SELECT * INTO v_transfer FROM transfers t
     WHERE t.transfer_id = p_transfer_id
       AND CASE p_as WHEN 'from' THEN t.from_store_id ELSE t.to_store_id END = p_store_id

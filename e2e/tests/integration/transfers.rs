@@ -126,6 +126,16 @@ impl TwoCities {
         .await
     }
 
+    /// LHE001's cashier receives the transfer in full: the status and the answer.
+    async fn receive_in_full(&self, id: &str) -> (u16, Value) {
+        self.lahore(
+            Method::POST,
+            &format!("/transfers/{id}/receive"),
+            Some(json!({"idempotency_key": Uuid::new_v4()})),
+        )
+        .await
+    }
+
     /// The transfer as Karachi's node has it.
     async fn karachi_view(&self, id: &str) -> Value {
         self.karachi(Method::GET, &format!("/transfers/{id}"), None)
@@ -255,13 +265,7 @@ async fn a_transfer_across_cities_goes_through_with_the_destination_and_central_
     )
     .await;
     assert_eq!(cities.karachi_stock().await, 95);
-    let (status, _) = cities
-        .lahore(
-            Method::POST,
-            &format!("/transfers/{second}/receive"),
-            Some(json!({"idempotency_key": Uuid::new_v4()})),
-        )
-        .await;
+    let (status, _) = cities.receive_in_full(&second).await;
     assert_eq!(status, 409, "a cancelled shipment is not received");
 
     // Central shows both as they ended, with the difference; Karachi sees what arrived of the first.
@@ -475,13 +479,7 @@ async fn shipments_survive_a_kill_9_of_the_source_service_exactly_once() {
     })
     .await;
     for id in &shipped {
-        let (status, answer) = cities
-            .lahore(
-                Method::POST,
-                &format!("/transfers/{id}/receive"),
-                Some(json!({"idempotency_key": Uuid::new_v4()})),
-            )
-            .await;
+        let (status, answer) = cities.receive_in_full(id).await;
         assert_eq!(status, 200, "{answer}");
     }
     assert_eq!(cities.lahore_stock().await, n);
@@ -597,13 +595,7 @@ async fn a_cancel_that_comes_after_the_receipt_is_not_granted_and_says_so() {
     })
     .await;
     cities.chain.central_pg.stop().unwrap();
-    let (status, _) = cities
-        .lahore(
-            Method::POST,
-            &format!("/transfers/{id}/receive"),
-            Some(json!({"idempotency_key": Uuid::new_v4()})),
-        )
-        .await;
+    let (status, _) = cities.receive_in_full(&id).await;
     assert_eq!(status, 200);
     let (status, asked) = cities.cancel(&id).await;
     assert_eq!(
