@@ -1,5 +1,5 @@
 # One image for both services: `central` (the default command) and `store-node` (docker-compose.yml picks the
-# command). The SQL schemas are compiled into the binaries, so the runtime stage needs nothing else of the tree.
+# command), with `posctl` for the one-shot `posctl bootstrap`. The SQL schemas are compiled into the binaries, so the runtime stage needs nothing else of the tree.
 #
 #   docker build -t pos-backend:local .
 #
@@ -12,8 +12,8 @@ COPY . .
 # copied out in the same step.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bin central --bin store-node \
-    && install -D -m 0755 -t /out target/release/central target/release/store-node
+    cargo build --release --locked --bin central --bin store-node --bin posctl \
+    && install -D -m 0755 -t /out target/release/central target/release/store-node target/release/posctl
 
 FROM debian:bookworm-slim AS runtime
 # curl serves the compose healthchecks (GET /health); ca-certificates for any TLS the operator configures.
@@ -23,7 +23,7 @@ RUN apt-get update \
     && groupadd --system --gid 10001 pos \
     && useradd --system --uid 10001 --gid pos --home-dir /nonexistent --no-create-home \
         --shell /usr/sbin/nologin pos
-COPY --from=builder /out/central /out/store-node /usr/local/bin/
+COPY --from=builder /out/central /out/store-node /out/posctl /usr/local/bin/
 USER 10001:10001
 # Listen on every interface inside the container; everything else comes from the POS_ variables.
 ENV POS_HTTP_HOST=0.0.0.0 \

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::node::{self, NodeAction};
-use crate::{backup, ops, stores};
+use crate::{backup, bootstrap, ops, stores};
 
 /// Runs a local POS cluster: central and one store node per city, each on its own PostgreSQL.
 #[derive(Debug, Parser)]
@@ -41,6 +41,29 @@ pub enum Command {
     /// Restore databases from a backup (services stopped: posctl down first), and queue what makes the
     /// chain whole again: the nodes send central what it lost, restored nodes are resynced at the next up.
     Restore(RestoreArgs),
+    /// Make a chain whose services run elsewhere (docker-compose.yml's) ready to sell: wait until they
+    /// are healthy, create the cities, register each node at central, and seed the demo data. A second
+    /// run changes nothing. Head office's token comes from POS_ADMIN_TOKEN, each node's database (as
+    /// central reaches it) from POS_NODE_DATABASE_URL_<CITY>, e.g. POS_NODE_DATABASE_URL_KARACHI; with
+    /// POS_HEAD_OFFICE_PASSWORD set, the account `headoffice` is made with it.
+    Bootstrap(BootstrapArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    /// Central's URL.
+    #[arg(long, env = "POS_CENTRAL_URL")]
+    pub central: String,
+    /// A city's node as NAME=CITY_ID=URL, e.g. Karachi=1=http://store-karachi:8080, where CITY_ID is
+    /// the node's POS_CITY_ID. Once per city; new cities are created in this order.
+    #[arg(long = "node", required = true)]
+    pub nodes: Vec<crate::bootstrap::NodeTarget>,
+    /// Seed categories, products, one store per city, customers and opening stock (once).
+    #[arg(long)]
+    pub demo_data: bool,
+    /// How long to wait for central and the nodes to be healthy, in seconds.
+    #[arg(long, default_value_t = 120)]
+    pub wait_seconds: u64,
 }
 
 #[derive(Debug, Args)]
@@ -227,6 +250,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Restore(args) => backup::restore(&args.dir, &args.from, args.only.as_deref())
             .await
             .map(|()| ExitCode::SUCCESS),
+        Command::Bootstrap(args) => bootstrap::bootstrap(bootstrap::BootstrapOptions {
+            central: args.central.trim_end_matches('/').to_owned(),
+            nodes: args.nodes,
+            demo_data: args.demo_data,
+            wait: std::time::Duration::from_secs(args.wait_seconds),
+        })
+        .await
+        .map(|()| ExitCode::SUCCESS),
     }
 }
 
@@ -273,6 +304,35 @@ mod tests {
             Cli::try_parse_from(["posctl", "token", "rotate", "LHR001", "--dir", "d"]).unwrap();
         assert!(
             matches!(cli.command, Command::Token(TokenCommand::Rotate(ref a)) if a.store == "LHR001")
+        );
+        let cli = Cli::try_parse_from([
+            "posctl",
+            "bootstrap",
+            "--central",
+            "http://central:8080",
+            "--node",
+            "Karachi=1=http://store-karachi:8080",
+            "--node",
+            "Lahore=2=http://store-lahore:8080",
+            "--demo-data",
+        ])
+        .unwrap();
+        let Command::Bootstrap(bootstrap) = cli.command else {
+            panic!("not bootstrap");
+        };
+        assert_eq!(bootstrap.nodes.len(), 2);
+        assert_eq!(bootstrap.nodes[1].city_id, 2);
+        assert!(bootstrap.demo_data && bootstrap.wait_seconds == 120);
+        assert!(
+            Cli::try_parse_from([
+                "posctl",
+                "bootstrap",
+                "--central",
+                "http://c",
+                "--node",
+                "Karachi"
+            ])
+            .is_err()
         );
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::api::model::{Category, Product, StockLine, Store};
 use crate::api::{Api, status_of};
-use crate::cluster::{CityState, InstanceState, Paths};
+use crate::cluster::slug;
 
 /// How long the node gets to receive the catalogue by replication.
 pub const REPLICATION_TIMEOUT: Duration = Duration::from_secs(60);
@@ -188,29 +188,30 @@ pub fn store_code(city: &str, taken: &HashSet<String>) -> String {
         .unwrap_or(prefix)
 }
 
-/// One store per city that has none, and the city's customers with it.
-pub async fn seed_stores_and_customers(central: &Api, cities: &[CityState]) -> anyhow::Result<()> {
+/// One store per city that has none, and the city's customers with it. `cities` are (name, id at
+/// central).
+pub async fn seed_stores_and_customers(
+    central: &Api,
+    cities: &[(&str, i32)],
+) -> anyhow::Result<()> {
     let stores: Vec<Store> = central.get_all("/stores").await?;
     let mut taken: HashSet<String> = stores.iter().map(|s| s.code.clone()).collect();
-    for (index, city) in cities.iter().enumerate() {
-        let Some(city_id) = city.city_id else {
-            continue;
-        };
+    for (index, &(city_name, city_id)) in cities.iter().enumerate() {
         if stores.iter().any(|s| s.city_id == city_id) {
             continue;
         }
-        let code = store_code(&city.name, &taken);
+        let code = store_code(city_name, &taken);
         let _: Value = central
             .post(
                 "/stores",
-                &json!({"code": code, "name": format!("{} Main", city.name), "city_id": city_id}),
+                &json!({"code": code, "name": format!("{city_name} Main"), "city_id": city_id}),
             )
             .await
             .with_context(|| format!("creating store {code}"))?;
         taken.insert(code.clone());
         for (n, name) in CUSTOMERS.iter().enumerate() {
             let phone = format!("+92 3{index:02} {:07}", n + 1);
-            let email = format!("customer{}.{}@example.com", n + 1, city.instance.name);
+            let email = format!("customer{}.{}@example.com", n + 1, slug(city_name));
             let _: Value = central
                 .post(
                     "/customers",
@@ -220,9 +221,8 @@ pub async fn seed_stores_and_customers(central: &Api, cities: &[CityState]) -> a
                 .with_context(|| format!("creating customer {name:?}"))?;
         }
         crate::step!(
-            "demo data: store {code} and {} customers in {}",
-            CUSTOMERS.len(),
-            city.name
+            "demo data: store {code} and {} customers in {city_name}",
+            CUSTOMERS.len()
         );
     }
     Ok(())
@@ -235,14 +235,8 @@ fn quantity(store_id: i32, index: usize) -> i64 {
 }
 
 /// Opening stock for a store whose inventory is empty, once the node has the whole catalogue. `node`
-/// carries the store's cashier token, which the node accepts already. Returns whether stock was added.
-pub async fn opening_stock(
-    node: &Api,
-    store_id: i32,
-    product_ids: &[i32],
-    paths: &Paths,
-    instance: &InstanceState,
-) -> anyhow::Result<bool> {
+/// carries a credential of the store that the node accepts already. Returns whether stock was added.
+pub async fn opening_stock(node: &Api, store_id: i32, product_ids: &[i32]) -> anyhow::Result<bool> {
     let deadline = Instant::now() + REPLICATION_TIMEOUT;
     let wanted: HashSet<i32> = product_ids.iter().copied().collect();
     loop {
@@ -281,14 +275,6 @@ pub async fn opening_stock(
     loop {
         match node.post::<_, Value>("/inventory/receipts", &body).await {
             Ok(_) => return Ok(true),
-            Err(e) if status_of(&e) == Some(404) => {
-                crate::step!(
-                    "demo data: {} has no POST /inventory/receipts; writing the opening stock into its database",
-                    node.base()
-                );
-                insert_stock(paths, instance, store_id, product_ids).await?;
-                return Ok(true);
-            }
             // The store row may not have arrived yet: it comes with the same replication stream.
             Err(e) if status_of(&e) == Some(422) && Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -296,30 +282,6 @@ pub async fn opening_stock(
             Err(e) => return Err(e.context("receiving the opening stock")),
         }
     }
-}
-
-/// The fallback for nodes without the receipts endpoint: straight into `inventory`, as superuser.
-async fn insert_stock(
-    paths: &Paths,
-    instance: &InstanceState,
-    store_id: i32,
-    product_ids: &[i32],
-) -> anyhow::Result<()> {
-    let pg = instance.pg(paths)?;
-    let client = pg.superuser_client(&instance.dbname).await?;
-    let quantities: Vec<i32> = (0..product_ids.len())
-        .map(|i| i32::try_from(quantity(store_id, i)).unwrap_or(50))
-        .collect();
-    client
-        .execute(
-            "INSERT INTO inventory (store_id, product_id, quantity)
-             SELECT $1, p, q FROM unnest($2::int[], $3::int[]) AS t(p, q)
-             ON CONFLICT DO NOTHING",
-            &[&store_id, &product_ids, &quantities],
-        )
-        .await
-        .context("inserting the opening stock")?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod backup;
+pub mod bootstrap;
 pub mod cli;
 pub mod cluster;
 pub mod demo;

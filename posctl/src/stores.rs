@@ -292,17 +292,30 @@ pub async fn wait_for_credential(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let node = Api::new(&city.instance.http_url(), &store.cashier_token)?;
+    wait_until_accepted(&node, started, timeout)
+        .await
+        .with_context(|| {
+            format!(
+                "the {} node does not accept store {}'s token",
+                city.name, store.code
+            )
+        })?;
+    Ok(started.elapsed())
+}
+
+/// Waits until `node` (a node's API with a store's new credential) takes the credential up: it answers
+/// 401 until then, for at most `timeout` from `started`.
+pub async fn wait_until_accepted(
+    node: &Api,
+    started: Instant,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     loop {
         tokio::time::sleep(RELOAD).await;
         match node.get::<serde_json::Value>("/products?limit=1").await {
-            Ok(_) => return Ok(started.elapsed()),
+            Ok(_) => return Ok(()),
             Err(e) if status_of(&e) == Some(401) && started.elapsed() < timeout => {}
-            Err(e) => {
-                return Err(e.context(format!(
-                    "the {} node does not accept store {}'s token",
-                    city.name, store.code
-                )));
-            }
+            Err(e) => return Err(e),
         }
     }
 }

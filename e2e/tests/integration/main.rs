@@ -6,6 +6,7 @@
 
 mod accounts;
 mod api_edges;
+mod bootstrap;
 mod chain;
 mod common;
 mod crash;

@@ -1,9 +1,9 @@
 //! The commands. `up` is in `up`, with the services' settings in `specs`, what it does at central in
-//! `register` and what it leaves to read in `summary`; `status` is in `status`. Here are `down` and
+//! `register` (which `bootstrap` shares) and what it leaves to read in `summary`; `status` is in `status`. Here are `down` and
 //! `db stop|start`, and what they share with `up`. Called by `cli`; `node` loads the cluster with
 //! `load_existing`.
 
-mod register;
+pub(crate) mod register;
 mod specs;
 mod status;
 mod summary;

@@ -17,43 +17,46 @@ const CITY_TIME_ZONE: &str = "Asia/Karachi";
 pub(super) async fn ensure_cities(api: &Api, state: &mut State) -> anyhow::Result<()> {
     let mut known: Vec<City> = api.get_all("/cities").await.context("listing cities")?;
     for city in &mut state.cities {
-        let found = known
-            .iter()
-            .find(|c| c.name.eq_ignore_ascii_case(&city.name))
-            .map(|c| c.id);
-        let id = match found {
-            Some(id) => id,
-            None => {
-                let created: anyhow::Result<City> = api
-                    .post(
-                        "/cities",
-                        &json!({ "name": city.name, "time_zone": CITY_TIME_ZONE }),
-                    )
-                    .await;
-                match created {
-                    Ok(c) => {
-                        crate::step!("created city {} (id {})", c.name, c.id);
-                        let id = c.id;
-                        known.push(c);
-                        id
-                    }
-                    // Created meanwhile by someone else: look again.
-                    Err(e) if status_of(&e) == Some(409) => {
-                        known = api.get_all("/cities").await.context("listing cities")?;
-                        known
-                            .iter()
-                            .find(|c| c.name.eq_ignore_ascii_case(&city.name))
-                            .map(|c| c.id)
-                            .ok_or(e)
-                            .with_context(|| format!("creating city {}", city.name))?
-                    }
-                    Err(e) => return Err(e.context(format!("creating city {}", city.name))),
-                }
-            }
-        };
-        city.city_id = Some(id);
+        city.city_id = Some(ensure_city(api, &mut known, &city.name).await?);
     }
     Ok(())
+}
+
+/// The id of the city named `name` (case-insensitive) at central, created when `known` (central's
+/// cities, kept up to date here) has none.
+pub(crate) async fn ensure_city(
+    api: &Api,
+    known: &mut Vec<City>,
+    name: &str,
+) -> anyhow::Result<i32> {
+    if let Some(city) = known.iter().find(|c| c.name.eq_ignore_ascii_case(name)) {
+        return Ok(city.id);
+    }
+    let created: anyhow::Result<City> = api
+        .post(
+            "/cities",
+            &json!({ "name": name, "time_zone": CITY_TIME_ZONE }),
+        )
+        .await;
+    match created {
+        Ok(c) => {
+            crate::step!("created city {} (id {})", c.name, c.id);
+            let id = c.id;
+            known.push(c);
+            Ok(id)
+        }
+        // Created meanwhile by someone else: look again.
+        Err(e) if status_of(&e) == Some(409) => {
+            *known = api.get_all("/cities").await.context("listing cities")?;
+            known
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(name))
+                .map(|c| c.id)
+                .ok_or(e)
+                .with_context(|| format!("creating city {name}"))
+        }
+        Err(e) => Err(e.context(format!("creating city {name}"))),
+    }
 }
 
 /// Every store of each city at central, with a cashier credential (kept from earlier runs, else issued
@@ -90,18 +93,45 @@ pub(super) async fn sync_stores(api: &Api, state: &mut State) -> anyhow::Result<
     Ok(())
 }
 
-/// Makes the head-office account `headoffice` (an admin) with the cluster's password, unless it exists.
-pub(super) async fn ensure_head_office_account(api: &Api, state: &State) -> anyhow::Result<()> {
+/// Makes the head-office account `headoffice` (an admin) with `password`, unless it exists.
+pub(crate) async fn ensure_head_office_account(api: &Api, password: &str) -> anyhow::Result<()> {
     let body = json!({
         "username": cluster::HEAD_OFFICE_ACCOUNT,
         "role": "admin",
-        "password": state.head_office_password,
+        "password": password,
     });
     match api.post::<_, serde_json::Value>("/accounts", &body).await {
         Ok(_) => Ok(()),
         Err(e) if status_of(&e) == Some(409) => Ok(()),
         Err(e) => Err(e.context("making the head-office account")),
     }
+}
+
+/// Where central's replicator reaches a node's database.
+pub(crate) struct NodeDatabase {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) dbname: String,
+    pub(crate) user: String,
+    pub(crate) password: String,
+}
+
+/// `POST /nodes`: registers the node of `city_id` at central (which then loads its fragment).
+pub(crate) async fn register_node(
+    api: &Api,
+    city_id: i32,
+    database: &NodeDatabase,
+) -> anyhow::Result<()> {
+    let body = json!({
+        "city_id": city_id,
+        "host": database.host,
+        "port": database.port,
+        "dbname": database.dbname,
+        "user": database.user,
+        "password": database.password,
+    });
+    api.post::<_, serde_json::Value>("/nodes", &body).await?;
+    Ok(())
 }
 
 /// Registers each city's node at central unless it is there already; returns the registered city ids.
@@ -124,16 +154,15 @@ pub(super) async fn register_nodes(api: &Api, state: &State, report: &mut Report
         if registered.contains(&city_id) {
             continue;
         }
-        let body = json!({
-            "city_id": city_id,
-            "host": "127.0.0.1",
-            "port": city.instance.pg_port,
-            "dbname": city.instance.dbname,
-            "user": pos_shared::pgctl::REPLICATOR_ROLE,
-            "password": city.instance.replicator_password,
-        });
-        match api.post::<_, serde_json::Value>("/nodes", &body).await {
-            Ok(_) => {
+        let database = NodeDatabase {
+            host: "127.0.0.1".to_owned(),
+            port: city.instance.pg_port,
+            dbname: city.instance.dbname.clone(),
+            user: pos_shared::pgctl::REPLICATOR_ROLE.to_owned(),
+            password: city.instance.replicator_password.clone(),
+        };
+        match register_node(api, city_id, &database).await {
+            Ok(()) => {
                 crate::step!("registered the {} node at central", city.name);
                 registered.push(city_id);
             }

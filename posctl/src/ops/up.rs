@@ -233,7 +233,7 @@ async fn start_services(
     let api = Api::new(&central.url(), &state.admin_token)?;
 
     // 3. A head-office account to sign in with, and the cities.
-    ensure_head_office_account(&api, state).await?;
+    ensure_head_office_account(&api, &state.head_office_password).await?;
     ensure_cities(&api, state).await?;
     state.save(paths)?;
 
@@ -242,7 +242,12 @@ async fn start_services(
         if let Err(e) = demo::seed_catalogue(&api).await {
             report.warnings.push(format!("demo catalogue: {e:#}"));
         }
-        if let Err(e) = demo::seed_stores_and_customers(&api, &state.cities).await {
+        let cities: Vec<(&str, i32)> = state
+            .cities
+            .iter()
+            .filter_map(|c| Some((c.name.as_str(), c.city_id?)))
+            .collect();
+        if let Err(e) = demo::seed_stores_and_customers(&api, &cities).await {
             report
                 .warnings
                 .push(format!("demo stores and customers: {e:#}"));
@@ -310,9 +315,7 @@ async fn start_services(
                             continue;
                         }
                         let node = Api::new(&city.instance.http_url(), &store.cashier_token)?;
-                        match demo::opening_stock(&node, store.id, &ids, paths, &city.instance)
-                            .await
-                        {
+                        match demo::opening_stock(&node, store.id, &ids).await {
                             Ok(true) => crate::step!("demo data: opening stock for {}", store.code),
                             Ok(false) => {}
                             Err(e) => report

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use serde_norway::Value;
+pub use serde_norway::Value;
 
 use crate::config::ConfigSource;
 
@@ -46,6 +46,16 @@ fn program(service: &Value) -> Option<String> {
         _ => return None,
     };
     Some(first.rsplit('/').next().unwrap_or(&first).to_owned())
+}
+
+/// The service's `command`, interpolated (a string command is split at whitespace).
+pub fn command(name: &str, service: &Value) -> Vec<String> {
+    let words: Vec<String> = match service.get("command") {
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        Some(Value::Sequence(list)) => list.iter().map(scalar).collect(),
+        other => panic!("service `{name}`: `command` is not a string or a list: {other:?}"),
+    };
+    words.iter().map(|word| interpolate("", word)).collect()
 }
 
 /// `(name, service)` of every service whose command runs `binary`.

@@ -1,0 +1,298 @@
+//! `posctl bootstrap`: makes a chain whose services run elsewhere (docker-compose.yml's) ready to sell.
+//! It waits for central and the nodes to be healthy, creates the cities (checking that each gets the id
+//! its node was started with), registers each node's database at central for replication, and with
+//! `--demo-data` seeds what `up --demo-data` seeds. Every step looks first, so a second run changes
+//! nothing. Secrets come from the environment only, never the command line.
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::api::model::{City, Node, Product, Store};
+use crate::api::{self, Api};
+use crate::cluster::slug;
+use crate::demo;
+use crate::ops::register::{self, NodeDatabase};
+use crate::stores;
+
+/// Head office's bearer token (`NEW,OLD` during a rotation: the first is used).
+pub const ADMIN_TOKEN_VAR: &str = "POS_ADMIN_TOKEN";
+/// When set, the head-office account `headoffice` is made with this password (for the dashboard).
+pub const HEAD_OFFICE_PASSWORD_VAR: &str = "POS_HEAD_OFFICE_PASSWORD";
+/// `POS_NODE_DATABASE_URL_<CITY>`: a node's database as central's replicator reaches it.
+const NODE_DATABASE_VAR_PREFIX: &str = "POS_NODE_DATABASE_URL_";
+
+/// A city's node, given as `NAME=CITY_ID=URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeTarget {
+    pub city: String,
+    /// The id the node was started with (its `POS_CITY_ID`).
+    pub city_id: i32,
+    pub url: String,
+}
+
+impl FromStr for NodeTarget {
+    type Err = String;
+
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        let mut parts = spec.splitn(3, '=');
+        let (Some(city), Some(id), Some(url)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(
+                "expected NAME=CITY_ID=URL, e.g. Karachi=1=http://store-karachi:8080".into(),
+            );
+        };
+        let city = city.trim();
+        if city.is_empty() {
+            return Err("the city's name is empty".into());
+        }
+        let city_id = id
+            .trim()
+            .parse::<i32>()
+            .ok()
+            .filter(|id| *id > 0)
+            .ok_or_else(|| format!("{id:?} is not a city id (a positive number)"))?;
+        let url = url.trim().trim_end_matches('/');
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!("{url:?} is not an http:// or https:// URL"));
+        }
+        Ok(Self {
+            city: city.to_owned(),
+            city_id,
+            url: url.to_owned(),
+        })
+    }
+}
+
+pub struct BootstrapOptions {
+    pub central: String,
+    pub nodes: Vec<NodeTarget>,
+    pub demo_data: bool,
+    /// How long to wait for the services to be healthy.
+    pub wait: Duration,
+}
+
+/// The environment variable that holds the database URL of `city`'s node.
+pub fn node_database_var(city: &str) -> String {
+    format!(
+        "{NODE_DATABASE_VAR_PREFIX}{}",
+        slug(city).to_ascii_uppercase()
+    )
+}
+
+pub async fn bootstrap(options: BootstrapOptions) -> anyhow::Result<()> {
+    let token = std::env::var(ADMIN_TOKEN_VAR)
+        .ok()
+        .and_then(|v| v.split(',').next().map(|t| t.trim().to_owned()))
+        .filter(|t| !t.is_empty())
+        .with_context(|| format!("{ADMIN_TOKEN_VAR} is not set: head office's bearer token"))?;
+    // Every node's database is read before anything is written, so a missing one stops nothing halfway.
+    let databases = options
+        .nodes
+        .iter()
+        .map(|node| node_database(&node.city))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+
+    wait_healthy("central", &options.central, options.wait).await?;
+    for node in &options.nodes {
+        wait_healthy(&format!("the {} node", node.city), &node.url, options.wait).await?;
+    }
+    let central = Api::new(&options.central, &token)?;
+    // A wrong token is said plainly, before any write.
+    let mut known: Vec<City> = central
+        .get_all("/cities")
+        .await
+        .with_context(|| format!("reading central's cities with {ADMIN_TOKEN_VAR}"))?;
+    if let Ok(password) = std::env::var(HEAD_OFFICE_PASSWORD_VAR) {
+        register::ensure_head_office_account(&central, &password).await?;
+    }
+    for node in &options.nodes {
+        let id = register::ensure_city(&central, &mut known, &node.city).await?;
+        if id != node.city_id {
+            bail!(
+                "city {} is id {id} at central, but its node ({}) was given id {}: start that node with \
+                 POS_CITY_ID={id} and name it {}={id}=URL here",
+                node.city,
+                node.url,
+                node.city_id,
+                node.city
+            );
+        }
+    }
+    crate::step!(
+        "cities: {}",
+        options
+            .nodes
+            .iter()
+            .map(|n| format!("{} (id {})", n.city, n.city_id))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    if options.demo_data {
+        demo::seed_catalogue(&central).await?;
+        let cities: Vec<(&str, i32)> = options
+            .nodes
+            .iter()
+            .map(|n| (n.city.as_str(), n.city_id))
+            .collect();
+        demo::seed_stores_and_customers(&central, &cities).await?;
+    }
+
+    let registered: Vec<Node> = central.get_all("/nodes").await.context("listing nodes")?;
+    for (node, database) in options.nodes.iter().zip(&databases) {
+        if registered.iter().any(|n| n.city_id == node.city_id) {
+            crate::step!("node {}: registered already", node.city);
+            continue;
+        }
+        register::register_node(&central, node.city_id, database)
+            .await
+            .with_context(|| format!("registering the {} node at central", node.city))?;
+        crate::step!(
+            "node {}: registered ({}:{}/{})",
+            node.city,
+            database.host,
+            database.port,
+            database.dbname
+        );
+    }
+
+    if options.demo_data {
+        let products: Vec<Product> = central.get_all("/products").await?;
+        let ids: Vec<i32> = products.iter().map(|p| p.id).collect();
+        let stores: Vec<Store> = central.get_all("/stores").await?;
+        for node in &options.nodes {
+            for store in stores.iter().filter(|s| s.city_id == node.city_id) {
+                if stock_store(&central, node, store.id, &ids).await? {
+                    crate::step!("demo data: opening stock for {}", store.code);
+                }
+            }
+        }
+    }
+    println!("bootstrap done: central {}", options.central);
+    Ok(())
+}
+
+/// Opening stock for an empty store, received at its node under a credential issued for the purpose
+/// and revoked afterwards (however the receipt went), so that bootstrap leaves no credential behind.
+async fn stock_store(
+    central: &Api,
+    node: &NodeTarget,
+    store_id: i32,
+    product_ids: &[i32],
+) -> anyhow::Result<bool> {
+    let (credential_id, token) = stores::issue_credential(central, store_id).await?;
+    let stocked = async {
+        let till = Api::new(&node.url, &token)?;
+        stores::wait_until_accepted(&till, Instant::now(), demo::REPLICATION_TIMEOUT)
+            .await
+            .with_context(|| {
+                format!(
+                    "the {} node has not taken up store {store_id}'s credential (see central's GET \
+                     /replication/status)",
+                    node.city
+                )
+            })?;
+        demo::opening_stock(&till, store_id, product_ids).await
+    }
+    .await;
+    central
+        .delete(&format!("/cashier-tokens/{credential_id}"))
+        .await
+        .with_context(|| format!("revoking bootstrap's credential {credential_id}"))?;
+    stocked.with_context(|| format!("opening stock for store {store_id}"))
+}
+
+/// `POS_NODE_DATABASE_URL_<CITY>`, as `postgres://USER:PASSWORD@HOST:PORT/DBNAME`. Its text never
+/// appears in an error: it holds a password.
+fn node_database(city: &str) -> anyhow::Result<NodeDatabase> {
+    let var = node_database_var(city);
+    let url = std::env::var(&var).with_context(|| {
+        format!(
+            "{var} is not set: the {city} node's database as central reaches it \
+             (postgres://pos_replicator:PASSWORD@HOST:5432/DBNAME)"
+        )
+    })?;
+    let config = tokio_postgres::Config::from_str(&url)
+        .map_err(|_| anyhow::anyhow!("{var} is not a postgres:// URL"))?;
+    let host = match config.get_hosts() {
+        [tokio_postgres::config::Host::Tcp(host)] => host.clone(),
+        _ => bail!("{var} must name one TCP host"),
+    };
+    let port = match config.get_ports() {
+        [] => 5432,
+        [port] => *port,
+        _ => bail!("{var} must name one port"),
+    };
+    let dbname = config
+        .get_dbname()
+        .with_context(|| format!("{var} names no database"))?;
+    let user = config
+        .get_user()
+        .with_context(|| format!("{var} names no user"))?;
+    let password = config
+        .get_password()
+        .with_context(|| format!("{var} has no password"))?;
+    Ok(NodeDatabase {
+        host,
+        port,
+        dbname: dbname.to_owned(),
+        user: user.to_owned(),
+        password: String::from_utf8(password.to_vec())
+            .with_context(|| format!("{var}'s password is not UTF-8"))?,
+    })
+}
+
+/// Waits until `url` answers `GET /health` with 200.
+async fn wait_healthy(what: &str, url: &str, timeout: Duration) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        let status = api::health(url).await;
+        if status == Some(200) {
+            return Ok(());
+        }
+        if started.elapsed() >= timeout {
+            bail!(
+                "{what} at {url} is not healthy after {} s (GET /health: {})",
+                timeout.as_secs(),
+                status.map_or("no answer".to_owned(), |s| s.to_string())
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_targets() {
+        let node: NodeTarget = "Karachi=1=http://store-karachi:8080/".parse().unwrap();
+        assert_eq!(
+            node,
+            NodeTarget {
+                city: "Karachi".into(),
+                city_id: 1,
+                url: "http://store-karachi:8080".into()
+            }
+        );
+        // A URL may hold '=' in its query; only the first two split.
+        let node: NodeTarget = "Dera Ghazi Khan=12=https://n:1/?a=b".parse().unwrap();
+        assert_eq!((node.city_id, node.url.as_str()), (12, "https://n:1/?a=b"));
+        for bad in [
+            "Karachi",
+            "Karachi=1",
+            "=1=http://x",
+            "Karachi=0=http://x",
+            "Karachi=one=http://x",
+            "Karachi=1=store-karachi:8080",
+        ] {
+            assert!(bad.parse::<NodeTarget>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            node_database_var("Dera Ghazi Khan"),
+            "POS_NODE_DATABASE_URL_DERA_GHAZI_KHAN"
+        );
+    }
+}
