@@ -39,7 +39,7 @@ fn compose_bootstrap_sets_up_exactly_the_services_compose_runs() {
     assert_eq!(bootstraps.len(), 1, "one service runs posctl");
     let (name, service) = &bootstraps[0];
     let env = environment(name, service);
-    let mut args = compose::command(name, service);
+    let mut args = compose::command(name, service, &compose::Variables::new());
     // POS_CENTRAL_URL is read from the environment, which this process does not have.
     args.extend(["--central".to_owned(), env["POS_CENTRAL_URL"].clone()]);
     let Command::Bootstrap(bootstrap) = Cli::try_parse_from(&args).unwrap().command else {

@@ -9,6 +9,7 @@ mod api_edges;
 mod bootstrap;
 mod chain;
 mod common;
+mod compose_rehearsal;
 mod crash;
 mod dashboard;
 mod dashboard_layout;

@@ -48,14 +48,17 @@ fn program(service: &Value) -> Option<String> {
     Some(first.rsplit('/').next().unwrap_or(&first).to_owned())
 }
 
-/// The service's `command`, interpolated (a string command is split at whitespace).
-pub fn command(name: &str, service: &Value) -> Vec<String> {
+/// The service's `command`, interpolated with `vars` (a string command is split at whitespace).
+pub fn command(name: &str, service: &Value, vars: &Variables) -> Vec<String> {
     let words: Vec<String> = match service.get("command") {
         Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
         Some(Value::Sequence(list)) => list.iter().map(scalar).collect(),
         other => panic!("service `{name}`: `command` is not a string or a list: {other:?}"),
     };
-    words.iter().map(|word| interpolate("", word)).collect()
+    words
+        .iter()
+        .map(|word| interpolate("", word, vars))
+        .collect()
 }
 
 /// `(name, service)` of every service whose command runs `binary`.
@@ -105,9 +108,30 @@ fn closing_brace(body: &str) -> Option<usize> {
     None
 }
 
-/// Compose interpolation of `text` (the value of `key`): `$$` is a literal `$`; `${VAR:-default}` and
-/// `${VAR-default}` give the default; `${VAR}`, `${VAR:?message}`, `$VAR` and the like give [`placeholder`].
-fn interpolate(key: &str, text: &str) -> String {
+/// The operator's variables (an `.env` file's), by name.
+pub type Variables = std::collections::HashMap<String, String>;
+
+/// An `.env` file's `KEY=VALUE` lines (comments and blank lines skipped), as compose reads it.
+pub fn env_file(path: &Path) -> Variables {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| {
+            let (key, value) = line
+                .split_once('=')
+                .unwrap_or_else(|| panic!("{}: {line:?} is not KEY=VALUE", path.display()));
+            (key.trim().to_owned(), value.trim().to_owned())
+        })
+        .collect()
+}
+
+/// Compose interpolation of `text` (the value of `key`) with the operator's `vars`: `$$` is a literal
+/// `$`; `${VAR:-default}` gives VAR when set and not empty, else the default; `${VAR-default}` gives VAR
+/// when set, else the default; `${VAR}`, `${VAR:?message}`, `$VAR` and the like give VAR, or
+/// [`placeholder`] when `vars` has none.
+fn interpolate(key: &str, text: &str, vars: &Variables) -> String {
     let mut out = String::new();
     let mut rest = text;
     while let Some(at) = rest.find('$') {
@@ -120,21 +144,27 @@ fn interpolate(key: &str, text: &str) -> String {
             let end = closing_brace(body)
                 .unwrap_or_else(|| panic!("{key}: unterminated `${{` in {text:?}"));
             let expression = &body[..end];
-            let modifier = &expression[name_len(expression)..];
-            match modifier
-                .strip_prefix(":-")
-                .or_else(|| modifier.strip_prefix('-'))
-            {
-                Some(default) => out.push_str(&interpolate(key, default)),
-                None => out.push_str(&placeholder(key)),
-            }
+            let (name, modifier) = expression.split_at(name_len(expression));
+            let set = vars.get(name);
+            let value = if let Some(default) = modifier.strip_prefix(":-") {
+                set.filter(|v| !v.is_empty())
+                    .cloned()
+                    .unwrap_or_else(|| interpolate(key, default, vars))
+            } else if let Some(default) = modifier.strip_prefix('-') {
+                set.cloned()
+                    .unwrap_or_else(|| interpolate(key, default, vars))
+            } else {
+                set.cloned().unwrap_or_else(|| placeholder(key))
+            };
+            out.push_str(&value);
             rest = &body[end + 1..];
         } else {
             let len = name_len(after);
             if len == 0 {
                 out.push('$');
             } else {
-                out.push_str(&placeholder(key));
+                let value = vars.get(&after[..len]).cloned();
+                out.push_str(&value.unwrap_or_else(|| placeholder(key)));
             }
             rest = &after[len..];
         }
@@ -143,9 +173,17 @@ fn interpolate(key: &str, text: &str) -> String {
     out
 }
 
-/// The service's `POS_` environment entries, interpolated. An entry without a value (`KEY:` or `- KEY`) is
-/// passed through from the operator's shell, so it gets a placeholder too.
+/// The service's `POS_` environment entries, interpolated with placeholders (see [`environment`]).
 pub fn pos_environment(name: &str, service: &Value) -> Vec<(String, String)> {
+    environment(name, service, &Variables::new())
+        .into_iter()
+        .filter(|(key, _)| key.starts_with("POS_"))
+        .collect()
+}
+
+/// The service's environment entries, interpolated with `vars`. An entry without a value (`KEY:` or
+/// `- KEY`) is passed through from the operator's shell, so it gets VAR or a placeholder too.
+pub fn environment(name: &str, service: &Value, vars: &Variables) -> Vec<(String, String)> {
     let entries: Vec<(String, Option<String>)> = match service.get("environment") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Mapping(map)) => map
@@ -174,11 +212,10 @@ pub fn pos_environment(name: &str, service: &Value) -> Vec<(String, String)> {
     };
     entries
         .into_iter()
-        .filter(|(key, _)| key.starts_with("POS_"))
         .map(|(key, value)| {
             let value = match value {
-                Some(value) => interpolate(&key, &value),
-                None => placeholder(&key),
+                Some(value) => interpolate(&key, &value, vars),
+                None => vars.get(&key).cloned().unwrap_or_else(|| placeholder(&key)),
             };
             (key, value)
         })

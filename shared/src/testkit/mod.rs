@@ -113,21 +113,7 @@ impl TestInstance {
     }
 
     async fn start_on_free_port(ephemeral: bool) -> anyhow::Result<Self> {
-        let root = tempfile::Builder::new()
-            .prefix("pos-test-pg-")
-            .tempdir()
-            .context("creating a temp dir")?
-            .keep();
-        let data_dir = root.join("data");
-        let port = free_port()?;
-        let password = generate_token();
-        let pg = tokio::task::spawn_blocking(move || {
-            let pg = PgInstance::init(data_dir, port, password, &InstanceOptions { ephemeral })?;
-            pg.start()?;
-            anyhow::Ok(pg)
-        })
-        .await??;
-        watch_until_exit(&pg, &root)?;
+        let pg = start_bare(ephemeral).await?;
         let admin = pg.superuser_client("postgres").await?;
         let owner_password = generate_token();
         let app_password = generate_token();
@@ -224,6 +210,27 @@ impl Drop for TestInstance {
             let _ = self.pg.stop(StopMode::Immediate);
         }
     }
+}
+
+/// A new instance on a free port with nothing in it but its superuser, as the postgres image leaves one
+/// before it runs its init scripts; stopped and deleted when this process exits.
+pub async fn start_bare(ephemeral: bool) -> anyhow::Result<PgInstance> {
+    let root = tempfile::Builder::new()
+        .prefix("pos-test-pg-")
+        .tempdir()
+        .context("creating a temp dir")?
+        .keep();
+    let data_dir = root.join("data");
+    let port = free_port()?;
+    let password = generate_token();
+    let pg = tokio::task::spawn_blocking(move || {
+        let pg = PgInstance::init(data_dir, port, password, &InstanceOptions { ephemeral })?;
+        pg.start()?;
+        anyhow::Ok(pg)
+    })
+    .await??;
+    watch_until_exit(&pg, &root)?;
+    Ok(pg)
 }
 
 /// Starts a shell that waits for this process to exit, then stops the instance and deletes its files.
