@@ -7,12 +7,12 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use secrecy::SecretString;
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::chain::start_node_service;
 use crate::common::{
-    TestCentral, TestNode, eventually, replication_config, service_binary, spawn_central,
+    TestCentral, TestNode, eventually, get_json, replication_config, service_binary, spawn_central,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -80,17 +80,6 @@ fn bootstrap_args(nodes: &[(&str, i32, &str)]) -> Vec<String> {
     args
 }
 
-async fn get(url: &str, token: &str) -> Value {
-    let response = reqwest::Client::new()
-        .get(url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "GET {url}");
-    response.json().await.unwrap()
-}
-
 /// What bootstrap may have written at central: (cities, nodes, products, stores, customers, live
 /// credentials).
 async fn central_counts(central: &TestCentral) -> [i64; 6] {
@@ -145,7 +134,7 @@ async fn bootstrap_makes_a_bare_chain_sell_and_a_second_run_changes_nothing() {
     assert!(stdout.contains("node Karachi: registered ("), "{stdout}");
     assert!(stdout.contains("opening stock for LHR001"), "{stdout}");
 
-    let cities = get(&format!("{}/cities", central.url), &central.admin_token).await;
+    let cities = get_json(&format!("{}/cities", central.url), &central.admin_token).await;
     let cities: Vec<(i64, &str)> = cities["items"]
         .as_array()
         .unwrap()
@@ -159,7 +148,7 @@ async fn bootstrap_makes_a_bare_chain_sell_and_a_second_run_changes_nothing() {
 
     // Karachi sells with the token it was started with, from the opening stock, and the sale reaches
     // central; Lahore has its stock too.
-    let stock = get(&format!("{karachi_url}/inventory"), &karachi_cashier).await;
+    let stock = get_json(&format!("{karachi_url}/inventory"), &karachi_cashier).await;
     let line = &stock["items"][0];
     let (product, quantity) = (
         line["product_id"].clone(),
@@ -189,7 +178,7 @@ async fn bootstrap_makes_a_bare_chain_sell_and_a_second_run_changes_nothing() {
             == 1
     })
     .await;
-    let lahore_stock = get(&format!("{lahore_url}/inventory"), &lahore_cashier).await;
+    let lahore_stock = get_json(&format!("{lahore_url}/inventory"), &lahore_cashier).await;
     assert_eq!(lahore_stock["items"].as_array().unwrap().len(), 30);
     // Head office can sign in with the password bootstrap was given.
     let login = reqwest::Client::new()
@@ -205,7 +194,7 @@ async fn bootstrap_makes_a_bare_chain_sell_and_a_second_run_changes_nothing() {
     assert!(second.status.success());
     assert!(String::from_utf8_lossy(&second.stdout).contains("node Lahore: registered already"));
     assert_eq!(central_counts(&central).await, after_first);
-    let again = get(&format!("{karachi_url}/inventory"), &karachi_cashier).await;
+    let again = get_json(&format!("{karachi_url}/inventory"), &karachi_cashier).await;
     assert_eq!(again["items"][0]["product_id"], product);
     assert_eq!(again["items"][0]["quantity"].as_i64(), Some(quantity - 1));
 

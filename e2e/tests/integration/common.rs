@@ -267,6 +267,18 @@ impl TestNode {
     }
 }
 
+/// `GET url` with `token` as the bearer: the JSON answer, which must be 200.
+pub async fn get_json(url: &str, token: &str) -> Value {
+    let response = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "GET {url}");
+    response.json().await.unwrap()
+}
+
 /// Polls `check` until it returns true or `timeout` passes.
 /// A service's binary, as `cargo test --workspace` builds it beside the test binaries (for tests that
 /// kill it).

@@ -17,7 +17,7 @@ use pos_shared::testkit::compose::{self, Value, Variables};
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
 
-use crate::common::{eventually, service_binary};
+use crate::common::{eventually, get_json, service_binary};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -255,15 +255,7 @@ async fn compose_up_with_env_example_brings_up_a_chain_that_sells() {
     let lahore_token = first_cashier_token(&vars["LAHORE_CASHIER_TOKENS"]);
 
     // A sale at Karachi with the till token of .env, from bootstrap's opening stock.
-    let stock: Json = http
-        .get(format!("{karachi}/inventory"))
-        .bearer_auth(&karachi_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stock = get_json(&format!("{karachi}/inventory"), &karachi_token).await;
     let product = stock["items"][0]["product_id"].clone();
     assert!(product.is_i64(), "{stock}");
     let sale = http
@@ -294,15 +286,7 @@ async fn compose_up_with_env_example_brings_up_a_chain_that_sells() {
     .await;
     // Central's replication reaches Lahore (dblink as pos_replicator into lahore-db): head office
     // renames a Lahore customer and Lahore's till sees the new name.
-    let customers: Json = http
-        .get(format!("{lahore}/customers"))
-        .bearer_auth(&lahore_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let customers = get_json(&format!("{lahore}/customers"), &lahore_token).await;
     let customer = customers["items"][0]["id"].as_i64().unwrap();
     let renamed = http
         .patch(format!("{central}/customers/{customer}"))
@@ -313,15 +297,7 @@ async fn compose_up_with_env_example_brings_up_a_chain_that_sells() {
         .unwrap();
     assert_eq!(renamed.status(), 200);
     eventually("the new name reaches Lahore", WAIT, || async {
-        let seen: Json = http
-            .get(format!("{lahore}/customers/{customer}"))
-            .bearer_auth(&lahore_token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let seen = get_json(&format!("{lahore}/customers/{customer}"), &lahore_token).await;
         seen["name"] == "Renamed At Head Office"
     })
     .await;
