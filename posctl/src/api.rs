@@ -58,14 +58,15 @@ impl Api {
         self.send("GET", path, request).await
     }
 
-    /// Every item of a paginated list (`path` without a query), page after page.
+    /// Every item of a paginated list (`path` with or without a query), page after page.
     pub async fn get_all<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<Vec<T>> {
         let mut items = Vec::new();
         let mut after = None;
+        let join = if path.contains('?') { '&' } else { '?' };
         loop {
             let page_path = match after {
-                None => format!("{path}?limit={MAX_LIMIT}"),
-                Some(after) => format!("{path}?limit={MAX_LIMIT}&after={after}"),
+                None => format!("{path}{join}limit={MAX_LIMIT}"),
+                Some(after) => format!("{path}{join}limit={MAX_LIMIT}&after={after}"),
             };
             let page: Page<T> = self.get(&page_path).await?;
             items.extend(page.items);
@@ -207,7 +208,13 @@ pub mod model {
     pub struct Store {
         pub id: i32,
         pub code: String,
+        pub name: String,
         pub city_id: i32,
+    }
+
+    #[derive(Debug, Clone, Deserialize)]
+    pub struct Customer {
+        pub email: Option<String>,
     }
 
     #[derive(Debug, Clone, Deserialize)]

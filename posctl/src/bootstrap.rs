@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::api::model::{City, Node, Product, Store};
+use crate::api::model::{City, Node, Product, StockLine, Store};
 use crate::api::{self, Api};
 use crate::cluster::slug;
 use crate::demo;
@@ -53,9 +53,7 @@ impl FromStr for NodeTarget {
             .filter(|id| *id > 0)
             .ok_or_else(|| format!("{id:?} is not a city id (a positive number)"))?;
         let url = url.trim().trim_end_matches('/');
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(format!("{url:?} is not an http:// or https:// URL"));
-        }
+        check_http(url)?;
         Ok(Self {
             city: city.to_owned(),
             city_id,
@@ -72,6 +70,22 @@ pub struct BootstrapOptions {
     pub wait: Duration,
 }
 
+/// posctl speaks plain HTTP (the compose network's): an https:// URL is refused here, not after a wait.
+fn check_http(url: &str) -> Result<(), String> {
+    if url.starts_with("https://") {
+        return Err(format!(
+            "{url:?}: posctl bootstrap speaks plain http:// only (the services' own network)"
+        ));
+    }
+    if !url.starts_with("http://") {
+        return Err(format!("{url:?} is not an http:// URL"));
+    }
+    Ok(())
+}
+
+/// The label of the credential bootstrap issues to receive a demo store's opening stock, and revokes.
+const STOCKING_LABEL: &str = "posctl bootstrap (opening stock)";
+
 /// The environment variable that holds the database URL of `city`'s node.
 pub fn node_database_var(city: &str) -> String {
     format!(
@@ -81,6 +95,8 @@ pub fn node_database_var(city: &str) -> String {
 }
 
 pub async fn bootstrap(options: BootstrapOptions) -> anyhow::Result<()> {
+    check_http(&options.central).map_err(anyhow::Error::msg)?;
+    check_distinct(&options.nodes)?;
     let token = std::env::var(ADMIN_TOKEN_VAR)
         .ok()
         .and_then(|v| v.split(',').next().map(|t| t.trim().to_owned()))
@@ -103,21 +119,18 @@ pub async fn bootstrap(options: BootstrapOptions) -> anyhow::Result<()> {
         .get_all("/cities")
         .await
         .with_context(|| format!("reading central's cities with {ADMIN_TOKEN_VAR}"))?;
+    // Every city id that can be checked before a write is: a city central has, and an id another
+    // city holds.
+    for node in &options.nodes {
+        check_city_id(node, &known)?;
+    }
     if let Ok(password) = std::env::var(HEAD_OFFICE_PASSWORD_VAR) {
         register::ensure_head_office_account(&central, &password).await?;
     }
     for node in &options.nodes {
-        let id = register::ensure_city(&central, &mut known, &node.city).await?;
-        if id != node.city_id {
-            bail!(
-                "city {} is id {id} at central, but its node ({}) was given id {}: start that node with \
-                 POS_CITY_ID={id} and name it {}={id}=URL here",
-                node.city,
-                node.url,
-                node.city_id,
-                node.city
-            );
-        }
+        register::ensure_city(&central, &mut known, &node.city).await?;
+        // A new city's id is central's to give: known only now.
+        check_city_id(node, &known)?;
     }
     crate::step!(
         "cities: {}",
@@ -145,9 +158,21 @@ pub async fn bootstrap(options: BootstrapOptions) -> anyhow::Result<()> {
             crate::step!("node {}: registered already", node.city);
             continue;
         }
-        register::register_node(&central, node.city_id, database)
+        let reachable = register::register_node(&central, node.city_id, database)
             .await
             .with_context(|| format!("registering the {} node at central", node.city))?;
+        if !reachable {
+            bail!(
+                "central registered the {} node but cannot reach its database at {}:{}/{} as {}: \
+                 check {} (central's GET /replication/status says why)",
+                node.city,
+                database.host,
+                database.port,
+                database.dbname,
+                database.user,
+                node_database_var(&node.city)
+            );
+        }
         crate::step!(
             "node {}: registered ({}:{}/{})",
             node.city,
@@ -162,8 +187,13 @@ pub async fn bootstrap(options: BootstrapOptions) -> anyhow::Result<()> {
         let ids: Vec<i32> = products.iter().map(|p| p.id).collect();
         let stores: Vec<Store> = central.get_all("/stores").await?;
         for node in &options.nodes {
-            for store in stores.iter().filter(|s| s.city_id == node.city_id) {
-                if stock_store(&central, node, store.id, &ids).await? {
+            let till = Api::new(&node.url, &token)?;
+            let name = demo::demo_store_name(&node.city);
+            for store in stores
+                .iter()
+                .filter(|s| s.city_id == node.city_id && s.name == name)
+            {
+                if stock_store(&central, &till, node, store.id, &ids).await? {
                     crate::step!("demo data: opening stock for {}", store.code);
                 }
             }
@@ -173,15 +203,85 @@ pub async fn bootstrap(options: BootstrapOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Opening stock for an empty store, received at its node under a credential issued for the purpose
-/// and revoked afterwards (however the receipt went), so that bootstrap leaves no credential behind.
+/// Two `--node`s of one city, one id, or one database variable would set up one node twice.
+fn check_distinct(nodes: &[NodeTarget]) -> anyhow::Result<()> {
+    for (i, node) in nodes.iter().enumerate() {
+        for other in &nodes[..i] {
+            if node.city.eq_ignore_ascii_case(&other.city) || node.city_id == other.city_id {
+                bail!(
+                    "--node {} and --node {} name one city or one id",
+                    other.city,
+                    node.city
+                );
+            }
+            if node_database_var(&node.city) == node_database_var(&other.city) {
+                bail!(
+                    "cities {} and {} would both read {}: rename one",
+                    other.city,
+                    node.city,
+                    node_database_var(&node.city)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The city's id at central, when central has the city, must be its node's; and no other city may
+/// hold the node's id.
+fn check_city_id(node: &NodeTarget, known: &[City]) -> anyhow::Result<()> {
+    if let Some(city) = known
+        .iter()
+        .find(|c| c.name.eq_ignore_ascii_case(&node.city))
+        && city.id != node.city_id
+    {
+        bail!(
+            "city {} is id {} at central, but its node ({}) was given id {}: start that node with \
+             POS_CITY_ID={} and name it {}={}=URL here",
+            node.city,
+            city.id,
+            node.url,
+            node.city_id,
+            city.id,
+            node.city,
+            city.id
+        );
+    }
+    if let Some(other) = known
+        .iter()
+        .find(|c| c.id == node.city_id && !c.name.eq_ignore_ascii_case(&node.city))
+    {
+        bail!(
+            "id {} is city {} at central, not {}: give the {} node the id central gives its city",
+            node.city_id,
+            other.name,
+            node.city,
+            node.city
+        );
+    }
+    Ok(())
+}
+
+/// Opening stock for a demo store whose shelves are empty (read with head office's token, so a store
+/// with stock costs no credential). It is received at the node under a credential issued for it and
+/// revoked afterwards, however the receipt went; one a run cut short left behind is revoked first.
 async fn stock_store(
     central: &Api,
+    node_as_head_office: &Api,
     node: &NodeTarget,
     store_id: i32,
     product_ids: &[i32],
 ) -> anyhow::Result<bool> {
-    let (credential_id, token) = stores::issue_credential(central, store_id).await?;
+    stores::revoke_credentials(central, store_id, |_, label| label == Some(STOCKING_LABEL)).await?;
+    let stock: Vec<StockLine> = node_as_head_office
+        .get_all(&format!("/inventory?store_id={store_id}"))
+        .await
+        .with_context(|| format!("reading store {store_id}'s stock at the {} node", node.city))?;
+    if !stock.is_empty() {
+        return Ok(false);
+    }
+    let (credential_id, token) =
+        stores::issue_credential(central, store_id, STOCKING_LABEL).await?;
     let stocked = async {
         let till = Api::new(&node.url, &token)?;
         stores::wait_until_accepted(&till, Instant::now(), demo::REPLICATION_TIMEOUT)
@@ -195,12 +295,16 @@ async fn stock_store(
             })?;
         demo::opening_stock(&till, store_id, product_ids).await
     }
-    .await;
-    central
+    .await
+    .with_context(|| format!("opening stock for store {store_id}"));
+    let revoked = central
         .delete(&format!("/cashier-tokens/{credential_id}"))
         .await
-        .with_context(|| format!("revoking bootstrap's credential {credential_id}"))?;
-    stocked.with_context(|| format!("opening stock for store {store_id}"))
+        .with_context(|| format!("revoking bootstrap's credential {credential_id}"));
+    // The stocking error says what went wrong first; a credential left behind is revoked next run.
+    let stocked = stocked?;
+    revoked?;
+    Ok(stocked)
 }
 
 /// `POS_NODE_DATABASE_URL_<CITY>`, as `postgres://USER:PASSWORD@HOST:PORT/DBNAME`. Its text never
@@ -278,8 +382,8 @@ mod tests {
             }
         );
         // A URL may hold '=' in its query; only the first two split.
-        let node: NodeTarget = "Dera Ghazi Khan=12=https://n:1/?a=b".parse().unwrap();
-        assert_eq!((node.city_id, node.url.as_str()), (12, "https://n:1/?a=b"));
+        let node: NodeTarget = "Dera Ghazi Khan=12=http://n:1/?a=b".parse().unwrap();
+        assert_eq!((node.city_id, node.url.as_str()), (12, "http://n:1/?a=b"));
         for bad in [
             "Karachi",
             "Karachi=1",
@@ -287,6 +391,8 @@ mod tests {
             "Karachi=0=http://x",
             "Karachi=one=http://x",
             "Karachi=1=store-karachi:8080",
+            // posctl has no TLS: refused at once, not after a health wait.
+            "Karachi=1=https://store-karachi:8443",
         ] {
             assert!(bad.parse::<NodeTarget>().is_err(), "{bad}");
         }

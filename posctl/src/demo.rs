@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use chrono::Datelike;
 use serde_json::{Value, json};
 
-use crate::api::model::{Category, Product, StockLine, Store};
+use crate::api::model::{Category, Customer, Product, StockLine, Store};
 use crate::api::{Api, status_of};
 use crate::cluster::slug;
 
@@ -89,6 +89,9 @@ fn tax_rate(category: &str) -> &'static str {
     }
 }
 
+/// The product with the demo's running promotion.
+const PROMOTED_SKU: &str = "SNK-001";
+
 /// Customer names: apostrophes and non-ASCII letters on purpose.
 const CUSTOMERS: &[&str] = &[
     "Ayesha Khan",
@@ -99,38 +102,41 @@ const CUSTOMERS: &[&str] = &[
     "Sinéad O'Connor",
 ];
 
-/// Creates the categories and products, unless central has products already. Returns how many
-/// products were created.
+/// Creates the catalogue's categories and products that central does not have (by name and by SKU), so
+/// that a run cut short is completed by the next. Returns how many products were created.
 pub async fn seed_catalogue(central: &Api) -> anyhow::Result<usize> {
     let products: Vec<Product> = central.get_all("/products").await?;
-    if !products.is_empty() {
-        crate::step!(
-            "demo data: central has {} products already; catalogue left as it is",
-            products.len()
-        );
-        return Ok(0);
-    }
+    let skus: HashSet<&str> = products.iter().map(|p| p.sku.as_str()).collect();
     let mut categories: Vec<Category> = central.get_all("/categories").await?;
     let mut created = 0;
+    let mut position = 0;
     for (category, items) in CATALOGUE {
-        let category_id = match categories.iter().find(|c| c.name == *category) {
-            Some(c) => c.id,
-            None => {
-                let c: Category = central
-                    .post(
-                        "/categories",
-                        &json!({ "name": category, "tax_rate": tax_rate(category) }),
-                    )
-                    .await
-                    .with_context(|| format!("creating category {category}"))?;
-                let id = c.id;
-                categories.push(c);
-                id
-            }
-        };
+        let mut category_id = categories
+            .iter()
+            .find(|c| c.name == *category)
+            .map(|c| c.id);
         for (sku, name, price) in *items {
-            // EAN-13-shaped barcodes, one per product, for scanning at the till.
-            let barcode = format!("890{:010}", created + 1);
+            position += 1;
+            if skus.contains(sku) {
+                continue;
+            }
+            let category_id = match category_id {
+                Some(id) => id,
+                None => {
+                    let c: Category = central
+                        .post(
+                            "/categories",
+                            &json!({ "name": category, "tax_rate": tax_rate(category) }),
+                        )
+                        .await
+                        .with_context(|| format!("creating category {category}"))?;
+                    let id = c.id;
+                    categories.push(c);
+                    *category_id.insert(id)
+                }
+            };
+            // EAN-13-shaped barcodes, one per product (by its place in the catalogue), for scanning.
+            let barcode = format!("890{position:010}");
             let product: Product = central
                 .post(
                     "/products",
@@ -140,7 +146,7 @@ pub async fn seed_catalogue(central: &Api) -> anyhow::Result<usize> {
                 .await
                 .with_context(|| format!("creating product {sku}"))?;
             created += 1;
-            if *category == "Snacks" && created % 5 == 1 {
+            if *sku == PROMOTED_SKU {
                 // A promotion running all this year and the next, in every store's local time.
                 let year = chrono::Utc::now().year();
                 let _: Value = central
@@ -156,10 +162,7 @@ pub async fn seed_catalogue(central: &Api) -> anyhow::Result<usize> {
             }
         }
     }
-    crate::step!(
-        "demo data: {} categories, {created} products",
-        CATALOGUE.len()
-    );
+    crate::step!("demo data: {created} of the catalogue's products created");
     Ok(created)
 }
 
@@ -188,30 +191,44 @@ pub fn store_code(city: &str, taken: &HashSet<String>) -> String {
         .unwrap_or(prefix)
 }
 
-/// One store per city that has none, and the city's customers with it. `cities` are (name, id at
-/// central).
+/// The name of the store the demo data gives a city.
+pub fn demo_store_name(city: &str) -> String {
+    format!("{city} Main")
+}
+
+/// One store per city that has none, and the city's demo customers that central does not have (by
+/// e-mail), so that a run cut short is completed by the next. `cities` are (name, id at central).
 pub async fn seed_stores_and_customers(
     central: &Api,
     cities: &[(&str, i32)],
 ) -> anyhow::Result<()> {
     let stores: Vec<Store> = central.get_all("/stores").await?;
     let mut taken: HashSet<String> = stores.iter().map(|s| s.code.clone()).collect();
-    for (index, &(city_name, city_id)) in cities.iter().enumerate() {
-        if stores.iter().any(|s| s.city_id == city_id) {
-            continue;
+    for &(city_name, city_id) in cities {
+        if !stores.iter().any(|s| s.city_id == city_id) {
+            let code = store_code(city_name, &taken);
+            let _: Value = central
+                .post(
+                    "/stores",
+                    &json!({"code": code, "name": demo_store_name(city_name), "city_id": city_id}),
+                )
+                .await
+                .with_context(|| format!("creating store {code}"))?;
+            crate::step!("demo data: store {code} in {city_name}");
+            taken.insert(code);
         }
-        let code = store_code(city_name, &taken);
-        let _: Value = central
-            .post(
-                "/stores",
-                &json!({"code": code, "name": format!("{city_name} Main"), "city_id": city_id}),
-            )
-            .await
-            .with_context(|| format!("creating store {code}"))?;
-        taken.insert(code.clone());
+        let existing: Vec<Customer> = central
+            .get_all(&format!("/customers?city_id={city_id}"))
+            .await?;
+        let emails: HashSet<&str> = existing.iter().filter_map(|c| c.email.as_deref()).collect();
+        let mut created = 0;
         for (n, name) in CUSTOMERS.iter().enumerate() {
-            let phone = format!("+92 3{index:02} {:07}", n + 1);
             let email = format!("customer{}.{}@example.com", n + 1, slug(city_name));
+            if emails.contains(email.as_str()) {
+                continue;
+            }
+            // Numbers are one customer's each across the chain: the city's id keeps cities apart.
+            let phone = format!("+92 3{city_id:02} {:07}", n + 1);
             let _: Value = central
                 .post(
                     "/customers",
@@ -219,11 +236,11 @@ pub async fn seed_stores_and_customers(
                 )
                 .await
                 .with_context(|| format!("creating customer {name:?}"))?;
+            created += 1;
         }
-        crate::step!(
-            "demo data: store {code} and {} customers in {city_name}",
-            CUSTOMERS.len()
-        );
+        if created > 0 {
+            crate::step!("demo data: {created} customers in {city_name}");
+        }
     }
     Ok(())
 }

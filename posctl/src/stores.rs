@@ -15,8 +15,9 @@ use crate::api::model::Store;
 use crate::api::{Api, status_of};
 use crate::cluster::{CityState, Paths, State, StoreState};
 
-/// The label of the credentials posctl issues, as `GET /stores/{id}/cashier-tokens` shows them.
-const LABEL: &str = "posctl";
+/// The label of the credentials posctl issues for a till, as `GET /stores/{id}/cashier-tokens` shows
+/// them.
+pub const LABEL: &str = "posctl";
 /// The terminal its credentials sell at, and who sells there (as receipts print it).
 const TERMINAL: &str = "T1";
 const CASHIER: &str = "Store manager";
@@ -34,21 +35,49 @@ struct IssuedCredential {
 #[derive(Deserialize)]
 struct Credential {
     id: i32,
+    label: Option<String>,
     revoked_at: Option<String>,
 }
 
-/// A new credential for the store at central: its id and its token (shown this once).
-pub async fn issue_credential(api: &Api, store_id: i32) -> anyhow::Result<(i32, String)> {
+/// A new credential labelled `label` for the store at central: its id and its token (shown this once).
+pub async fn issue_credential(
+    api: &Api,
+    store_id: i32,
+    label: &str,
+) -> anyhow::Result<(i32, String)> {
     let issued: IssuedCredential = api
         .post(
             &format!("/stores/{store_id}/cashier-tokens"),
             // The store's one till of the local cluster, with a manager's rights so that every till
             // operation (shifts with cash out among them) can be tried with it.
-            &json!({ "label": LABEL, "cashier": CASHIER, "terminal": TERMINAL, "role": "manager" }),
+            &json!({ "label": label, "cashier": CASHIER, "terminal": TERMINAL, "role": "manager" }),
         )
         .await
         .with_context(|| format!("issuing a cashier credential for store {store_id}"))?;
     Ok((issued.id, issued.token))
+}
+
+/// Revokes the store's live credentials that `revoke` picks; how many it revoked.
+pub async fn revoke_credentials(
+    api: &Api,
+    store_id: i32,
+    revoke: impl Fn(i32, Option<&str>) -> bool,
+) -> anyhow::Result<usize> {
+    let credentials: Vec<Credential> = api
+        .get_all(&format!("/stores/{store_id}/cashier-tokens"))
+        .await
+        .context("listing the store's credentials")?;
+    let mut revoked = 0;
+    for credential in credentials
+        .iter()
+        .filter(|c| c.revoked_at.is_none() && revoke(c.id, c.label.as_deref()))
+    {
+        api.delete(&format!("/cashier-tokens/{}", credential.id))
+            .await
+            .with_context(|| format!("revoking credential {}", credential.id))?;
+        revoked += 1;
+    }
+    Ok(revoked)
 }
 
 /// `posctl store add CITY CODE --name NAME`.
@@ -63,7 +92,7 @@ pub async fn add(dir: &Path, city: &str, code: &str, name: &str) -> anyhow::Resu
         )
         .await
         .with_context(|| format!("creating store {code}"))?;
-    let (credential_id, token) = issue_credential(&api, store.id).await?;
+    let (credential_id, token) = issue_credential(&api, store.id, LABEL).await?;
     state.cities[index].stores.push(StoreState {
         id: store.id,
         code: store.code.clone(),
@@ -87,7 +116,7 @@ pub async fn rotate(dir: &Path, code: &str) -> anyhow::Result<()> {
     let (city_index, store_index) = find_store(&state, code)?;
     let store_id = state.cities[city_index].stores[store_index].id;
     let api = central(&state)?;
-    let (credential_id, token) = issue_credential(&api, store_id).await?;
+    let (credential_id, token) = issue_credential(&api, store_id, LABEL).await?;
     {
         let store = &mut state.cities[city_index].stores[store_index];
         store.cashier_token = token;
@@ -95,20 +124,7 @@ pub async fn rotate(dir: &Path, code: &str) -> anyhow::Result<()> {
     }
     // Saved before revoking: the new token is never lost, whatever happens next.
     crate::ops::save_cluster(&state, &paths)?;
-    let credentials: Vec<Credential> = api
-        .get_all(&format!("/stores/{store_id}/cashier-tokens"))
-        .await
-        .context("listing the store's credentials")?;
-    let mut revoked = 0;
-    for credential in credentials
-        .iter()
-        .filter(|c| c.id != credential_id && c.revoked_at.is_none())
-    {
-        api.delete(&format!("/cashier-tokens/{}", credential.id))
-            .await
-            .with_context(|| format!("revoking credential {}", credential.id))?;
-        revoked += 1;
-    }
+    let revoked = revoke_credentials(&api, store_id, |id, _| id != credential_id).await?;
     println!(
         "store {code}: new cashier token in {}; {revoked} older credential(s) revoked",
         paths.cluster_file().display()

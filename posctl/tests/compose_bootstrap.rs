@@ -1,7 +1,7 @@
 //! `docker-compose.yml`'s bootstrap service agrees with the services it sets up: posctl accepts its
 //! command, each `--node` names a store-node service by its address and with that node's POS_CITY_ID,
-//! each node's database URL names the database that node runs on, and bootstrap starts after all of
-//! them are healthy. (The e2e test `bootstrap` runs the same command against real services.)
+//! each node's database URL names the database that node runs on, bootstrap starts after all of them
+//! are healthy, and it is given only settings it reads. (The e2e test `bootstrap` runs the same command against real services.)
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
@@ -39,7 +39,7 @@ fn compose_bootstrap_sets_up_exactly_the_services_compose_runs() {
     assert_eq!(bootstraps.len(), 1, "one service runs posctl");
     let (name, service) = &bootstraps[0];
     let env = environment(name, service);
-    let mut args = compose::command(name, service, &compose::Variables::new());
+    let mut args = compose::command(name, service, None);
     // POS_CENTRAL_URL is read from the environment, which this process does not have.
     args.extend(["--central".to_owned(), env["POS_CENTRAL_URL"].clone()]);
     let Command::Bootstrap(bootstrap) = Cli::try_parse_from(&args).unwrap().command else {
@@ -104,4 +104,18 @@ fn compose_bootstrap_sets_up_exactly_the_services_compose_runs() {
         );
         assert!(replicator.starts_with("postgres://pos_replicator:"));
     }
+
+    // Only settings bootstrap reads: a misspelt one would be ignored.
+    let mut read = vec![
+        "POS_CENTRAL_URL".to_owned(),
+        posctl::bootstrap::ADMIN_TOKEN_VAR.to_owned(),
+        posctl::bootstrap::HEAD_OFFICE_PASSWORD_VAR.to_owned(),
+    ];
+    read.extend(bootstrap.nodes.iter().map(|n| node_database_var(&n.city)));
+    let mut unread: Vec<&String> = env.keys().filter(|key| !read.contains(key)).collect();
+    unread.sort();
+    assert!(
+        unread.is_empty(),
+        "{name} sets {unread:?}, which bootstrap does not read"
+    );
 }

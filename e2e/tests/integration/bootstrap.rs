@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::chain::start_node_service;
+use crate::chain::start_node_service_for_head_office;
 use crate::common::{
     TestCentral, TestNode, eventually, get_json, replication_config, service_binary, spawn_central,
 };
@@ -80,15 +80,16 @@ fn bootstrap_args(nodes: &[(&str, i32, &str)]) -> Vec<String> {
     args
 }
 
-/// What bootstrap may have written at central: (cities, nodes, products, stores, customers, live
-/// credentials).
-async fn central_counts(central: &TestCentral) -> [i64; 6] {
+/// What bootstrap may have written at central: (cities, nodes, products, stores, customers, cashier
+/// credentials issued, of them live).
+async fn central_counts(central: &TestCentral) -> [i64; 7] {
     let db = central.db().await;
     let row = db
         .query_one(
             "SELECT (SELECT count(*) FROM cities), (SELECT count(*) FROM nodes),
                     (SELECT count(*) FROM products), (SELECT count(*) FROM stores),
                     (SELECT count(*) FROM customers WHERE deleted_at IS NULL),
+                    (SELECT count(*) FROM cashier_tokens),
                     (SELECT count(*) FROM cashier_tokens WHERE revoked_at IS NULL)",
             &[],
         )
@@ -106,7 +107,7 @@ async fn bootstrap_makes_a_bare_chain_sell_and_a_second_run_changes_nothing() {
     // start, and the cities' ids are 1 and 2.
     let karachi_cashier = pos_shared::auth::generate_token();
     let lahore_cashier = pos_shared::auth::generate_token();
-    let karachi_url = start_node_service(
+    let karachi_url = start_node_service_for_head_office(
         &central,
         central.instance,
         &karachi,
@@ -114,7 +115,7 @@ async fn bootstrap_makes_a_bare_chain_sell_and_a_second_run_changes_nothing() {
         vec![(1, SecretString::from(karachi_cashier.clone()))],
     )
     .await;
-    let lahore_url = start_node_service(
+    let lahore_url = start_node_service_for_head_office(
         &central,
         central.instance,
         &lahore,
@@ -143,8 +144,9 @@ async fn bootstrap_makes_a_bare_chain_sell_and_a_second_run_changes_nothing() {
         .collect();
     assert_eq!(cities, [(1, "Karachi"), (2, "Lahore")]);
     let after_first = central_counts(&central).await;
-    // 2 cities, 2 nodes, 30 products, 2 stores, 12 customers, and no credential left live.
-    assert_eq!(after_first, [2, 2, 30, 2, 12, 0]);
+    // 2 cities, 2 nodes, 30 products, 2 stores, 12 customers, and one credential per store to receive
+    // its opening stock, revoked.
+    assert_eq!(after_first, [2, 2, 30, 2, 12, 2, 0]);
 
     // Karachi sells with the token it was started with, from the opening stock, and the sale reaches
     // central; Lahore has its stock too.
@@ -198,7 +200,8 @@ async fn bootstrap_makes_a_bare_chain_sell_and_a_second_run_changes_nothing() {
     assert_eq!(again["items"][0]["product_id"], product);
     assert_eq!(again["items"][0]["quantity"].as_i64(), Some(quantity - 1));
 
-    // A node started with another city id than central gives its city: said, and nothing written.
+    // A node started with another city id than central gives its city, or with the id of another
+    // city: said, and nothing written.
     let wrong = posctl(
         bootstrap_args(&[("Karachi", 1, &karachi_url), ("Lahore", 5, &lahore_url)]),
         env.clone(),
@@ -210,6 +213,26 @@ async fn bootstrap_makes_a_bare_chain_sell_and_a_second_run_changes_nothing() {
         stderr.contains("city Lahore is id 2 at central, but its node"),
         "{stderr}"
     );
+    let karachi_database = env
+        .iter()
+        .find(|(key, _)| key == "POS_NODE_DATABASE_URL_KARACHI")
+        .map(|(_, url)| url.clone())
+        .unwrap();
+    let taken = posctl(bootstrap_args(&[("Quetta", 2, &lahore_url)]), {
+        let mut env = env.clone();
+        env.push((
+            "POS_NODE_DATABASE_URL_QUETTA".into(),
+            karachi_database.clone(),
+        ));
+        env
+    })
+    .await;
+    assert!(!taken.status.success());
+    let stderr = String::from_utf8_lossy(&taken.stderr);
+    assert!(
+        stderr.contains("id 2 is city Lahore at central, not Quetta"),
+        "{stderr}"
+    );
     // A city whose node's database is not given: said before anything is written (no city Multan).
     let missing = posctl(bootstrap_args(&[("Multan", 3, &lahore_url)]), env.clone()).await;
     assert!(!missing.status.success());
@@ -219,14 +242,50 @@ async fn bootstrap_makes_a_bare_chain_sell_and_a_second_run_changes_nothing() {
         "{stderr}"
     );
     assert_eq!(central_counts(&central).await, after_first);
+
+    // A node whose database central cannot reach (a wrong replicator password): registered, but
+    // bootstrap says so and fails, rather than leave a chain that does not replicate.
+    let mut unreachable_env = env.clone();
+    let password = &karachi.instance.replicator_password;
+    unreachable_env.push((
+        "POS_NODE_DATABASE_URL_MULTAN".into(),
+        karachi_database.replace(password.as_str(), "not-the-password"),
+    ));
+    let unreachable = posctl(
+        vec![
+            "bootstrap".into(),
+            "--node".into(),
+            format!("Multan=3={lahore_url}"),
+        ],
+        unreachable_env,
+    )
+    .await;
+    assert!(!unreachable.status.success());
+    let stderr = String::from_utf8_lossy(&unreachable.stderr);
+    assert!(
+        stderr.contains("central registered the Multan node but cannot reach its database"),
+        "{stderr}"
+    );
+
     // No run printed a password.
-    for output in [&first, &second, &wrong, &missing] {
+    for output in [&first, &second, &wrong, &taken, &missing, &unreachable] {
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
-        assert!(!text.contains(&karachi.instance.replicator_password));
-        assert!(!text.contains(&central.admin_token));
+        for (_, value) in &env {
+            if value.starts_with("postgres://") {
+                assert!(!text.contains(value.as_str()));
+            }
+        }
+        for secret in [
+            &karachi.instance.replicator_password,
+            &lahore.instance.replicator_password,
+            &central.admin_token,
+            &"bootstrap-password-0001".to_owned(),
+        ] {
+            assert!(!text.contains(secret.as_str()));
+        }
     }
 }

@@ -224,6 +224,46 @@ pub async fn start_node_service_reporting_as(
     login_city: i32,
     cashier_tokens: Vec<(i32, SecretString)>,
 ) -> String {
+    start_node(
+        central,
+        central_pg,
+        node,
+        (city, login_city),
+        cashier_tokens,
+        None,
+    )
+    .await
+}
+
+/// Like [`start_node_service`], and accepting head office's token as well (as compose's nodes do).
+pub async fn start_node_service_for_head_office(
+    central: &TestCentral,
+    central_pg: &TestInstance,
+    node: &TestNode,
+    city: i32,
+    cashier_tokens: Vec<(i32, SecretString)>,
+) -> String {
+    let admin = SecretString::from(central.admin_token.clone());
+    start_node(
+        central,
+        central_pg,
+        node,
+        (city, city),
+        cashier_tokens,
+        Some(admin),
+    )
+    .await
+}
+
+/// A store-node service for `node`: the node of `cities.0`, reporting under the login of `cities.1`.
+async fn start_node(
+    central: &TestCentral,
+    central_pg: &TestInstance,
+    node: &TestNode,
+    (city, login_city): (i32, i32),
+    cashier_tokens: Vec<(i32, SecretString)>,
+    admin_token: Option<SecretString>,
+) -> String {
     let app = store_node::startup::Application::build(store_node::config::Config {
         common: CommonConfig {
             http_host: "127.0.0.1".into(),
@@ -239,7 +279,7 @@ pub async fn start_node_service_reporting_as(
         },
         city_id: city,
         cashier_tokens,
-        admin_token: None,
+        admin_token,
         admin_token_file: None,
         central_database_url: Some(
             central_pg

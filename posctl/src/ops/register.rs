@@ -77,7 +77,9 @@ pub(super) async fn sync_stores(api: &Api, state: &mut State) -> anyhow::Result<
             let (credential_id, cashier_token) = match kept {
                 Some(p) => (p.credential_id, p.cashier_token.clone()),
                 None => {
-                    let (id, token) = crate::stores::issue_credential(api, store.id).await?;
+                    let (id, token) =
+                        crate::stores::issue_credential(api, store.id, crate::stores::LABEL)
+                            .await?;
                     (Some(id), token)
                 }
             };
@@ -116,12 +118,13 @@ pub(crate) struct NodeDatabase {
     pub(crate) password: String,
 }
 
-/// `POST /nodes`: registers the node of `city_id` at central (which then loads its fragment).
+/// `POST /nodes`: registers the node of `city_id` at central (which then loads its fragment); whether
+/// central reached the node's database.
 pub(crate) async fn register_node(
     api: &Api,
     city_id: i32,
     database: &NodeDatabase,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     let body = json!({
         "city_id": city_id,
         "host": database.host,
@@ -130,8 +133,13 @@ pub(crate) async fn register_node(
         "user": database.user,
         "password": database.password,
     });
-    api.post::<_, serde_json::Value>("/nodes", &body).await?;
-    Ok(())
+    let registered: RegisteredNode = api.post("/nodes", &body).await?;
+    Ok(registered.reachable)
+}
+
+#[derive(serde::Deserialize)]
+struct RegisteredNode {
+    reachable: bool,
 }
 
 /// Registers each city's node at central unless it is there already; returns the registered city ids.
@@ -162,7 +170,7 @@ pub(super) async fn register_nodes(api: &Api, state: &State, report: &mut Report
             password: city.instance.replicator_password.clone(),
         };
         match register_node(api, city_id, &database).await {
-            Ok(()) => {
+            Ok(_) => {
                 crate::step!("registered the {} node at central", city.name);
                 registered.push(city_id);
             }

@@ -48,8 +48,9 @@ fn program(service: &Value) -> Option<String> {
     Some(first.rsplit('/').next().unwrap_or(&first).to_owned())
 }
 
-/// The service's `command`, interpolated with `vars` (a string command is split at whitespace).
-pub fn command(name: &str, service: &Value, vars: &Variables) -> Vec<String> {
+/// The service's `command`, interpolated with `vars` (see [`interpolate`]; a string command is split
+/// at whitespace, not as a shell would).
+pub fn command(name: &str, service: &Value, vars: Option<&Variables>) -> Vec<String> {
     let words: Vec<String> = match service.get("command") {
         Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
         Some(Value::Sequence(list)) => list.iter().map(scalar).collect(),
@@ -111,7 +112,8 @@ fn closing_brace(body: &str) -> Option<usize> {
 /// The operator's variables (an `.env` file's), by name.
 pub type Variables = std::collections::HashMap<String, String>;
 
-/// An `.env` file's `KEY=VALUE` lines (comments and blank lines skipped), as compose reads it.
+/// An `.env` file's `KEY=VALUE` lines as compose reads them: comments and blank lines skipped, an
+/// `export ` prefix dropped, a quoted value unquoted, an unquoted value cut at ` #`.
 pub fn env_file(path: &Path) -> Variables {
     let text =
         std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
@@ -119,19 +121,27 @@ pub fn env_file(path: &Path) -> Variables {
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
         .map(|line| {
+            let line = line.strip_prefix("export ").unwrap_or(line);
             let (key, value) = line
                 .split_once('=')
                 .unwrap_or_else(|| panic!("{}: {line:?} is not KEY=VALUE", path.display()));
-            (key.trim().to_owned(), value.trim().to_owned())
+            let value = value.trim();
+            let value = ['"', '\'']
+                .iter()
+                .find_map(|q| value.strip_prefix(*q)?.strip_suffix(*q))
+                .unwrap_or_else(|| value.split(" #").next().unwrap_or(value).trim_end());
+            (key.trim().to_owned(), value.to_owned())
         })
         .collect()
 }
 
-/// Compose interpolation of `text` (the value of `key`) with the operator's `vars`: `$$` is a literal
-/// `$`; `${VAR:-default}` gives VAR when set and not empty, else the default; `${VAR-default}` gives VAR
-/// when set, else the default; `${VAR}`, `${VAR:?message}`, `$VAR` and the like give VAR, or
-/// [`placeholder`] when `vars` has none.
-fn interpolate(key: &str, text: &str, vars: &Variables) -> String {
+/// Compose interpolation of `text` (the value of `key`). With the operator's `vars`, compose's own
+/// rules: `$$` is a literal `$`; `${VAR:-d}` gives VAR when set and not empty, else d; `${VAR-d}` VAR
+/// when set, else d; `${VAR:?msg}` and `${VAR?msg}` likewise, else compose refuses to start (a panic
+/// here); `${VAR:+alt}` gives alt when VAR is set and not empty, `${VAR+alt}` when set, else nothing;
+/// `${VAR}` and `$VAR` give VAR, or nothing. Without `vars` (checking what a service accepts, whatever
+/// the operator sets), a default is taken as written and anything else is [`placeholder`].
+fn interpolate(key: &str, text: &str, vars: Option<&Variables>) -> String {
     let mut out = String::new();
     let mut rest = text;
     while let Some(at) = rest.find('$') {
@@ -145,26 +155,15 @@ fn interpolate(key: &str, text: &str, vars: &Variables) -> String {
                 .unwrap_or_else(|| panic!("{key}: unterminated `${{` in {text:?}"));
             let expression = &body[..end];
             let (name, modifier) = expression.split_at(name_len(expression));
-            let set = vars.get(name);
-            let value = if let Some(default) = modifier.strip_prefix(":-") {
-                set.filter(|v| !v.is_empty())
-                    .cloned()
-                    .unwrap_or_else(|| interpolate(key, default, vars))
-            } else if let Some(default) = modifier.strip_prefix('-') {
-                set.cloned()
-                    .unwrap_or_else(|| interpolate(key, default, vars))
-            } else {
-                set.cloned().unwrap_or_else(|| placeholder(key))
-            };
-            out.push_str(&value);
+            out.push_str(&substitute(key, name, modifier, vars));
             rest = &body[end + 1..];
         } else {
             let len = name_len(after);
-            if len == 0 {
-                out.push('$');
-            } else {
-                let value = vars.get(&after[..len]).cloned();
-                out.push_str(&value.unwrap_or_else(|| placeholder(key)));
+            match (len, vars) {
+                (0, Some(_)) => panic!("{key}: `$` starts no variable in {text:?} (write `$$`)"),
+                (0, None) => out.push('$'),
+                (_, Some(vars)) => out.push_str(vars.get(&after[..len]).map_or("", String::as_str)),
+                (_, None) => out.push_str(&placeholder(key)),
             }
             rest = &after[len..];
         }
@@ -173,17 +172,63 @@ fn interpolate(key: &str, text: &str, vars: &Variables) -> String {
     out
 }
 
+/// One `${NAME MODIFIER}` (see [`interpolate`]).
+fn substitute(key: &str, name: &str, modifier: &str, vars: Option<&Variables>) -> String {
+    let Some(vars) = vars else {
+        return match modifier
+            .strip_prefix(":-")
+            .or_else(|| modifier.strip_prefix('-'))
+        {
+            Some(default) => interpolate(key, default, None),
+            None => placeholder(key),
+        };
+    };
+    let set = vars.get(name);
+    let non_empty = set.filter(|v| !v.is_empty());
+    let operator = modifier
+        .char_indices()
+        .find(|(_, c)| !matches!(c, ':'))
+        .map_or("", |(i, c)| &modifier[..i + c.len_utf8()]);
+    let word = &modifier[operator.len()..];
+    let chosen = match operator {
+        "" => set.cloned(),
+        ":-" => Some(
+            non_empty
+                .cloned()
+                .unwrap_or_else(|| interpolate(key, word, Some(vars))),
+        ),
+        "-" => Some(
+            set.cloned()
+                .unwrap_or_else(|| interpolate(key, word, Some(vars))),
+        ),
+        ":?" => Some(
+            non_empty
+                .cloned()
+                .unwrap_or_else(|| panic!("{key}: {name}: {word}")),
+        ),
+        "?" => Some(
+            set.cloned()
+                .unwrap_or_else(|| panic!("{key}: {name}: {word}")),
+        ),
+        ":+" => non_empty.map(|_| interpolate(key, word, Some(vars))),
+        "+" => set.map(|_| interpolate(key, word, Some(vars))),
+        other => panic!("{key}: `${{{name}{other}…}}` is not compose interpolation"),
+    };
+    chosen.unwrap_or_default()
+}
+
 /// The service's `POS_` environment entries, interpolated with placeholders (see [`environment`]).
 pub fn pos_environment(name: &str, service: &Value) -> Vec<(String, String)> {
-    environment(name, service, &Variables::new())
+    environment(name, service, None)
         .into_iter()
         .filter(|(key, _)| key.starts_with("POS_"))
         .collect()
 }
 
-/// The service's environment entries, interpolated with `vars`. An entry without a value (`KEY:` or
-/// `- KEY`) is passed through from the operator's shell, so it gets VAR or a placeholder too.
-pub fn environment(name: &str, service: &Value, vars: &Variables) -> Vec<(String, String)> {
+/// The service's environment entries, interpolated with the operator's `vars` (or placeholders, see
+/// [`interpolate`]). An entry without a value (`KEY:` or `- KEY`) is passed through from the operator's
+/// shell, so it gets that variable, or a placeholder.
+pub fn environment(name: &str, service: &Value, vars: Option<&Variables>) -> Vec<(String, String)> {
     let entries: Vec<(String, Option<String>)> = match service.get("environment") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Mapping(map)) => map
@@ -215,7 +260,9 @@ pub fn environment(name: &str, service: &Value, vars: &Variables) -> Vec<(String
         .map(|(key, value)| {
             let value = match value {
                 Some(value) => interpolate(&key, &value, vars),
-                None => vars.get(&key).cloned().unwrap_or_else(|| placeholder(&key)),
+                None => vars
+                    .and_then(|vars| vars.get(&key).cloned())
+                    .unwrap_or_else(|| placeholder(&key)),
             };
             (key, value)
         })
