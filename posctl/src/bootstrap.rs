@@ -8,6 +8,8 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use pos_shared::config::ConfigSource;
+use secrecy::ExposeSecret;
 
 use crate::api::model::{City, Node, Product, StockLine, Store};
 use crate::api::{self, Api};
@@ -16,7 +18,8 @@ use crate::demo;
 use crate::ops::register::{self, NodeDatabase};
 use crate::stores;
 
-/// Head office's bearer token (`NEW,OLD` during a rotation: the first is used).
+/// Head office's bearer token (`NEW,OLD` during a rotation: the first is used). Each secret may come
+/// from a file instead, named by the variable with `_FILE` added, as the services read theirs.
 pub const ADMIN_TOKEN_VAR: &str = "POS_ADMIN_TOKEN";
 /// When set, the head-office account `headoffice` is made with this password (for the dashboard).
 pub const HEAD_OFFICE_PASSWORD_VAR: &str = "POS_HEAD_OFFICE_PASSWORD";
@@ -97,16 +100,20 @@ pub fn node_database_var(city: &str) -> String {
 pub async fn bootstrap(options: BootstrapOptions) -> anyhow::Result<()> {
     check_http(&options.central).map_err(anyhow::Error::msg)?;
     check_distinct(&options.nodes)?;
-    let token = std::env::var(ADMIN_TOKEN_VAR)
-        .ok()
-        .and_then(|v| v.split(',').next().map(|t| t.trim().to_owned()))
+    // Secrets as the services read theirs: the variable, or a file named by VARIABLE_FILE.
+    let settings = ConfigSource::from_env()?;
+    let token = settings
+        .secret(ADMIN_TOKEN_VAR)?
+        .and_then(|v| v.expose_secret().split(',').next().map(|t| t.trim().to_owned()))
         .filter(|t| !t.is_empty())
-        .with_context(|| format!("{ADMIN_TOKEN_VAR} is not set: head office's bearer token"))?;
+        .with_context(|| {
+            format!("{ADMIN_TOKEN_VAR} (or {ADMIN_TOKEN_VAR}_FILE) is not set: head office's bearer token")
+        })?;
     // Every node's database is read before anything is written, so a missing one stops nothing halfway.
     let databases = options
         .nodes
         .iter()
-        .map(|node| node_database(&node.city))
+        .map(|node| node_database(&settings, &node.city))
         .collect::<anyhow::Result<Vec<_>>>()?;
 
     wait_healthy("central", &options.central, options.wait).await?;
@@ -124,8 +131,8 @@ pub async fn bootstrap(options: BootstrapOptions) -> anyhow::Result<()> {
     for node in &options.nodes {
         check_city_id(node, &known)?;
     }
-    if let Ok(password) = std::env::var(HEAD_OFFICE_PASSWORD_VAR) {
-        register::ensure_head_office_account(&central, &password).await?;
+    if let Some(password) = settings.secret(HEAD_OFFICE_PASSWORD_VAR)? {
+        register::ensure_head_office_account(&central, password.expose_secret()).await?;
     }
     for node in &options.nodes {
         register::ensure_city(&central, &mut known, &node.city).await?;
@@ -153,6 +160,7 @@ pub async fn bootstrap(options: BootstrapOptions) -> anyhow::Result<()> {
     }
 
     let registered: Vec<Node> = central.get_all("/nodes").await.context("listing nodes")?;
+    check_reachable(&central, &options.nodes, &registered).await?;
     for (node, database) in options.nodes.iter().zip(&databases) {
         if registered.iter().any(|n| n.city_id == node.city_id) {
             crate::step!("node {}: registered already", node.city);
@@ -201,6 +209,51 @@ pub async fn bootstrap(options: BootstrapOptions) -> anyhow::Result<()> {
     }
     println!("bootstrap done: central {}", options.central);
     Ok(())
+}
+
+/// A node registered by an earlier run must still be reachable from central: a chain that does not
+/// replicate is not ready to sell.
+async fn check_reachable(
+    central: &Api,
+    nodes: &[NodeTarget],
+    registered: &[Node],
+) -> anyhow::Result<()> {
+    if !nodes
+        .iter()
+        .any(|node| registered.iter().any(|r| r.city_id == node.city_id))
+    {
+        return Ok(());
+    }
+    let status: ReplicationStatus = central
+        .get("/replication/status")
+        .await
+        .context("reading central's replication status")?;
+    for node in nodes {
+        if status
+            .nodes
+            .iter()
+            .any(|n| n.city_id == node.city_id && !n.reachable)
+        {
+            bail!(
+                "the {} node is registered at central, but central cannot reach its database now: see \
+                 central's GET /replication/status (its registration keeps the address and password \
+                 it was given)",
+                node.city
+            );
+        }
+    }
+    Ok(())
+}
+
+#[derive(serde::Deserialize)]
+struct ReplicationStatus {
+    nodes: Vec<NodeReachability>,
+}
+
+#[derive(serde::Deserialize)]
+struct NodeReachability {
+    city_id: i32,
+    reachable: bool,
 }
 
 /// Two `--node`s of one city, one id, or one database variable would set up one node twice.
@@ -307,17 +360,17 @@ async fn stock_store(
     Ok(stocked)
 }
 
-/// `POS_NODE_DATABASE_URL_<CITY>`, as `postgres://USER:PASSWORD@HOST:PORT/DBNAME`. Its text never
-/// appears in an error: it holds a password.
-fn node_database(city: &str) -> anyhow::Result<NodeDatabase> {
+/// `POS_NODE_DATABASE_URL_<CITY>` (or its `_FILE`), as `postgres://USER:PASSWORD@HOST:PORT/DBNAME`.
+/// Its text never appears in an error: it holds a password.
+fn node_database(settings: &ConfigSource, city: &str) -> anyhow::Result<NodeDatabase> {
     let var = node_database_var(city);
-    let url = std::env::var(&var).with_context(|| {
+    let url = settings.secret(&var)?.with_context(|| {
         format!(
-            "{var} is not set: the {city} node's database as central reaches it \
+            "{var} (or {var}_FILE) is not set: the {city} node's database as central reaches it \
              (postgres://pos_replicator:PASSWORD@HOST:5432/DBNAME)"
         )
     })?;
-    let config = tokio_postgres::Config::from_str(&url)
+    let config = tokio_postgres::Config::from_str(url.expose_secret())
         .map_err(|_| anyhow::anyhow!("{var} is not a postgres:// URL"))?;
     let host = match config.get_hosts() {
         [tokio_postgres::config::Host::Tcp(host)] => host.clone(),

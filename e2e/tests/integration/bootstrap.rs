@@ -191,8 +191,21 @@ async fn bootstrap_makes_a_bare_chain_sell_and_a_second_run_changes_nothing() {
         .unwrap();
     assert_eq!(login.status(), 201);
 
-    // A second run (compose restarts it, or the operator runs it again) changes nothing.
-    let second = posctl(bootstrap_args(&nodes), env.clone()).await;
+    // A second run (compose restarts it, or the operator runs it again) changes nothing. Its token
+    // comes from a file this time, as a service's may.
+    let secrets = tempfile::tempdir().unwrap();
+    let token_file = secrets.path().join("admin_token");
+    std::fs::write(&token_file, format!("{}\n", central.admin_token)).unwrap();
+    let mut from_file: Vec<(String, String)> = env
+        .iter()
+        .filter(|(key, _)| key != "POS_ADMIN_TOKEN")
+        .cloned()
+        .collect();
+    from_file.push((
+        "POS_ADMIN_TOKEN_FILE".into(),
+        token_file.display().to_string(),
+    ));
+    let second = posctl(bootstrap_args(&nodes), from_file).await;
     assert!(second.status.success());
     assert!(String::from_utf8_lossy(&second.stdout).contains("node Lahore: registered already"));
     assert_eq!(central_counts(&central).await, after_first);
@@ -238,7 +251,9 @@ async fn bootstrap_makes_a_bare_chain_sell_and_a_second_run_changes_nothing() {
     assert!(!missing.status.success());
     let stderr = String::from_utf8_lossy(&missing.stderr);
     assert!(
-        stderr.contains("POS_NODE_DATABASE_URL_MULTAN is not set"),
+        stderr.contains(
+            "POS_NODE_DATABASE_URL_MULTAN (or POS_NODE_DATABASE_URL_MULTAN_FILE) is not set"
+        ),
         "{stderr}"
     );
     assert_eq!(central_counts(&central).await, after_first);
@@ -267,8 +282,39 @@ async fn bootstrap_makes_a_bare_chain_sell_and_a_second_run_changes_nothing() {
         "{stderr}"
     );
 
+    // Run again with the right password: the registration it made keeps the wrong one, so bootstrap
+    // still says the node is unreachable rather than "registered already".
+    let mut right_env = env.clone();
+    right_env.push((
+        "POS_NODE_DATABASE_URL_MULTAN".into(),
+        karachi_database.clone(),
+    ));
+    let still = posctl(
+        vec![
+            "bootstrap".into(),
+            "--node".into(),
+            format!("Multan=3={lahore_url}"),
+        ],
+        right_env,
+    )
+    .await;
+    assert!(!still.status.success());
+    let stderr = String::from_utf8_lossy(&still.stderr);
+    assert!(
+        stderr.contains("the Multan node is registered at central, but central cannot reach"),
+        "{stderr}"
+    );
+
     // No run printed a password.
-    for output in [&first, &second, &wrong, &taken, &missing, &unreachable] {
+    for output in [
+        &first,
+        &second,
+        &wrong,
+        &taken,
+        &missing,
+        &unreachable,
+        &still,
+    ] {
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&output.stdout),
