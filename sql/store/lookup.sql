@@ -14,6 +14,12 @@ RETURNS TABLE (id integer, name text, phone text, email text, city_id integer, d
 LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     v_pattern text := p_digits || '%';
+    -- The numbers that start with the digits, as a range in the index's order: [digits, digits || ':')
+    -- (':' follows '9', and the column holds digits only). A range is estimated from the column's
+    -- histogram; LIKE multiplied that by a guess of its own, so for a prefix at the histogram's edge
+    -- ('0300') the count below read and sorted all ten thousand sharers (60 ms) instead of a thousand
+    -- from the index in order (3 ms).
+    v_upper text := p_digits || ':';
 BEGIN
     IF p_digits IS NOT NULL THEN
         -- A prefix is read one of two ways, chosen by counting (along its index in order, 1,000 at most)
@@ -21,11 +27,13 @@ BEGIN
         -- the slower way often enough to take p99 past 30 ms: fewer, and they are all read from the
         -- index and put in order; more, and a page of them is dense enough in id order to be found by
         -- reading by id (the expression keeps the planner off the prefix's index).
-        IF NOT EXISTS (SELECT 1 FROM customers c WHERE c.deleted_at IS NULL AND c.phone_digits LIKE v_pattern
+        IF NOT EXISTS (SELECT 1 FROM customers c
+                       WHERE c.deleted_at IS NULL AND c.phone_digits ~>=~ p_digits AND c.phone_digits ~<~ v_upper
                        ORDER BY c.phone_digits USING ~<~ OFFSET 999 LIMIT 1) THEN
             RETURN QUERY
             WITH sharing AS MATERIALIZED (
-                SELECT c.id FROM customers c WHERE c.deleted_at IS NULL AND c.phone_digits LIKE v_pattern)
+                SELECT c.id FROM customers c
+                WHERE c.deleted_at IS NULL AND c.phone_digits ~>=~ p_digits AND c.phone_digits ~<~ v_upper)
             SELECT c.id, c.name, c.phone, c.email, c.city_id, c.deleted_at, c.version, c.updated_at
             FROM customers c
             WHERE c.id IN (SELECT s.id FROM sharing s) AND c.city_id = p_city_id AND c.id > p_after
