@@ -45,7 +45,8 @@ pub enum Command {
     /// are healthy, create the cities, register each node at central, and seed the demo data. A second
     /// run changes nothing. Head office's token comes from POS_ADMIN_TOKEN, each node's database (as
     /// central reaches it) from POS_NODE_DATABASE_URL_<CITY>, e.g. POS_NODE_DATABASE_URL_KARACHI; with
-    /// POS_HEAD_OFFICE_PASSWORD set, the account `headoffice` is made with it.
+    /// POS_HEAD_OFFICE_PASSWORD set, the account `headoffice` is made with it. Each may be given as a
+    /// file instead, named by the variable with _FILE added. Plain http:// only.
     Bootstrap(BootstrapArgs),
 }
 
