@@ -37,14 +37,19 @@ fn token_of(cluster: &Cluster, code: &str) -> String {
         .to_owned()
 }
 
-async fn products_status(http: &reqwest::Client, node_url: &str, token: &str) -> u16 {
-    http.get(format!("{node_url}/products?limit=1"))
+/// `GET url` with `token` as the bearer: the status.
+async fn status_with(http: &reqwest::Client, url: &str, token: &str) -> u16 {
+    http.get(url)
         .bearer_auth(token)
         .send()
         .await
         .unwrap()
         .status()
         .as_u16()
+}
+
+async fn products_status(http: &reqwest::Client, node_url: &str, token: &str) -> u16 {
+    status_with(http, &format!("{node_url}/products?limit=1"), token).await
 }
 
 #[tokio::test]
@@ -142,24 +147,10 @@ async fn foreground_up_status_store_and_token_and_down_from_elsewhere() {
 
     // Head office's token, rotated with no restart: the new one works everywhere when the command
     // returns, the old one is refused by then.
-    let admin_status = |token: String, url: String, path: &'static str| {
-        let http = http.clone();
-        async move {
-            http.get(format!("{url}{path}"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
     let central_url = doc["central"]["url"].as_str().unwrap().to_owned();
     let old_admin = doc["central"]["admin_token"].as_str().unwrap().to_owned();
-    assert_eq!(
-        admin_status(old_admin.clone(), central_url.clone(), "/nodes").await,
-        200
-    );
+    let central_nodes = format!("{central_url}/nodes");
+    assert_eq!(status_with(&http, &central_nodes, &old_admin).await, 200);
     let rotated = posctl(&["token", "rotate-admin", "--dir", &dir]);
     assert!(
         rotated.status.success(),
@@ -171,15 +162,9 @@ async fn foreground_up_status_store_and_token_and_down_from_elsewhere() {
         .unwrap()
         .to_owned();
     assert_ne!(new_admin, old_admin);
-    assert_eq!(
-        admin_status(new_admin.clone(), central_url.clone(), "/nodes").await,
-        200
-    );
-    assert_eq!(
-        admin_status(new_admin, node_url.clone(), "/products?limit=1").await,
-        200
-    );
-    assert_eq!(admin_status(old_admin, central_url, "/nodes").await, 401);
+    assert_eq!(status_with(&http, &central_nodes, &new_admin).await, 200);
+    assert_eq!(products_status(&http, &node_url, &new_admin).await, 200);
+    assert_eq!(status_with(&http, &central_nodes, &old_admin).await, 401);
 
     // `down` from another terminal: the foreground `up` stops the cluster and exits 0.
     assert!(posctl(&["down", "--dir", &dir]).status.success());

@@ -267,6 +267,36 @@ impl TestNode {
     }
 }
 
+/// Polls `GET {url}/health` until the service answers 200; panics, naming `what` and `output()` (its
+/// log, when kept), when `child` (its process) exits first or `timeout` passes.
+pub async fn wait_process_healthy(
+    child: &mut std::process::Child,
+    url: &str,
+    timeout: Duration,
+    what: &str,
+    output: impl Fn() -> String,
+) {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        if let Ok(response) = http.get(format!("{url}/health")).send().await
+            && response.status() == 200
+        {
+            return;
+        }
+        let exited = child.try_wait().unwrap();
+        assert!(
+            exited.is_none() && started.elapsed() < timeout,
+            "{what} did not become healthy ({exited:?}): {}",
+            output()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// `GET url` with `token` as the bearer: the JSON answer, which must be 200.
 pub async fn get_json(url: &str, token: &str) -> Value {
     let response = reqwest::Client::new()

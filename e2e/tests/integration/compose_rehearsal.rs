@@ -10,14 +10,14 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pos_shared::pgctl::PgInstance;
 use pos_shared::testkit::compose::{self, Value, Variables};
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
 
-use crate::common::{eventually, get_json, service_binary};
+use crate::common::{eventually, get_json, service_binary, wait_process_healthy};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -27,7 +27,6 @@ fn repository() -> PathBuf {
 
 /// A service's process, killed when the test ends however it ends; its output in `log`.
 struct Service {
-    name: String,
     child: Child,
     log: PathBuf,
 }
@@ -92,11 +91,7 @@ impl Rehearsal {
             .stderr(file)
             .spawn()
             .unwrap();
-        Service {
-            name: name.to_owned(),
-            child,
-            log,
-        }
+        Service { child, log }
     }
 }
 
@@ -134,25 +129,6 @@ async fn start_database(rehearsal: &Rehearsal, name: &str, pg: &PgInstance) {
             script.display(),
             String::from_utf8_lossy(&output.stderr)
         );
-    }
-}
-
-async fn wait_healthy(service: &mut Service, url: &str) {
-    let started = Instant::now();
-    loop {
-        if let Ok(response) = reqwest::get(format!("{url}/health")).await
-            && response.status() == 200
-        {
-            return;
-        }
-        let exited = service.child.try_wait().unwrap();
-        assert!(
-            exited.is_none() && started.elapsed() < WAIT,
-            "{} is not healthy ({exited:?}): {}",
-            service.name,
-            std::fs::read_to_string(&service.log).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -224,7 +200,12 @@ async fn compose_up_with_env_example_brings_up_a_chain_that_sells() {
     let mut running = Vec::new();
     for name in &apps {
         let mut service = rehearsal.spawn(name, ports[name], logs.path());
-        wait_healthy(&mut service, &format!("http://127.0.0.1:{}", ports[name])).await;
+        let log = service.log.clone();
+        let url = format!("http://127.0.0.1:{}", ports[name]);
+        wait_process_healthy(&mut service.child, &url, WAIT, name, || {
+            std::fs::read_to_string(&log).unwrap_or_default()
+        })
+        .await;
         running.push(service);
     }
     let bootstrap = rehearsal.command("bootstrap");

@@ -78,16 +78,14 @@ impl NodeProcess {
     }
 
     async fn wait_healthy(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(response) = self.http.get(format!("{}/health", self.url)).send().await
-                && response.status() == 200
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("store-node did not become healthy");
+        crate::common::wait_process_healthy(
+            &mut self.child,
+            &self.url,
+            Duration::from_secs(30),
+            "store-node",
+            String::new,
+        )
+        .await;
     }
 
     /// After `after`: SIGKILL (no shutdown, no cleanup), then a new process on the same settings, once

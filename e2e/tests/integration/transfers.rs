@@ -159,6 +159,17 @@ impl TwoCities {
         shipped["transfer_id"].as_str().unwrap().to_owned()
     }
 
+    /// Waits until Lahore's node shows the shipment (central relays it there).
+    async fn wait_at_lahore(&self, id: &str) {
+        eventually("the shipment reaches Lahore's node", WAIT, || async {
+            self.lahore(Method::GET, &format!("/transfers/{id}"), None)
+                .await
+                .0
+                == 200
+        })
+        .await;
+    }
+
     /// Central's view of the transfer, once it has one.
     async fn at_central(&self, id: &str) -> Value {
         let (status, view) = self.chain.central.get(&format!("/transfers/{id}")).await;
@@ -499,14 +510,7 @@ async fn a_shipment_to_a_store_that_moves_city_is_received_nowhere_twice_and_its
     let cities = TwoCities::start().await;
     let id = cities.ship(cities.lahore_store, 2).await;
     assert_eq!(cities.karachi_stock().await, 98);
-    eventually("the shipment reaches Lahore's node", WAIT, || async {
-        cities
-            .lahore(Method::GET, &format!("/transfers/{id}"), None)
-            .await
-            .0
-            == 200
-    })
-    .await;
+    cities.wait_at_lahore(&id).await;
 
     cities
         .chain
@@ -586,14 +590,7 @@ async fn a_shipment_to_a_store_that_moves_city_is_received_nowhere_twice_and_its
 async fn a_cancel_that_comes_after_the_receipt_is_not_granted_and_says_so() {
     let cities = TwoCities::start().await;
     let id = cities.ship(cities.lahore_store, 4).await;
-    eventually("the shipment reaches Lahore's node", WAIT, || async {
-        cities
-            .lahore(Method::GET, &format!("/transfers/{id}"), None)
-            .await
-            .0
-            == 200
-    })
-    .await;
+    cities.wait_at_lahore(&id).await;
     cities.chain.central_pg.stop().unwrap();
     let (status, _) = cities.receive_in_full(&id).await;
     assert_eq!(status, 200);
