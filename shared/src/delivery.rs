@@ -78,7 +78,7 @@ pub struct BatchOutcome {
     pub unreachable: bool,
     /// The batch was as large as a batch may be: more may be waiting.
     pub full: bool,
-    /// Per delivered change: seconds from its commit to the peer's answer.
+    /// Per delivered entry: seconds from its commit to the peer's answer.
     pub lag_seconds: Vec<f64>,
 }
 
@@ -116,7 +116,8 @@ pub struct SessionTarget {
     pub session: deadpool_postgres::Pool,
     pub deliver: Call,
     pub probe: Call,
-    /// Entries per batch: a batch this large may have left more behind.
+    /// Rows per batch (an entry names one row, or a statement's rows): a batch this large may have left
+    /// more behind.
     pub batch_size: i32,
 }
 

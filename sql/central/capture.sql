@@ -1,5 +1,5 @@
 -- Capture: what central's writes pay for. The version bump on every update of a replicated row, and
--- the statement triggers that write one replication_log entry per changed row and target node in the
+-- the statement triggers that write the changed rows into replication_log, per target node, in the
 -- writer's transaction.
 -- Called by: every INSERT, UPDATE and DELETE statement on categories, products, promotions, stores,
 -- customers, cities and cashier_tokens.
@@ -77,105 +77,73 @@ CREATE OR REPLACE TRIGGER trg_customers_touch BEFORE UPDATE ON customers
     FOR EACH ROW EXECUTE FUNCTION touch_row();
 
 -- ---------------------------------------------------------------------------------------------------
--- Capture. Statement triggers over transition tables write one replication_log entry per changed row and
--- target node in the writer's transaction (a rollback leaves nothing). No remote call ever happens here:
+-- Capture. Statement triggers over transition tables write the changed rows into replication_log, per
+-- target node, in the writer's transaction (a rollback leaves nothing). No remote call ever happens here:
 -- a slow or down node must not slow central's writes.
 
 -- Every captured write pays for this code, so each statement logs its rows with one INSERT … SELECT and
 -- no nested calls: a single-row write costs what a row trigger costs, and a bulk write (a multi-row
--- INSERT, COPY, an UPDATE of many rows) no longer pays one trigger call per row. No pg_notify here:
+-- INSERT, COPY, an UPDATE of many rows) pays neither one trigger call nor one log row per row: its rows
+-- go into one entry per node and range of 1,000 ids (record_ids, migration V24). No pg_notify here:
 -- PostgreSQL serialises the commits of notifying transactions on one database-wide lock held through the
 -- WAL flush, which measured central's durable write rate at half. Each node's worker polls its queue
 -- instead (an index probe every few ms). PostgreSQL allows transition tables only on single-event
 -- triggers, so each table has three (_insert, _update, _delete) calling one function.
 
--- Fragmented tables (customers, stores): a row goes to its city's node; when city_id changes, the old
--- city's node is told too, so it stops listing the row as its own. The two contract names
--- replicate_customers() and replicate_stores() share one body, generated here.
+-- Routing, per table: how the changed rows (x: new_rows, or old_rows for a delete) meet their nodes.
+-- - Fragmented tables (customers, stores): a row goes to its city's node; when city_id changes, the old
+--   city's node is told too, so it stops listing the row as its own. (Ids never change, identity columns
+--   never set by an update, so old and new rows pair by id.)
+-- - Catalogue tables (products, categories, promotions), cities (their time zones) and cashier
+--   credentials (digests, so that a store's cashiers sign in wherever it sells) go to every enabled node.
+-- - Transfers go to the nodes of both their stores (one node when both are in one city): the
+--   destination's hears of the shipment and of a cancel asked, the source's of the answer. Their cities
+--   never change.
+-- The contract names replicate_customers(), replicate_stores(), replicate_products() … share this body.
 DO $generate$
 DECLARE
-    v_table text;
+    v_route record;
+    v_log constant text := $log$
+                    INSERT INTO replication_log (table_name, record_id, record_ids, target_city_id, operation)
+                    SELECT %L::replicated_table, min(x.id), CASE WHEN count(*) > 1 THEN array_agg(x.id ORDER BY x.id) END,
+                           n.city_id, %L::replication_operation
+                    FROM %s x %s
+                    WHERE n.enabled
+                    GROUP BY n.city_id, x.id / 1000;$log$;
 BEGIN
-    FOREACH v_table IN ARRAY ARRAY['customers', 'stores'] LOOP
+    FOR v_route IN
+        SELECT * FROM (VALUES
+            ('customers', 'JOIN nodes n ON n.city_id = x.city_id',
+             'JOIN old_rows o ON o.id = x.id JOIN nodes n ON n.city_id IN (x.city_id, o.city_id)'),
+            ('stores', 'JOIN nodes n ON n.city_id = x.city_id',
+             'JOIN old_rows o ON o.id = x.id JOIN nodes n ON n.city_id IN (x.city_id, o.city_id)'),
+            ('products', 'CROSS JOIN nodes n', 'CROSS JOIN nodes n'),
+            ('categories', 'CROSS JOIN nodes n', 'CROSS JOIN nodes n'),
+            ('promotions', 'CROSS JOIN nodes n', 'CROSS JOIN nodes n'),
+            ('cities', 'CROSS JOIN nodes n', 'CROSS JOIN nodes n'),
+            ('cashier_tokens', 'CROSS JOIN nodes n', 'CROSS JOIN nodes n'),
+            ('transfers', 'JOIN nodes n ON n.city_id IN (x.from_city_id, x.to_city_id)',
+             'JOIN nodes n ON n.city_id IN (x.from_city_id, x.to_city_id)'))
+            AS r (table_name, to_nodes, updated_to_nodes)
+    LOOP
         EXECUTE format($body$
             CREATE OR REPLACE FUNCTION %I() RETURNS trigger
             LANGUAGE plpgsql AS $fn$
             BEGIN
-                IF TG_OP = 'INSERT' THEN
-                    INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
-                    SELECT TG_TABLE_NAME::replicated_table, r.id, n.city_id, 'INSERT'
-                    FROM new_rows r JOIN nodes n ON n.city_id = r.city_id
-                    WHERE n.enabled;
-                ELSIF TG_OP = 'UPDATE' THEN
-                    -- ids never change (identity columns, never set by an update), so old and new pair by id.
-                    INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
-                    SELECT TG_TABLE_NAME::replicated_table, r.id, n.city_id, 'UPDATE'
-                    FROM new_rows r JOIN old_rows o ON o.id = r.id
-                    JOIN nodes n ON n.city_id IN (r.city_id, o.city_id)
-                    WHERE n.enabled;
-                ELSE
-                    INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
-                    SELECT TG_TABLE_NAME::replicated_table, o.id, n.city_id, 'DELETE'
-                    FROM old_rows o JOIN nodes n ON n.city_id = o.city_id
-                    WHERE n.enabled;
+                IF TG_OP = 'INSERT' THEN%s
+                ELSIF TG_OP = 'UPDATE' THEN%s
+                ELSE%s
                 END IF;
                 RETURN NULL;
             END;
             $fn$
-        $body$, 'replicate_' || v_table);
+        $body$, 'replicate_' || v_route.table_name,
+            format(v_log, v_route.table_name, 'INSERT', 'new_rows', v_route.to_nodes),
+            format(v_log, v_route.table_name, 'UPDATE', 'new_rows', v_route.updated_to_nodes),
+            format(v_log, v_route.table_name, 'DELETE', 'old_rows', v_route.to_nodes));
     END LOOP;
 END;
 $generate$;
-
--- Catalogue tables (products, categories, promotions), cities (their time zones) and cashier credentials (digests,
--- so that a store's cashiers sign in wherever it sells) go to every enabled node.
-DO $generate$
-DECLARE
-    v_table text;
-BEGIN
-    FOREACH v_table IN ARRAY ARRAY['products', 'categories', 'promotions', 'cities', 'cashier_tokens'] LOOP
-        EXECUTE format($body$
-            CREATE OR REPLACE FUNCTION %I() RETURNS trigger
-            LANGUAGE plpgsql AS $fn$
-            BEGIN
-                IF TG_OP = 'DELETE' THEN
-                    INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
-                    SELECT TG_TABLE_NAME::replicated_table, o.id, n.city_id, 'DELETE'
-                    FROM old_rows o CROSS JOIN nodes n
-                    WHERE n.enabled;
-                ELSE
-                    INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
-                    SELECT TG_TABLE_NAME::replicated_table, r.id, n.city_id, TG_OP::replication_operation
-                    FROM new_rows r CROSS JOIN nodes n
-                    WHERE n.enabled;
-                END IF;
-                RETURN NULL;
-            END;
-            $fn$
-        $body$, 'replicate_' || v_table);
-    END LOOP;
-END;
-$generate$;
-
--- Transfers go to the nodes of both their stores (one node when both are in one city): the destination's
--- hears of the shipment and of a cancel asked, the source's of the answer. Their cities never change.
-CREATE OR REPLACE FUNCTION replicate_transfers() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'DELETE' THEN
-        INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
-        SELECT 'transfers', o.id, n.city_id, 'DELETE'
-        FROM old_rows o JOIN nodes n ON n.city_id IN (o.from_city_id, o.to_city_id)
-        WHERE n.enabled;
-    ELSE
-        INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
-        SELECT 'transfers', r.id, n.city_id, TG_OP::replication_operation
-        FROM new_rows r JOIN nodes n ON n.city_id IN (r.from_city_id, r.to_city_id)
-        WHERE n.enabled;
-    END IF;
-    RETURN NULL;
-END;
-$$;
 
 -- The three capture triggers of each replicated table: trg_TABLE_insert, trg_TABLE_update and
 -- trg_TABLE_delete.

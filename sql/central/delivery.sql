@@ -38,9 +38,9 @@ LANGUAGE sql STABLE AS $$ SELECT statement_timeout_ms + 1000 FROM replication_se
 -- orders of magnitude over a session's life, and a generic plan made while the log was short would
 -- settle every batch by reading the whole log instead of going to its entries' row addresses. (Turning
 -- sequential scans off instead would price the one-row settings table past jit_above_cost.)
--- Returns how many entries were delivered, failed (left for a retry) and set aside as Dead (the node
--- refused their row), whether the node was out of reach (or hung past node_deadline_ms()), and for each
--- delivered change (not a LOAD) the seconds from its capture to the node's answer.
+-- Returns how many changed rows were delivered, failed (left for a retry) and set aside as Dead (the
+-- node refused them), whether the node was out of reach (or hung past node_deadline_ms()), and for each
+-- delivered entry (not a LOAD) the seconds from its capture to the node's answer.
 CREATE OR REPLACE FUNCTION deliver_replication(p_city_id integer, p_include_due_failed boolean DEFAULT true,
                                                OUT delivered integer, OUT failed integer, OUT dead integer,
                                                OUT unreachable boolean, OUT lag_seconds double precision[])
@@ -58,6 +58,8 @@ DECLARE
     v_items json[];
     v_server text;
     v_shipped record;
+    -- Refused rows set aside out of statements' entries.
+    v_split integer := 0;
 BEGIN
     delivered := 0;
     failed := 0;
@@ -91,31 +93,35 @@ BEGIN
         RETURN;
     END IF;
 
-    -- The batch: the node's oldest open entries; it ships the rows they name. Kept in arrays: a
-    -- temporary table would write catalog rows on every call. The entries are kept by row address, and
-    -- settling them by address costs no index lookup however long the log has grown. No row locks: the
-    -- lock above keeps every other delivery off this node's entries, and nothing else changes an open
-    -- entry (a purge takes delivered ones, a re-queue dead ones), so they cannot move before this
-    -- transaction settles them.
-    SELECT array_agg(c.ctid), array_agg(c.table_name), array_agg(c.record_id), array_agg(c.operation = 'LOAD')
+    -- The batch: the node's oldest open entries, as many as hold batch_size rows (an entry of a
+    -- statement's rows names up to 1,000; the first entry is taken whatever its size); it ships the rows
+    -- they name. Kept in arrays: a temporary table would write catalog rows on every call. The entries
+    -- are kept by row address, and settling them by address costs no index lookup however long the log
+    -- has grown. No row locks: the lock above keeps every other delivery off this node's entries, and
+    -- nothing else changes an open entry (a purge takes delivered ones, a re-queue dead ones), so they
+    -- cannot move before this transaction settles them.
+    SELECT array_agg(c.ctid) FILTER (WHERE r.nth = 1), array_agg(c.table_name), array_agg(r.record_id),
+           array_agg(c.operation = 'LOAD')
     INTO v_rows, v_tables, v_records, v_loads
-    FROM (SELECT l.ctid, l.table_name, l.record_id, l.operation
-          FROM replication_log l
-          WHERE l.target_city_id BETWEEN p_city_id AND p_city_id  -- the queue's index range, as above
-            AND l.status IN ('Pending', 'Failed')
-            AND (l.status = 'Pending'
-                 OR (p_include_due_failed AND l.status = 'Failed' AND l.next_attempt_at <= clock_timestamp()))
-          ORDER BY l.target_city_id, l.id
-          LIMIT s.batch_size) c;
-    IF v_rows IS NULL THEN
-        RETURN;
-    END IF;
+    FROM (SELECT q.*, sum(q.row_count) OVER (ORDER BY q.id) AS rows_through
+          FROM (SELECT l.ctid, l.id, l.table_name, l.record_id, l.record_ids, l.operation,
+                       coalesce(cardinality(l.record_ids), 1) AS row_count
+                FROM replication_log l
+                WHERE l.target_city_id BETWEEN p_city_id AND p_city_id  -- the queue's index range, as above
+                  AND l.status IN ('Pending', 'Failed')
+                  AND (l.status = 'Pending'
+                       OR (p_include_due_failed AND l.status = 'Failed' AND l.next_attempt_at <= clock_timestamp()))
+                ORDER BY l.target_city_id, l.id
+                LIMIT s.batch_size) q) c
+    CROSS JOIN LATERAL unnest(coalesce(c.record_ids, ARRAY[c.record_id])) WITH ORDINALITY AS r (record_id, nth)
+    WHERE c.rows_through - c.row_count < s.batch_size;
     -- Older open entries of those rows are settled with them. The batch takes the queue in capture
     -- order, so the only older ones it can leave behind are failed entries (waiting out their back-off,
     -- or all of them without p_include_due_failed). They are looked up row by row through
     -- replication_log_failed_row_idx, which capture never writes (new entries are Pending), so the cost
     -- follows the batch, not the backlog. Newer entries of the same rows stay queued: their own batch
-    -- ships the row again, and the node, holding that version already, leaves it as it is.
+    -- ships the row again, and the node, holding that version already, leaves it as it is. An entry of
+    -- a statement's rows is settled only by its own batch (record_id names just the first of them).
     IF EXISTS (SELECT 1 FROM replication_log l WHERE l.target_city_id = p_city_id AND l.status = 'Failed') THEN
         v_rows := v_rows || ARRAY(
             SELECT o.ctid
@@ -124,7 +130,7 @@ BEGIN
                 SELECT l.ctid
                 FROM replication_log l
                 WHERE l.target_city_id = p_city_id AND l.table_name = w.table_name AND l.record_id = w.record_id
-                  AND l.status = 'Failed' AND l.ctid <> ALL (v_rows)
+                  AND l.status = 'Failed' AND l.record_ids IS NULL AND l.ctid <> ALL (v_rows)
             ) o);
     END IF;
 
@@ -155,26 +161,40 @@ BEGIN
                     'apply_replication', v_items, node_deadline_ms());
     IF v_shipped.failure IS NOT NULL THEN
         -- However long the node is away, its entries wait here: only a row it refuses is ever Dead.
-        UPDATE replication_log
-        SET status = 'Failed',
-            attempts = attempts + 1,
-            last_attempt_at = clock_timestamp(),
-            message = v_shipped.failure,
-            next_attempt_at = retry_at(attempts, s.base_backoff_ms, s.max_backoff_ms)
-        WHERE ctid = ANY (v_rows);
-        failed := cardinality(v_rows);
+        WITH waiting AS (
+            UPDATE replication_log
+            SET status = 'Failed',
+                attempts = attempts + 1,
+                last_attempt_at = clock_timestamp(),
+                message = v_shipped.failure,
+                next_attempt_at = retry_at(attempts, s.base_backoff_ms, s.max_backoff_ms)
+            WHERE ctid = ANY (v_rows)
+            RETURNING coalesce(cardinality(record_ids), 1) AS row_count)
+        SELECT sum(row_count) INTO failed FROM waiting;
         unreachable := v_shipped.unreachable;
         RETURN;
     END IF;
 
-    -- Rows the node refused: their entries are set aside, each with the node's reason.
+    -- Rows the node refused: their entries are set aside, each with the node's reason. A refused row of
+    -- a statement's entry is set aside in a Dead entry of its own, captured when that entry was; the
+    -- entry's other rows arrived.
     IF v_shipped.rejected IS NOT NULL THEN
         UPDATE replication_log l
         SET status = 'Dead', attempts = l.attempts + 1, last_attempt_at = clock_timestamp(),
             message = x.error, next_attempt_at = NULL
         FROM unnest(v_shipped.rejected, v_shipped.errors) AS x (item, error)
-        WHERE l.ctid = ANY (v_rows) AND l.table_name = v_item_tables[x.item] AND l.record_id = v_item_records[x.item];
+        WHERE l.ctid = ANY (v_rows) AND l.record_ids IS NULL
+          AND l.table_name = v_item_tables[x.item] AND l.record_id = v_item_records[x.item];
         GET DIAGNOSTICS dead = ROW_COUNT;
+        INSERT INTO replication_log (table_name, record_id, target_city_id, operation, status, attempts,
+                                     message, created_at, last_attempt_at)
+        SELECT l.table_name, v_item_records[x.item], l.target_city_id, l.operation, 'Dead', l.attempts + 1,
+               x.error, l.created_at, clock_timestamp()
+        FROM unnest(v_shipped.rejected, v_shipped.errors) AS x (item, error)
+        JOIN replication_log l ON l.ctid = ANY (v_rows) AND l.record_ids IS NOT NULL
+             AND l.table_name = v_item_tables[x.item] AND v_item_records[x.item] = ANY (l.record_ids);
+        GET DIAGNOSTICS v_split = ROW_COUNT;
+        dead := dead + v_split;
     END IF;
     -- The rest arrived. (An entry set Dead above is a new row version at another address now, so it is
     -- not among v_rows any more.)
@@ -187,8 +207,8 @@ BEGIN
             message = NULL,
             next_attempt_at = NULL
         WHERE ctid = ANY (v_rows)
-        RETURNING operation, created_at, delivered_at)
-    SELECT count(*),
+        RETURNING operation, created_at, delivered_at, coalesce(cardinality(record_ids), 1) AS row_count)
+    SELECT coalesce(sum(row_count), 0) - v_split,
            array_agg(extract(epoch FROM delivered_at - created_at)::double precision) FILTER (WHERE operation <> 'LOAD')
     INTO delivered, lag_seconds
     FROM settled;

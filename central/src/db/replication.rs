@@ -94,8 +94,11 @@ pub async fn requeue_dead(
 pub struct NodeBacklog {
     pub city_id: i32,
     pub city: String,
+    /// Changed rows waiting for their first delivery (an entry may name a statement's rows).
     pub pending: i64,
+    /// Changed rows waiting out a back-off after a failed attempt.
     pub failed: i64,
+    /// Entries the node refused, one row each.
     pub dead: i64,
     /// Age in seconds of the oldest entry not yet delivered (Pending or Failed).
     pub oldest_pending_age_seconds: Option<f64>,
@@ -122,8 +125,10 @@ pub async fn backlog(client: &impl GenericClient) -> anyhow::Result<Vec<NodeBack
              FROM nodes n
              JOIN cities c ON c.id = n.city_id
              CROSS JOIN LATERAL (
-                 SELECT count(*) FILTER (WHERE l.status = 'Pending') AS pending,
-                        count(*) FILTER (WHERE l.status = 'Failed') AS failed,
+                 SELECT coalesce(sum(cardinality(l.record_ids)) FILTER (WHERE l.status = 'Pending'), 0)
+                          + count(*) FILTER (WHERE l.status = 'Pending' AND l.record_ids IS NULL) AS pending,
+                        coalesce(sum(cardinality(l.record_ids)) FILTER (WHERE l.status = 'Failed'), 0)
+                          + count(*) FILTER (WHERE l.status = 'Failed' AND l.record_ids IS NULL) AS failed,
                         extract(epoch FROM now() - min(l.created_at))::float8 AS oldest_pending_age_seconds
                  FROM replication_log l
                  WHERE l.target_city_id = n.city_id AND l.status IN ('Pending', 'Failed')) q
@@ -156,7 +161,11 @@ pub async fn backlog(client: &impl GenericClient) -> anyhow::Result<Vec<NodeBack
 pub struct LogEntry {
     pub id: i64,
     pub table_name: String,
+    /// The changed row; for an entry of a statement's rows, the first of `record_ids`.
     pub record_id: i32,
+    /// Every row an entry of a statement that changed several names (up to 1,000 a node); null for a
+    /// single row's entry.
+    pub record_ids: Option<Vec<i32>>,
     pub target_city_id: i32,
     pub operation: String,
     pub status: String,
@@ -181,7 +190,7 @@ pub async fn log_entries(
             // primary key). Each names its statuses as literals, so that even a generic plan (a
             // prepared statement's after five calls) reads the few open or dead entries through their
             // own index instead of walking a week of history newest first.
-            "SELECT id, table_name::text, record_id, target_city_id, operation::text, status::text, attempts,
+            "SELECT id, table_name::text, record_id, record_ids, target_city_id, operation::text, status::text, attempts,
                     message, created_at, last_attempt_at, next_attempt_at, delivered_at
              FROM ((SELECT * FROM replication_log
                     WHERE status IN ('Pending', 'Failed') AND ($1::text IS NULL OR status::text = $1)
@@ -213,6 +222,7 @@ pub async fn log_entries(
             id: r.get("id"),
             table_name: r.get("table_name"),
             record_id: r.get("record_id"),
+            record_ids: r.get("record_ids"),
             target_city_id: r.get("target_city_id"),
             operation: r.get("operation"),
             status: r.get("status"),

@@ -1,5 +1,5 @@
 //! Replication through faults: a node down for longer than entries used to live, a row a node
-//! refuses, rows written while a node is being registered.
+//! refuses (alone, or among an import's), rows written while a node is being registered.
 
 use std::time::{Duration, Instant};
 
@@ -200,6 +200,110 @@ async fn a_row_the_node_refuses_is_set_aside_alone() {
     assert_converged(&setup).await;
     let (_, dead) = central.get("/replication/log?status=Dead").await;
     assert_eq!(dead["items"], json!([]));
+}
+
+/// An import (one statement of 2,500 customers) is logged in a few entries, each naming up to 1,000 of
+/// its rows, not one entry per row; when the node refuses two of its rows, each is set aside alone in
+/// a Dead entry naming that row, the other 2,498 arrive, and a re-queue delivers the two once the node
+/// accepts them.
+#[tokio::test]
+async fn a_refused_row_of_an_import_is_set_aside_alone() {
+    let setup = two_cities(TestNode::new(2).await, replication_config()).await;
+    let central = &setup.central;
+    let (karachi, karachi_node) = &setup.karachi;
+    assert_converged(&setup).await;
+    let node = karachi_node.owner_db().await;
+    node.batch_execute(
+        "ALTER TABLE customers ADD CONSTRAINT no_test_names CHECK (name NOT LIKE 'Refused%')",
+    )
+    .await
+    .unwrap();
+    let before = node_names(karachi_node, "customers").await.len();
+    let db = central.db().await;
+    let refused: Vec<i32> = db
+        .query(
+            "WITH imported AS (
+                 INSERT INTO customers (name, city_id)
+                 SELECT CASE WHEN g IN (700, 1900) THEN 'Refused ' ELSE 'Imported ' END || g, $1
+                 FROM generate_series(1, 2500) g
+                 RETURNING id, name)
+             SELECT id FROM imported WHERE name LIKE 'Refused%' ORDER BY id",
+            &[karachi],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let entries: Vec<(i64, Option<i32>)> = db
+        .query(
+            "SELECT count(*), sum(cardinality(record_ids))::int FROM replication_log
+             WHERE table_name = 'customers' AND target_city_id = $1 AND record_ids IS NOT NULL",
+            &[karachi],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert!(
+        matches!(entries[..], [(3..=4, Some(2500))]),
+        "2,500 rows in three or four entries: {entries:?}"
+    );
+    eventually("the import's other rows arrive", WAIT, || async {
+        node_names(karachi_node, "customers").await.len() == before + 2498
+    })
+    .await;
+    let (_, dead) = central.get("/replication/log?status=Dead").await;
+    let dead = dead["items"].as_array().unwrap();
+    let mut dead_rows: Vec<_> = dead
+        .iter()
+        .map(|e| (e["record_id"].as_i64().unwrap(), e["record_ids"].clone()))
+        .collect();
+    dead_rows.sort_by_key(|(id, _)| *id);
+    assert_eq!(
+        dead_rows,
+        refused
+            .iter()
+            .map(|id| (i64::from(*id), json!(null)))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        dead.iter()
+            .all(|e| e["message"].as_str().unwrap().contains("no_test_names")),
+        "{dead:?}"
+    );
+    let status = central.get("/replication/status").await.1;
+    let karachi_status = status["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["city_id"] == json!(karachi))
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (&karachi_status["dead"], &karachi_status["pending"]),
+        (&json!(2), &json!(0)),
+        "{karachi_status}"
+    );
+
+    node.batch_execute("ALTER TABLE customers DROP CONSTRAINT no_test_names")
+        .await
+        .unwrap();
+    let (code, requeued) = central
+        .send(
+            Method::POST,
+            "/replication/requeue",
+            &json!({"city_id": karachi}),
+        )
+        .await;
+    assert_eq!(code, 200, "{requeued}");
+    assert_eq!(requeued["requeued"], json!(2));
+    assert_converged(&setup).await;
+    assert_eq!(
+        node_names(karachi_node, "customers").await.len(),
+        before + 2500
+    );
 }
 
 /// Customers written while a node is being registered all reach it: each is in the initial load or in
