@@ -5,7 +5,9 @@
 
 -- Who: the service names the signed-in account (or `admin-token`) in the setting pos.actor of the
 -- session it writes with; a change made another way (psql) is put on the database role that made it.
--- Secrets are never copied: a credential's digest and a password's hash are left out.
+-- Secrets are never copied: a credential's digest and a password's hash are left out. Nor is a node's
+-- last_success_at, which every delivery sets: bookkeeping, not a change anyone made (it wrote an entry
+-- per delivered batch, hundreds a minute).
 CREATE OR REPLACE FUNCTION audit_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -13,10 +15,10 @@ DECLARE
     v_after jsonb;
 BEGIN
     IF TG_OP <> 'INSERT' THEN
-        v_before := to_jsonb(OLD) - 'token_sha256' - 'password_hash';
+        v_before := to_jsonb(OLD) - 'token_sha256' - 'password_hash' - 'last_success_at';
     END IF;
     IF TG_OP <> 'DELETE' THEN
-        v_after := to_jsonb(NEW) - 'token_sha256' - 'password_hash';
+        v_after := to_jsonb(NEW) - 'token_sha256' - 'password_hash' - 'last_success_at';
     END IF;
     IF v_before = v_after THEN
         RETURN NULL;

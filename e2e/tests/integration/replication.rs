@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::common::{
@@ -308,4 +309,51 @@ async fn the_replication_role_may_only_apply_batches() {
             "{forbidden}"
         );
     }
+}
+
+/// Deliveries leave the audit trail to changes people made: a node's trail holds its registration and
+/// an operator's disabling, not the bookkeeping every delivered batch writes.
+#[tokio::test]
+async fn deliveries_leave_no_trace_in_the_audit_trail() {
+    let setup = two_cities(TestNode::new(2).await, replication_config()).await;
+    let central = &setup.central;
+    for i in 0..3 {
+        customer(central, &format!("Audited {i}"), setup.karachi.0).await;
+        assert_converged(&setup).await;
+    }
+    let actions = async || {
+        let (_, trail) = central.get("/audit?entity=nodes").await;
+        trail["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["entity_id"].as_i64().unwrap(),
+                    e["action"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let create = |city: i32| (i64::from(city), "create".to_owned());
+    assert_eq!(
+        actions().await,
+        [create(setup.lahore.0), create(setup.karachi.0)]
+    );
+    let (code, body) = central
+        .send(
+            Method::PATCH,
+            &format!("/nodes/{}", setup.lahore.0),
+            &json!({"enabled": false}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        actions().await,
+        [
+            (i64::from(setup.lahore.0), "update".to_owned()),
+            create(setup.lahore.0),
+            create(setup.karachi.0)
+        ]
+    );
 }
