@@ -150,7 +150,7 @@ async fn catch_up(
 /// Loads `count` customers of `city` at central, then resyncs the city's node and measures until its
 /// replicas equal central's fragment. The setup writes with the capture trigger off: the node then has
 /// none of these customers and the log no entry for them, so that the measured part is the resync
-/// alone (its LOAD entries, one per row of the fragment, and their delivery), and "the node equals
+/// alone (its LOAD entries, a thousand rows of the fragment each, and their delivery), and "the node equals
 /// central" is reached only by it. Returns the table's row.
 async fn resync(
     cluster: &common::Cluster,

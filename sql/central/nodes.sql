@@ -34,7 +34,7 @@ BEGIN
 END;
 $$;
 
--- Queues a LOAD entry for every row of the node's fragment (its city's customers and stores, every
+-- Queues LOAD entries for every row of the node's fragment (its city's customers and stores, every
 -- city, category, product, promotion and cashier credential, its stores' transfers still open or ended in
 -- the last 30 days: a node restored from a backup learns how those it lost ended) and for each (table, id) of p_also; returns how many. Delivery ships each row
 -- as it is now, in batches, while central's writes and the node's sales go on; a LOAD entry overwrites
@@ -47,23 +47,28 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_count bigint;
 BEGIN
-    INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
-    SELECT f.table_name, f.record_id, p_city_id, 'LOAD'
-    FROM (SELECT 'cities'::replicated_table AS table_name, id AS record_id FROM cities
-          UNION SELECT 'cashier_tokens', id FROM cashier_tokens
-          UNION SELECT 'categories', id FROM categories
-          UNION SELECT 'products', id FROM products
-          UNION SELECT 'promotions', id FROM promotions
-          UNION SELECT 'stores', id FROM stores WHERE city_id = p_city_id
-          UNION SELECT 'customers', id FROM customers WHERE city_id = p_city_id
-          UNION SELECT 'transfers', id FROM transfers
-                WHERE p_city_id IN (from_city_id, to_city_id)
-                  AND (status IN ('in_transit', 'cancel_requested') OR updated_at > now() - interval '30 days')
-          UNION SELECT a.table_name::replicated_table, a.id
-                FROM unnest(p_also_tables, p_also_ids) AS a (table_name, id)) f
-    -- Transfers last, in batches after their stores': a node learns which of its stores a transfer's are.
-    ORDER BY f.table_name = 'transfers';
-    GET DIAGNOSTICS v_count = ROW_COUNT;
+    -- Rows go in entries of up to 1,000 ids of one table, as a statement's rows do (migration V24).
+    WITH queued AS (
+        INSERT INTO replication_log (table_name, record_id, record_ids, target_city_id, operation)
+        SELECT f.table_name, min(f.record_id),
+               CASE WHEN count(*) > 1 THEN array_agg(f.record_id ORDER BY f.record_id) END, p_city_id, 'LOAD'
+        FROM (SELECT 'cities'::replicated_table AS table_name, id AS record_id FROM cities
+              UNION SELECT 'cashier_tokens', id FROM cashier_tokens
+              UNION SELECT 'categories', id FROM categories
+              UNION SELECT 'products', id FROM products
+              UNION SELECT 'promotions', id FROM promotions
+              UNION SELECT 'stores', id FROM stores WHERE city_id = p_city_id
+              UNION SELECT 'customers', id FROM customers WHERE city_id = p_city_id
+              UNION SELECT 'transfers', id FROM transfers
+                    WHERE p_city_id IN (from_city_id, to_city_id)
+                      AND (status IN ('in_transit', 'cancel_requested') OR updated_at > now() - interval '30 days')
+              UNION SELECT a.table_name::replicated_table, a.id
+                    FROM unnest(p_also_tables, p_also_ids) AS a (table_name, id)) f
+        GROUP BY f.table_name, f.record_id / 1000
+        -- Transfers last, in batches after their stores': a node learns which of its stores a transfer's are.
+        ORDER BY f.table_name = 'transfers', f.table_name, min(f.record_id)
+        RETURNING coalesce(cardinality(record_ids), 1) AS row_count)
+    SELECT coalesce(sum(row_count), 0) INTO v_count FROM queued;
     PERFORM pg_notify('pos_replication', p_city_id::text);
     RETURN v_count;
 END;
