@@ -23,8 +23,8 @@ mod common;
 mod measure;
 use common::{connect, connect_owner, percentile, propagation_lag, wait_until_delivered};
 use measure::{
-    BULK_ROUNDS, CAPTURE, CAPTURE_OFF, CAPTURE_ON, Paired, ROUNDS, Throughput, Watched, Writers,
-    bulk_insert, measure, on_off,
+    BULK_ROUNDS, BULK_STATEMENTS, CAPTURE, CAPTURE_OFF, CAPTURE_ON, Paired, ROUNDS, Throughput,
+    Watched, Writers, bulk_insert, measure, on_off,
 };
 
 /// Central's write throughput with and without capture, single-row and bulk, delivered or not.
@@ -79,7 +79,7 @@ async fn capture_alone(
         measure(
             &watched,
             &client,
-            BULK_ROWS,
+            BULK_ROWS * BULK_STATEMENTS,
             async || bulk_insert(&client, 2, BULK_ROWS).await,
             async || Ok(()),
         )
@@ -202,7 +202,7 @@ async fn main() -> anyhow::Result<()> {
         measure(
             &watched,
             &central,
-            BULK_ROWS,
+            BULK_ROWS * BULK_STATEMENTS,
             async || bulk_insert(&central, city, BULK_ROWS).await,
             async || delivered(capture).await,
         )
@@ -286,7 +286,7 @@ async fn main() -> anyhow::Result<()> {
 fn report_capture(results: &mut Results, c: &Capture, off: Throughput, naive: f64, writers: usize) {
     println!(
         "## Central customer-write throughput, durable central ({writers} writers; rows/s: medians of {ROUNDS} rounds; \
-         ratios: medians of {ROUNDS} pairs ({BULK_ROUNDS} for the bulk statement) measured back to back, lowest-highest pair in brackets; CPU per row: \
+         ratios: medians of {ROUNDS} pairs ({BULK_ROUNDS} for the bulk statement, {BULK_STATEMENTS} statements a measurement) measured back to back, lowest-highest pair in brackets; CPU per row: \
          central's instance / the nodes' / the service and writers / the whole machine)"
     );
     println!(

@@ -103,13 +103,24 @@ CREATE OR REPLACE TRIGGER trg_customers_touch BEFORE UPDATE ON customers
 DO $generate$
 DECLARE
     v_route record;
+    -- A statement of one row writes one entry per node the plain way, without grouping: most writes are
+    -- single rows, and grouping took their capture from about 30 µs to 45 µs (inserts timed in one
+    -- session); the look at a second row costs nothing measurable.
     v_log constant text := $log$
-                    INSERT INTO replication_log (table_name, record_id, record_ids, target_city_id, operation)
-                    SELECT %L::replicated_table, min(x.id), CASE WHEN count(*) > 1 THEN array_agg(x.id ORDER BY x.id) END,
-                           n.city_id, %L::replication_operation
-                    FROM %s x %s
-                    WHERE n.enabled
-                    GROUP BY n.city_id, x.id / 1000;$log$;
+                    IF EXISTS (SELECT FROM %3$s OFFSET 1) THEN
+                        INSERT INTO replication_log (table_name, record_id, record_ids, target_city_id, operation)
+                        SELECT %1$L::replicated_table, min(x.id),
+                               CASE WHEN count(*) > 1 THEN array_agg(x.id ORDER BY x.id) END,
+                               n.city_id, %2$L::replication_operation
+                        FROM %3$s x %4$s
+                        WHERE n.enabled
+                        GROUP BY n.city_id, x.id / 1000;
+                    ELSE
+                        INSERT INTO replication_log (table_name, record_id, target_city_id, operation)
+                        SELECT %1$L::replicated_table, x.id, n.city_id, %2$L::replication_operation
+                        FROM %3$s x %4$s
+                        WHERE n.enabled;
+                    END IF;$log$;
 BEGIN
     FOR v_route IN
         SELECT * FROM (VALUES
