@@ -274,7 +274,9 @@ async fn main() -> anyhow::Result<()> {
     println!("| {backlog} | {:.2} | {rate:.0} |", drain.as_secs_f64());
     results.record(
         "Replication: catching up",
-        &format!("backlog drain to a node back from an outage ({backlog} rows)"),
+        &format!(
+            "backlog drain to a node back from an outage ({backlog} rows written by one statement)"
+        ),
         rate,
         Unit::RowsPerSecond,
         Some(Goal::AtLeast(1000.0)),

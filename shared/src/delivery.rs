@@ -70,9 +70,9 @@ pub struct DeliveryPolicy {
 #[derive(Debug, Clone, Default)]
 pub struct BatchOutcome {
     pub delivered: i32,
-    /// Entries left `Failed` for a retry.
+    /// Rows (the outbox: entries) left `Failed` for a retry.
     pub failed: i32,
-    /// Entries the peer refused, set aside as `Dead`.
+    /// Rows the peer refused, each set aside as a `Dead` entry.
     pub dead: i32,
     /// The batch failed because the peer could not be reached.
     pub unreachable: bool,
@@ -173,7 +173,7 @@ impl DeliveryMetrics {
         let entries = IntCounterVec::new(
             Opts::new(
                 "delivery_entries_total",
-                "Entries shipped, by queue, target and outcome (delivered, failed, dead)",
+                "Rows shipped (an outbox entry is one; a replication entry may name a statement's rows), by queue, target and outcome (delivered, failed, dead)",
             ),
             &["queue", "target", "outcome"],
         )?;

@@ -5,8 +5,10 @@
 
 -- Delivery. One call ships one batch to one node over a named dblink connection kept open in the
 -- calling session (the replicator holds one session per node). The batch carries each row as it is now
--- on central, so a retry never sends a stale snapshot, and every open entry for a shipped row is settled
--- with it. The node applies version-guarded upserts: an older version never overwrites a newer one.
+-- on central, so a retry never sends a stale snapshot, and every open single-row entry for a shipped row
+-- is settled with it (an entry of a statement's rows, by its own batch: shipping its rows again is a
+-- no-op at the node). The node applies version-guarded upserts: an older version never overwrites a
+-- newer one.
 
 -- Named dblink connections a session keeps open to a node, one per purpose ('replication', 'report',
 -- 'resync', 'probe').
@@ -93,9 +95,9 @@ BEGIN
         RETURN;
     END IF;
 
-    -- The batch: the node's oldest open entries, as many as hold batch_size rows (an entry of a
-    -- statement's rows names up to 1,000; the first entry is taken whatever its size); it ships the rows
-    -- they name. Kept in arrays: a temporary table would write catalog rows on every call. The entries
+    -- The batch: the node's oldest open entries, each taken while the rows before it are fewer than
+    -- batch_size (an entry of a statement's rows names up to 1,000, so a batch holds up to batch_size +
+    -- 999 rows); it ships the rows they name. Kept in arrays: a temporary table would write catalog rows on every call. The entries
     -- are kept by row address, and settling them by address costs no index lookup however long the log
     -- has grown. No row locks: the lock above keeps every other delivery off this node's entries, and
     -- nothing else changes an open entry (a purge takes delivered ones, a re-queue dead ones), so they
@@ -115,6 +117,11 @@ BEGIN
                 LIMIT s.batch_size) q) c
     CROSS JOIN LATERAL unnest(coalesce(c.record_ids, ARRAY[c.record_id])) WITH ORDINALITY AS r (record_id, nth)
     WHERE c.rows_through - c.row_count < s.batch_size;
+    -- Nothing left: another delivery (the retry job's, or an operator's) took it between the look above
+    -- and the lock.
+    IF v_rows IS NULL THEN
+        RETURN;
+    END IF;
     -- Older open entries of those rows are settled with them. The batch takes the queue in capture
     -- order, so the only older ones it can leave behind are failed entries (waiting out their back-off,
     -- or all of them without p_include_due_failed). They are looked up row by row through
