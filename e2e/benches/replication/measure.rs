@@ -8,7 +8,7 @@ use pos_shared::testkit::{TestInstance, instance_cpu, machine_busy, own_cpu};
 use crate::common::{Db, connect};
 
 /// Interleaved rounds per throughput variant (the median is printed): the machine is shared and noisy.
-pub(crate) const ROUNDS: usize = 9;
+pub(crate) const ROUNDS: usize = 15;
 /// Pairs for the bulk statement.
 pub(crate) const BULK_ROUNDS: usize = 15;
 /// Bulk statements per measurement: one is short (about half a second), so one checkpoint, autovacuum

@@ -6,9 +6,11 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::common::{TestNode, central_versions, eventually, replication_config, spawn_central};
+use crate::common::{
+    TestCentral, TestNode, central_versions, eventually, replication_config, spawn_central,
+};
 use crate::replication::{
-    WAIT, assert_converged, assert_converged_within, customer, node_names, two_cities,
+    TwoCities, WAIT, assert_converged, assert_converged_within, customer, node_names, two_cities,
 };
 
 /// One node's database is stopped for longer than entries used to live (8 attempts, then Dead), while
@@ -129,21 +131,57 @@ async fn a_node_down_longer_than_the_old_dead_time_catches_up_by_itself() {
     eprintln!("caught up {caught_up:?} after the node's return");
 }
 
-/// A node that refuses one row (here a rule of its own that central's data breaks): that row's entry
-/// alone is set aside as Dead with the node's reason, every other row of its batch and every later
-/// change arrives, and once the node accepts the row a re-queue delivers it.
-#[tokio::test]
-async fn a_row_the_node_refuses_is_set_aside_alone() {
+/// Two cities whose Karachi node refuses customers named `Refused…` (a rule of its own that central's
+/// data breaks), converged; with the node's owner session, to lift the rule.
+async fn karachi_refusing() -> (TwoCities, tokio_postgres::Client) {
     let setup = two_cities(TestNode::new(2).await, replication_config()).await;
-    let central = &setup.central;
-    let (karachi, karachi_node) = &setup.karachi;
     assert_converged(&setup).await;
-    let node = karachi_node.owner_db().await;
+    let node = setup.karachi.1.owner_db().await;
     node.batch_execute(
         "ALTER TABLE customers ADD CONSTRAINT no_test_names CHECK (name NOT LIKE 'Refused%')",
     )
     .await
     .unwrap();
+    (setup, node)
+}
+
+/// The node's line of `GET /replication/status`.
+async fn node_status(central: &TestCentral, city_id: i32) -> serde_json::Value {
+    let status = central.get("/replication/status").await.1;
+    status["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["city_id"] == json!(city_id))
+        .cloned()
+        .unwrap()
+}
+
+/// Lifts the node's rule, then re-queues (`body` of `POST /replication/requeue`) what it refused;
+/// returns how many entries went back in the queue.
+async fn accept_and_requeue(
+    node: &tokio_postgres::Client,
+    central: &TestCentral,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    node.batch_execute("ALTER TABLE customers DROP CONSTRAINT no_test_names")
+        .await
+        .unwrap();
+    let (code, requeued) = central
+        .send(Method::POST, "/replication/requeue", &body)
+        .await;
+    assert_eq!(code, 200, "{requeued}");
+    requeued["requeued"].clone()
+}
+
+/// A node that refuses one row: that row's entry
+/// alone is set aside as Dead with the node's reason, every other row of its batch and every later
+/// change arrives, and once the node accepts the row a re-queue delivers it.
+#[tokio::test]
+async fn a_row_the_node_refuses_is_set_aside_alone() {
+    let (setup, node) = karachi_refusing().await;
+    let central = &setup.central;
+    let (karachi, karachi_node) = &setup.karachi;
     // One batch: the worker is held off the node while the rows are written.
     let db = central.db().await;
     db.batch_execute("BEGIN").await.unwrap();
@@ -174,29 +212,14 @@ async fn a_row_the_node_refuses_is_set_aside_alone() {
     assert_eq!(dead[0]["record_id"], refused["id"]);
     let message = dead[0]["message"].as_str().unwrap();
     assert!(message.contains("no_test_names"), "{message}");
-    let status = central.get("/replication/status").await.1;
-    let karachi_status = status["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["city_id"] == json!(karachi))
-        .cloned()
-        .unwrap();
+    let karachi_status = node_status(central, *karachi).await;
     assert_eq!(karachi_status["dead"], json!(1), "{karachi_status}");
     assert_eq!(karachi_status["reachable"], json!(true), "{karachi_status}");
 
-    node.batch_execute("ALTER TABLE customers DROP CONSTRAINT no_test_names")
-        .await
-        .unwrap();
-    let (code, requeued) = central
-        .send(
-            Method::POST,
-            "/replication/requeue",
-            &json!({"ids": [dead[0]["id"]]}),
-        )
-        .await;
-    assert_eq!(code, 200, "{requeued}");
-    assert_eq!(requeued["requeued"], json!(1));
+    assert_eq!(
+        accept_and_requeue(&node, central, json!({"ids": [dead[0]["id"]]})).await,
+        json!(1)
+    );
     assert_converged(&setup).await;
     let (_, dead) = central.get("/replication/log?status=Dead").await;
     assert_eq!(dead["items"], json!([]));
@@ -208,16 +231,9 @@ async fn a_row_the_node_refuses_is_set_aside_alone() {
 /// accepts them.
 #[tokio::test]
 async fn a_refused_row_of_an_import_is_set_aside_alone() {
-    let setup = two_cities(TestNode::new(2).await, replication_config()).await;
+    let (setup, node) = karachi_refusing().await;
     let central = &setup.central;
     let (karachi, karachi_node) = &setup.karachi;
-    assert_converged(&setup).await;
-    let node = karachi_node.owner_db().await;
-    node.batch_execute(
-        "ALTER TABLE customers ADD CONSTRAINT no_test_names CHECK (name NOT LIKE 'Refused%')",
-    )
-    .await
-    .unwrap();
     let before = node_names(karachi_node, "customers").await.len();
     let db = central.db().await;
     let refused: Vec<i32> = db
@@ -273,32 +289,17 @@ async fn a_refused_row_of_an_import_is_set_aside_alone() {
             .all(|e| e["message"].as_str().unwrap().contains("no_test_names")),
         "{dead:?}"
     );
-    let status = central.get("/replication/status").await.1;
-    let karachi_status = status["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["city_id"] == json!(karachi))
-        .cloned()
-        .unwrap();
+    let karachi_status = node_status(central, *karachi).await;
     assert_eq!(
         (&karachi_status["dead"], &karachi_status["pending"]),
         (&json!(2), &json!(0)),
         "{karachi_status}"
     );
 
-    node.batch_execute("ALTER TABLE customers DROP CONSTRAINT no_test_names")
-        .await
-        .unwrap();
-    let (code, requeued) = central
-        .send(
-            Method::POST,
-            "/replication/requeue",
-            &json!({"city_id": karachi}),
-        )
-        .await;
-    assert_eq!(code, 200, "{requeued}");
-    assert_eq!(requeued["requeued"], json!(2));
+    assert_eq!(
+        accept_and_requeue(&node, central, json!({"city_id": karachi})).await,
+        json!(2)
+    );
     assert_converged(&setup).await;
     assert_eq!(
         node_names(karachi_node, "customers").await.len(),
