@@ -236,6 +236,7 @@ async fn resync(
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let mut results = Results::new("catch_up");
     let outages = env_or("POS_BENCH_OUTAGES", "60,600")
         .split(',')
         .map(|s| s.trim().parse().map(Duration::from_secs))
@@ -303,7 +304,6 @@ async fn main() -> anyhow::Result<()> {
         prices: open("UPDATE products SET price = price + 0.01 WHERE id = $1").await?,
     };
 
-    let mut results = Results::new("catch_up");
     println!("# Catch-up benchmark (central + 2 nodes, each its own PostgreSQL instance)\n");
     let mut rows = Vec::new();
     for &outage in &outages {

@@ -109,6 +109,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let mut results = Results::new("checkout");
     let central_pg = TestInstance::start_dedicated().await?;
     let node_pg = TestInstance::start_dedicated().await?;
     let common::SellingNode {
@@ -229,7 +230,6 @@ async fn main() -> anyhow::Result<()> {
         "| HTTP `POST /orders` of taxed products with a running promotion (1,001 promotions on the node) | {priced_rate:.0} | {:.2} of the plain sale over HTTP |\n",
         priced_rate / http_rate
     );
-    let mut results = Results::new("checkout");
     let area = "Checkout (a 2-line cash sale, 8 concurrent clients)";
     results.record(
         area,

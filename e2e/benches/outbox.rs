@@ -89,10 +89,10 @@ async fn at_central(instance: &TestInstance, db: &str) -> Option<i64> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let mut results = Results::new("outbox");
     let offline: usize = std::env::var("POS_BENCH_OFFLINE_SALES")
         .ok()
         .map_or(Ok(10_000), |n| n.parse())?;
-    let mut results = Results::new("outbox");
     let central_pg = TestInstance::start_dedicated().await?;
     let node_pg = TestInstance::start_dedicated().await?;
     let node = common::start_selling_node(&central_pg, &node_pg, PRODUCTS).await?;

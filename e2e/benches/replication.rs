@@ -23,8 +23,8 @@ mod common;
 mod measure;
 use common::{connect, connect_owner, percentile, propagation_lag, wait_until_delivered};
 use measure::{
-    BULK_ROUNDS, BULK_STATEMENTS, CAPTURE, CAPTURE_OFF, CAPTURE_ON, Paired, ROUNDS, Throughput,
-    Watched, Writers, bulk_insert, measure, on_off,
+    BULK_ROUNDS, BULK_STATEMENTS, CAPTURE, CAPTURE_OFF, CAPTURE_ON, PART_ROUNDS, Paired, ROUNDS,
+    Throughput, Watched, Writers, bulk_insert, measure, on_off,
 };
 
 /// Central's write throughput with and without capture, single-row and bulk, delivered or not.
@@ -93,14 +93,14 @@ async fn capture_alone(
             "ALTER TABLE customers DISABLE TRIGGER trg_bench_empty",
             "ALTER TABLE customers DISABLE TRIGGER trg_bench_empty; ALTER TABLE customers ENABLE TRIGGER trg_customers_insert",
         ),
-        ROUNDS,
+        PART_ROUNDS,
         single,
     )
     .await?;
     client
         .batch_execute("DROP INDEX replication_log_open_idx")
         .await?;
-    let unindexed = on_off(&client, CAPTURE, ROUNDS, single).await?;
+    let unindexed = on_off(&client, CAPTURE, PART_ROUNDS, single).await?;
     Ok((alone, bulk, empty_trigger, unindexed))
 }
 
@@ -288,7 +288,7 @@ async fn main() -> anyhow::Result<()> {
 fn report_capture(results: &mut Results, c: &Capture, off: Throughput, naive: f64, writers: usize) {
     println!(
         "## Central customer-write throughput, durable central ({writers} writers; rows/s: medians of {ROUNDS} rounds; \
-         ratios: medians of {ROUNDS} pairs ({BULK_ROUNDS} for the bulk statement, {BULK_STATEMENTS} statements a measurement) measured back to back, lowest-highest pair in brackets; CPU per row: \
+         ratios: medians of {ROUNDS} pairs ({PART_ROUNDS} for capture's parts, {BULK_ROUNDS} for the bulk statement, {BULK_STATEMENTS} statements a measurement) measured back to back, lowest-highest pair in brackets; CPU per row: \
          central's instance / the nodes' / the service and writers / the whole machine)"
     );
     println!(

@@ -30,6 +30,7 @@ const ORDERS_PER_NODE: i32 = 3000;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let mut results = Results::new("reports");
     let central_pg = TestInstance::start_dedicated().await?;
     let central_db = common::migrated_central(&central_pg).await?;
     let token = pos_shared::auth::generate_token();
@@ -282,7 +283,6 @@ async fn main() -> anyhow::Result<()> {
     println!("## Sales folded into the nodes' per-day totals (steady state)\n");
     let folded = measure().await;
     print(&folded);
-    let mut results = Results::new("reports");
     let area = "Reports: `GET /reports/sales` at central, every node asked at once (30 days by product, sales folded)";
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     for (i, n) in counts

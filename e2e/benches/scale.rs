@@ -158,6 +158,7 @@ async fn report_latency(chain: &Chain) -> anyhow::Result<Duration> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let mut results = Results::new("scale");
     let count: usize = std::env::var("POS_BENCH_NODES")
         .ok()
         .map_or(Ok(16), |n| n.parse())?;
@@ -187,7 +188,6 @@ async fn main() -> anyhow::Result<()> {
     let dir_text = dir.path().to_str().context("a UTF-8 temp path")?.to_owned();
     let cities = CITIES[..count].join(",");
     let port_base = (30000 + std::process::id() % 100 * 50).to_string();
-    let mut results = Results::new("scale");
     let started = Instant::now();
     let _down = Down(&posctl_path, &dir_text);
     posctl(

@@ -30,6 +30,7 @@ const SECOND_WORDS: [&str; 10] = [
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let mut results = Results::new("till_lookup");
     let central_pg = TestInstance::start_dedicated().await?;
     let node_pg = TestInstance::start_dedicated().await?;
     let node = common::start_selling_node(&central_pg, &node_pg, PRODUCTS).await?;
@@ -136,7 +137,6 @@ async fn main() -> anyhow::Result<()> {
             Box::new(|i| format!("customers?q={}&limit=20", ["ayesha", "OMAR", "zara"][i % 3])),
         ),
     ];
-    let mut results = Results::new("till_lookup");
     let area = "Lookup at the till: `GET /products` with 100,000 products and `GET /customers` with 1,000,000 customers on a node, over HTTP";
     println!(
         "# Lookup at the till ({PRODUCTS} products and {CUSTOMERS} customers on the node, {LOOKUPS} lookups of each kind, one after another)\n"

@@ -9,6 +9,8 @@ use crate::common::{Db, connect};
 
 /// Interleaved rounds per throughput variant (the median is printed): the machine is shared and noisy.
 pub(crate) const ROUNDS: usize = 15;
+/// Rounds for the variants that only show where capture's cost goes (no goal rides on them).
+pub(crate) const PART_ROUNDS: usize = 9;
 /// Pairs for the bulk statement.
 pub(crate) const BULK_ROUNDS: usize = 15;
 /// Bulk statements per measurement: one is short (about half a second), so one checkpoint, autovacuum
