@@ -69,6 +69,22 @@ async fn posctl(args: Vec<String>, env: Vec<(String, String)>) -> Output {
     output
 }
 
+/// Runs posctl expecting it to refuse, saying `why` on standard error; returns its output.
+async fn refused(args: Vec<String>, env: Vec<(String, String)>, why: &str) -> Output {
+    let output = posctl(args, env).await;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(why), "{stderr}");
+    output
+}
+
+/// `env` with one more variable.
+fn with_var(env: &[(String, String)], name: &str, value: &str) -> Vec<(String, String)> {
+    let mut env = env.to_vec();
+    env.push((name.to_owned(), value.to_owned()));
+    env
+}
+
 fn bootstrap_args(nodes: &[(&str, i32, &str)]) -> Vec<String> {
     let mut args = vec!["bootstrap".to_owned(), "--demo-data".to_owned()];
     for (city, id, url) in nodes {
@@ -215,95 +231,61 @@ async fn bootstrap_makes_a_bare_chain_sell_and_a_second_run_changes_nothing() {
 
     // A node started with another city id than central gives its city, or with the id of another
     // city: said, and nothing written.
-    let wrong = posctl(
+    let wrong = refused(
         bootstrap_args(&[("Karachi", 1, &karachi_url), ("Lahore", 5, &lahore_url)]),
         env.clone(),
+        "city Lahore is id 2 at central, but its node",
     )
     .await;
-    assert!(!wrong.status.success());
-    let stderr = String::from_utf8_lossy(&wrong.stderr);
-    assert!(
-        stderr.contains("city Lahore is id 2 at central, but its node"),
-        "{stderr}"
-    );
     let karachi_database = env
         .iter()
         .find(|(key, _)| key == "POS_NODE_DATABASE_URL_KARACHI")
         .map(|(_, url)| url.clone())
         .unwrap();
-    let taken = posctl(bootstrap_args(&[("Quetta", 2, &lahore_url)]), {
-        let mut env = env.clone();
-        env.push((
-            "POS_NODE_DATABASE_URL_QUETTA".into(),
-            karachi_database.clone(),
-        ));
-        env
-    })
+    let taken = refused(
+        bootstrap_args(&[("Quetta", 2, &lahore_url)]),
+        with_var(&env, "POS_NODE_DATABASE_URL_QUETTA", &karachi_database),
+        "id 2 is city Lahore at central, not Quetta",
+    )
     .await;
-    assert!(!taken.status.success());
-    let stderr = String::from_utf8_lossy(&taken.stderr);
-    assert!(
-        stderr.contains("id 2 is city Lahore at central, not Quetta"),
-        "{stderr}"
-    );
     // A city whose node's database is not given: said before anything is written (no city Multan).
-    let missing = posctl(bootstrap_args(&[("Multan", 3, &lahore_url)]), env.clone()).await;
-    assert!(!missing.status.success());
-    let stderr = String::from_utf8_lossy(&missing.stderr);
-    assert!(
-        stderr.contains(
-            "POS_NODE_DATABASE_URL_MULTAN (or POS_NODE_DATABASE_URL_MULTAN_FILE) is not set"
-        ),
-        "{stderr}"
-    );
+    let missing = refused(
+        bootstrap_args(&[("Multan", 3, &lahore_url)]),
+        env.clone(),
+        "POS_NODE_DATABASE_URL_MULTAN (or POS_NODE_DATABASE_URL_MULTAN_FILE) is not set",
+    )
+    .await;
     assert_eq!(central_counts(&central).await, after_first);
 
     // A node whose database central cannot reach (a wrong replicator password): registered, but
     // bootstrap says so and fails, rather than leave a chain that does not replicate.
-    let mut unreachable_env = env.clone();
-    let password = &karachi.instance.replicator_password;
-    unreachable_env.push((
-        "POS_NODE_DATABASE_URL_MULTAN".into(),
-        karachi_database.replace(password.as_str(), "not-the-password"),
-    ));
-    let unreachable = posctl(
+    let multan_only = || {
         vec![
-            "bootstrap".into(),
-            "--node".into(),
+            "bootstrap".to_owned(),
+            "--node".to_owned(),
             format!("Multan=3={lahore_url}"),
-        ],
-        unreachable_env,
+        ]
+    };
+    let password = &karachi.instance.replicator_password;
+    let unreachable = refused(
+        multan_only(),
+        with_var(
+            &env,
+            "POS_NODE_DATABASE_URL_MULTAN",
+            &karachi_database.replace(password.as_str(), "not-the-password"),
+        ),
+        "central registered the Multan node but cannot reach its database",
     )
     .await;
-    assert!(!unreachable.status.success());
-    let stderr = String::from_utf8_lossy(&unreachable.stderr);
-    assert!(
-        stderr.contains("central registered the Multan node but cannot reach its database"),
-        "{stderr}"
-    );
 
     // Run again with the right password: the registration it made keeps the wrong one, so bootstrap
     // still says the node is unreachable rather than "registered already".
-    let mut right_env = env.clone();
-    right_env.push((
-        "POS_NODE_DATABASE_URL_MULTAN".into(),
-        karachi_database.clone(),
-    ));
-    let still = posctl(
-        vec![
-            "bootstrap".into(),
-            "--node".into(),
-            format!("Multan=3={lahore_url}"),
-        ],
-        right_env,
+    let still = refused(
+        multan_only(),
+        with_var(&env, "POS_NODE_DATABASE_URL_MULTAN", &karachi_database),
+        "the Multan node is registered at central, but central cannot reach",
     )
     .await;
-    assert!(!still.status.success());
-    let stderr = String::from_utf8_lossy(&still.stderr);
-    assert!(
-        stderr.contains("the Multan node is registered at central, but central cannot reach"),
-        "{stderr}"
-    );
 
     // No run printed a password.
     for output in [
