@@ -10,6 +10,10 @@
 -- no-op at the node). The node applies version-guarded upserts: an older version never overwrites a
 -- newer one.
 
+-- How many rows a log entry names: one, or a statement's (record_ids, migration V24). Inlined where used.
+CREATE OR REPLACE FUNCTION log_entry_rows(p_record_ids integer[]) RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$ SELECT coalesce(cardinality(p_record_ids), 1) $$;
+
 -- Named dblink connections a session keeps open to a node, one per purpose ('replication', 'report',
 -- 'resync', 'probe').
 CREATE OR REPLACE FUNCTION node_connection_name(p_city_id integer, p_purpose text) RETURNS text
@@ -97,8 +101,8 @@ BEGIN
 
     -- The batch: the node's oldest open entries, each taken while the rows before it are fewer than
     -- batch_size (an entry of a statement's rows names up to 1,000, so a batch holds up to batch_size +
-    -- 999 rows); it ships the rows they name. Kept in arrays: a temporary table would write catalog rows on every call. The entries
-    -- are kept by row address, and settling them by address costs no index lookup however long the log
+    -- 999 rows); it ships the rows they name. Kept in arrays: a temporary table would write catalog
+    -- rows on every call. The entries are kept by row address, and settling them by address costs no index lookup however long the log
     -- has grown. No row locks: the lock above keeps every other delivery off this node's entries, and
     -- nothing else changes an open entry (a purge takes delivered ones, a re-queue dead ones), so they
     -- cannot move before this transaction settles them.
@@ -107,7 +111,7 @@ BEGIN
     INTO v_rows, v_tables, v_records, v_loads
     FROM (SELECT q.*, sum(q.row_count) OVER (ORDER BY q.id) AS rows_through
           FROM (SELECT l.ctid, l.id, l.table_name, l.record_id, l.record_ids, l.operation,
-                       coalesce(cardinality(l.record_ids), 1) AS row_count
+                       log_entry_rows(l.record_ids) AS row_count
                 FROM replication_log l
                 WHERE l.target_city_id BETWEEN p_city_id AND p_city_id  -- the queue's index range, as above
                   AND l.status IN ('Pending', 'Failed')
@@ -176,7 +180,7 @@ BEGIN
                 message = v_shipped.failure,
                 next_attempt_at = retry_at(attempts, s.base_backoff_ms, s.max_backoff_ms)
             WHERE ctid = ANY (v_rows)
-            RETURNING coalesce(cardinality(record_ids), 1) AS row_count)
+            RETURNING log_entry_rows(record_ids) AS row_count)
         SELECT sum(row_count) INTO failed FROM waiting;
         unreachable := v_shipped.unreachable;
         RETURN;
@@ -214,7 +218,7 @@ BEGIN
             message = NULL,
             next_attempt_at = NULL
         WHERE ctid = ANY (v_rows)
-        RETURNING operation, created_at, delivered_at, coalesce(cardinality(record_ids), 1) AS row_count)
+        RETURNING operation, created_at, delivered_at, log_entry_rows(record_ids) AS row_count)
     SELECT coalesce(sum(row_count), 0) - v_split,
            array_agg(extract(epoch FROM delivered_at - created_at)::double precision) FILTER (WHERE operation <> 'LOAD')
     INTO delivered, lag_seconds

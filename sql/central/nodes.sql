@@ -67,7 +67,7 @@ BEGIN
         GROUP BY f.table_name, f.record_id / 1000
         -- Transfers last, in batches after their stores': a node learns which of its stores a transfer's are.
         ORDER BY f.table_name = 'transfers', f.table_name, min(f.record_id)
-        RETURNING coalesce(cardinality(record_ids), 1) AS row_count)
+        RETURNING log_entry_rows(record_ids) AS row_count)
     SELECT coalesce(sum(row_count), 0) INTO v_count FROM queued;
     PERFORM pg_notify('pos_replication', p_city_id::text);
     RETURN v_count;

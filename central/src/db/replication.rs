@@ -125,10 +125,8 @@ pub async fn backlog(client: &impl GenericClient) -> anyhow::Result<Vec<NodeBack
              FROM nodes n
              JOIN cities c ON c.id = n.city_id
              CROSS JOIN LATERAL (
-                 SELECT coalesce(sum(cardinality(l.record_ids)) FILTER (WHERE l.status = 'Pending'), 0)
-                          + count(*) FILTER (WHERE l.status = 'Pending' AND l.record_ids IS NULL) AS pending,
-                        coalesce(sum(cardinality(l.record_ids)) FILTER (WHERE l.status = 'Failed'), 0)
-                          + count(*) FILTER (WHERE l.status = 'Failed' AND l.record_ids IS NULL) AS failed,
+                 SELECT coalesce(sum(log_entry_rows(l.record_ids)) FILTER (WHERE l.status = 'Pending'), 0) AS pending,
+                        coalesce(sum(log_entry_rows(l.record_ids)) FILTER (WHERE l.status = 'Failed'), 0) AS failed,
                         extract(epoch FROM now() - min(l.created_at))::float8 AS oldest_pending_age_seconds
                  FROM replication_log l
                  WHERE l.target_city_id = n.city_id AND l.status IN ('Pending', 'Failed')) q
