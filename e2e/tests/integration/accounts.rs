@@ -228,7 +228,8 @@ async fn roles_allow_what_they_should_and_every_change_is_audited_with_its_autho
 
 #[tokio::test]
 async fn guessing_passwords_is_stopped_for_the_window_even_with_the_right_one() {
-    let window = 3;
+    // Long enough that six password checks (Argon2, a few hundred ms on a loaded machine) fit in it.
+    let window = 10;
     let central = spawn_central_with(
         pos_shared::testkit::shared_instance(0).await.unwrap(),
         replication_config(),

@@ -188,7 +188,9 @@ async fn compose_up_with_env_example_brings_up_a_chain_that_sells() {
     // The services' ports, picked just before they start (another test may take a free port meanwhile).
     let mut ports = HashMap::new();
     for name in &apps {
-        let port = pos_shared::testkit::free_port().unwrap();
+        let port = std::iter::repeat_with(|| pos_shared::testkit::free_port().unwrap())
+            .find(|port| !ports.values().any(|taken| taken == port))
+            .unwrap();
         rehearsal.addresses.push((
             format!("http://{name}:8080"),
             format!("http://127.0.0.1:{port}"),

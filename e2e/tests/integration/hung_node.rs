@@ -31,8 +31,9 @@ async fn latencies(chain: &SalesChain, path: &str, n: usize) -> Vec<Duration> {
     times
 }
 
-fn p99(sorted: &[Duration]) -> Duration {
-    sorted[(sorted.len() * 99).div_ceil(100) - 1]
+/// The median and the slowest of sorted latencies.
+fn median_and_max(sorted: &[Duration]) -> (Duration, Duration) {
+    (sorted[sorted.len() / 2], sorted[sorted.len() - 1])
 }
 
 #[tokio::test]
@@ -81,21 +82,16 @@ async fn a_hung_node_slows_nothing_else_at_central() {
             "an order lookup waited {took:?}: it has a deadline"
         );
     }
-    eprintln!(
-        "with a hung node: GET /products p99 {:?}, GET /health p99 {:?}",
-        p99(&products),
-        p99(&health)
-    );
-    assert!(
-        p99(&products) < Duration::from_millis(100),
-        "GET /products p99 {:?}",
-        p99(&products)
-    );
-    assert!(
-        p99(&health) < Duration::from_millis(100),
-        "GET /health p99 {:?}",
-        p99(&health)
-    );
+    // A request held up by the hung node would wait out its deadline (3 s); a slow one on this shared
+    // machine takes tens of milliseconds.
+    for (path, sorted) in [("/products", &products), ("/health", &health)] {
+        let (median, slowest) = median_and_max(sorted);
+        eprintln!("with a hung node: GET {path} median {median:?}, slowest {slowest:?}");
+        assert!(
+            median < Duration::from_millis(100) && slowest < Duration::from_secs(1),
+            "GET {path}: median {median:?}, slowest {slowest:?}"
+        );
+    }
     drop(_resume);
     eventually(
         "details from the node again once it resumes",
@@ -135,7 +131,8 @@ async fn the_dashboard_with_a_hung_node_answers_at_its_one_deadline_and_names_th
         let (page, took) = dashboard(&chain).await;
         eprintln!("dashboard with a hung node: {took:?}");
         assert!(
-            took < deadline + Duration::from_millis(700),
+            // Asked one after the other, the hung node alone would take a report's 3 s.
+            took < deadline + Duration::from_millis(1300),
             "the dashboard took {took:?}: the nodes are asked at once under one deadline of {deadline:?}"
         );
         assert!(
@@ -202,6 +199,8 @@ async fn a_delivery_to_a_hung_node_gives_up_at_its_deadline_and_ships_on_resume(
     let resume = Hung(node);
     // The replicator's session to the node is open, so the batch is sent and then waits for an answer
     // that does not come: in PostgreSQL 15 a blocking dblink call would wait for as long as the node hangs.
+    // Timed from before the change is made: its delivery may start before the PATCH's answer arrives.
+    let started = Instant::now();
     chain
         .central
         .patch(
@@ -210,7 +209,6 @@ async fn a_delivery_to_a_hung_node_gives_up_at_its_deadline_and_ships_on_resume(
         )
         .await;
     let deadline_ms = 5000 + 1000; // replication_config()'s statement timeout, and a second
-    let started = Instant::now();
     eventually(
         "the batch fails at its deadline and the node is seen unreachable",
         Duration::from_secs(20),
@@ -267,8 +265,9 @@ async fn an_outbox_push_to_a_hung_central_gives_up_at_its_deadline_and_ships_on_
     let central = &chain.central_pg.pg;
     central.hang().unwrap();
     let resume = Hung(central);
-    let order = chain.sell().await;
+    // Timed from before the sale: its push may start before the sale's answer arrives.
     let started = Instant::now();
+    let order = chain.sell().await;
     eventually(
         "the push fails at its deadline, and the node keeps selling meanwhile",
         Duration::from_secs(30),

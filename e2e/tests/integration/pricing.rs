@@ -50,7 +50,9 @@ async fn promotions_and_scheduled_prices_take_effect_on_a_node_with_central_stop
                    "starts_at": local_now - hour, "ends_at": local_now + hour}),
         )
         .await;
-    let effective_at = Utc::now() + chrono::Duration::seconds(6);
+    // Far enough ahead for the credentials and the changes to reach the node, and central to stop, on a
+    // loaded machine, before the first sale.
+    let effective_at = Utc::now() + chrono::Duration::seconds(15);
     let scheduled = central
         .patch(
             &product_path,

@@ -53,7 +53,7 @@ async fn a_node_down_longer_than_the_old_dead_time_catches_up_by_itself() {
         )
         .await;
     assert!(
-        slowest < Duration::from_millis(500),
+        slowest < Duration::from_millis(1500),
         "a write took {slowest:?} with a node down (the dblink connect timeout is 2 s)"
     );
     eventually("Karachi keeps receiving", WAIT, || async {
@@ -114,7 +114,9 @@ async fn a_node_down_longer_than_the_old_dead_time_catches_up_by_itself() {
 
     lahore_instance.start().unwrap();
     let back = Instant::now();
-    assert_converged_within(&setup, Duration::from_secs(5)).await;
+    // The node's back-off is at most a second (max_backoff_ms): a retry comes within seconds of its
+    // return, on a loaded machine too.
+    assert_converged_within(&setup, Duration::from_secs(10)).await;
     let caught_up = back.elapsed();
     let (_, dead) = central.get("/replication/log?status=Dead").await;
     assert_eq!(dead["items"], json!([]));

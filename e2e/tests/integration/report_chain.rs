@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use central::config::ReplicationConfig;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -55,7 +56,14 @@ pub struct Chain {
 }
 
 pub async fn chain_with_sales(lahore: TestNode) -> Chain {
-    let central = spawn_central(replication_config()).await;
+    // The dashboards drawn from this chain are compared whole with the API's reports while a browser
+    // starts on the same cores: a node slow to answer must not make the page partial. (The one-deadline
+    // behaviour is hung_node.rs's.)
+    let central = spawn_central(ReplicationConfig {
+        dashboard_deadline_ms: 10_000,
+        ..replication_config()
+    })
+    .await;
     let karachi = TestNode::new(1).await;
     let khi = central.create_city("Karachi").await;
     let lhr = central.create_city("Lahore").await;

@@ -299,9 +299,9 @@ async fn a_transfer_across_cities_goes_through_with_the_destination_and_central_
         (200, Some(1))
     );
 
-    // A shipment to a store head office does not know is refused there, and its stock comes back.
+    // A shipment to a store head office does not know is refused there, and its stock comes back. (Not
+    // read in between: the refusal can be back within milliseconds.)
     let astray = cities.ship(9999, 2).await;
-    assert_eq!(cities.karachi_stock().await, 93);
     eventually(
         "the refused shipment comes back to Karachi",
         WAIT,

@@ -38,8 +38,9 @@ pub struct TestInstance {
     stop_on_drop: bool,
 }
 
-/// Template database names by (instance port, kind), each created once.
-type TemplateCells = HashMap<(u16, String), Arc<OnceCell<String>>>;
+/// Template database names by instance and kind, each created once. An instance is named by its data
+/// directory: its port may be taken by a later instance once it stops.
+type TemplateCells = HashMap<(std::path::PathBuf, String), Arc<OnceCell<String>>>;
 
 /// Fails unless the database `client` is on has each versioned migration of `dir` (the service's
 /// `sql/*/migrations`) applied exactly once.
@@ -179,7 +180,7 @@ impl TestInstance {
                 .get_or_init(Default::default)
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            map.entry((self.pg.port, kind.to_owned()))
+            map.entry((self.pg.data_dir.clone(), kind.to_owned()))
                 .or_default()
                 .clone()
         };

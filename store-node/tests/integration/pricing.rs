@@ -230,9 +230,12 @@ async fn the_best_promotion_running_in_the_stores_local_time_applies() {
 #[tokio::test]
 async fn a_scheduled_price_takes_effect_at_its_moment_by_the_nodes_clock() {
     let node = taxed_node().await;
+    // Far enough ahead for the sale and the listing before it on a loaded machine.
+    let lead = std::time::Duration::from_secs(5);
+    let scheduled = std::time::Instant::now();
     node.db
         .execute(
-            "UPDATE products SET next_price = 120.00, next_price_at = now() + interval '2 seconds' WHERE id = 1",
+            "UPDATE products SET next_price = 120.00, next_price_at = now() + interval '5 seconds' WHERE id = 1",
             &[],
         )
         .await
@@ -246,7 +249,14 @@ async fn a_scheduled_price_takes_effect_at_its_moment_by_the_nodes_clock() {
         listed["items"][0]["scheduled_price"]["price"], "120.00",
         "{listed}"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert!(
+        scheduled.elapsed() < lead,
+        "the first sale came before the moment"
+    );
+    tokio::time::sleep(
+        (lead + std::time::Duration::from_millis(100)).saturating_sub(scheduled.elapsed()),
+    )
+    .await;
     let (_, after) = node.post_order(&sale(&[(1, 1)], "150")).await;
     assert_eq!(
         (&after["items"][0]["unit_price"], &after["change_due"]),
