@@ -211,18 +211,17 @@ async fn a_killed_store_node_leaves_no_partial_sale_and_its_outbox_drains() {
             .await
             .unwrap()
             .get(0);
-        if mapped == orders {
+        // The node settles its entries a moment after central has committed them.
+        if mapped == orders
+            && count("SELECT count(*) FROM outbox WHERE status <> 'Success'").await == 0
+        {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "outbox did not drain: {mapped} of {orders} mapped"
+            "outbox did not drain: {mapped} of {orders} mapped, or entries not settled"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(
-        count("SELECT count(*) FROM outbox WHERE status <> 'Success'").await,
-        0
-    );
     drop(service);
 }

@@ -43,7 +43,11 @@ async fn sales_reach_central_exactly_once_even_across_an_outage() {
         chain.mappings(6)
     })
     .await;
-    assert_eq!(chain.outbox_waiting().await, 0);
+    // The node settles its entries a moment after central has committed them.
+    eventually("the outbox settles", WAIT, || async {
+        chain.outbox_waiting().await == 0
+    })
+    .await;
 
     // A refund reaches central too, once, and nets the order's amount.
     chain.refund(first).await;
@@ -94,6 +98,10 @@ async fn a_mapping_central_refuses_is_set_aside_alone() {
     chain.sell().await;
     eventually("every other sale reaches central", WAIT, || {
         chain.mappings(1 + 4)
+    })
+    .await;
+    eventually("the node settles what central took", WAIT, || async {
+        chain.node_get("/sync/status").await["pending"] == json!(0)
     })
     .await;
     let body = chain.node_get("/sync/status").await;
