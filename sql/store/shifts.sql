@@ -72,12 +72,39 @@ BEGIN
 END;
 $$;
 
+-- Cash into the drawer or out of it. Not more out than the drawer is expected to hold, and not so much
+-- in that the shift's figures pass what a till's amounts hold (9,999,999,999.99): its X and Z reports
+-- must add up. The shift is locked (FOR UPDATE, as a close takes it) so that each movement is checked
+-- against the ones before it; the sales in flight finish first.
 CREATE OR REPLACE FUNCTION record_cash_movement(p_store_id integer, p_credential_id integer, p_kind text,
                                                 p_amount numeric, p_reason text) RETURNS bigint
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_shift bigint := terminal_shift(p_store_id, p_credential_id);
+    v_report jsonb;
+    v_expected numeric;
+    v_id bigint;
+BEGIN
+    PERFORM 1 FROM shifts WHERE id = v_shift AND closed_at IS NULL FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'PS412', MESSAGE = 'no shift is open at this terminal';
+    END IF;
+    v_report := shift_report(v_shift);
+    v_expected := (v_report ->> 'expected_cash')::numeric;
+    IF p_kind = 'out' AND p_amount > v_expected THEN
+        PERFORM pos_invalid('amount', format('the drawer is expected to hold %s: %s cannot be taken out of it',
+                                             v_expected, p_amount));
+    END IF;
+    IF (v_report ->> ('cash_' || p_kind))::numeric + p_amount >= 10000000000
+       OR (p_kind = 'in' AND v_expected + p_amount >= 10000000000) THEN
+        PERFORM pos_invalid('amount', format('the shift''s cash %s would come to 10,000,000,000.00 or more, past what a till''s figures hold',
+                                             p_kind));
+    END IF;
     INSERT INTO cash_movements (shift_id, kind, amount, reason, credential_id)
-    VALUES (current_shift(p_store_id, p_credential_id), p_kind, p_amount, p_reason, p_credential_id)
-    RETURNING id
+    VALUES (v_shift, p_kind, p_amount, p_reason, p_credential_id)
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END;
 $$;
 
 -- A shift's figures (the X report while it is open; the Z report is this at close, with the count):
@@ -152,6 +179,11 @@ BEGIN
     v_z := coalesce((SELECT max(z_number) FROM shifts
                      WHERE store_id = v_shift.store_id AND terminal = v_shift.terminal), 0) + 1;
     v_report := shift_report(v_shift.id);
+    -- Only a drawer given back more in cash refunds than it took can be this far off.
+    IF abs(p_counted_cash - (v_report ->> 'expected_cash')::numeric) >= 10000000000 THEN
+        PERFORM pos_invalid('counted_cash', format('the drawer is expected to hold %s: a count this far from it is not taken',
+                                                   v_report ->> 'expected_cash'));
+    END IF;
     v_report := v_report || jsonb_build_object(
         'closed_at', v_closed, 'z_number', v_z, 'counted_cash', p_counted_cash::numeric(12,2)::text,
         'variance', (p_counted_cash - (v_report ->> 'expected_cash')::numeric)::numeric(12,2)::text);

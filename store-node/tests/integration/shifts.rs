@@ -335,3 +335,87 @@ async fn a_shifts_z_report_adds_up_to_its_sales_refunds_and_cash_movements() {
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 409], "{} {}", first.1, again.1);
 }
+
+#[tokio::test]
+async fn cash_the_drawer_or_its_report_cannot_hold_is_refused_and_the_report_stays_whole() {
+    let node = taxed_node().await;
+    let [cashier, manager, _] = credentials(&node).await;
+    post(&node, "/shifts", &cashier, json!({"opening_float": "100"})).await;
+    let cash =
+        |kind: &str, amount: &str| json!({"kind": kind, "amount": amount, "reason": "count"});
+
+    // Not more out than the drawer is expected to hold (the float's 100.00).
+    let (status, refused) = post(
+        &node,
+        "/shifts/current/cash-movements",
+        &manager,
+        cash("out", "100.01"),
+    )
+    .await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (422, Some("validation_failed")),
+        "{refused}"
+    );
+    assert!(
+        refused["message"].as_str().unwrap().contains("100.00"),
+        "says what the drawer holds: {refused}"
+    );
+    // Two large sums in, each a valid amount, would take the shift past what its figures hold: the second
+    // is refused, and the X report and the close still add up.
+    let big = "8000000000.00";
+    assert_eq!(
+        post(
+            &node,
+            "/shifts/current/cash-movements",
+            &cashier,
+            cash("in", big)
+        )
+        .await
+        .0,
+        201
+    );
+    let (status, refused) = post(
+        &node,
+        "/shifts/current/cash-movements",
+        &cashier,
+        cash("in", big),
+    )
+    .await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (422, Some("validation_failed")),
+        "{refused}"
+    );
+    let (status, x) = x_report(&node, &cashier).await;
+    assert_eq!(status, 200, "{x}");
+    assert_eq!(
+        (&x["cash_in"], &x["cash_out"], &x["expected_cash"]),
+        (&json!(big), &json!("0.00"), &json!("8000000100.00")),
+        "only the movement taken counts: {x}"
+    );
+    // Out again, within the drawer: the total out is checked the same way.
+    assert_eq!(
+        post(
+            &node,
+            "/shifts/current/cash-movements",
+            &manager,
+            cash("out", big)
+        )
+        .await
+        .0,
+        201
+    );
+    let (status, z) = post(
+        &node,
+        "/shifts/current/close",
+        &cashier,
+        json!({"counted_cash": "100"}),
+    )
+    .await;
+    assert_eq!(
+        (status, &z["expected_cash"], &z["variance"]),
+        (200, &json!("100.00"), &json!("0.00")),
+        "{z}"
+    );
+}
