@@ -7,6 +7,7 @@
 -- Errors the service maps to HTTP answers:
 --   PS412 no shift is open at the terminal (or the credential names no terminal)
 --   PS413 a shift is open at the terminal already
+--   PS415 the shift's cash cannot take this (more out than the drawer holds, figures past 9,999,999,999.99)
 
 -- A closed shift is its Z report: it changes no more.
 CREATE OR REPLACE FUNCTION keep_closed_shift() RETURNS trigger
@@ -92,13 +93,13 @@ BEGIN
     v_report := shift_report(v_shift);
     v_expected := (v_report ->> 'expected_cash')::numeric;
     IF p_kind = 'out' AND p_amount > v_expected THEN
-        PERFORM pos_invalid('amount', format('the drawer is expected to hold %s: %s cannot be taken out of it',
-                                             v_expected, p_amount));
+        RAISE EXCEPTION USING ERRCODE = 'PS415',
+            MESSAGE = format('the drawer is expected to hold %s: %s cannot be taken out of it', v_expected, p_amount);
     END IF;
     IF (v_report ->> ('cash_' || p_kind))::numeric + p_amount >= 10000000000
        OR (p_kind = 'in' AND v_expected + p_amount >= 10000000000) THEN
-        PERFORM pos_invalid('amount', format('the shift''s cash %s would come to 10,000,000,000.00 or more, past what a till''s figures hold',
-                                             p_kind));
+        RAISE EXCEPTION USING ERRCODE = 'PS415',
+            MESSAGE = format('the shift''s cash %s would come to 10,000,000,000.00 or more, past what a till''s figures hold', p_kind);
     END IF;
     INSERT INTO cash_movements (shift_id, kind, amount, reason, credential_id)
     VALUES (v_shift, p_kind, p_amount, p_reason, p_credential_id)
@@ -181,8 +182,8 @@ BEGIN
     v_report := shift_report(v_shift.id);
     -- Only a drawer given back more in cash refunds than it took can be this far off.
     IF abs(p_counted_cash - (v_report ->> 'expected_cash')::numeric) >= 10000000000 THEN
-        PERFORM pos_invalid('counted_cash', format('the drawer is expected to hold %s: a count this far from it is not taken',
-                                                   v_report ->> 'expected_cash'));
+        RAISE EXCEPTION USING ERRCODE = 'PS415',
+            MESSAGE = format('the drawer is expected to hold %s: a count this far from it is not taken', v_report ->> 'expected_cash');
     END IF;
     v_report := v_report || jsonb_build_object(
         'closed_at', v_closed, 'z_number', v_z, 'counted_cash', p_counted_cash::numeric(12,2)::text,

@@ -95,7 +95,7 @@ pub struct ReceiptResult {
         pos_shared::openapi::BadJson,
         pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not a cashier's token (this endpoint is for a store's cashiers) (`forbidden`)", body = ErrorBody),
-        (status = 409, description = "The idempotency key was used for a different receipt (`idempotency_mismatch`)", body = ErrorBody),
+        (status = 409, description = "The idempotency key was used for a different receipt (`idempotency_mismatch`), or a product's stock would pass 2,147,483,647 units (`conflict`)", body = ErrorBody),
         (status = 422, description = "JSON of the wrong shape, an invalid field, an unknown product, or a store not at this node (`validation_failed`)", body = ErrorBody),
         pos_shared::openapi::ServerErrors,
     ),

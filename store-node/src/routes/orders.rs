@@ -45,9 +45,10 @@ pub fn sale_error(err: anyhow::Error) -> ApiError {
             message: db.message().to_owned(),
             details: None,
         },
-        // A sale that cannot be voided (sql/store/refunds.sql), a count applied or open already
+        // A sale that cannot be voided (sql/store/refunds.sql), more than the drawer or a shelf's count
+        // holds (sql/store/shifts.sql, checkout.sql), a count applied or open already
         // (sql/store/stock.sql), a transfer past the step asked (sql/store/transfers.sql).
-        "PS414" | "PS416" | "PS417" => ApiError::Conflict {
+        "PS414" | "PS415" | "PS416" | "PS417" => ApiError::Conflict {
             code: "conflict",
             message: db.message().to_owned(),
             details: None,

@@ -95,8 +95,8 @@ pub async fn open(
         pos_shared::openapi::BadJson,
         pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not a cashier's token, or cash out without a manager's credential (`forbidden`)", body = ErrorBody),
-        (status = 409, description = "No shift is open at the terminal (`conflict`)", body = ErrorBody),
-        (status = 422, description = "An invalid amount or reason, more out than the drawer is expected to hold, or so much that the shift's cash in, cash out or expected cash would reach 10,000,000,000.00 (`validation_failed`)", body = ErrorBody),
+        (status = 409, description = "No shift is open at the terminal, more out than the drawer is expected to hold, or so much that the shift's cash in, cash out or expected cash would reach 10,000,000,000.00 (`conflict`)", body = ErrorBody),
+        (status = 422, description = "An invalid amount or reason (`validation_failed`)", body = ErrorBody),
         pos_shared::openapi::ServerErrors,
     ),
 )]
@@ -172,8 +172,8 @@ pub async fn x_report(
         pos_shared::openapi::BadJson,
         pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not a cashier's token (`forbidden`)", body = ErrorBody),
-        (status = 409, description = "No shift is open at the terminal (`conflict`)", body = ErrorBody),
-        (status = 422, description = "An invalid count, or one 10,000,000,000.00 or more away from the cash expected (`validation_failed`)", body = ErrorBody),
+        (status = 409, description = "No shift is open at the terminal, or a count 10,000,000,000.00 or more away from the cash expected (`conflict`)", body = ErrorBody),
+        (status = 422, description = "An invalid count (`validation_failed`)", body = ErrorBody),
         pos_shared::openapi::ServerErrors,
     ),
 )]

@@ -10,31 +10,60 @@ use crate::spawn_store_node;
 #[tokio::test]
 async fn stock_receipts_add_stock_once() {
     let node = spawn_store_node().await;
+    let receive = |body: Value| {
+        let node = &node;
+        async move {
+            let response = node
+                .http
+                .post(format!("{}/inventory/receipts", node.url))
+                .bearer_auth(&node.tokens[0].1)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap_or_default())
+        }
+    };
     let body = json!({"idempotency_key": Uuid::new_v4(), "reference": "PO-1",
                       "items": [{"product_id": 1, "quantity": 5}, {"product_id": 2, "quantity": 1}]});
     for expected in [201, 200] {
-        let response = node
-            .http
-            .post(format!("{}/inventory/receipts", node.url))
-            .bearer_auth(&node.tokens[0].1)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), expected);
+        assert_eq!(receive(body.clone()).await.0, expected);
     }
     assert_eq!((node.stock(1).await, node.stock(2).await), (15, 101));
     let bad =
         json!({"idempotency_key": Uuid::new_v4(), "items": [{"product_id": 77, "quantity": 5}]});
-    let response = node
-        .http
-        .post(format!("{}/inventory/receipts", node.url))
-        .bearer_auth(&node.tokens[0].1)
-        .json(&bad)
-        .send()
+    assert_eq!(receive(bad).await.0, 422);
+
+    // A shelf near what its count can hold: a receipt past it is refused whole, and writes nothing.
+    let full = 2_147_483_000;
+    node.db
+        .execute(
+            "UPDATE inventory SET quantity = $1 WHERE product_id = 1",
+            &[&full],
+        )
         .await
         .unwrap();
-    assert_eq!(response.status(), 422);
+    let receipts = || async {
+        node.db
+            .query_one("SELECT count(*) FROM stock_receipts", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    let before = receipts().await;
+    let (status, refused) = receive(json!({"idempotency_key": Uuid::new_v4(),
+        "items": [{"product_id": 2, "quantity": 1}, {"product_id": 1, "quantity": 1000}]}))
+    .await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (409, Some("conflict")),
+        "{refused}"
+    );
+    assert_eq!(
+        (node.stock(1).await, node.stock(2).await, receipts().await),
+        (full, 101, before)
+    );
 }
 
 #[tokio::test]

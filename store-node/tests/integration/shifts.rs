@@ -354,7 +354,7 @@ async fn cash_the_drawer_or_its_report_cannot_hold_is_refused_and_the_report_sta
     .await;
     assert_eq!(
         (status, refused["error"].as_str()),
-        (422, Some("validation_failed")),
+        (409, Some("conflict")),
         "{refused}"
     );
     assert!(
@@ -384,7 +384,7 @@ async fn cash_the_drawer_or_its_report_cannot_hold_is_refused_and_the_report_sta
     .await;
     assert_eq!(
         (status, refused["error"].as_str()),
-        (422, Some("validation_failed")),
+        (409, Some("conflict")),
         "{refused}"
     );
     let (status, x) = x_report(&node, &cashier).await;
