@@ -102,6 +102,25 @@ impl Money {
     }
 }
 
+/// A figure the database computed (a report's sum): read as it is, rounded to cents, however large. A
+/// shift's or a day's totals may pass what one amount may be; only amounts given to the API are held to
+/// [`PATTERN`]. For `#[serde(deserialize_with = "computed")]`.
+pub fn computed<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Money, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    Decimal::from_str_exact(text.trim())
+        .map(Money::rounded)
+        .map_err(|_| serde::de::Error::custom(format!("{text:?} is not a decimal amount")))
+}
+
+/// [`computed`], for a figure that may be absent or `null`.
+pub fn computed_option<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Money>, D::Error> {
+    #[derive(Deserialize)]
+    struct Computed(#[serde(deserialize_with = "computed")] Money);
+    Ok(Option::<Computed>::deserialize(deserializer)?.map(|Computed(money)| money))
+}
+
 impl<'de> Deserialize<'de> for Money {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;

@@ -490,6 +490,13 @@ BEGIN
     SELECT v_receipt, (i ->> 'product_id')::integer, sum((i ->> 'quantity')::integer)
     FROM jsonb_array_elements(p_items) i GROUP BY 2;
     -- A shelf's count is an integer: a receipt that would take it past one is refused, not overflowed.
+    -- Its shelves are locked first (in product order, as a sale takes them), so that two receipts at once
+    -- cannot both pass the look.
+    PERFORM 1 FROM inventory
+    WHERE store_id = p_store_id
+      AND product_id IN (SELECT product_id FROM stock_receipt_items WHERE stock_receipt_items.receipt_id = v_receipt)
+    ORDER BY product_id
+    FOR UPDATE;
     SELECT r.product_id INTO v_overfull
     FROM stock_receipt_items r JOIN inventory inv ON inv.store_id = p_store_id AND inv.product_id = r.product_id
     WHERE r.receipt_id = v_receipt AND inv.quantity::bigint + r.quantity > 2147483647

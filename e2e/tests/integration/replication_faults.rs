@@ -16,7 +16,7 @@ use crate::replication::{
 /// One node's database is stopped for longer than entries used to live (8 attempts, then Dead), while
 /// prices and customers change: central's writes keep their latency, the other node keeps receiving,
 /// the entries go through more than 8 failed attempts and none dies; once the node is back it equals
-/// central within 5 s, with no operator step.
+/// central within 10 s, with no operator step.
 #[tokio::test]
 async fn a_node_down_longer_than_the_old_dead_time_catches_up_by_itself() {
     let lahore_instance: &'static pos_shared::testkit::TestInstance = Box::leak(Box::new(

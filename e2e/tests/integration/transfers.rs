@@ -310,6 +310,7 @@ async fn a_transfer_across_cities_goes_through_with_the_destination_and_central_
     .await;
     assert_eq!(cities.karachi_stock().await, 95);
     let view = cities.karachi_view(&astray).await;
+    assert_eq!(view["lines"][0]["quantity"], 2, "it shipped: {view}");
     assert!(
         view["cancel_reason"]
             .as_str()

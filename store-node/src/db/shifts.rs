@@ -3,51 +3,65 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use pos_shared::money::Money;
+use pos_shared::money::{Money, computed, computed_option};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ShiftMethodTotals {
     pub method: String,
     /// Taken at the till (cash net of change given).
+    #[serde(deserialize_with = "computed")]
     pub taken: Money,
+    #[serde(deserialize_with = "computed")]
     pub refunded: Money,
     /// Given back by voids (cash net of the change the sale gave).
+    #[serde(deserialize_with = "computed")]
     pub voided: Money,
+    #[serde(deserialize_with = "computed")]
     pub net: Money,
 }
 
 /// A shift's figures: the X report while it is open, the Z report once closed (numbered, with the
-/// count and the variance, and never changed again).
+/// count and the variance, and never changed again). Its sums are read as computed: a shift's refunds
+/// may add up past what one amount may be.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ShiftReport {
     pub shift_id: i64,
     pub terminal: String,
     pub opened_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    #[serde(deserialize_with = "computed")]
     pub opening_float: Money,
     pub sales_count: i64,
+    #[serde(deserialize_with = "computed")]
     pub sales: Money,
+    #[serde(deserialize_with = "computed")]
     pub discounts: Money,
     pub refunds_count: i64,
+    #[serde(deserialize_with = "computed")]
     pub refunds: Money,
     /// Sales given back whole in the shift: counted in `sales` as well.
     pub voids_count: i64,
+    #[serde(deserialize_with = "computed")]
     pub voids: Money,
     /// The tax the sales include, less what the refunds and voids gave back.
+    #[serde(deserialize_with = "computed")]
     pub tax: Money,
+    #[serde(deserialize_with = "computed")]
     pub cash_in: Money,
+    #[serde(deserialize_with = "computed")]
     pub cash_out: Money,
     pub by_payment_method: Vec<ShiftMethodTotals>,
     /// Float + cash taken − cash refunded − cash voided + cash in − cash out.
+    #[serde(deserialize_with = "computed")]
     pub expected_cash: Money,
     /// The Z report's number at its terminal (closed shifts only).
     #[serde(default)]
     pub z_number: Option<i32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "computed_option")]
     pub counted_cash: Option<Money>,
     /// Counted less expected (closed shifts only).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "computed_option")]
     pub variance: Option<Money>,
 }
 

@@ -62,6 +62,14 @@ pub fn sale_error(err: anyhow::Error) -> ApiError {
         // No store manager's approval that holds (sql/store/approvals.sql).
         "PS403" => ApiError::Forbidden(db.message().to_owned()),
         "PS422" => ApiError::validation(db.column().unwrap_or("body"), db.message()),
+        // A count or an amount a write would take past its column (stock added back by a refund, a
+        // transfer or an adjustment to a shelf already near an integer's limit): the store's state
+        // cannot take it. PostgreSQL's own words name columns and types, so they are not passed on.
+        "22003" => ApiError::Conflict {
+            code: "conflict",
+            message: "a quantity or an amount would pass what the store's records can hold".into(),
+            details: None,
+        },
         // Two writes that each waited for the other: one gave way and wrote nothing; the till sends it
         // again with the same idempotency key.
         "40P01" | "40001" => ApiError::Unavailable(err),

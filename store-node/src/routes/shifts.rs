@@ -172,7 +172,7 @@ pub async fn x_report(
         pos_shared::openapi::BadJson,
         pos_shared::openapi::Unauthorized,
         (status = 403, description = "Not a cashier's token (`forbidden`)", body = ErrorBody),
-        (status = 409, description = "No shift is open at the terminal, or a count 10,000,000,000.00 or more away from the cash expected (`conflict`)", body = ErrorBody),
+        (status = 409, description = "No shift is open at the terminal (`conflict`)", body = ErrorBody),
         (status = 422, description = "An invalid count (`validation_failed`)", body = ErrorBody),
         pos_shared::openapi::ServerErrors,
     ),

@@ -418,4 +418,34 @@ async fn cash_the_drawer_or_its_report_cannot_hold_is_refused_and_the_report_sta
         (200, &json!("100.00"), &json!("0.00")),
         "{z}"
     );
+
+    // A shift whose cash came to more than one amount may be (movements kept from before the limit)
+    // still reports and closes, its sums as they are.
+    post(&node, "/shifts", &cashier, json!({"opening_float": "0"})).await;
+    node.db
+        .execute(
+            "INSERT INTO cash_movements (shift_id, kind, amount, reason, credential_id)
+             SELECT id, 'in', 9000000000, 'kept', 7 FROM shifts, generate_series(1, 2) WHERE closed_at IS NULL",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (status, x) = x_report(&node, &cashier).await;
+    assert_eq!(
+        (status, &x["cash_in"], &x["expected_cash"]),
+        (200, &json!("18000000000.00"), &json!("18000000000.00")),
+        "{x}"
+    );
+    let (status, z) = post(
+        &node,
+        "/shifts/current/close",
+        &cashier,
+        json!({"counted_cash": "0"}),
+    )
+    .await;
+    assert_eq!(
+        (status, &z["variance"]),
+        (200, &json!("-18000000000.00")),
+        "{z}"
+    );
 }

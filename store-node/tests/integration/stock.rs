@@ -110,6 +110,36 @@ async fn adjustments_have_a_reason_a_manager_and_never_go_below_zero() {
                {"reason": "damage", "adjustments": 1, "net_units": -2}]),
         "{today}"
     );
+
+    // A shelf near an integer's limit: an adjustment past it is refused whole as a conflict, not a
+    // server error, and changes nothing.
+    node.db
+        .execute(
+            "UPDATE inventory SET quantity = 2147483640 WHERE store_id = 1 AND product_id = 2",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (status, refused) = post(
+        &node,
+        "/inventory/adjustments",
+        &manager,
+        adjustment(
+            "correction",
+            json!([{"product_id": 1, "change": 1}, {"product_id": 2, "change": 100}]),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (409, Some("conflict")),
+        "{refused}"
+    );
+    assert!(
+        !refused["message"].as_str().unwrap().contains("integer"),
+        "no PostgreSQL wording: {refused}"
+    );
+    assert_eq!(stock(&node).await, [8, 2147483640]);
 }
 
 #[tokio::test]
