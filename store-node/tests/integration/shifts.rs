@@ -341,22 +341,21 @@ async fn cash_the_drawer_or_its_report_cannot_hold_is_refused_and_the_report_sta
     let node = taxed_node().await;
     let [cashier, manager, _] = credentials(&node).await;
     post(&node, "/shifts", &cashier, json!({"opening_float": "100"})).await;
-    let cash =
-        |kind: &str, amount: &str| json!({"kind": kind, "amount": amount, "reason": "count"});
+    let move_cash = async |token: &str, kind: &str, amount: &str| {
+        let body = json!({"kind": kind, "amount": amount, "reason": "count"});
+        post(&node, "/shifts/current/cash-movements", token, body).await
+    };
+    let conflict = |(status, body): (u16, Value)| {
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (409, Some("conflict")),
+            "{body}"
+        );
+        body
+    };
 
     // Not more out than the drawer is expected to hold (the float's 100.00).
-    let (status, refused) = post(
-        &node,
-        "/shifts/current/cash-movements",
-        &manager,
-        cash("out", "100.01"),
-    )
-    .await;
-    assert_eq!(
-        (status, refused["error"].as_str()),
-        (409, Some("conflict")),
-        "{refused}"
-    );
+    let refused = conflict(move_cash(&manager, "out", "100.01").await);
     assert!(
         refused["message"].as_str().unwrap().contains("100.00"),
         "says what the drawer holds: {refused}"
@@ -364,29 +363,8 @@ async fn cash_the_drawer_or_its_report_cannot_hold_is_refused_and_the_report_sta
     // Two large sums in, each a valid amount, would take the shift past what its figures hold: the second
     // is refused, and the X report and the close still add up.
     let big = "8000000000.00";
-    assert_eq!(
-        post(
-            &node,
-            "/shifts/current/cash-movements",
-            &cashier,
-            cash("in", big)
-        )
-        .await
-        .0,
-        201
-    );
-    let (status, refused) = post(
-        &node,
-        "/shifts/current/cash-movements",
-        &cashier,
-        cash("in", big),
-    )
-    .await;
-    assert_eq!(
-        (status, refused["error"].as_str()),
-        (409, Some("conflict")),
-        "{refused}"
-    );
+    assert_eq!(move_cash(&cashier, "in", big).await.0, 201);
+    conflict(move_cash(&cashier, "in", big).await);
     let (status, x) = x_report(&node, &cashier).await;
     assert_eq!(status, 200, "{x}");
     assert_eq!(
@@ -395,17 +373,7 @@ async fn cash_the_drawer_or_its_report_cannot_hold_is_refused_and_the_report_sta
         "only the movement taken counts: {x}"
     );
     // Out again, within the drawer: the total out is checked the same way.
-    assert_eq!(
-        post(
-            &node,
-            "/shifts/current/cash-movements",
-            &manager,
-            cash("out", big)
-        )
-        .await
-        .0,
-        201
-    );
+    assert_eq!(move_cash(&manager, "out", big).await.0, 201);
     let (status, z) = post(
         &node,
         "/shifts/current/close",
