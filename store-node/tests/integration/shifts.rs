@@ -73,22 +73,23 @@ pub async fn x_report(node: &TestStoreNode, token: &str) -> (u16, Value) {
     .await
 }
 
+/// Closes the terminal's shift with `counted` cash: the Z report.
+pub async fn close_shift(node: &TestStoreNode, token: &str, counted: &str) -> (u16, Value) {
+    post(
+        node,
+        "/shifts/current/close",
+        token,
+        json!({"counted_cash": counted}),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_shifts_z_report_adds_up_to_its_sales_refunds_and_cash_movements() {
     let node = taxed_node().await;
     let [cashier, manager, no_terminal] = credentials(&node).await;
     // No shift has ever been opened: closing or reporting one is a conflict, not an error.
-    assert_eq!(
-        post(
-            &node,
-            "/shifts/current/close",
-            &cashier,
-            json!({"counted_cash": "1"})
-        )
-        .await
-        .0,
-        409
-    );
+    assert_eq!(close_shift(&node, &cashier, "1").await.0, 409);
     assert_eq!(x_report(&node, &cashier).await.0, 409);
 
     assert_eq!(
@@ -228,13 +229,7 @@ async fn a_shifts_z_report_adds_up_to_its_sales_refunds_and_cash_movements() {
         ]
     );
 
-    let (status, z) = post(
-        &node,
-        "/shifts/current/close",
-        &manager,
-        json!({"counted_cash": "1295.00"}),
-    )
-    .await;
+    let (status, z) = close_shift(&node, &manager, "1295.00").await;
     assert_eq!(status, 200, "{z}");
     assert_eq!(
         figures(&z),
@@ -249,17 +244,7 @@ async fn a_shifts_z_report_adds_up_to_its_sales_refunds_and_cash_movements() {
 
     // Closed: nothing more joins it or changes it.
     assert_eq!(x_report(&node, &cashier).await.0, 409);
-    assert_eq!(
-        post(
-            &node,
-            "/shifts/current/close",
-            &cashier,
-            json!({"counted_cash": "1"})
-        )
-        .await
-        .0,
-        409
-    );
+    assert_eq!(close_shift(&node, &cashier, "1").await.0, 409);
     assert_eq!(
         post(
             &node,
@@ -299,13 +284,7 @@ async fn a_shifts_z_report_adds_up_to_its_sales_refunds_and_cash_movements() {
 
     // The terminal's next shift closes as Z number 2.
     post(&node, "/shifts", &cashier, json!({"opening_float": "0"})).await;
-    let (_, second) = post(
-        &node,
-        "/shifts/current/close",
-        &cashier,
-        json!({"counted_cash": "0"}),
-    )
-    .await;
+    let (_, second) = close_shift(&node, &cashier, "0").await;
     assert_eq!(
         (&second["z_number"], &second["variance"]),
         (&json!(2), &json!("0.00")),
@@ -374,13 +353,7 @@ async fn cash_the_drawer_or_its_report_cannot_hold_is_refused_and_the_report_sta
     );
     // Out again, within the drawer: the total out is checked the same way.
     assert_eq!(move_cash(&manager, "out", big).await.0, 201);
-    let (status, z) = post(
-        &node,
-        "/shifts/current/close",
-        &cashier,
-        json!({"counted_cash": "100"}),
-    )
-    .await;
+    let (status, z) = close_shift(&node, &cashier, "100").await;
     assert_eq!(
         (status, &z["expected_cash"], &z["variance"]),
         (200, &json!("100.00"), &json!("0.00")),
@@ -404,13 +377,7 @@ async fn cash_the_drawer_or_its_report_cannot_hold_is_refused_and_the_report_sta
         (200, &json!("18000000000.00"), &json!("18000000000.00")),
         "{x}"
     );
-    let (status, z) = post(
-        &node,
-        "/shifts/current/close",
-        &cashier,
-        json!({"counted_cash": "0"}),
-    )
-    .await;
+    let (status, z) = close_shift(&node, &cashier, "0").await;
     assert_eq!(
         (status, &z["variance"]),
         (200, &json!("-18000000000.00")),

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::TestStoreNode;
 use crate::pricing::{sale, taxed_node};
-use crate::shifts::{call, credentials, post, x_report};
+use crate::shifts::{call, close_shift, credentials, post, x_report};
 
 fn void_of(order: &Value, approval: Option<&Value>) -> (String, Value) {
     (
@@ -192,13 +192,7 @@ async fn a_void_gives_a_sale_of_the_shift_back_whole_and_the_z_report_adds_up() 
             ["wallet", "99.50", "0.00", "99.50"]
         ]
     );
-    let (status, z) = post(
-        &node,
-        "/shifts/current/close",
-        &cashier,
-        json!({"counted_cash": "1100.50"}),
-    )
-    .await;
+    let (status, z) = close_shift(&node, &cashier, "1100.50").await;
     assert_eq!(status, 200, "{z}");
     assert_eq!(figures(&z), expected.map(String::from));
     assert_eq!(z["variance"], json!("0.00"));
