@@ -10,7 +10,6 @@
 --   PS422 validation failed (COLUMN names the field)
 --   PS404 the order (or other named thing) is not this store's
 --   PS411 the store has moved to another city's node
---   PS415 more than a count or a figure holds: a receipt past an integer's stock (also sql/store/shifts.sql)
 --   PS403 a discount above the credential's limit has no store manager's approval (sql/store/approvals.sql)
 
 CREATE OR REPLACE FUNCTION pos_invalid(p_field text, p_message text) RETURNS void
@@ -463,7 +462,6 @@ DECLARE
     v_fingerprint text := md5(jsonb_build_object('store', p_store_id, 'items', p_items, 'reference', p_reference)::text);
     v_receipt bigint;
     v_missing integer;
-    v_overfull integer;
 BEGIN
     receipt_id := claim_idempotency_key(p_idempotency_key, 'receipt', p_store_id, v_fingerprint);
     replayed := receipt_id IS NOT NULL;
@@ -489,22 +487,6 @@ BEGIN
     INSERT INTO stock_receipt_items (receipt_id, product_id, quantity)
     SELECT v_receipt, (i ->> 'product_id')::integer, sum((i ->> 'quantity')::integer)
     FROM jsonb_array_elements(p_items) i GROUP BY 2;
-    -- A shelf's count is an integer: a receipt that would take it past one is refused, not overflowed.
-    -- Its shelves are locked first (in product order, as a sale takes them), so that two receipts at once
-    -- cannot both pass the look.
-    PERFORM 1 FROM inventory
-    WHERE store_id = p_store_id
-      AND product_id IN (SELECT product_id FROM stock_receipt_items WHERE stock_receipt_items.receipt_id = v_receipt)
-    ORDER BY product_id
-    FOR UPDATE;
-    SELECT r.product_id INTO v_overfull
-    FROM stock_receipt_items r JOIN inventory inv ON inv.store_id = p_store_id AND inv.product_id = r.product_id
-    WHERE r.receipt_id = v_receipt AND inv.quantity::bigint + r.quantity > 2147483647
-    LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'PS415',
-            MESSAGE = format('product %s: the store''s stock would pass 2147483647 units', v_overfull);
-    END IF;
     INSERT INTO inventory AS inv (store_id, product_id, quantity)
     SELECT p_store_id, product_id, quantity FROM stock_receipt_items WHERE stock_receipt_items.receipt_id = v_receipt
     ORDER BY product_id

@@ -45,9 +45,9 @@ pub fn sale_error(err: anyhow::Error) -> ApiError {
             message: db.message().to_owned(),
             details: None,
         },
-        // A sale that cannot be voided (sql/store/refunds.sql), more than the drawer or a shelf's count
-        // holds (sql/store/shifts.sql, checkout.sql), a count applied or open already
-        // (sql/store/stock.sql), a transfer past the step asked (sql/store/transfers.sql).
+        // A sale that cannot be voided (sql/store/refunds.sql), a cash movement the drawer cannot take
+        // (sql/store/shifts.sql), a count applied or open already (sql/store/stock.sql), a transfer
+        // past the step asked (sql/store/transfers.sql).
         "PS414" | "PS415" | "PS416" | "PS417" => ApiError::Conflict {
             code: "conflict",
             message: db.message().to_owned(),
@@ -62,9 +62,10 @@ pub fn sale_error(err: anyhow::Error) -> ApiError {
         // No store manager's approval that holds (sql/store/approvals.sql).
         "PS403" => ApiError::Forbidden(db.message().to_owned()),
         "PS422" => ApiError::validation(db.column().unwrap_or("body"), db.message()),
-        // A count or an amount a write would take past its column (stock added back by a refund, a
-        // transfer or an adjustment to a shelf already near an integer's limit): the store's state
-        // cannot take it. PostgreSQL's own words name columns and types, so they are not passed on.
+        // A count or an amount a write would take past its column (stock received, or added back by a
+        // refund, a transfer or an adjustment, on a shelf already near an integer's limit): the
+        // store's state cannot take it. PostgreSQL's own words name columns and types, so they are
+        // not passed on.
         "22003" => ApiError::Conflict {
             code: "conflict",
             message: "a quantity or an amount would pass what the store's records can hold".into(),
