@@ -102,10 +102,10 @@ BEGIN
     -- The batch: the node's oldest open entries, each taken while the rows before it are fewer than
     -- batch_size (an entry of a statement's rows names up to 1,000, so a batch holds up to batch_size +
     -- 999 rows); it ships the rows they name. Kept in arrays: a temporary table would write catalog
-    -- rows on every call. The entries are kept by row address, and settling them by address costs no index lookup however long the log
-    -- has grown. No row locks: the lock above keeps every other delivery off this node's entries, and
-    -- nothing else changes an open entry (a purge takes delivered ones, a re-queue dead ones), so they
-    -- cannot move before this transaction settles them.
+    -- rows on every call. The entries are kept by row address, and settling them by address costs no
+    -- index lookup however long the log has grown. No row locks: the lock above keeps every other
+    -- delivery off this node's entries, and nothing else changes an open entry (a purge takes delivered
+    -- ones, a re-queue dead ones), so they cannot move before this transaction settles them.
     SELECT array_agg(c.ctid) FILTER (WHERE r.nth = 1), array_agg(c.table_name), array_agg(r.record_id),
            array_agg(c.operation = 'LOAD')
     INTO v_rows, v_tables, v_records, v_loads

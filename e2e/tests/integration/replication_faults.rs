@@ -176,9 +176,9 @@ async fn accept_and_requeue(
     requeued["requeued"].clone()
 }
 
-/// A node that refuses one row: that row's entry
-/// alone is set aside as Dead with the node's reason, every other row of its batch and every later
-/// change arrives, and once the node accepts the row a re-queue delivers it.
+/// A node that refuses one row: that row's entry alone is set aside as Dead with the node's reason,
+/// every other row of its batch and every later change arrives, and once the node accepts the row a
+/// re-queue delivers it.
 #[tokio::test]
 async fn a_row_the_node_refuses_is_set_aside_alone() {
     let (setup, node) = karachi_refusing().await;
